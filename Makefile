@@ -1,0 +1,53 @@
+# The two commands of the Quick start are `make dev` and `make test`; the rest are helpers.
+SHELL := /bin/bash
+DEV_PORT ?= 3000
+MOTO_PORT ?= 5050
+TEST_MOTO_PORT ?= 5055
+VENV := .venv/bin
+
+# The SDK talks only to the local endpoint, with dummy credentials; never the metadata service.
+LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
+	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
+
+.PHONY: dev test token lint build openapi bootstrap fmt moto-stop
+
+bootstrap:
+	@infra/bootstrap.sh
+
+## Run the CRM locally: moto on 127.0.0.1:$(MOTO_PORT), the API on http://127.0.0.1:$(DEV_PORT).
+dev: bootstrap
+	@infra/moto.sh start $(MOTO_PORT)
+	$(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) cargo run -q -p crm-local -- dev --port $(DEV_PORT)
+
+## Run every test: unit, property and end-to-end (against a moto started for the run).
+test: bootstrap
+	@infra/moto.sh start $(TEST_MOTO_PORT)
+	@status=0; $(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(TEST_MOTO_PORT) cargo test --workspace --no-fail-fast || status=$$?; \
+	  infra/moto.sh stop $(TEST_MOTO_PORT); exit $$status
+
+## Print a dev token (last line): make token TENANT=acme USER=alice ROLE=admin
+TENANT ?= acme
+ROLE ?= admin
+token:
+	@cargo run -q -p crm-local -- token --tenant $(TENANT) --user $(USER) --role $(ROLE)
+
+## Check template.yaml offline.
+lint: bootstrap
+	$(LOCAL_AWS) $(VENV)/sam validate --lint --template template.yaml
+	$(VENV)/cfn-lint template.yaml
+
+## Release builds of every Lambda function (x86_64; ARCH=arm64 where the target is installed).
+ARCH ?= x86_64
+build: bootstrap
+	PATH=$(CURDIR)/$(VENV):$$PATH cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
+	  --bin contacts-api --bin imports-api --bin workflows-api --bin openapi-api --bin import-processor --bin step-executor
+
+## Regenerate the committed OpenAPI document.
+openapi:
+	cargo run -q -p crm-local -- openapi > openapi.json
+
+fmt:
+	cargo fmt --all
+
+moto-stop:
+	@infra/moto.sh stop $(MOTO_PORT); infra/moto.sh stop $(TEST_MOTO_PORT)

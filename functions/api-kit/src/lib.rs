@@ -1,0 +1,367 @@
+//! The HTTP edge shared by the API functions: who is calling (from the authorizer's claims),
+//! body parsing, problem+json errors, ETag / If-Match, Idempotency-Key. The handlers stay thin:
+//! parse with this, call the domain core, answer with this.
+
+use crm_shared::idempotency::{self, Begin, StoredResponse};
+use crm_shared::{Caller, CrmError, Deps, FieldError, Role};
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// RFC 9457 problem details.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A relative URI naming the kind of problem, e.g. `/problems/validation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The offending fields and the rule each broke.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(
+        status: StatusCode,
+        slug: &str,
+        detail: impl Into<String>,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        Self {
+            kind: format!("/problems/{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors,
+        }
+    }
+
+    pub fn unauthorized(detail: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail, vec![])
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let body = serde_json::to_string(&self).unwrap_or_default();
+        Response::builder()
+            .status(self.status)
+            .header(header::CONTENT_TYPE, PROBLEM_JSON)
+            .body(Body::Text(body))
+            .expect("valid response")
+    }
+}
+
+impl From<CrmError> for Problem {
+    fn from(e: CrmError) -> Self {
+        match e {
+            CrmError::BadRequest { detail, errors } => {
+                Self::new(StatusCode::BAD_REQUEST, "bad-request", detail, errors)
+            }
+            CrmError::Validation(errors) => {
+                let detail = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    detail,
+                    errors,
+                )
+            }
+            CrmError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such resource",
+                vec![],
+            ),
+            CrmError::Forbidden(detail) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", detail, vec![])
+            }
+            CrmError::Conflict { detail, errors } => {
+                Self::new(StatusCode::CONFLICT, "conflict", detail, errors)
+            }
+            CrmError::PreconditionFailed => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "the record changed since it was read; fetch it again and retry with its ETag",
+                vec![FieldError::new(
+                    "If-Match",
+                    "current_version",
+                    "must be the current ETag",
+                )],
+            ),
+            CrmError::IdempotencyMismatch => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "this Idempotency-Key was used with a different request",
+                vec![FieldError::new(
+                    "Idempotency-Key",
+                    "same_request",
+                    "a key may only be replayed with the same request",
+                )],
+            ),
+            CrmError::IdempotencyInProgress => Self::new(
+                StatusCode::CONFLICT,
+                "idempotency-in-progress",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+                vec![],
+            ),
+            CrmError::Internal(detail) => {
+                // The detail may name resources; it goes to the log, not to the caller.
+                tracing::error!(%detail, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred; nothing was changed",
+                    vec![],
+                )
+            }
+        }
+    }
+}
+
+pub fn error_response(e: CrmError) -> Response<Body> {
+    Problem::from(e).into_response()
+}
+
+/// The caller, from the JWT claims API Gateway's authorizer put into the request context.
+pub fn caller(req: &Request) -> Result<Caller, Problem> {
+    let RequestContext::ApiGatewayV2(ctx) = req.request_context() else {
+        return Err(Problem::unauthorized(
+            "no API Gateway HTTP API request context",
+        ));
+    };
+    let claims = ctx
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .map(|jwt| jwt.claims.clone())
+        .ok_or_else(|| Problem::unauthorized("no verified token"))?;
+    let tenant_id = claims
+        .get("tenant_id")
+        .filter(|t| Caller::is_valid_tenant_id(t));
+    let user_id = claims.get("sub").filter(|s| !s.is_empty());
+    let role = claims.get("role").and_then(|r| Role::parse(r));
+    match (tenant_id, user_id, role) {
+        (Some(tenant_id), Some(user_id), Some(role)) => Ok(Caller {
+            tenant_id: tenant_id.clone(),
+            user_id: user_id.clone(),
+            role,
+        }),
+        _ => Err(Problem::unauthorized(
+            "the token lacks a valid tenant_id, sub or role claim",
+        )),
+    }
+}
+
+/// `METHOD /path/{param}` as API Gateway matched it.
+pub fn route_key(req: &Request) -> String {
+    match req.request_context() {
+        RequestContext::ApiGatewayV2(ctx) => ctx.route_key.unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => b"",
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    }
+}
+
+/// Parses a JSON body; unknown fields and malformed JSON are 400s naming the field.
+pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, CrmError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json") {
+        return Err(CrmError::BadRequest {
+            detail: "send the body as application/json".into(),
+            errors: vec![FieldError::new(
+                "Content-Type",
+                "media_type",
+                "must be application/json",
+            )],
+        });
+    }
+    serde_json::from_slice(body_bytes(req)).map_err(|e| {
+        let text = e.to_string();
+        let field = text
+            .split('`')
+            .nth(1)
+            .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
+            .unwrap_or("body")
+            .to_string();
+        let rule = if text.starts_with("unknown field") {
+            "unknown_field"
+        } else if text.starts_with("missing field") {
+            "required"
+        } else {
+            "json"
+        };
+        CrmError::BadRequest {
+            detail: text,
+            errors: vec![FieldError::new(field, rule, e.to_string())],
+        }
+    })
+}
+
+/// A path parameter that must be an id. A malformed id cannot name a record: 404.
+pub fn path_id(req: &Request, name: &str) -> Result<Uuid, CrmError> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or(CrmError::NotFound)
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_string)
+}
+
+/// `If-Match: "3"` → `Some(3)`; absent or `*` → `None`.
+pub fn if_match(req: &Request) -> Result<Option<u64>, CrmError> {
+    let Some(raw) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let raw = raw.to_str().unwrap_or("").trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    raw.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| CrmError::BadRequest {
+            detail: "If-Match must be an ETag this API returned".into(),
+            errors: vec![FieldError::new(
+                "If-Match",
+                "etag",
+                "must be an ETag such as \"3\"",
+            )],
+        })
+}
+
+pub fn json_response<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    etag: Option<String>,
+) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(etag) = etag {
+        builder = builder.header(header::ETAG, etag);
+    }
+    builder
+        .body(Body::Text(serde_json::to_string(value).unwrap_or_default()))
+        .expect("valid response")
+}
+
+pub fn no_content() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::Empty)
+        .expect("valid response")
+}
+
+/// Runs a POST with `Idempotency-Key` support: the first response (success or client error) is
+/// stored and replayed for the same key and request; a server fault releases the key.
+pub async fn idempotent<F, Fut>(
+    deps: &Deps,
+    caller: &Caller,
+    req: &Request,
+    run: F,
+) -> Response<Body>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, CrmError>>,
+{
+    let Some(raw_key) = req.headers().get("idempotency-key") else {
+        return run().await.unwrap_or_else(error_response);
+    };
+    let idem_key = raw_key.to_str().unwrap_or("").to_string();
+    if let Err(e) = idempotency::validate_key(&idem_key) {
+        return error_response(e);
+    }
+    let fingerprint =
+        idempotency::fingerprint(req.method().as_str(), req.uri().path(), body_bytes(req));
+    let table = deps.table();
+    match idempotency::begin(&table, &caller.tenant_id, &idem_key, &fingerprint).await {
+        Err(e) => return error_response(e),
+        Ok(Begin::Replay(stored)) => return replayed(stored),
+        Ok(Begin::New) => {}
+    }
+    let response = run().await.unwrap_or_else(error_response);
+    if response.status().is_server_error() {
+        if let Err(e) = idempotency::abort(&table, &caller.tenant_id, &idem_key).await {
+            tracing::error!(error = %e, "could not release an idempotency key");
+        }
+        return response;
+    }
+    let stored = StoredResponse {
+        status: response.status().as_u16(),
+        body: String::from_utf8_lossy(match response.body() {
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b,
+            _ => b"",
+        })
+        .into_owned(),
+        headers: response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
+            .collect(),
+    };
+    if let Err(e) =
+        idempotency::complete(&table, &caller.tenant_id, &idem_key, &fingerprint, &stored).await
+    {
+        tracing::error!(error = %e, "could not store an idempotent response");
+    }
+    response
+}
+
+fn replayed(stored: StoredResponse) -> Response<Body> {
+    let mut builder = Response::builder().status(stored.status);
+    for (k, v) in &stored.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let mut response = builder
+        .body(Body::Text(stored.body))
+        .expect("stored response is valid");
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// JSON logs for CloudWatch; level from `RUST_LOG`.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(false)
+        .without_time()
+        .try_init();
+}
+
+/// The response for a route this function does not serve (cannot happen behind API Gateway).
+pub fn unknown_route() -> Response<Body> {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "no such route", vec![]).into_response()
+}

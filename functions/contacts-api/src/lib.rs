@@ -1,0 +1,159 @@
+//! `contacts-api`: the contact routes (S1). Parse, call `crm_shared::contacts`, answer.
+
+use api_kit::{
+    Problem, caller, error_response, idempotent, if_match, json_body, json_response, no_content,
+    path_id, query_param, route_key,
+};
+use crm_shared::contacts::{self, Contact, ContactPatch, DynamoContacts, NewContact};
+use crm_shared::pagination::{Page, page_size};
+use crm_shared::{Caller, CrmError, Deps};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+pub struct ContactsApi {
+    deps: Deps,
+    repo: DynamoContacts,
+}
+
+impl ContactsApi {
+    pub fn new(deps: Deps) -> Self {
+        let repo = DynamoContacts::new(deps.table());
+        Self { deps, repo }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let caller = match caller(&req) {
+            Ok(c) => c,
+            Err(p) => return p.into_response(),
+        };
+        let result = match route_key(&req).as_str() {
+            "POST /contacts" => {
+                return idempotent(&self.deps, &caller, &req, || {
+                    create_contact(self, &caller, &req)
+                })
+                .await;
+            }
+            "GET /contacts" => list_contacts(self, &caller, &req).await,
+            "GET /contacts/{id}" => get_contact(self, &caller, &req).await,
+            "PATCH /contacts/{id}" => patch_contact(self, &caller, &req).await,
+            "DELETE /contacts/{id}" => delete_contact(self, &caller, &req).await,
+            _ => return api_kit::unknown_route(),
+        };
+        result.unwrap_or_else(error_response)
+    }
+}
+
+/// Create a contact (S1.1, S1.2).
+#[utoipa::path(post, path = "/contacts", tag = "contacts", request_body = NewContact,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    responses(
+        (status = 201, description = "Created", body = Contact, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already used by another contact", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: NewContact = json_body(req)?;
+    let contact = contacts::create(&api.repo, caller, input).await?;
+    let mut response = json_response(StatusCode::CREATED, &contact, Some(contact.etag()));
+    response.headers_mut().insert(
+        lambda_http::http::header::LOCATION,
+        format!("/contacts/{}", contact.id)
+            .parse()
+            .expect("valid header"),
+    );
+    Ok(response)
+}
+
+/// List contacts, newest first (S1.3), cursor-paginated.
+#[utoipa::path(get, path = "/contacts", tag = "contacts",
+    params(("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of contacts", body = Page<Contact>),
+              (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json")))]
+async fn list_contacts(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let page = contacts::list(
+        &api.repo,
+        caller,
+        limit,
+        query_param(req, "cursor").as_deref(),
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
+/// Read one contact; its ETag is its version.
+#[utoipa::path(get, path = "/contacts/{id}", tag = "contacts",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The contact", body = Contact, headers(("ETag" = String))),
+              (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn get_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let contact = contacts::get(&api.repo, caller, path_id(req, "id")?).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &contact,
+        Some(contact.etag()),
+    ))
+}
+
+/// Change some fields (JSON merge patch); `If-Match` guards against lost updates.
+#[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts", request_body = ContactPatch,
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    responses((status = 200, description = "The changed contact", body = Contact, headers(("ETag" = String))),
+              (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn patch_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    let expected = if_match(req)?;
+    let patch: ContactPatch = json_body(req)?;
+    let contact = contacts::patch(&api.repo, caller, id, patch, expected).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &contact,
+        Some(contact.etag()),
+    ))
+}
+
+/// Delete a contact.
+#[utoipa::path(delete, path = "/contacts/{id}", tag = "contacts",
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    responses((status = 204, description = "Deleted"),
+              (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json")))]
+async fn delete_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    contacts::delete(&api.repo, caller, id, if_match(req)?).await?;
+    Ok(no_content())
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_contact,
+    list_contacts,
+    get_contact,
+    patch_contact,
+    delete_contact
+))]
+pub struct ContactsDoc;

@@ -1,0 +1,73 @@
+//! `imports-api`: start an import (presigned upload) and read its progress (S5).
+
+use api_kit::{
+    Problem, caller, error_response, idempotent, json_body, json_response, path_id, route_key,
+};
+use crm_shared::imports::{self, Import, ImportCreated, NewImport};
+use crm_shared::{Caller, CrmError, Deps};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+pub struct ImportsApi {
+    deps: Deps,
+}
+
+impl ImportsApi {
+    pub fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let caller = match caller(&req) {
+            Ok(c) => c,
+            Err(p) => return p.into_response(),
+        };
+        let result = match route_key(&req).as_str() {
+            "POST /imports" => {
+                return idempotent(&self.deps, &caller, &req, || {
+                    create_import(self, &caller, &req)
+                })
+                .await;
+            }
+            "GET /imports/{id}" => get_import(self, &caller, &req).await,
+            _ => return api_kit::unknown_route(),
+        };
+        result.unwrap_or_else(error_response)
+    }
+}
+
+/// Start a contact import: returns the import and a presigned PUT for the CSV file (S5.1).
+/// Uploading the file starts the processing; follow it with `GET /imports/{id}`.
+#[utoipa::path(post, path = "/imports", tag = "imports", request_body = NewImport,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, description = "Import created; upload the file to `upload.url`", body = ImportCreated),
+              (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn create_import(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: NewImport = json_body(req)?;
+    let created = imports::start(&api.deps, caller, input).await?;
+    let etag = format!("\"{}\"", created.import.version);
+    Ok(json_response(StatusCode::CREATED, &created, Some(etag)))
+}
+
+/// An import with its status, counts and row errors (S5.5).
+#[utoipa::path(get, path = "/imports/{id}", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The import", body = Import),
+              (status = 404, description = "No such import visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn get_import(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let import = imports::get(&api.deps, caller, path_id(req, "id")?).await?;
+    let etag = format!("\"{}\"", import.version);
+    Ok(json_response(StatusCode::OK, &import, Some(etag)))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_import, get_import))]
+pub struct ImportsDoc;

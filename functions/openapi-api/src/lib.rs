@@ -1,0 +1,61 @@
+//! `openapi-api`: serves the OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "CRM API", license(name = "Proprietary"), description = "Multi-tenant CRM backend. Errors are RFC 9457 problem+json; lists are cursor-paginated; POSTs accept Idempotency-Key; PATCH and DELETE honour If-Match."),
+    components(schemas(api_kit::Problem)),
+    security(("bearer" = []))
+)]
+struct BaseDoc;
+
+/// The whole API: every function's routes merged.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = BaseDoc::openapi();
+    doc.merge(contacts_api::ContactsDoc::openapi());
+    doc.merge(imports_api::ImportsDoc::openapi());
+    doc.merge(workflows_api::WorkflowsDoc::openapi());
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    doc
+}
+
+pub fn document_json() -> String {
+    document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+}
+
+pub struct OpenApiHandler {
+    json: String,
+}
+
+impl Default for OpenApiHandler {
+    fn default() -> Self {
+        Self {
+            json: document_json(),
+        }
+    }
+}
+
+impl OpenApiHandler {
+    pub async fn handle(&self, _req: Request) -> Response<Body> {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(Body::Text(self.json.clone()))
+            .expect("valid response")
+    }
+}

@@ -1,0 +1,56 @@
+//! The shipped handlers, each built with the environment the template gives its function.
+
+use contacts_api::ContactsApi;
+use crm_shared::{AwsClients, Config, CrmError, Deps};
+use import_processor::ImportProcessor;
+use imports_api::ImportsApi;
+use lambda_http::{Body, Request, Response};
+use openapi_api::OpenApiHandler;
+use std::collections::BTreeMap;
+use step_executor::StepExecutor;
+use workflows_api::WorkflowsApi;
+
+pub struct Functions {
+    pub contacts: ContactsApi,
+    pub imports: ImportsApi,
+    pub workflows: WorkflowsApi,
+    pub openapi: OpenApiHandler,
+    pub import_processor: ImportProcessor,
+    pub step_executor: StepExecutor,
+}
+
+impl Functions {
+    /// `environment(binary)` gives the resolved environment variables of the function whose
+    /// cargo binary is `binary`.
+    pub fn new(
+        aws: &AwsClients,
+        environment: impl Fn(&str) -> BTreeMap<String, String>,
+    ) -> Result<Self, CrmError> {
+        let deps = |binary: &str| -> Result<Deps, CrmError> {
+            let env = environment(binary);
+            Ok(Deps::new(
+                Config::from_lookup(|k| env.get(k).cloned())?,
+                aws.clone(),
+            ))
+        };
+        Ok(Self {
+            contacts: ContactsApi::new(deps("contacts-api")?),
+            imports: ImportsApi::new(deps("imports-api")?),
+            workflows: WorkflowsApi::new(deps("workflows-api")?),
+            openapi: OpenApiHandler::default(),
+            import_processor: ImportProcessor::new(deps("import-processor")?),
+            step_executor: StepExecutor::new(deps("step-executor")?),
+        })
+    }
+
+    /// Runs the HTTP handler of the function built from cargo binary `binary`.
+    pub async fn invoke_http(&self, binary: &str, req: Request) -> Option<Response<Body>> {
+        Some(match binary {
+            "contacts-api" => self.contacts.handle(req).await,
+            "imports-api" => self.imports.handle(req).await,
+            "workflows-api" => self.workflows.handle(req).await,
+            "openapi-api" => self.openapi.handle(req).await,
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,262 @@
+//! Emulation of the API Gateway HTTP API: matches a request to a route of `template.yaml`, runs
+//! the JWT authorizer, builds the payload-v2.0 event a Lambda would receive and hands it to that
+//! function's handler through lambda_http's own event deserialiser.
+
+use crate::authorizer::DevAuthorizer;
+use crate::functions::Functions;
+use crate::template::HttpRoute;
+use axum::body::Bytes;
+use base64::Engine as _;
+use lambda_http::Body;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct Gateway {
+    routes: Vec<HttpRoute>,
+    authorizer: DevAuthorizer,
+    functions: Arc<Functions>,
+}
+
+/// Matches `/contacts/123` against `/contacts/{id}`; returns the path parameters.
+pub fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let t: Vec<&str> = template.trim_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut params = HashMap::new();
+    for (i, seg) in t.iter().enumerate() {
+        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if let Some(greedy) = name.strip_suffix('+') {
+                let rest = p.get(i..)?.join("/");
+                if rest.is_empty() {
+                    return None;
+                }
+                params.insert(greedy.to_string(), rest);
+                return Some(params);
+            }
+            let value = p.get(i).filter(|v| !v.is_empty())?;
+            let decoded = percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned();
+            params.insert(name.to_string(), decoded);
+        } else if p.get(i) != Some(seg) {
+            return None;
+        }
+    }
+    (t.len() == p.len()).then_some(params)
+}
+
+fn gateway_error(status: u16, message: &str) -> axum::response::Response {
+    axum::response::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({ "message": message }).to_string(),
+        ))
+        .expect("valid response")
+}
+
+impl Gateway {
+    pub fn new(
+        routes: Vec<HttpRoute>,
+        authorizer: DevAuthorizer,
+        functions: Arc<Functions>,
+    ) -> Self {
+        Self {
+            routes,
+            authorizer,
+            functions,
+        }
+    }
+
+    pub fn router(self: Arc<Self>) -> axum::Router {
+        axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let gateway = self.clone();
+            async move { gateway.handle(req).await }
+        })
+    }
+
+    async fn handle(&self, req: axum::extract::Request) -> axum::response::Response {
+        let (parts, body) = req.into_parts();
+        let Ok(body) = axum::body::to_bytes(body, 10 * 1024 * 1024).await else {
+            return gateway_error(413, "Request Entity Too Large");
+        };
+        let method = parts.method.as_str().to_uppercase();
+        let path = parts.uri.path().to_string();
+        let Some((route, params)) = self
+            .routes
+            .iter()
+            .filter(|r| r.method == method || r.method == "ANY")
+            .find_map(|r| match_path(&r.path, &path).map(|p| (r, p)))
+        else {
+            return gateway_error(404, "Not Found");
+        };
+        let claims = if route.authorized {
+            let header = parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            match self.authorizer.verify(header) {
+                Ok(claims) => Some(claims),
+                Err(reason) => {
+                    tracing::info!(%reason, "local authorizer refused the request");
+                    return gateway_error(401, "Unauthorized");
+                }
+            }
+        } else {
+            None
+        };
+        let event = build_event(route, &parts, &body, params, claims);
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(r) => r,
+            Err(e) => return gateway_error(500, &format!("event did not parse: {e}")),
+        };
+        match self.functions.invoke_http(&route.binary, request).await {
+            Some(response) => to_axum(response),
+            None => gateway_error(502, "no local handler for this function"),
+        }
+    }
+}
+
+/// The API Gateway HTTP API payload format 2.0.
+fn build_event(
+    route: &HttpRoute,
+    parts: &axum::http::request::Parts,
+    body: &Bytes,
+    params: HashMap<String, String>,
+    claims: Option<HashMap<String, String>>,
+) -> Value {
+    let mut headers = Map::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &parts.headers {
+        let value = value.to_str().unwrap_or("").to_string();
+        if name == "cookie" {
+            cookies.extend(value.split("; ").map(|c| Value::String(c.to_string())));
+            continue;
+        }
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_string(), Value::String(value));
+            }
+        }
+    }
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let mut query = Map::new();
+    for (k, v) in url_pairs(&raw_query) {
+        match query.get_mut(&k) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
+            }
+            _ => {
+                query.insert(k, Value::String(v));
+            }
+        }
+    }
+    let now = chrono::Utc::now();
+    let is_text = std::str::from_utf8(body).is_ok();
+    let route_key = format!("{} {}", route.method, route.path);
+    let user_agent = headers
+        .get("user-agent")
+        .cloned()
+        .unwrap_or(Value::String(String::new()));
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": user_agent,
+            },
+            "requestId": uuid::Uuid::now_v7().to_string(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "isBase64Encoded": !is_text,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = Value::Array(cookies);
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !params.is_empty() {
+        event["pathParameters"] = json!(params);
+    }
+    if !body.is_empty() {
+        event["body"] = if is_text {
+            Value::String(String::from_utf8_lossy(body).into_owned())
+        } else {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body))
+        };
+    }
+    if let Some(claims) = claims {
+        event["requestContext"]["authorizer"] =
+            json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    event
+}
+
+fn url_pairs(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn to_axum(response: lambda_http::Response<Body>) -> axum::response::Response {
+    let (parts, body) = response.into_parts();
+    let bytes: Vec<u8> = match body {
+        Body::Text(t) => t.into_bytes(),
+        Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_templates() {
+        assert_eq!(match_path("/contacts", "/contacts"), Some(HashMap::new()));
+        assert_eq!(
+            match_path("/contacts/{id}", "/contacts/abc").unwrap()["id"],
+            "abc"
+        );
+        assert_eq!(match_path("/contacts/{id}", "/contacts"), None);
+        assert_eq!(match_path("/contacts/{id}", "/contacts/a/b"), None);
+        assert_eq!(
+            match_path("/workflows/{id}/runs", "/workflows/x/runs").unwrap()["id"],
+            "x"
+        );
+        assert_eq!(
+            match_path("/files/{proxy+}", "/files/a/b").unwrap()["proxy"],
+            "a/b"
+        );
+    }
+}

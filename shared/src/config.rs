@@ -1,0 +1,39 @@
+//! Names of the AWS resources a function talks to. In Lambda they come from the environment the
+//! template sets; the local runtime resolves the same template entries to local resources.
+
+use crate::CrmError;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub imports_bucket: String,
+    pub step_queue_url: String,
+    pub step_queue_arn: String,
+    pub schedule_group: String,
+    pub scheduler_role_arn: String,
+    pub ses_sender: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, CrmError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any name → value lookup (the environment, or a resolved template).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CrmError> {
+        let get = |name: &str| {
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| CrmError::Internal(format!("missing configuration {name}")))
+        };
+        Ok(Self {
+            table_name: get("TABLE_NAME")?,
+            imports_bucket: get("IMPORTS_BUCKET")?,
+            step_queue_url: get("STEP_QUEUE_URL")?,
+            step_queue_arn: get("STEP_QUEUE_ARN")?,
+            schedule_group: get("SCHEDULE_GROUP")?,
+            scheduler_role_arn: get("SCHEDULER_ROLE_ARN")?,
+            ses_sender: get("SES_SENDER")?,
+        })
+    }
+}

@@ -1,0 +1,67 @@
+//! What every function needs, built once per cold start and shared by all invocations.
+
+use crate::{Config, CrmError};
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sesv2: aws_sdk_sesv2::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+}
+
+impl AwsClients {
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        // Path-style addressing works with AWS and with every S3-compatible endpoint.
+        let force_path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(force_path_style)
+            .build();
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            sesv2: aws_sdk_sesv2::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
+        }
+    }
+
+    pub async fn from_env() -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::from_sdk_config(&sdk)
+    }
+}
+
+/// Configuration plus clients. Cheap to clone (one `Arc`).
+#[derive(Clone, Debug)]
+pub struct Deps(Arc<DepsInner>);
+
+#[derive(Debug)]
+pub struct DepsInner {
+    pub config: Config,
+    pub aws: AwsClients,
+}
+
+impl std::ops::Deref for Deps {
+    type Target = DepsInner;
+    fn deref(&self) -> &DepsInner {
+        &self.0
+    }
+}
+
+impl Deps {
+    pub fn new(config: Config, aws: AwsClients) -> Self {
+        Self(Arc::new(DepsInner { config, aws }))
+    }
+
+    /// The Lambda cold-start path: configuration from the environment, default credential chain.
+    pub async fn from_env() -> Result<Self, CrmError> {
+        Ok(Self::new(Config::from_env()?, AwsClients::from_env().await))
+    }
+
+    pub fn table(&self) -> crate::table::Table {
+        crate::table::Table::new(self.aws.dynamodb.clone(), self.config.table_name.clone())
+    }
+}

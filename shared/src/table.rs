@@ -1,0 +1,136 @@
+//! The one DynamoDB table. Key design (every key starts with the tenant):
+//!
+//! | item                 | PK                              | SK            | GSI1PK / GSI1SK                  | GSI2PK / GSI2SK |
+//! |----------------------|---------------------------------|---------------|----------------------------------|-----------------|
+//! | contact              | `T#{t}#CONTACT#{id}`            | `CONTACT`     | `T#{t}#CONTACTS` / `{id}`        | –               |
+//! | email uniqueness     | `T#{t}#EMAIL#{email}`           | `EMAIL`       | –                                | –               |
+//! | import               | `T#{t}#IMPORT#{id}`             | `IMPORT`      | `T#{t}#IMPORTS` / `{id}`         | –               |
+//! | import row outcome   | `T#{t}#IMPORT#{id}`             | `ROW#{n:08}`  | –                                | –               |
+//! | workflow             | `T#{t}#WORKFLOW#{id}`           | `WORKFLOW`    | `T#{t}#WORKFLOWS` / `{id}`       | –               |
+//! | workflow run         | `T#{t}#RUN#{id}`                | `RUN`         | `T#{t}#WORKFLOW#{wf}#RUNS` / `{id}` | `T#{t}#CONTACT#{c}#RUNS` / `{id}` |
+//! | step effect marker   | `T#{t}#RUN#{id}`                | `EFFECT#{n:04}` | –                              | –               |
+//! | idempotency record   | `T#{t}#IDEMPOTENCY#{key}`       | `IDEMPOTENCY` | –                                | –               |
+//!
+//! Ids are UUIDv7, so a GSI1SK of `{id}` sorts by creation time.
+
+use crate::CrmError;
+use crate::error::sdk_error;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const GSI1: &str = "GSI1";
+pub const GSI2: &str = "GSI2";
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Primary key of an item.
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))])
+}
+
+/// Serialises a record and adds its keys.
+pub fn to_item<T: serde::Serialize>(record: &T, keys: Item) -> Result<Item, CrmError> {
+    let mut item: Item = serde_dynamo::to_item(record).map_err(CrmError::internal)?;
+    item.extend(keys);
+    Ok(item)
+}
+
+pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, CrmError> {
+    serde_dynamo::from_item(item).map_err(CrmError::internal)
+}
+
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub client: aws_sdk_dynamodb::Client,
+    pub name: String,
+}
+
+/// One page of a query: the items and the key to continue from.
+pub struct QueryPage {
+    pub items: Vec<Item>,
+    pub last_key: Option<Item>,
+}
+
+impl Table {
+    pub fn new(client: aws_sdk_dynamodb::Client, name: String) -> Self {
+        Self { client, name }
+    }
+
+    pub async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, CrmError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Queries one partition (of the table or an index) for one page.
+    pub async fn query_page(
+        &self,
+        index: Option<&str>,
+        pk_attr: &str,
+        pk: String,
+        newest_first: bool,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<QueryPage, CrmError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(!newest_first)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        Ok(QueryPage {
+            items: out.items.unwrap_or_default(),
+            last_key: out.last_evaluated_key,
+        })
+    }
+}
+
+/// True when a write failed only because its condition did not hold.
+pub fn is_condition_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+/// For a cancelled transaction: the cancellation code of each of its items, in order.
+pub fn cancellation_codes(
+    e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    >,
+) -> Option<Vec<Option<String>>> {
+    match e.as_service_error()? {
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(
+            c.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().filter(|c| *c != "None").map(str::to_string))
+                .collect(),
+        ),
+        _ => None,
+    }
+}

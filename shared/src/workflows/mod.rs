@@ -1,0 +1,118 @@
+//! Workflows (S7): definitions, runs, and the step executor. A run's steps execute only in the
+//! SQS-driven executor; waits are one-time EventBridge Scheduler schedules that put the next
+//! step's message on the same queue.
+
+mod effects;
+mod executor;
+mod model;
+mod store;
+
+pub use effects::{AwsEffects, StepEffects};
+pub use executor::{StepOutcome, execute_step_message};
+pub use model::*;
+pub use store::{run_pk, workflow_pk};
+
+use crate::contacts::{ContactRepository, DynamoContacts};
+use crate::{Caller, CrmError, Deps};
+use uuid::Uuid;
+
+fn require_admin(caller: &Caller) -> Result<(), CrmError> {
+    if caller.role.is_admin() || caller.role == crate::Role::Manager {
+        Ok(())
+    } else {
+        Err(CrmError::Forbidden(
+            "only owners, admins and managers manage workflows".into(),
+        ))
+    }
+}
+
+/// `POST /workflows`.
+pub async fn create(
+    deps: &Deps,
+    caller: &Caller,
+    input: NewWorkflow,
+) -> Result<Workflow, CrmError> {
+    require_admin(caller)?;
+    let workflow = Workflow::new(input, &caller.user_id).map_err(CrmError::Validation)?;
+    store::insert_workflow(&deps.table(), &caller.tenant_id, &workflow).await?;
+    Ok(workflow)
+}
+
+/// `GET /workflows/{id}`.
+pub async fn get(deps: &Deps, caller: &Caller, id: Uuid) -> Result<Workflow, CrmError> {
+    if matches!(caller.role, crate::Role::Portal) {
+        return Err(CrmError::NotFound);
+    }
+    store::get_workflow(&deps.table(), &caller.tenant_id, id)
+        .await?
+        .ok_or(CrmError::NotFound)
+}
+
+/// `POST /workflows/{id}/runs`: manual enrollment of one contact (S7.1).
+pub async fn start_run(
+    deps: &Deps,
+    effects: &impl StepEffects,
+    caller: &Caller,
+    workflow_id: Uuid,
+    input: StartRun,
+) -> Result<WorkflowRun, CrmError> {
+    if matches!(caller.role, crate::Role::Portal) {
+        return Err(CrmError::NotFound);
+    }
+    let table = deps.table();
+    let workflow = store::get_workflow(&table, &caller.tenant_id, workflow_id)
+        .await?
+        .ok_or(CrmError::NotFound)?;
+    if !caller.role.can_write() {
+        return Err(CrmError::Forbidden(
+            "this role cannot enroll contacts".into(),
+        ));
+    }
+    let contacts = DynamoContacts::new(table.clone());
+    if contacts
+        .get(&caller.tenant_id, input.contact_id)
+        .await?
+        .is_none()
+    {
+        return Err(CrmError::validation(
+            "contact_id",
+            "exists",
+            "no such contact",
+        ));
+    }
+    let run = WorkflowRun::start(&workflow, input.contact_id, &caller.user_id);
+    store::insert_run(
+        &table,
+        &caller.tenant_id,
+        &run,
+        !workflow.allow_reenrollment,
+    )
+    .await?;
+    let message = StepMessage {
+        tenant_id: caller.tenant_id.clone(),
+        run_id: run.id,
+        step_index: 0,
+    };
+    if let Err(e) = effects.enqueue_step(&message).await {
+        // Without its first message the run would never move: take it back whole.
+        store::delete_run(
+            &table,
+            &caller.tenant_id,
+            &run,
+            !workflow.allow_reenrollment,
+        )
+        .await?;
+        return Err(e);
+    }
+    Ok(run)
+}
+
+/// `GET /workflow-runs/{id}`.
+pub async fn get_run(deps: &Deps, caller: &Caller, id: Uuid) -> Result<WorkflowRun, CrmError> {
+    if matches!(caller.role, crate::Role::Portal) {
+        return Err(CrmError::NotFound);
+    }
+    store::get_run(&deps.table(), &caller.tenant_id, id)
+        .await?
+        .ok_or(CrmError::NotFound)
+}

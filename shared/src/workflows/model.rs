@@ -1,0 +1,337 @@
+use crate::FieldError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const MAX_STEPS: usize = 50;
+pub const MAX_WAIT_MINUTES: u32 = 366 * 24 * 60;
+/// Merge fields a template may use: `{{first_name}}` etc.
+pub const MERGE_FIELDS: &[&str] = &[
+    "first_name",
+    "last_name",
+    "display_name",
+    "email",
+    "company",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Contacts are enrolled through `POST /workflows/{id}/runs`.
+    #[default]
+    Manual,
+}
+
+/// One step of a workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Pause the run; a one-time schedule resumes it.
+    Wait { minutes: u32 },
+    /// Email the enrolled contact. `subject` and `body` may use merge fields like `{{first_name}}`.
+    SendEmail { subject: String, body: String },
+}
+
+impl Step {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Wait { .. } => "wait",
+            Self::SendEmail { .. } => "send_email",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWorkflow {
+    pub name: String,
+    #[serde(default)]
+    pub trigger: Trigger,
+    pub steps: Vec<Step>,
+    /// Whether a contact may be enrolled again while or after a run (default: no).
+    #[serde(default)]
+    pub allow_reenrollment: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Workflow {
+    pub id: Uuid,
+    pub name: String,
+    pub trigger: Trigger,
+    pub steps: Vec<Step>,
+    pub allow_reenrollment: bool,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRun {
+    pub contact_id: Uuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Active,
+    Waiting,
+    Completed,
+    Failed,
+    Cancelled,
+    Paused,
+}
+
+impl RunStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// What happened at one step of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StepRecord {
+    pub step_index: u32,
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    /// `scheduled`, `sent`, `failed`.
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WorkflowRun {
+    pub id: Uuid,
+    pub workflow_id: Uuid,
+    pub workflow_version: u64,
+    pub contact_id: Uuid,
+    pub status: RunStatus,
+    /// Index of the next step to execute.
+    pub current_step: u32,
+    /// The steps as they were when the run started: editing the workflow leaves the run intact.
+    pub steps: Vec<Step>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<DateTime<Utc>>,
+    pub history: Vec<StepRecord>,
+    pub started_at: DateTime<Utc>,
+    pub started_by: String,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub version: u64,
+}
+
+/// The body of a step message on the step queue (sent directly, or by a fired schedule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepMessage {
+    pub tenant_id: String,
+    pub run_id: Uuid,
+    pub step_index: u32,
+}
+
+impl Workflow {
+    pub fn new(input: NewWorkflow, actor: &str) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = match crate::contacts::normalize_text(&input.name, 200) {
+            Ok(Some(n)) => Some(n),
+            Ok(None) => {
+                errors.push(FieldError::new(
+                    "name",
+                    "required",
+                    "name must not be empty",
+                ));
+                None
+            }
+            Err(rule) => {
+                errors.push(FieldError::new("name", rule.code(), rule.message(200)));
+                None
+            }
+        };
+        if input.steps.is_empty() {
+            errors.push(FieldError::new(
+                "steps",
+                "min_items",
+                "a workflow needs at least one step",
+            ));
+        }
+        if input.steps.len() > MAX_STEPS {
+            errors.push(FieldError::new(
+                "steps",
+                "max_items",
+                format!("at most {MAX_STEPS} steps"),
+            ));
+        }
+        for (i, step) in input.steps.iter().enumerate() {
+            match step {
+                Step::Wait { minutes } => {
+                    if *minutes == 0 || *minutes > MAX_WAIT_MINUTES {
+                        errors.push(FieldError::new(
+                            format!("steps/{i}/minutes"),
+                            "range",
+                            format!("minutes must be from 1 to {MAX_WAIT_MINUTES}"),
+                        ));
+                    }
+                }
+                Step::SendEmail { subject, body } => {
+                    if subject.trim().is_empty() || subject.chars().count() > 998 {
+                        errors.push(FieldError::new(
+                            format!("steps/{i}/subject"),
+                            "length",
+                            "subject must have 1 to 998 characters",
+                        ));
+                    }
+                    if body.len() > 100_000 {
+                        errors.push(FieldError::new(
+                            format!("steps/{i}/body"),
+                            "max_length",
+                            "body must be at most 100000 bytes",
+                        ));
+                    }
+                    for (field, text) in [("subject", subject), ("body", body)] {
+                        for name in merge_field_names(text) {
+                            if !MERGE_FIELDS.contains(&name.as_str()) {
+                                errors.push(FieldError::new(
+                                    format!("steps/{i}/{field}"),
+                                    "merge_field",
+                                    format!(
+                                        "unknown merge field {{{{{name}}}}}; known: {}",
+                                        MERGE_FIELDS.join(", ")
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let now = crate::now();
+        Ok(Self {
+            id: crate::new_id(),
+            name: name.unwrap_or_default(),
+            trigger: input.trigger,
+            steps: input.steps,
+            allow_reenrollment: input.allow_reenrollment,
+            created_at: now,
+            created_by: actor.to_string(),
+            updated_at: now,
+            version: 1,
+        })
+    }
+}
+
+impl WorkflowRun {
+    pub fn start(workflow: &Workflow, contact_id: Uuid, actor: &str) -> Self {
+        let now = crate::now();
+        Self {
+            id: crate::new_id(),
+            workflow_id: workflow.id,
+            workflow_version: workflow.version,
+            contact_id,
+            status: RunStatus::Active,
+            current_step: 0,
+            steps: workflow.steps.clone(),
+            wake_at: None,
+            history: vec![],
+            started_at: now,
+            started_by: actor.to_string(),
+            updated_at: now,
+            finished_at: None,
+            version: 1,
+        }
+    }
+
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// Names used as `{{name}}` in a template.
+pub fn merge_field_names(template: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        names.push(after[..end].trim().to_string());
+        rest = &after[end + 2..];
+    }
+    names
+}
+
+/// Replaces `{{name}}` by the value `lookup` gives (empty when it gives none).
+pub fn render(template: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        out.push_str(&rest[..start]);
+        out.push_str(&lookup(after[..end].trim()).unwrap_or_default());
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn s7_2_templates_render_merge_fields() {
+        let out = render(
+            "Hi {{ first_name }}, {{company}}!{{ unknown }}",
+            |n| match n {
+                "first_name" => Some("Ada".into()),
+                "company" => Some("ACME".into()),
+                _ => None,
+            },
+        );
+        assert_eq!(out, "Hi Ada, ACME!");
+        assert_eq!(merge_field_names("{{a}} {{ b }} {{c"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn s7_2_workflow_validation_names_the_step() {
+        let input = NewWorkflow {
+            name: " ".into(),
+            trigger: Trigger::Manual,
+            steps: vec![
+                Step::Wait { minutes: 0 },
+                Step::SendEmail {
+                    subject: "x".into(),
+                    body: "{{nope}}".into(),
+                },
+            ],
+            allow_reenrollment: false,
+        };
+        let errs = Workflow::new(input, "u").unwrap_err();
+        let got: Vec<_> = errs
+            .iter()
+            .map(|e| (e.field.as_str(), e.rule.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("name", "required"),
+                ("steps/0/minutes", "range"),
+                ("steps/1/body", "merge_field")
+            ]
+        );
+    }
+
+    proptest! {
+        // Text without braces renders to itself.
+        #[test]
+        fn render_is_identity_without_merge_fields(t in "[^{}]{0,200}") {
+            prop_assert_eq!(render(&t, |_| Some("X".into())), t);
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Slice 2: presigned upload → S3 → import processor (S5.1, S5.3, S5.5).
+
+use crm_e2e_tests::{Stack, json};
+
+async fn start_import(stack: &Stack, token: &str, file_name: &str) -> (String, String) {
+    let r = stack
+        .call(
+            "POST",
+            "/imports",
+            token,
+            Some(json!({"file_name": file_name})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["import"]["status"], "awaiting_upload");
+    assert_eq!(r.body["upload"]["method"], "PUT");
+    (
+        r.body["import"]["id"].as_str().unwrap().to_string(),
+        r.body["upload"]["url"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn upload(url: &str, csv: &str) {
+    let put = reqwest::Client::new()
+        .put(url)
+        .header("content-type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .expect("presigned PUT reaches the endpoint");
+    assert!(put.status().is_success(), "upload failed: {}", put.status());
+}
+
+#[tokio::test]
+async fn s5_1_uploaded_csv_becomes_contacts_once_even_when_the_event_is_delivered_twice() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    // One existing contact makes row 4 a duplicate.
+    stack
+        .call(
+            "POST",
+            "/contacts",
+            &admin,
+            Some(json!({"email": "taken@example.com"})),
+        )
+        .await;
+
+    let (id, url) = start_import(&stack, &admin, "leads.csv").await;
+    let csv = "\u{feff}Name,Email\nAda Lovelace,ada@example.com\nGrace Hopper,not-an-email\n\"Hopper, Grace\",taken@example.com\nAlan Turing,ALAN@example.com\n";
+    upload(&url, csv).await;
+
+    // The S3 notification, as the import processor receives it.
+    let mut events = stack.runtime.receive_s3_events().await.unwrap();
+    assert_eq!(events.len(), 1, "one ObjectCreated notification");
+    let (event, receipt) = events.remove(0);
+    assert_eq!(
+        event.records[0].event_name.as_deref(),
+        Some("ObjectCreated:Put")
+    );
+
+    // Delivered twice: the second delivery changes nothing.
+    let first = stack
+        .runtime
+        .invoke_import_processor(event.clone())
+        .await
+        .unwrap();
+    let second = stack.runtime.invoke_import_processor(event).await.unwrap();
+    assert_eq!(format!("{first:?}"), "[Processed(Completed)]");
+    assert_eq!(format!("{second:?}"), "[AlreadyDone]");
+    stack.runtime.ack_s3_event(&receipt).await.unwrap();
+
+    let import = stack
+        .call("GET", &format!("/imports/{id}"), &admin, None)
+        .await;
+    assert_eq!(import.status, 200);
+    let body = &import.body;
+    assert_eq!(body["status"], "completed");
+    assert_eq!(
+        (
+            body["rows"].as_u64(),
+            body["created"].as_u64(),
+            body["failed"].as_u64()
+        ),
+        (Some(4), Some(2), Some(2))
+    );
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0]["row"], 3);
+    assert_eq!(errors[0]["column"], "Email");
+    assert_eq!(errors[0]["value"], "not-an-email");
+    assert_eq!(errors[0]["rule"], "format");
+    assert_eq!(errors[1]["row"], 4);
+    assert_eq!(errors[1]["rule"], "unique");
+
+    let contacts = stack.call("GET", "/contacts", &admin, None).await;
+    let mut emails: Vec<&str> = contacts.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["email"].as_str())
+        .collect();
+    emails.sort();
+    assert_eq!(
+        emails,
+        vec!["ada@example.com", "alan@example.com", "taken@example.com"]
+    );
+    let ada = contacts.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["email"] == "ada@example.com")
+        .unwrap();
+    assert_eq!(
+        (
+            ada["first_name"].as_str(),
+            ada["last_name"].as_str(),
+            ada["import_id"].as_str()
+        ),
+        (Some("Ada"), Some("Lovelace"), Some(id.as_str()))
+    );
+    assert_eq!(ada["created_by"], "alice");
+
+    // Another tenant cannot see the import.
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(
+        stack
+            .call("GET", &format!("/imports/{id}"), &other, None)
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn s5_3_an_unreadable_file_fails_the_import_with_a_reason() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let (id, url) = start_import(&stack, &admin, "weird.csv").await;
+    upload(&url, "foo;bar\n1;2\n").await;
+    assert_eq!(stack.runtime.deliver_s3_events().await.unwrap(), 1);
+    let import = stack
+        .call("GET", &format!("/imports/{id}"), &admin, None)
+        .await;
+    assert_eq!(import.body["status"], "failed");
+    assert!(
+        import.body["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no column maps")
+    );
+    assert_eq!(
+        stack.call("GET", "/contacts", &admin, None).await.body["items"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn s5_1_import_requests_are_validated() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let viewer = stack.token("acme", "vic", "viewer");
+    let r = stack
+        .call(
+            "POST",
+            "/imports",
+            &admin,
+            Some(json!({"file_name": "contacts.exe"})),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.problem_field(), ("file_name".into(), "file_type".into()));
+    let r = stack
+        .call(
+            "POST",
+            "/imports",
+            &admin,
+            Some(json!({"file_name": "a.csv", "tenant_id": "other"})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.problem_field(),
+        ("tenant_id".into(), "unknown_field".into())
+    );
+    assert_eq!(
+        stack
+            .call(
+                "POST",
+                "/imports",
+                &viewer,
+                Some(json!({"file_name": "a.csv"}))
+            )
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        stack
+            .call(
+                "GET",
+                &format!("/imports/{}", uuid::Uuid::now_v7()),
+                &admin,
+                None
+            )
+            .await
+            .status,
+        404
+    );
+}

@@ -1,0 +1,127 @@
+//! Test support: each test provisions its own stack (resource names prefixed uniquely) on the
+//! shared moto server, serves the real gateway on a free port and talks HTTP to it.
+
+use crm_local::{LocalRuntime, Options};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub use serde_json::json;
+
+pub struct Stack {
+    pub runtime: Arc<LocalRuntime>,
+    pub base_url: String,
+    pub prefix: String,
+    http: reqwest::Client,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `field` of the first problem error, and its rule.
+    pub fn problem_field(&self) -> (String, String) {
+        let e = &self.body["errors"][0];
+        (
+            e["field"].as_str().unwrap_or("").to_string(),
+            e["rule"].as_str().unwrap_or("").to_string(),
+        )
+    }
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        // The tail of a UUIDv7 is random; its head is the clock, shared by tests starting together.
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let prefix = format!("t{}", &id[id.len() - 12..]);
+        let options = Options::from_env(&prefix)
+            .expect("end-to-end tests need the local stack: run `make test`");
+        let runtime = LocalRuntime::start(options)
+            .await
+            .expect("provisioning the local stack");
+        let (addr, _server) = runtime
+            .serve(([127, 0, 0, 1], 0).into())
+            .await
+            .expect("serving the gateway");
+        Self {
+            runtime,
+            base_url: format!("http://{addr}"),
+            prefix,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn token(&self, tenant: &str, user: &str, role: &str) -> String {
+        self.runtime.token(tenant, user, role)
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("request reaches the local gateway");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Reply {
+        let mut req = self.request(method, path, Some(token));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.send(req).await
+    }
+
+    /// Emails moto accepted for `to`, as (subject, body).
+    pub async fn sent_emails_to(&self, to: &str) -> Vec<(String, String)> {
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.runtime.endpoint_url))
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("moto data is JSON");
+        let mut found = Vec::new();
+        // moto lists the mails SES accepted under ses.Message (Simple content).
+        for message in data["ses"]["Message"].as_array().into_iter().flatten() {
+            let destinations = message["destinations"].to_string();
+            if destinations.contains(to) {
+                found.push((
+                    message["subject"].as_str().unwrap_or("").to_string(),
+                    message["body"].as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+        found
+    }
+}

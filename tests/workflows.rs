@@ -1,0 +1,305 @@
+//! Slice 3: workflow wait → EventBridge Scheduler → SQS → step executor → SES (S7.2, S7.4).
+
+use crm_e2e_tests::{Stack, json};
+
+async fn contact(stack: &Stack, token: &str, email: &str) -> String {
+    let r = stack
+        .call(
+            "POST",
+            "/contacts",
+            token,
+            Some(json!({"first_name": "Ada", "email": email})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn workflow(stack: &Stack, token: &str, minutes: u32) -> String {
+    let r = stack
+        .call(
+            "POST",
+            "/workflows",
+            token,
+            Some(json!({
+                "name": "Welcome",
+                "steps": [
+                    {"type": "wait", "minutes": minutes},
+                    {"type": "send_email", "subject": "Welcome, {{first_name}}", "body": "Hello {{ display_name }}!"}
+                ]
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn s7_2_a_wait_becomes_a_one_time_schedule_and_the_email_is_sent_once() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let email = format!("ada-{}@example.com", stack.prefix);
+    let contact_id = contact(&stack, &admin, &email).await;
+    let workflow_id = workflow(&stack, &admin, 10).await;
+
+    let started_at = chrono::Utc::now();
+    let run = stack
+        .call(
+            "POST",
+            &format!("/workflows/{workflow_id}/runs"),
+            &admin,
+            Some(json!({"contact_id": contact_id})),
+        )
+        .await;
+    assert_eq!(run.status, 201, "{:?}", run.body);
+    let run_path = format!("/workflow-runs/{}", run.body["id"].as_str().unwrap());
+
+    // The executor takes step 0 (wait) off the queue and creates the schedule.
+    assert_eq!(stack.runtime.deliver_step_messages().await.unwrap(), 1);
+    let waiting = stack.call("GET", &run_path, &admin, None).await;
+    assert_eq!(waiting.body["status"], "waiting");
+    assert_eq!(waiting.body["current_step"], 1);
+
+    let group = stack.runtime.provisioned.resolved.refs["StepScheduleGroup"].clone();
+    let schedules = stack
+        .runtime
+        .aws
+        .scheduler
+        .list_schedules()
+        .group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<String> = schedules
+        .schedules()
+        .iter()
+        .filter_map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names.len(), 1);
+    let schedule = stack
+        .runtime
+        .aws
+        .scheduler
+        .get_schedule()
+        .group_name(&group)
+        .name(&names[0])
+        .send()
+        .await
+        .unwrap();
+    let at = crm_local::scheduler::parse_at_expression(
+        schedule.schedule_expression().unwrap(),
+        schedule.schedule_expression_timezone(),
+    )
+    .unwrap();
+    let expected = started_at + chrono::Duration::minutes(10);
+    assert!(
+        (at - expected).num_seconds().abs() <= 5,
+        "at({at}) ≈ now + 10 min ({expected})"
+    );
+    let target = schedule.target().unwrap();
+    assert_eq!(
+        target.arn(),
+        stack.runtime.provisioned.resolved.arns["StepQueue"]
+    );
+    assert_eq!(
+        schedule.action_after_completion().map(|a| a.as_str()),
+        Some("DELETE")
+    );
+
+    // Not due yet: nothing fires, nothing is sent.
+    assert!(
+        stack
+            .runtime
+            .fire_due_schedules(chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(stack.runtime.receive_step_batch().await.unwrap().is_none());
+
+    // Ten minutes later the schedule fires into the step queue and is deleted.
+    let fired = stack
+        .runtime
+        .fire_due_schedules(chrono::Utc::now() + chrono::Duration::minutes(11))
+        .await
+        .unwrap();
+    assert_eq!(fired, names);
+    let left = stack
+        .runtime
+        .aws
+        .scheduler
+        .list_schedules()
+        .group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.schedules().is_empty());
+
+    // The step message is delivered twice: one email.
+    let batch = stack
+        .runtime
+        .receive_step_batch()
+        .await
+        .unwrap()
+        .expect("the fired schedule's message");
+    assert_eq!(batch.records.len(), 1);
+    let duplicate = batch.clone();
+    assert_eq!(stack.runtime.invoke_step_executor(batch).await.unwrap(), 0);
+    assert_eq!(
+        stack
+            .runtime
+            .functions
+            .step_executor
+            .handle(duplicate)
+            .await
+            .batch_item_failures
+            .len(),
+        0
+    );
+
+    let sent = stack.sent_emails_to(&email).await;
+    assert_eq!(
+        sent,
+        vec![("Welcome, Ada".to_string(), "Hello Ada!".to_string())]
+    );
+    let done = stack.call("GET", &run_path, &admin, None).await;
+    assert_eq!(done.body["status"], "completed", "{:?}", done.body);
+    let history: Vec<&str> = done.body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, vec!["scheduled", "sent"]);
+}
+
+#[tokio::test]
+async fn s7_1_a_contact_is_not_enrolled_twice_and_runs_are_tenant_scoped() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let contact_id = contact(&stack, &admin, "grace@example.com").await;
+    let workflow_id = workflow(&stack, &admin, 5).await;
+    let path = format!("/workflows/{workflow_id}/runs");
+    let first = stack
+        .call(
+            "POST",
+            &path,
+            &admin,
+            Some(json!({"contact_id": contact_id})),
+        )
+        .await;
+    assert_eq!(first.status, 201);
+    let second = stack
+        .call(
+            "POST",
+            &path,
+            &admin,
+            Some(json!({"contact_id": contact_id})),
+        )
+        .await;
+    assert_eq!(second.status, 409);
+    assert_eq!(second.problem_field().0, "contact_id");
+
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(
+        stack
+            .call("GET", &format!("/workflows/{workflow_id}"), &other, None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        stack
+            .call(
+                "GET",
+                &format!("/workflow-runs/{}", first.body["id"].as_str().unwrap()),
+                &other,
+                None
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        stack
+            .call(
+                "POST",
+                &path,
+                &other,
+                Some(json!({"contact_id": contact_id}))
+            )
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn s7_2_workflow_definitions_are_validated() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let member = stack.token("acme", "mo", "member");
+    let bad = stack
+        .call("POST", "/workflows", &admin, Some(json!({"name": "W", "steps": [{"type": "send_email", "subject": "Hi {{nickname}}", "body": "x"}]})))
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(
+        bad.problem_field(),
+        ("steps/0/subject".into(), "merge_field".into())
+    );
+    let unknown_step = stack
+        .call(
+            "POST",
+            "/workflows",
+            &admin,
+            Some(json!({"name": "W", "steps": [{"type": "teleport"}]})),
+        )
+        .await;
+    assert_eq!(unknown_step.status, 400);
+    let ok = json!({"name": "W", "steps": [{"type": "wait", "minutes": 1}]});
+    assert_eq!(
+        stack
+            .call("POST", "/workflows", &member, Some(ok))
+            .await
+            .status,
+        403
+    );
+}
+
+#[tokio::test]
+async fn s7_4_failed_step_messages_come_back_and_end_in_the_dead_letter_queue() {
+    let stack = Stack::start().await;
+    let queue_url = stack.runtime.provisioned.resolved.refs["StepQueue"].clone();
+    let dlq_url = stack.runtime.provisioned.resolved.refs["StepDeadLetterQueue"].clone();
+    stack
+        .runtime
+        .aws
+        .sqs
+        .send_message()
+        .queue_url(&queue_url)
+        .message_body("not a step message")
+        .send()
+        .await
+        .unwrap();
+
+    // Each delivery reports the message in batchItemFailures; it comes back until the
+    // queue's maxReceiveCount moves it to the dead-letter queue.
+    let mut deliveries = 0;
+    while let Some(batch) = stack.runtime.receive_step_batch().await.unwrap() {
+        assert_eq!(stack.runtime.invoke_step_executor(batch).await.unwrap(), 1);
+        deliveries += 1;
+        assert!(deliveries <= 10, "the message never reached the DLQ");
+    }
+    assert_eq!(deliveries, 5, "maxReceiveCount of template.yaml");
+    let dlq = stack
+        .runtime
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(&dlq_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dlq.messages().len(), 1);
+    assert_eq!(dlq.messages()[0].body(), Some("not a step message"));
+}
