@@ -52,7 +52,7 @@ async fn s5_1_uploaded_csv_becomes_contacts_once_even_when_the_event_is_delivere
     // The S3 notification, as the import processor receives it.
     let mut events = stack.runtime.receive_s3_events().await.unwrap();
     assert_eq!(events.len(), 1, "one ObjectCreated notification");
-    let (event, receipt) = events.remove(0);
+    let crm_local::S3Delivery { event, receipt, .. } = events.remove(0);
     assert_eq!(
         event.records[0].event_name.as_deref(),
         Some("ObjectCreated:Put")

@@ -365,3 +365,47 @@ pub fn init_tracing() {
 pub fn unknown_route() -> Response<Body> {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no such route", vec![]).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_http_events_carry_the_caller_where_api_gateway_puts_it() {
+        let create = lambda_http::request::from_str(include_str!(
+            "../../../events/http-create-contact.json"
+        ))
+        .unwrap();
+        let expected = Caller {
+            tenant_id: "tenant-a".into(),
+            user_id: "user-1".into(),
+            role: Role::Admin,
+        };
+        assert_eq!(caller(&create).unwrap(), expected);
+        assert_eq!(route_key(&create), "POST /contacts");
+        let body: serde_json::Value = json_body(&create).unwrap();
+        assert_eq!(body["email"], "ada@example.com");
+
+        let get =
+            lambda_http::request::from_str(include_str!("../../../events/http-get-contact.json"))
+                .unwrap();
+        assert_eq!(route_key(&get), "GET /contacts/{id}");
+        assert!(path_id(&get, "id").is_ok());
+        assert!(matches!(path_id(&get, "other"), Err(CrmError::NotFound)));
+    }
+
+    #[test]
+    fn if_match_accepts_strong_and_weak_etags() {
+        let with = |v: &str| {
+            let mut req = Request::default();
+            req.headers_mut()
+                .insert(header::IF_MATCH, HeaderValue::from_str(v).unwrap());
+            if_match(&req)
+        };
+        assert_eq!(with("\"3\"").unwrap(), Some(3));
+        assert_eq!(with("W/\"4\"").unwrap(), Some(4));
+        assert_eq!(with("*").unwrap(), None);
+        assert!(with("\"abc\"").is_err());
+        assert_eq!(if_match(&Request::default()).unwrap(), None);
+    }
+}

@@ -60,6 +60,15 @@ impl Options {
     }
 }
 
+/// One S3 notification taken off the emulation queue.
+pub struct S3Delivery {
+    pub event: S3Event,
+    /// Acknowledges (deletes) the notification.
+    pub receipt: String,
+    /// 1 on the first delivery.
+    pub attempt: u32,
+}
+
 pub struct LocalRuntime {
     pub template: Template,
     pub provisioned: provision::Provisioned,
@@ -187,24 +196,39 @@ impl LocalRuntime {
 
     // ----- S3 → import processor -------------------------------------------------------------
 
-    /// Takes the pending S3 notifications off the emulation queue, as `S3Event`s, with the
-    /// receipt handle to acknowledge each with.
-    pub async fn receive_s3_events(&self) -> Result<Vec<(S3Event, String)>, Error> {
+    /// Takes the pending S3 notifications off the emulation queue, as the `S3Event`s Lambda
+    /// would be invoked with.
+    pub async fn receive_s3_events(&self) -> Result<Vec<S3Delivery>, Error> {
         let out = self
             .aws
             .sqs
             .receive_message()
             .queue_url(&self.provisioned.s3_events_queue_url)
             .max_number_of_messages(10)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
             .send()
             .await?;
         let mut events = Vec::new();
         for message in out.messages.unwrap_or_default() {
-            let receipt = message.receipt_handle.unwrap_or_default();
+            let receipt = message.receipt_handle.clone().unwrap_or_default();
+            let attempt = message
+                .attributes
+                .as_ref()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                })
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
             match s3_notifications::normalise_moto_notification(
                 message.body.as_deref().unwrap_or(""),
             ) {
-                Ok(Some(event)) => events.push((event, receipt)),
+                Ok(Some(event)) => events.push(S3Delivery {
+                    event,
+                    receipt,
+                    attempt,
+                }),
                 Ok(None) => self.ack_s3_event(&receipt).await?,
                 Err(e) => {
                     tracing::error!(error = %e, "dropping an S3 notification that is not an S3 event");
@@ -234,22 +258,106 @@ impl LocalRuntime {
         Ok(self.functions.import_processor.handle(event).await?)
     }
 
-    /// Delivers every pending S3 notification; a failed invocation leaves its notification for
-    /// a retry. Returns how many were processed.
+    /// Delivers every pending S3 notification, with Lambda's asynchronous-invocation rules: a
+    /// failed event is retried (it comes back after the queue's visibility timeout) up to the
+    /// function's `EventInvokeConfig.MaximumRetryAttempts`, then goes to its on-failure
+    /// destination. Returns how many events were processed.
     pub async fn deliver_s3_events(&self) -> Result<usize, Error> {
         let mut delivered = 0;
-        for (event, receipt) in self.receive_s3_events().await? {
-            match self.invoke_import_processor(event).await {
+        for delivery in self.receive_s3_events().await? {
+            let payload = serde_json::to_value(&delivery.event)?;
+            match self.invoke_import_processor(delivery.event).await {
                 Ok(_) => {
-                    self.ack_s3_event(&receipt).await?;
+                    self.ack_s3_event(&delivery.receipt).await?;
                     delivered += 1;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "import processor failed; the event will be retried")
+                    let (max_retries, destination) = self.import_processor_invoke_config()?;
+                    tracing::error!(error = %e, attempt = delivery.attempt, "import processor failed");
+                    if delivery.attempt > max_retries {
+                        if let Some(arn) = destination {
+                            self.send_on_failure_record(
+                                &arn,
+                                payload,
+                                &e.to_string(),
+                                delivery.attempt,
+                            )
+                            .await?;
+                        }
+                        self.ack_s3_event(&delivery.receipt).await?;
+                    }
                 }
             }
         }
         Ok(delivered)
+    }
+
+    /// `MaximumRetryAttempts` (default 2) and the on-failure destination ARN of the S3-triggered
+    /// function, from the template.
+    fn import_processor_invoke_config(&self) -> Result<(u32, Option<String>), Error> {
+        let function = self
+            .template
+            .s3_triggers()
+            .into_iter()
+            .next()
+            .ok_or("no S3-triggered function")?
+            .function;
+        let props = self
+            .template
+            .resources_of_type("AWS::Serverless::Function")
+            .into_iter()
+            .find(|(id, _)| *id == function)
+            .map(|(_, props)| props)
+            .unwrap_or_default();
+        let config = &props["EventInvokeConfig"];
+        let retries = config["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32;
+        let destination = match config["DestinationConfig"]["OnFailure"].get("Destination") {
+            Some(v) => Some(self.provisioned.resolved.resolve(v)?),
+            None => None,
+        };
+        Ok((retries, destination))
+    }
+
+    async fn send_on_failure_record(
+        &self,
+        queue_arn: &str,
+        payload: serde_json::Value,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), Error> {
+        let queue_name = scheduler::queue_name_of_arn(queue_arn)
+            .ok_or("on-failure destination is not an SQS queue")?;
+        let queue_url = self
+            .aws
+            .sqs
+            .get_queue_url()
+            .queue_name(queue_name)
+            .send()
+            .await?
+            .queue_url
+            .unwrap_or_default();
+        // The shape of Lambda's invocation record for an on-failure destination.
+        let record = json!({
+            "version": "1.0",
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+            "requestContext": {
+                "requestId": uuid::Uuid::now_v7().to_string(),
+                "functionArn": "arn:aws:lambda:local:123456789012:function:import-processor",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": payload,
+            "responseContext": { "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled" },
+            "responsePayload": { "errorMessage": error },
+        });
+        self.aws
+            .sqs
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(record.to_string())
+            .send()
+            .await?;
+        Ok(())
     }
 
     // ----- Scheduler → SQS -------------------------------------------------------------------

@@ -106,6 +106,15 @@ pub fn bucket_name(prefix: &str, logical_id: &str) -> String {
     }
 }
 
+fn is_valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !name.starts_with(['-', '.'])
+        && !name.ends_with(['-', '.'])
+}
+
 /// The emulation queue receiving every bucket notification.
 pub fn s3_events_queue_name(prefix: &str) -> String {
     format!("{prefix}-s3-events")
@@ -118,18 +127,6 @@ pub async fn provision(
     region: &str,
     parameter_overrides: &HashMap<String, String>,
 ) -> Result<Provisioned, ProvisionError> {
-    // The template may spell a bucket's name as `!Sub ${AWS::StackName}-<logicalid>` (where a
-    // reference back would be circular); that only matches if no character had to be replaced.
-    for (id, _) in template.resources_of_type(BUCKET_TYPE) {
-        if bucket_name(prefix, &id) != format!("{prefix}-{}", id.to_lowercase()) {
-            return Err(invalid(
-                &id,
-                format!(
-                    "prefix {prefix:?} does not make a valid bucket name as is (use lower-case letters, digits and '-', short enough for a 63-character bucket name)"
-                ),
-            ));
-        }
-    }
     let mut resolved = Resolved::default();
     for (name, value) in [
         ("AWS::Region", region.to_string()),
@@ -217,8 +214,21 @@ pub async fn provision(
             ));
         }
     }
-    for (id, _) in &buckets {
-        let name = bucket_name(prefix, id);
+    for (id, props) in &buckets {
+        // An explicit BucketName is honoured (it derives from the stack name = the prefix, so
+        // each stack still gets its own bucket); otherwise `{prefix}-{logicalid}`.
+        let name = match props.get("BucketName") {
+            Some(v) => resolved.resolve(v).map_err(template_error(id))?,
+            None => bucket_name(prefix, id),
+        };
+        if !is_valid_bucket_name(&name) {
+            return Err(invalid(
+                id,
+                format!(
+                    "{name:?} is not a valid bucket name (lower-case letters, digits, '-', 3-63 characters)"
+                ),
+            ));
+        }
         create_bucket(clients, id, &name, region).await?;
         let bucket_triggers: Vec<&S3Trigger> =
             triggers.iter().filter(|t| t.bucket == *id).collect();
