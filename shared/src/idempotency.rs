@@ -143,23 +143,11 @@ pub async fn complete(
 /// Releases the key after a server fault so that a retry runs the request again.
 pub async fn abort(table: &Table, tenant: &str, idem_key: &str) -> Result<(), CrmError> {
     table
-        .client
-        .delete_item()
-        .table_name(&table.name)
-        .set_key(Some(key(pk(tenant, idem_key), "IDEMPOTENCY")))
-        .condition_expression("#state = :in_progress")
-        .expression_attribute_names("#state", "state")
-        .expression_attribute_values(":in_progress", s("in_progress"))
-        .send()
+        .release_claim(
+            key(pk(tenant, idem_key), "IDEMPOTENCY"),
+            "DeleteItem idempotency",
+        )
         .await
-        .map(|_| ())
-        .or_else(|e| {
-            if is_condition_failed(&e) {
-                Ok(())
-            } else {
-                Err(sdk_error("DeleteItem idempotency", e))
-            }
-        })
 }
 
 #[cfg(test)]

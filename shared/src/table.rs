@@ -108,6 +108,44 @@ impl Table {
     }
 }
 
+impl Table {
+    /// A transaction item that creates `item` only if no item has its key yet.
+    pub fn put_if_absent(
+        &self,
+        item: Item,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, CrmError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(CrmError::internal)?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put)
+            .build())
+    }
+
+    /// Deletes a lease-holding claim (idempotency key, step effect) that is still
+    /// `in_progress`, so that a retry can take it; a finished claim is left alone.
+    pub async fn release_claim(&self, key: Item, what: &str) -> Result<(), CrmError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .set_key(Some(key))
+            .condition_expression("#state = :in_progress")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(sdk_error(what, e)),
+        }
+    }
+}
+
 /// True when a write failed only because its condition did not hold.
 pub fn is_condition_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where

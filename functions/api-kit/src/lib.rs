@@ -361,6 +361,25 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// A function's HTTP handler: one per API function, called by the Lambda runtime in AWS and by
+/// the local gateway in development and tests.
+pub trait HttpHandler: Send + Sync + 'static {
+    fn handle(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send;
+}
+
+/// The `main` of every API function: tracing, dependencies once per cold start, then serve.
+pub async fn run_lambda<H: HttpHandler>(
+    build: impl FnOnce(Deps) -> H,
+) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let handler = std::sync::Arc::new(build(Deps::from_env().await?));
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        let handler = handler.clone();
+        async move { Ok::<_, std::convert::Infallible>(handler.handle(req).await) }
+    }))
+    .await
+}
+
 /// The response for a route this function does not serve (cannot happen behind API Gateway).
 pub fn unknown_route() -> Response<Body> {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no such route", vec![]).into_response()

@@ -20,8 +20,10 @@ impl ContactsApi {
         let repo = DynamoContacts::new(deps.table());
         Self { deps, repo }
     }
+}
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+impl api_kit::HttpHandler for ContactsApi {
+    async fn handle(&self, req: Request) -> Response<Body> {
         let caller = match caller(&req) {
             Ok(c) => c,
             Err(p) => return p.into_response(),

@@ -1,13 +1,4 @@
-use contacts_api::ContactsApi;
-use std::sync::Arc;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    api_kit::init_tracing();
-    let api = Arc::new(ContactsApi::new(crm_shared::Deps::from_env().await?));
-    lambda_http::run(lambda_http::service_fn(move |req| {
-        let api = api.clone();
-        async move { Ok::<_, std::convert::Infallible>(api.handle(req).await) }
-    }))
-    .await
+    api_kit::run_lambda(contacts_api::ContactsApi::new).await
 }

@@ -16,8 +16,10 @@ impl ImportsApi {
     pub fn new(deps: Deps) -> Self {
         Self { deps }
     }
+}
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+impl api_kit::HttpHandler for ImportsApi {
+    async fn handle(&self, req: Request) -> Response<Body> {
         let caller = match caller(&req) {
             Ok(c) => c,
             Err(p) => return p.into_response(),

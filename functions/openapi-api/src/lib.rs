@@ -50,8 +50,8 @@ impl Default for OpenApiHandler {
     }
 }
 
-impl OpenApiHandler {
-    pub async fn handle(&self, _req: Request) -> Response<Body> {
+impl api_kit::HttpHandler for OpenApiHandler {
+    async fn handle(&self, _req: Request) -> Response<Body> {
         Response::builder()
             .status(StatusCode::OK)
             .header("content-type", "application/json")

@@ -1,13 +1,13 @@
-use openapi_api::OpenApiHandler;
-use std::sync::Arc;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
+    // The document needs no AWS resources, so no `Deps` are built (unlike `api_kit::run_lambda`).
     api_kit::init_tracing();
-    let handler = Arc::new(OpenApiHandler::default());
+    let handler = std::sync::Arc::new(openapi_api::OpenApiHandler::default());
     lambda_http::run(lambda_http::service_fn(move |req| {
         let handler = handler.clone();
-        async move { Ok::<_, std::convert::Infallible>(handler.handle(req).await) }
+        async move {
+            Ok::<_, std::convert::Infallible>(api_kit::HttpHandler::handle(&*handler, req).await)
+        }
     }))
     .await
 }

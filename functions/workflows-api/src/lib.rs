@@ -18,8 +18,10 @@ impl WorkflowsApi {
         let effects = AwsEffects::new(deps.clone());
         Self { deps, effects }
     }
+}
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+impl api_kit::HttpHandler for WorkflowsApi {
+    async fn handle(&self, req: Request) -> Response<Body> {
         let caller = match caller(&req) {
             Ok(c) => c,
             Err(p) => return p.into_response(),

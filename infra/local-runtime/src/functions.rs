@@ -1,5 +1,6 @@
 //! The shipped handlers, each built with the environment the template gives its function.
 
+use api_kit::HttpHandler;
 use contacts_api::ContactsApi;
 use crm_shared::{AwsClients, Config, CrmError, Deps};
 use import_processor::ImportProcessor;

@@ -77,16 +77,7 @@ fn contact_item(tenant: &str, c: &Contact) -> Result<Item, CrmError> {
 
 impl DynamoContacts {
     fn put_new_contact(&self, tenant: &str, c: &Contact) -> Result<TransactWriteItem, CrmError> {
-        Ok(TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table.name)
-                    .set_item(Some(contact_item(tenant, c)?))
-                    .condition_expression("attribute_not_exists(PK)")
-                    .build()
-                    .map_err(CrmError::internal)?,
-            )
-            .build())
+        self.table.put_if_absent(contact_item(tenant, c)?)
     }
 
     fn put_email(
@@ -198,16 +189,7 @@ impl ContactRepository for DynamoContacts {
             crate::imports::import_pk(tenant, import),
             crate::imports::row_sk(row),
         ));
-        let row_put = TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table.name)
-                    .set_item(Some(outcome))
-                    .condition_expression("attribute_not_exists(PK)")
-                    .build()
-                    .map_err(CrmError::internal)?,
-            )
-            .build();
+        let row_put = self.table.put_if_absent(outcome)?;
         let mut items = vec![row_put, self.put_new_contact(tenant, contact)?];
         if let Some(email) = &contact.email {
             items.push(self.put_email(tenant, email, contact.id)?);

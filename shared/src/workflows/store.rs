@@ -6,7 +6,7 @@ use crate::error::sdk_error;
 use crate::table::{
     Item, Table, cancellation_codes, from_item, is_condition_failed, key, n, s, to_item,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use uuid::Uuid;
 
 /// How long a step effect is held by the worker applying it before another may retry it.
@@ -97,15 +97,7 @@ pub async fn insert_run(
     run: &WorkflowRun,
     exclusive: bool,
 ) -> Result<(), CrmError> {
-    let put = |item: Item| {
-        Put::builder()
-            .table_name(&table.name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map(|p| TransactWriteItem::builder().put(p).build())
-            .map_err(CrmError::internal)
-    };
+    let put = |item: Item| table.put_if_absent(item);
     let mut items = vec![put(run_item(tenant, run)?)?];
     if exclusive {
         let mut marker = enrollment_key(tenant, run);
@@ -279,21 +271,6 @@ pub async fn release_effect(
     step: u32,
 ) -> Result<(), CrmError> {
     table
-        .client
-        .delete_item()
-        .table_name(&table.name)
-        .set_key(Some(effect_key(tenant, run, step)))
-        .condition_expression("#state = :in_progress")
-        .expression_attribute_names("#state", "state")
-        .expression_attribute_values(":in_progress", s("in_progress"))
-        .send()
+        .release_claim(effect_key(tenant, run, step), "DeleteItem effect")
         .await
-        .map(|_| ())
-        .or_else(|e| {
-            if is_condition_failed(&e) {
-                Ok(())
-            } else {
-                Err(sdk_error("DeleteItem effect", e))
-            }
-        })
 }
