@@ -399,3 +399,85 @@ async fn lists_are_cursor_paginated_and_cursors_are_bound_to_the_tenant() {
     assert_eq!(stolen.status, 422);
     assert_eq!(stolen.problem_field().0, "cursor");
 }
+
+#[tokio::test]
+async fn s6_5_every_change_is_in_the_history_newest_first_with_old_and_new_values() {
+    let stack = Stack::start().await;
+    let alice = stack.token("acme", "alice", "admin");
+    let bob = stack.token("acme", "bob", "member");
+    let created = stack
+        .call(
+            "POST",
+            "/contacts",
+            &alice,
+            Some(json!({"first_name": "Ada", "email": "ada@example.com"})),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap();
+    let path = format!("/contacts/{id}");
+    stack
+        .call(
+            "PATCH",
+            &path,
+            &bob,
+            Some(json!({"email": "ada@lovelace.example"})),
+        )
+        .await;
+    // A PATCH that changes nothing records nothing.
+    stack
+        .call("PATCH", &path, &bob, Some(json!({"first_name": "Ada"})))
+        .await;
+
+    let history = stack
+        .call("GET", &format!("{path}/history"), &alice, None)
+        .await;
+    assert_eq!(history.status, 200, "{:?}", history.body);
+    let entries = history.body["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        (
+            entries[0]["action"].as_str(),
+            entries[0]["actor"].as_str(),
+            entries[0]["version"].as_u64()
+        ),
+        (Some("updated"), Some("bob"), Some(2))
+    );
+    assert_eq!(
+        entries[0]["changes"],
+        json!([{"field": "email", "old": "ada@example.com", "new": "ada@lovelace.example"}])
+    );
+    assert_eq!(
+        (entries[1]["action"].as_str(), entries[1]["actor"].as_str()),
+        (Some("created"), Some("alice"))
+    );
+    assert!(
+        entries[1]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "first_name" && c["new"] == "Ada")
+    );
+
+    // Paginated; another tenant sees nothing.
+    let first = stack
+        .call("GET", &format!("{path}/history?limit=1"), &alice, None)
+        .await;
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = stack
+        .call(
+            "GET",
+            &format!("{path}/history?limit=1&cursor={cursor}"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(second.body["items"][0]["action"], "created");
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(
+        stack
+            .call("GET", &format!("{path}/history"), &other, None)
+            .await
+            .status,
+        404
+    );
+}

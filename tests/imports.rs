@@ -119,6 +119,20 @@ async fn s5_1_uploaded_csv_becomes_contacts_once_even_when_the_event_is_delivere
         (Some("Ada"), Some("Lovelace"), Some(id.as_str()))
     );
     assert_eq!(ada["created_by"], "alice");
+    let history = stack
+        .call(
+            "GET",
+            &format!("/contacts/{}/history", ada["id"].as_str().unwrap()),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        history.body["items"].as_array().unwrap().len(),
+        1,
+        "a redelivery adds no second audit entry"
+    );
+    assert_eq!(history.body["items"][0]["source"], format!("import:{id}"));
 
     // Another tenant cannot see the import.
     let other = stack.token("other", "olga", "admin");

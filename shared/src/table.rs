@@ -146,6 +146,37 @@ impl Table {
     }
 }
 
+impl Table {
+    /// One page of the items of partition `pk` whose sort key starts with `sk_prefix`.
+    pub async fn query_sk_prefix_page(
+        &self,
+        pk: String,
+        sk_prefix: &str,
+        newest_first: bool,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<QueryPage, CrmError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(sk_prefix))
+            .scan_index_forward(!newest_first)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        Ok(QueryPage {
+            items: out.items.unwrap_or_default(),
+            last_key: out.last_evaluated_key,
+        })
+    }
+}
+
 /// True when a write failed only because its condition did not hold.
 pub fn is_condition_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where

@@ -4,6 +4,7 @@ use api_kit::{
     Problem, caller, error_response, idempotent, if_match, json_body, json_response, no_content,
     path_id, query_param, route_key,
 };
+use crm_shared::contacts::audit::AuditEntry;
 use crm_shared::contacts::{self, Contact, ContactPatch, DynamoContacts, NewContact};
 use crm_shared::pagination::{Page, page_size};
 use crm_shared::{Caller, CrmError, Deps};
@@ -39,6 +40,7 @@ impl api_kit::HttpHandler for ContactsApi {
             "GET /contacts/{id}" => get_contact(self, &caller, &req).await,
             "PATCH /contacts/{id}" => patch_contact(self, &caller, &req).await,
             "DELETE /contacts/{id}" => delete_contact(self, &caller, &req).await,
+            "GET /contacts/{id}/history" => contact_history(self, &caller, &req).await,
             _ => return api_kit::unknown_route(),
         };
         result.unwrap_or_else(error_response)
@@ -150,12 +152,38 @@ async fn delete_contact(
     Ok(no_content())
 }
 
+/// The contact's audit trail, newest first: who changed which field from what to what (S6.5).
+#[utoipa::path(get, path = "/contacts/{id}/history", tag = "contacts",
+    params(("id" = uuid::Uuid, Path),
+           ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
+              (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn contact_history(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let page = contacts::history(
+        &api.repo,
+        caller,
+        id,
+        limit,
+        query_param(req, "cursor").as_deref(),
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_contact,
     list_contacts,
     get_contact,
     patch_contact,
-    delete_contact
+    delete_contact,
+    contact_history
 ))]
 pub struct ContactsDoc;

@@ -1,6 +1,7 @@
 //! Contacts (S1): the record, its normalisation and validation, and the use cases the API and
 //! the import processor share.
 
+pub mod audit;
 mod normalize;
 mod store;
 
@@ -10,6 +11,7 @@ pub use store::{ContactRepository, DynamoContacts, ImportRowWrite};
 use crate::pagination::{Page, decode_cursor, encode_cursor};
 use crate::patch::Patch;
 use crate::{Caller, CrmError, FieldError, Role};
+use audit::AuditEntry;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -245,7 +247,8 @@ pub async fn create(
     require_write(caller)?;
     let fields = ContactFields::validate(input).map_err(CrmError::Validation)?;
     let contact = Contact::new(fields, &caller.user_id, None);
-    repo.insert(&caller.tenant_id, &contact).await?;
+    let audit = AuditEntry::of_change(None, Some(&contact), &caller.user_id, None);
+    repo.insert(&caller.tenant_id, &contact, &audit).await?;
     Ok(contact)
 }
 
@@ -287,7 +290,9 @@ pub async fn patch(
         return Ok(current);
     }
     let next = current.changed(fields, &caller.user_id);
-    repo.replace(&caller.tenant_id, &current, &next).await?;
+    let audit = AuditEntry::of_change(Some(&current), Some(&next), &caller.user_id, None);
+    repo.replace(&caller.tenant_id, &current, &next, &audit)
+        .await?;
     Ok(next)
 }
 
@@ -304,7 +309,8 @@ pub async fn delete(
         .ok_or(CrmError::NotFound)?;
     require_write(caller)?;
     check_version(&current, if_match)?;
-    repo.delete(&caller.tenant_id, &current).await
+    let audit = AuditEntry::of_change(Some(&current), None, &caller.user_id, None);
+    repo.delete(&caller.tenant_id, &current, &audit).await
 }
 
 pub async fn list(
@@ -327,6 +333,29 @@ pub async fn list(
     Ok(Page {
         items,
         next_cursor: last.map(|k| encode_cursor(&caller.tenant_id, QUERY, &k)),
+    })
+}
+
+/// `GET /contacts/{id}/history`: the contact's audit trail, newest first (S6.5).
+pub async fn history(
+    repo: &impl ContactRepository,
+    caller: &Caller,
+    id: Uuid,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<Page<AuditEntry>, CrmError> {
+    require_read(caller)?;
+    repo.get(&caller.tenant_id, id)
+        .await?
+        .ok_or(CrmError::NotFound)?;
+    let query = format!("contact-history:{id}");
+    let start = cursor
+        .map(|c| decode_cursor(&caller.tenant_id, &query, c))
+        .transpose()?;
+    let (items, last) = repo.history(&caller.tenant_id, id, limit, start).await?;
+    Ok(Page {
+        items,
+        next_cursor: last.map(|k| encode_cursor(&caller.tenant_id, &query, &k)),
     })
 }
 

@@ -2,6 +2,7 @@
 //! outcome) change together in one transaction.
 
 use super::Contact;
+use super::audit::{AuditEntry, audit_sk};
 use crate::CrmError;
 use crate::error::sdk_error;
 use crate::table::{GSI1, Item, Table, cancellation_codes, from_item, key, s, to_item};
@@ -21,7 +22,12 @@ pub enum ImportRowWrite {
 #[allow(async_fn_in_trait)]
 pub trait ContactRepository {
     /// Fails with `Conflict` naming `email` when another contact has the email.
-    async fn insert(&self, tenant: &str, contact: &Contact) -> Result<(), CrmError>;
+    async fn insert(
+        &self,
+        tenant: &str,
+        contact: &Contact,
+        audit: &AuditEntry,
+    ) -> Result<(), CrmError>;
     /// Inserts a contact and the outcome item of row `row` of import `import`, once.
     async fn insert_import_row(
         &self,
@@ -30,6 +36,7 @@ pub trait ContactRepository {
         import: Uuid,
         row: u64,
         outcome: Item,
+        audit: &AuditEntry,
     ) -> Result<ImportRowWrite, CrmError>;
     async fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Contact>, CrmError>;
     /// Replaces `current` by `next`; `PreconditionFailed` when `current` is no longer current.
@@ -38,8 +45,22 @@ pub trait ContactRepository {
         tenant: &str,
         current: &Contact,
         next: &Contact,
+        audit: &AuditEntry,
     ) -> Result<(), CrmError>;
-    async fn delete(&self, tenant: &str, current: &Contact) -> Result<(), CrmError>;
+    async fn delete(
+        &self,
+        tenant: &str,
+        current: &Contact,
+        audit: &AuditEntry,
+    ) -> Result<(), CrmError>;
+    /// The contact's audit entries, newest first (C10).
+    async fn history(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError>;
     async fn list(
         &self,
         tenant: &str,
@@ -76,6 +97,17 @@ fn contact_item(tenant: &str, c: &Contact) -> Result<Item, CrmError> {
 }
 
 impl DynamoContacts {
+    fn put_audit(
+        &self,
+        tenant: &str,
+        contact: Uuid,
+        entry: &AuditEntry,
+    ) -> Result<TransactWriteItem, CrmError> {
+        let mut keys = key(contact_pk(tenant, contact), audit_sk(entry.id));
+        keys.insert("entity".into(), s("contact_audit"));
+        self.table.put_if_absent(to_item(entry, keys)?)
+    }
+
     fn put_new_contact(&self, tenant: &str, c: &Contact) -> Result<TransactWriteItem, CrmError> {
         self.table.put_if_absent(contact_item(tenant, c)?)
     }
@@ -160,11 +192,17 @@ fn duplicate_email() -> CrmError {
 }
 
 impl ContactRepository for DynamoContacts {
-    async fn insert(&self, tenant: &str, contact: &Contact) -> Result<(), CrmError> {
+    async fn insert(
+        &self,
+        tenant: &str,
+        contact: &Contact,
+        audit: &AuditEntry,
+    ) -> Result<(), CrmError> {
         let mut items = vec![self.put_new_contact(tenant, contact)?];
         if let Some(email) = &contact.email {
             items.push(self.put_email(tenant, email, contact.id)?);
         }
+        items.push(self.put_audit(tenant, contact.id, audit)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 1) => {
@@ -184,6 +222,7 @@ impl ContactRepository for DynamoContacts {
         import: Uuid,
         row: u64,
         mut outcome: Item,
+        audit: &AuditEntry,
     ) -> Result<ImportRowWrite, CrmError> {
         outcome.extend(key(
             crate::imports::import_pk(tenant, import),
@@ -194,6 +233,7 @@ impl ContactRepository for DynamoContacts {
         if let Some(email) = &contact.email {
             items.push(self.put_email(tenant, email, contact.id)?);
         }
+        items.push(self.put_audit(tenant, contact.id, audit)?);
         match self.transact(items).await {
             Ok(()) => Ok(ImportRowWrite::Created),
             Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 0) => {
@@ -222,6 +262,7 @@ impl ContactRepository for DynamoContacts {
         tenant: &str,
         current: &Contact,
         next: &Contact,
+        audit: &AuditEntry,
     ) -> Result<(), CrmError> {
         let put = TransactWriteItem::builder()
             .put(
@@ -244,6 +285,7 @@ impl ContactRepository for DynamoContacts {
                 items.push(self.delete_email(tenant, old, current.id)?);
             }
         }
+        items.push(self.put_audit(tenant, current.id, audit)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 0) => {
@@ -261,7 +303,12 @@ impl ContactRepository for DynamoContacts {
         }
     }
 
-    async fn delete(&self, tenant: &str, current: &Contact) -> Result<(), CrmError> {
+    async fn delete(
+        &self,
+        tenant: &str,
+        current: &Contact,
+        audit: &AuditEntry,
+    ) -> Result<(), CrmError> {
         let del = TransactWriteItem::builder()
             .delete(
                 Delete::builder()
@@ -277,6 +324,7 @@ impl ContactRepository for DynamoContacts {
         if let Some(email) = &current.email {
             items.push(self.delete_email(tenant, email, current.id)?);
         }
+        items.push(self.put_audit(tenant, current.id, audit)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 0) => {
@@ -287,6 +335,25 @@ impl ContactRepository for DynamoContacts {
             ))),
             Err(TransactFailure::Other(e)) => Err(e),
         }
+    }
+
+    async fn history(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError> {
+        let page = self
+            .table
+            .query_sk_prefix_page(contact_pk(tenant, id), "AUDIT#", true, limit, start)
+            .await?;
+        let entries = page
+            .items
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<AuditEntry>, _>>()?;
+        Ok((entries, page.last_key))
     }
 
     async fn list(

@@ -372,8 +372,14 @@ async fn write_row(
         Ok(fields) => {
             let contact = Contact::new(fields, actor, Some(import));
             let outcome = row_outcome(line, Some(contact.id), &[])?;
+            let audit = crate::contacts::audit::AuditEntry::of_change(
+                None,
+                Some(&contact),
+                actor,
+                Some(format!("import:{import}")),
+            );
             match contacts
-                .insert_import_row(tenant, &contact, import, line, outcome)
+                .insert_import_row(tenant, &contact, import, line, outcome, &audit)
                 .await?
             {
                 ImportRowWrite::Created => vec![],
