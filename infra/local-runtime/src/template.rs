@@ -3,9 +3,9 @@
 //! the deployed template (instead of a second, local description of the stack) is what keeps
 //! local and cloud from drifting.
 //!
-//! Intrinsics are supported in both forms (`!Ref X` / `{Ref: X}`, `!GetAtt X.Arn` /
-//! `!GetAtt [X, Arn]` / `{Fn::GetAtt: ...}`, `!Sub` / `{Fn::Sub: ...}`, `!Join`, `!Select`,
-//! `!Split`); what they resolve to locally comes from [`Resolved`], which the provisioner fills.
+//! Only the short intrinsics the template uses where it is read locally are supported: `!Ref X`,
+//! `!GetAtt X.Attr` and `!Sub "..."`; what they resolve to comes from [`Resolved`], which the
+//! provisioner fills.
 
 use serde_yaml::{Mapping, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -103,20 +103,17 @@ impl Template {
     }
 
     pub fn parse(yaml: &str) -> Result<Self, TemplateError> {
-        let root: Value = serde_yaml::from_str(yaml)?;
-        if !root.is_mapping() {
-            return Err(TemplateError::Invalid(
-                "the top level is not a mapping".into(),
-            ));
-        }
-        match root.get("Resources") {
-            Some(Value::Mapping(_)) => {}
-            _ => return Err(TemplateError::Invalid("no Resources mapping".into())),
-        }
-        let template = Self { root };
-        for (id, resource) in template.resources() {
-            if !resource.is_mapping() || resource_type(resource).is_none() {
-                return Err(TemplateError::Invalid(format!("resource {id} has no Type")));
+        let template = Self {
+            root: serde_yaml::from_str(yaml)?,
+        };
+        let Some(Value::Mapping(resources)) = template.root.get("Resources") else {
+            return Err(TemplateError::Invalid("no Resources mapping".into()));
+        };
+        for (id, resource) in resources {
+            if resource_type(resource).is_none() {
+                return Err(TemplateError::Invalid(format!(
+                    "resource {id:?} has no Type"
+                )));
             }
         }
         Ok(template)
@@ -125,33 +122,24 @@ impl Template {
     /// Every HTTP API event of every function, in template order.
     pub fn http_routes(&self) -> Vec<HttpRoute> {
         let mut routes = Vec::new();
-        for (function, binary, event) in self.function_events("HttpApi") {
-            let props = event.get("Properties").unwrap_or(&Value::Null);
-            let path = props
-                .get("Path")
-                .and_then(scalar_string)
-                .unwrap_or_else(|| "/{proxy+}".into());
-            let method = props
-                .get("Method")
-                .and_then(scalar_string)
-                .map(|m| m.to_uppercase())
-                .unwrap_or_else(|| "ANY".into());
-            let explicit = props
+        for (function, binary, props) in self.function_events("HttpApi") {
+            let authorizer = props
                 .get("Auth")
                 .and_then(|a| a.get("Authorizer"))
-                .and_then(scalar_string);
-            let authorized = match explicit {
-                Some(name) => !name.eq_ignore_ascii_case("NONE"),
-                None => self
-                    .default_authorizer(props.get("ApiId"))
-                    .is_some_and(|n| !n.eq_ignore_ascii_case("NONE")),
-            };
+                .and_then(scalar_string)
+                .or_else(|| self.default_authorizer(props.get("ApiId")));
             routes.push(HttpRoute {
-                method,
-                path,
-                function: function.clone(),
-                binary: binary.clone(),
-                authorized,
+                method: props
+                    .get("Method")
+                    .and_then(scalar_string)
+                    .map_or("ANY".into(), |m| m.to_uppercase()),
+                path: props
+                    .get("Path")
+                    .and_then(scalar_string)
+                    .unwrap_or_else(|| "/{proxy+}".into()),
+                function,
+                binary,
+                authorized: authorizer.is_some_and(|n| !n.eq_ignore_ascii_case("NONE")),
             });
         }
         routes
@@ -159,8 +147,7 @@ impl Template {
 
     pub fn s3_triggers(&self) -> Vec<S3Trigger> {
         let mut triggers = Vec::new();
-        for (function, binary, event) in self.function_events("S3") {
-            let props = event.get("Properties").unwrap_or(&Value::Null);
+        for (function, binary, props) in self.function_events("S3") {
             let Some(bucket) = props.get("Bucket").and_then(referenced_id) else {
                 tracing::warn!(function, "S3 event without a bucket reference; ignored");
                 continue;
@@ -170,30 +157,24 @@ impl Template {
                 Some(v) => scalar_string(v).into_iter().collect(),
                 None => vec!["s3:ObjectCreated:*".to_string()],
             };
-            let mut prefix = None;
-            let mut suffix = None;
             let rules = props
                 .get("Filter")
                 .and_then(|f| f.get("S3Key"))
                 .and_then(|k| k.get("Rules"));
-            if let Some(Value::Sequence(rules)) = rules {
-                for rule in rules {
-                    let name = rule.get("Name").and_then(scalar_string).unwrap_or_default();
-                    let value = rule.get("Value").and_then(scalar_string);
-                    match name.to_ascii_lowercase().as_str() {
-                        "prefix" => prefix = value,
-                        "suffix" => suffix = value,
-                        _ => {}
-                    }
-                }
-            }
+            let rule = |name: &str| {
+                sequence(rules)
+                    .iter()
+                    .find(|r| r.get("Name").and_then(Value::as_str) == Some(name))
+                    .and_then(|r| r.get("Value"))
+                    .and_then(scalar_string)
+            };
             triggers.push(S3Trigger {
-                function: function.clone(),
-                binary: binary.clone(),
+                prefix: rule("prefix"),
+                suffix: rule("suffix"),
+                function,
+                binary,
                 bucket,
                 events,
-                prefix,
-                suffix,
             });
         }
         triggers
@@ -201,56 +182,33 @@ impl Template {
 
     pub fn sqs_triggers(&self) -> Vec<SqsTrigger> {
         let mut triggers = Vec::new();
-        for (function, binary, event) in self.function_events("SQS") {
-            let props = event.get("Properties").unwrap_or(&Value::Null);
+        for (function, binary, props) in self.function_events("SQS") {
             let Some(queue) = props.get("Queue").and_then(referenced_id) else {
                 tracing::warn!(function, "SQS event without a queue reference; ignored");
                 continue;
             };
-            let batch_size = props
-                .get("BatchSize")
-                .and_then(|v| {
-                    v.as_i64()
-                        .or_else(|| scalar_string(v).and_then(|s| s.parse().ok()))
-                })
-                .map(|n| n as i32)
-                .unwrap_or(10);
-            let report_batch_item_failures = match props.get("FunctionResponseTypes") {
-                Some(Value::Sequence(types)) => types
-                    .iter()
-                    .filter_map(scalar_string)
-                    .any(|t| t == "ReportBatchItemFailures"),
-                _ => false,
-            };
             triggers.push(SqsTrigger {
-                function: function.clone(),
-                binary: binary.clone(),
+                batch_size: props.get("BatchSize").and_then(Value::as_i64).unwrap_or(10) as i32,
+                report_batch_item_failures: sequence(props.get("FunctionResponseTypes"))
+                    .iter()
+                    .any(|t| t.as_str() == Some("ReportBatchItemFailures")),
+                function,
+                binary,
                 queue,
-                batch_size,
-                report_batch_item_failures,
             });
         }
         triggers
     }
 
-    pub fn parameter_default(&self, name: &str) -> Option<String> {
-        self.root
-            .get("Parameters")?
-            .get(name)?
-            .get("Default")
-            .and_then(scalar_string)
-    }
-
-    /// The template's parameter names, in order.
-    pub fn parameter_names(&self) -> Vec<String> {
-        match self.root.get("Parameters") {
-            Some(Value::Mapping(m)) => m
-                .keys()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
-        }
+    /// The parameters that have a `Default`, with it.
+    pub fn parameter_defaults(&self) -> HashMap<String, String> {
+        let Some(Value::Mapping(parameters)) = self.root.get("Parameters") else {
+            return HashMap::new();
+        };
+        parameters
+            .iter()
+            .filter_map(|(k, p)| Some((k.as_str()?.to_string(), scalar_string(p.get("Default")?)?)))
+            .collect()
     }
 
     /// `Globals.Function.Environment.Variables` merged with the function's own (function wins),
@@ -263,16 +221,16 @@ impl Template {
         let resource = self
             .resources()
             .find(|(id, r)| *id == function && resource_type(r) == Some(FUNCTION_TYPE))
-            .map(|(_, r)| r)
-            .ok_or_else(|| TemplateError::UnknownFunction(function.to_string()))?;
-        let global = self
-            .root
-            .get("Globals")
-            .and_then(|g| g.get("Function"))
-            .and_then(environment_variables);
-        let own = resource.get("Properties").and_then(environment_variables);
+            .ok_or_else(|| TemplateError::UnknownFunction(function.to_string()))?
+            .1;
+        let global = self.root.get("Globals").and_then(|g| g.get("Function"));
         let mut env = BTreeMap::new();
-        for variables in [global, own].into_iter().flatten() {
+        for props in [global, resource.get("Properties")].into_iter().flatten() {
+            let Some(Value::Mapping(variables)) =
+                props.get("Environment").and_then(|e| e.get("Variables"))
+            else {
+                continue;
+            };
             for (key, value) in variables {
                 let Some(key) = scalar_string(key) else {
                     continue;
@@ -295,10 +253,8 @@ impl Template {
         self.resources()
             .filter(|(_, r)| resource_type(r) == Some(ty))
             .map(|(id, r)| {
-                (
-                    id.to_string(),
-                    r.get("Properties").cloned().unwrap_or(Value::Null),
-                )
+                let props = r.get("Properties").cloned().unwrap_or(Value::Null);
+                (id.to_string(), props)
             })
             .collect()
     }
@@ -311,32 +267,37 @@ impl Template {
     }
 
     fn resources(&self) -> impl Iterator<Item = (&str, &Value)> {
-        let resources = match self.root.get("Resources") {
-            Some(Value::Mapping(m)) => Some(m),
-            _ => None,
-        };
-        resources
+        self.root
+            .get("Resources")
+            .and_then(Value::as_mapping)
             .into_iter()
             .flat_map(Mapping::iter)
             .filter_map(|(k, v)| Some((k.as_str()?, v)))
     }
 
-    /// `(function, binary, event)` for every event of the given `Type` of every function.
+    /// `(function, binary, event Properties)` for every event of the given `Type` of every
+    /// function.
     fn function_events(&self, event_type: &str) -> Vec<(String, String, &Value)> {
         let mut out = Vec::new();
         for (id, resource) in self.resources() {
             if resource_type(resource) != Some(FUNCTION_TYPE) {
                 continue;
             }
-            let binary = function_binary(id, resource);
-            let Some(Value::Mapping(events)) =
-                resource.get("Properties").and_then(|p| p.get("Events"))
-            else {
-                continue;
-            };
-            for event in events.values() {
+            let binary = resource
+                .get("Metadata")
+                .and_then(|m| m.get("BuildProperties"))
+                .and_then(|b| b.get("Binary"))
+                .and_then(scalar_string)
+                .unwrap_or_else(|| id.to_string());
+            let events = resource.get("Properties").and_then(|p| p.get("Events"));
+            for event in events
+                .and_then(Value::as_mapping)
+                .into_iter()
+                .flat_map(Mapping::values)
+            {
                 if event.get("Type").and_then(Value::as_str) == Some(event_type) {
-                    out.push((id.to_string(), binary.clone(), event));
+                    let props = event.get("Properties").unwrap_or(&Value::Null);
+                    out.push((id.to_string(), binary.clone(), props));
                 }
             }
         }
@@ -347,23 +308,19 @@ impl Template {
     /// explicit `AWS::Serverless::HttpApi`; without `ApiId` SAM uses the implicit API, which only
     /// `Globals.HttpApi` configures.
     fn default_authorizer(&self, api_id: Option<&Value>) -> Option<String> {
-        let global = self
-            .root
-            .get("Globals")
-            .and_then(|g| g.get("HttpApi"))
-            .and_then(|a| a.get("Auth"))
-            .and_then(|a| a.get("DefaultAuthorizer"))
-            .and_then(scalar_string);
+        let default = |api: Option<&Value>| {
+            api?.get("Auth")?
+                .get("DefaultAuthorizer")
+                .and_then(scalar_string)
+        };
+        let global = default(self.root.get("Globals").and_then(|g| g.get("HttpApi")));
         let Some(api) = api_id.and_then(referenced_id) else {
             return global;
         };
         let explicit = self
             .resources()
             .find(|(id, _)| *id == api)
-            .and_then(|(_, r)| r.get("Properties"))
-            .and_then(|p| p.get("Auth"))
-            .and_then(|a| a.get("DefaultAuthorizer"))
-            .and_then(scalar_string);
+            .and_then(|(_, r)| default(r.get("Properties")));
         explicit.or(global)
     }
 }
@@ -372,26 +329,8 @@ fn resource_type(resource: &Value) -> Option<&str> {
     resource.get("Type").and_then(Value::as_str)
 }
 
-fn function_binary(id: &str, resource: &Value) -> String {
-    resource
-        .get("Metadata")
-        .and_then(|m| m.get("BuildProperties"))
-        .and_then(|b| b.get("Binary"))
-        .and_then(scalar_string)
-        .or_else(|| {
-            resource
-                .get("Properties")
-                .and_then(|p| p.get("Handler"))
-                .and_then(scalar_string)
-        })
-        .unwrap_or_else(|| id.to_string())
-}
-
-fn environment_variables(properties: &Value) -> Option<&Mapping> {
-    match properties.get("Environment")?.get("Variables")? {
-        Value::Mapping(m) => Some(m),
-        _ => None,
-    }
+fn sequence(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_sequence).map_or(&[], Vec::as_slice)
 }
 
 /// A scalar as a string (`true`, `5`, `text`); `None` for null, sequences, mappings and tags.
@@ -404,45 +343,22 @@ fn scalar_string(v: &Value) -> Option<String> {
     }
 }
 
-/// An intrinsic as `(name without "!"/"Fn::", argument)`: `!Ref X`, `{Ref: X}`, `!GetAtt ...`,
-/// `{"Fn::GetAtt": ...}`, ...
+/// A short-form intrinsic as `(name without "!", argument)`.
 fn intrinsic(v: &Value) -> Option<(String, &Value)> {
-    match v {
-        Value::Tagged(t) => {
-            let tag = t.tag.to_string();
-            Some((tag.trim_start_matches('!').to_string(), &t.value))
-        }
-        Value::Mapping(m) if m.len() == 1 => {
-            let (k, arg) = m.iter().next()?;
-            let k = k.as_str()?;
-            if k == "Ref" {
-                Some(("Ref".into(), arg))
-            } else {
-                k.strip_prefix("Fn::").map(|name| (name.to_string(), arg))
-            }
-        }
-        _ => None,
-    }
-}
-
-/// `(logical id, attribute)` of a `GetAtt` argument: `X.Arn` or `[X, Arn]`.
-fn get_att_parts(arg: &Value) -> Option<(String, String)> {
-    match arg {
-        Value::String(s) => s
-            .split_once('.')
-            .map(|(r, a)| (r.to_string(), a.to_string())),
-        Value::Sequence(parts) if parts.len() == 2 => {
-            Some((parts[0].as_str()?.to_string(), scalar_string(&parts[1])?))
-        }
-        _ => None,
-    }
+    let Value::Tagged(t) = v else { return None };
+    Some((
+        t.tag.to_string().trim_start_matches('!').to_string(),
+        &t.value,
+    ))
 }
 
 /// The logical id a `!Ref X` or `!GetAtt X.Attr` points at (or a plain string, taken as the id).
 fn referenced_id(v: &Value) -> Option<String> {
     match intrinsic(v) {
-        Some((name, arg)) if name == "Ref" => arg.as_str().map(str::to_string),
-        Some((name, arg)) if name == "GetAtt" => get_att_parts(arg).map(|(id, _)| id),
+        Some((name, arg)) if name == "Ref" || name == "GetAtt" => {
+            let s = arg.as_str()?;
+            Some(s.split('.').next().unwrap_or(s).to_string())
+        }
         Some(_) => None,
         None => v.as_str().map(str::to_string),
     }
@@ -451,23 +367,32 @@ fn referenced_id(v: &Value) -> Option<String> {
 impl Resolved {
     /// A value of the template as the string it becomes once deployed.
     pub fn resolve(&self, v: &Value) -> Result<String, TemplateError> {
-        if let Some((name, arg)) = intrinsic(v) {
-            return self.resolve_intrinsic(&name, arg);
-        }
-        match v {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            Value::Null => Ok(String::new()),
-            Value::Sequence(_) | Value::Mapping(_) => Err(TemplateError::Invalid(format!(
-                "expected a scalar, found {v:?}"
-            ))),
-            Value::Tagged(t) => Err(TemplateError::Unsupported(t.tag.to_string())),
+        let Some((name, arg)) = intrinsic(v) else {
+            return match v {
+                Value::Null => Ok(String::new()),
+                _ => scalar_string(v).ok_or_else(|| {
+                    TemplateError::Invalid(format!("expected a scalar, found {v:?}"))
+                }),
+            };
+        };
+        let text = arg
+            .as_str()
+            .ok_or_else(|| TemplateError::Invalid(format!("!{name} of a non-string: {arg:?}")))?;
+        match name.as_str() {
+            "Ref" => self.reference(text),
+            "GetAtt" => {
+                let (id, attribute) = text
+                    .split_once('.')
+                    .ok_or_else(|| TemplateError::Invalid(format!("malformed !GetAtt {text}")))?;
+                self.attribute(id, attribute)
+            }
+            "Sub" => self.substitute(text),
+            other => Err(TemplateError::Unsupported(format!("!{other}"))),
         }
     }
 
     /// A `!Ref` target: a pseudo parameter, a parameter or a resource.
-    pub fn reference(&self, name: &str) -> Result<String, TemplateError> {
+    fn reference(&self, name: &str) -> Result<String, TemplateError> {
         let found = if name.starts_with("AWS::") {
             self.pseudo.get(name)
         } else {
@@ -479,115 +404,16 @@ impl Resolved {
     }
 
     /// A `!GetAtt` target: `Arn` from `arns[id]`, any attribute from `arns["id.Attribute"]`.
-    pub fn attribute(&self, id: &str, attribute: &str) -> Result<String, TemplateError> {
+    fn attribute(&self, id: &str, attribute: &str) -> Result<String, TemplateError> {
         self.arns
             .get(&format!("{id}.{attribute}"))
-            .or_else(|| {
-                if attribute == "Arn" {
-                    self.arns.get(id)
-                } else {
-                    None
-                }
-            })
+            .or_else(|| self.arns.get(id).filter(|_| attribute == "Arn"))
             .cloned()
             .ok_or_else(|| TemplateError::Unresolved(format!("!GetAtt {id}.{attribute}")))
     }
 
-    fn resolve_intrinsic(&self, name: &str, arg: &Value) -> Result<String, TemplateError> {
-        match name {
-            "Ref" => {
-                let target = arg.as_str().ok_or_else(|| {
-                    TemplateError::Invalid(format!("!Ref of a non-string: {arg:?}"))
-                })?;
-                self.reference(target)
-            }
-            "GetAtt" => {
-                let (id, attribute) = get_att_parts(arg)
-                    .ok_or_else(|| TemplateError::Invalid(format!("malformed !GetAtt {arg:?}")))?;
-                self.attribute(&id, &attribute)
-            }
-            "Sub" => match arg {
-                Value::Sequence(parts) if parts.len() == 2 => {
-                    let text = parts[0].as_str().ok_or_else(|| {
-                        TemplateError::Invalid("!Sub text is not a string".into())
-                    })?;
-                    let mut variables = HashMap::new();
-                    if let Value::Mapping(m) = &parts[1] {
-                        for (k, v) in m {
-                            if let Some(k) = k.as_str() {
-                                variables.insert(k.to_string(), self.resolve(v)?);
-                            }
-                        }
-                    }
-                    self.substitute(text, &variables)
-                }
-                Value::String(text) => self.substitute(text, &HashMap::new()),
-                _ => Err(TemplateError::Invalid(format!("malformed !Sub {arg:?}"))),
-            },
-            "Join" => {
-                let Value::Sequence(parts) = arg else {
-                    return Err(TemplateError::Invalid(format!("malformed !Join {arg:?}")));
-                };
-                let [delimiter, Value::Sequence(items)] = parts.as_slice() else {
-                    return Err(TemplateError::Invalid(format!("malformed !Join {arg:?}")));
-                };
-                let delimiter = self.resolve(delimiter)?;
-                let items = items
-                    .iter()
-                    .map(|i| self.resolve(i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(items.join(&delimiter))
-            }
-            "Select" => {
-                let Value::Sequence(parts) = arg else {
-                    return Err(TemplateError::Invalid(format!("malformed !Select {arg:?}")));
-                };
-                let [index, list] = parts.as_slice() else {
-                    return Err(TemplateError::Invalid(format!("malformed !Select {arg:?}")));
-                };
-                let index: usize = self
-                    .resolve(index)?
-                    .parse()
-                    .map_err(|_| TemplateError::Invalid("!Select index is not a number".into()))?;
-                let items = self.resolve_list(list)?;
-                items
-                    .into_iter()
-                    .nth(index)
-                    .ok_or_else(|| TemplateError::Invalid("!Select index out of range".into()))
-            }
-            other => Err(TemplateError::Unsupported(format!("!{other}"))),
-        }
-    }
-
-    fn resolve_list(&self, v: &Value) -> Result<Vec<String>, TemplateError> {
-        if let Some((_, arg)) = intrinsic(v).filter(|(name, _)| name == "Split") {
-            let Value::Sequence(parts) = arg else {
-                return Err(TemplateError::Invalid(format!("malformed !Split {arg:?}")));
-            };
-            let [delimiter, source] = parts.as_slice() else {
-                return Err(TemplateError::Invalid(format!("malformed !Split {arg:?}")));
-            };
-            let delimiter = self.resolve(delimiter)?;
-            return Ok(self
-                .resolve(source)?
-                .split(delimiter.as_str())
-                .map(str::to_string)
-                .collect());
-        }
-        match v {
-            Value::Sequence(items) => items.iter().map(|i| self.resolve(i)).collect(),
-            _ => Err(TemplateError::Invalid(format!(
-                "expected a list, found {v:?}"
-            ))),
-        }
-    }
-
     /// `${Name}`, `${Res.Attr}`, `${AWS::Region}`; `${!Literal}` stays `${Literal}`.
-    fn substitute(
-        &self,
-        text: &str,
-        variables: &HashMap<String, String>,
-    ) -> Result<String, TemplateError> {
+    fn substitute(&self, text: &str) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -598,16 +424,13 @@ impl Resolved {
             })?;
             let name = after[..end].trim();
             if let Some(literal) = name.strip_prefix('!') {
-                out.push_str("${");
-                out.push_str(literal);
-                out.push('}');
-            } else if let Some(value) = variables.get(name) {
-                out.push_str(value);
-            } else if name.starts_with("AWS::") || !name.contains('.') {
-                out.push_str(&self.reference(name)?);
-            } else {
-                let (id, attribute) = name.split_once('.').expect("contains a dot");
+                out.push_str(&format!("${{{literal}}}"));
+            } else if let Some((id, attribute)) =
+                name.split_once('.').filter(|_| !name.starts_with("AWS::"))
+            {
                 out.push_str(&self.attribute(id, attribute)?);
+            } else {
+                out.push_str(&self.reference(name)?);
             }
             rest = &after[end + 1..];
         }
@@ -662,12 +485,8 @@ Resources:
         Variables:
           SHARED: own
           QUEUE_ARN: !GetAtt StepQueue.Arn
-          QUEUE_ARN_LIST: !GetAtt [StepQueue, Arn]
           QUEUE_URL: !Ref StepQueue
           SUB: !Sub "arn:${AWS::Partition}:s3:::${ImportsBucket}/x-${Stage}-${AWS::Region}-${AWS::AccountId}.${AWS::URLSuffix} ${!Literal} ${StepQueue.Arn}"
-          SUB_VARS: !Sub ["${A}-${Stage}", { A: !Ref ImportsBucket }]
-          LONG_FORM: { "Fn::GetAtt": ["StepQueue", "Arn"] }
-          JOINED: !Join ["-", [a, !Ref Stage]]
           RETRIES: !Ref MaxRetries
           NUMBER: 42
       Events:
@@ -727,10 +546,7 @@ Resources:
 
     fn resolved(template: &Template) -> Resolved {
         let mut r = Resolved::default();
-        for p in template.parameter_names() {
-            r.refs
-                .insert(p.clone(), template.parameter_default(&p).unwrap());
-        }
+        r.refs.extend(template.parameter_defaults());
         r.refs.insert("CrmTable".into(), "t1-CrmTable".into());
         r.refs.insert(
             "StepQueue".into(),
@@ -813,9 +629,10 @@ Resources:
     #[test]
     fn parameters_and_resources() {
         let t = Template::parse(YAML).unwrap();
-        assert_eq!(t.parameter_default("Stage").as_deref(), Some("dev"));
-        assert_eq!(t.parameter_default("MaxRetries").as_deref(), Some("5"));
-        assert_eq!(t.parameter_default("Nope"), None);
+        let defaults = t.parameter_defaults();
+        assert_eq!(defaults["Stage"], "dev");
+        assert_eq!(defaults["MaxRetries"], "5");
+        assert_eq!(defaults.len(), 2);
         let tables = t.resources_of_type("AWS::DynamoDB::Table");
         assert_eq!(tables.len(), 1);
         assert_eq!(tables[0].0, "CrmTable");
@@ -846,14 +663,6 @@ Resources:
             "arn:aws:sqs:eu-central-1:123456789012:t1-StepQueue"
         );
         assert_eq!(
-            get("QUEUE_ARN_LIST"),
-            "arn:aws:sqs:eu-central-1:123456789012:t1-StepQueue"
-        );
-        assert_eq!(
-            get("LONG_FORM"),
-            "arn:aws:sqs:eu-central-1:123456789012:t1-StepQueue"
-        );
-        assert_eq!(
             get("QUEUE_URL"),
             "http://127.0.0.1:5101/123456789012/t1-StepQueue"
         );
@@ -861,8 +670,6 @@ Resources:
             get("SUB"),
             "arn:aws:s3:::t1-importsbucket/x-dev-eu-central-1-123456789012.amazonaws.com ${Literal} arn:aws:sqs:eu-central-1:123456789012:t1-StepQueue"
         );
-        assert_eq!(get("SUB_VARS"), "t1-importsbucket-dev");
-        assert_eq!(get("JOINED"), "a-dev");
         assert_eq!(get("RETRIES"), "5");
         assert_eq!(get("NUMBER"), "42");
         let other = t

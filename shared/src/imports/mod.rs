@@ -297,7 +297,7 @@ pub async fn process_upload(
 
     let contacts = DynamoContacts::new(table.clone());
     let actor = import.created_by.clone();
-    let outcomes: Vec<Result<Vec<RowError>, CrmError>> = futures::stream::iter(rows.into_iter())
+    let outcomes: Vec<Result<Vec<RowError>, CrmError>> = futures::stream::iter(rows)
         .map(|row| write_row(&contacts, &table, &tenant, id, &actor, &columns, row))
         .buffer_unordered(ROW_CONCURRENCY)
         .collect()
