@@ -303,3 +303,73 @@ async fn s7_4_failed_step_messages_come_back_and_end_in_the_dead_letter_queue() 
     assert_eq!(dlq.messages().len(), 1);
     assert_eq!(dlq.messages()[0].body(), Some("not a step message"));
 }
+
+#[tokio::test]
+async fn s1_2_the_export_holds_the_contact_its_history_and_its_workflow_runs() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let contact_id = contact(&stack, &admin, "ada@example.com").await;
+    stack
+        .call(
+            "PATCH",
+            &format!("/contacts/{contact_id}"),
+            &admin,
+            Some(json!({"company": "ACME"})),
+        )
+        .await;
+    let workflow_id = workflow(&stack, &admin, 5).await;
+    let run = stack
+        .call(
+            "POST",
+            &format!("/workflows/{workflow_id}/runs"),
+            &admin,
+            Some(json!({"contact_id": contact_id})),
+        )
+        .await;
+    // Another contact's data stays out of the export.
+    let other_contact = contact(&stack, &admin, "grace@example.com").await;
+    stack
+        .call(
+            "POST",
+            &format!("/workflows/{workflow_id}/runs"),
+            &admin,
+            Some(json!({"contact_id": other_contact})),
+        )
+        .await;
+
+    let export = stack
+        .call(
+            "GET",
+            &format!("/contacts/{contact_id}/export"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(export.status, 200, "{:?}", export.body);
+    assert_eq!(export.body["contact"]["id"], contact_id.as_str());
+    assert_eq!(export.body["contact"]["company"], "ACME");
+    let actions: Vec<&str> = export.body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["created", "updated"]);
+    let runs = export.body["workflow_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["id"], run.body["id"]);
+
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(
+        stack
+            .call(
+                "GET",
+                &format!("/contacts/{contact_id}/export"),
+                &other,
+                None
+            )
+            .await
+            .status,
+        404
+    );
+}

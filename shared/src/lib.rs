@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod imports;
 pub mod pagination;
 pub mod patch;
+pub mod privacy;
 pub mod table;
 pub mod workflows;
 

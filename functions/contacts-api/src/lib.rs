@@ -7,6 +7,7 @@ use api_kit::{
 use crm_shared::contacts::audit::AuditEntry;
 use crm_shared::contacts::{self, Contact, ContactPatch, DynamoContacts, NewContact};
 use crm_shared::pagination::{Page, page_size};
+use crm_shared::privacy::ContactExport;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -41,6 +42,7 @@ impl api_kit::HttpHandler for ContactsApi {
             "PATCH /contacts/{id}" => patch_contact(self, &caller, &req).await,
             "DELETE /contacts/{id}" => delete_contact(self, &caller, &req).await,
             "GET /contacts/{id}/history" => contact_history(self, &caller, &req).await,
+            "GET /contacts/{id}/export" => export_contact(self, &caller, &req).await,
             _ => return api_kit::unknown_route(),
         };
         result.unwrap_or_else(error_response)
@@ -177,6 +179,22 @@ async fn contact_history(
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
+/// Everything held about one contact, as JSON: the record, its audit trail and its workflow
+/// runs (S1.2, GDPR data export).
+#[utoipa::path(get, path = "/contacts/{id}/export", tag = "contacts",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "All data held on the contact", body = ContactExport),
+              (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn export_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let export =
+        crm_shared::privacy::export_contact(&api.deps, caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &export, None))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_contact,
@@ -184,6 +202,7 @@ async fn contact_history(
     get_contact,
     patch_contact,
     delete_contact,
-    contact_history
+    contact_history,
+    export_contact
 ))]
 pub struct ContactsDoc;
