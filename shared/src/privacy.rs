@@ -52,16 +52,14 @@ pub async fn export_contact(
         let page = table
             .query_page(
                 Some(GSI2),
-                "GSI2PK",
                 format!("T#{tenant}#CONTACT#{id}#RUNS"),
+                None,
                 false,
                 PAGE,
                 start,
             )
             .await?;
-        for item in page.items {
-            workflow_runs.push(crate::table::from_item(item)?);
-        }
+        workflow_runs.extend(page.decode::<WorkflowRun>()?);
         match page.last_key {
             Some(k) => start = Some(k),
             None => break,

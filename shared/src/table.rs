@@ -59,6 +59,13 @@ pub struct QueryPage {
     pub last_key: Option<Item>,
 }
 
+impl QueryPage {
+    /// The page's items as records.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, CrmError> {
+        self.items.iter().cloned().map(from_item).collect()
+    }
+}
+
 impl Table {
     pub fn new(client: aws_sdk_dynamodb::Client, name: String) -> Self {
         Self { client, name }
@@ -77,30 +84,38 @@ impl Table {
         Ok(out.item)
     }
 
-    /// Queries one partition (of the table or an index) for one page.
+    /// One page of a partition: of the table (`index` None, key `PK`/`SK`) or of an index
+    /// (`GSI1` → `GSI1PK`/`GSI1SK`), optionally only the sort keys starting with `sk_prefix`.
     pub async fn query_page(
         &self,
         index: Option<&str>,
-        pk_attr: &str,
         pk: String,
+        sk_prefix: Option<&str>,
         newest_first: bool,
         limit: i32,
         start: Option<Item>,
     ) -> Result<QueryPage, CrmError> {
-        let out = self
+        let key_prefix = index.unwrap_or("");
+        let mut query = self
             .client
             .query()
             .table_name(&self.name)
             .set_index_name(index.map(str::to_string))
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_names("#pk", format!("{key_prefix}PK"))
             .expression_attribute_values(":pk", s(pk))
             .scan_index_forward(!newest_first)
             .limit(limit)
             .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query", e))?;
+            // Index reads are eventually consistent; the table's own partition reads are not.
+            .consistent_read(index.is_none());
+        query = match sk_prefix {
+            None => query.key_condition_expression("#pk = :pk"),
+            Some(prefix) => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", format!("{key_prefix}SK"))
+                .expression_attribute_values(":prefix", s(prefix)),
+        };
+        let out = query.send().await.map_err(|e| sdk_error("Query", e))?;
         Ok(QueryPage {
             items: out.items.unwrap_or_default(),
             last_key: out.last_evaluated_key,
@@ -143,37 +158,6 @@ impl Table {
             Err(e) if is_condition_failed(&e) => Ok(()),
             Err(e) => Err(sdk_error(what, e)),
         }
-    }
-}
-
-impl Table {
-    /// One page of the items of partition `pk` whose sort key starts with `sk_prefix`.
-    pub async fn query_sk_prefix_page(
-        &self,
-        pk: String,
-        sk_prefix: &str,
-        newest_first: bool,
-        limit: i32,
-        start: Option<Item>,
-    ) -> Result<QueryPage, CrmError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.name)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(sk_prefix))
-            .scan_index_forward(!newest_first)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query", e))?;
-        Ok(QueryPage {
-            items: out.items.unwrap_or_default(),
-            last_key: out.last_evaluated_key,
-        })
     }
 }
 

@@ -346,14 +346,16 @@ impl ContactRepository for DynamoContacts {
     ) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError> {
         let page = self
             .table
-            .query_sk_prefix_page(contact_pk(tenant, id), "AUDIT#", true, limit, start)
+            .query_page(
+                None,
+                contact_pk(tenant, id),
+                Some("AUDIT#"),
+                true,
+                limit,
+                start,
+            )
             .await?;
-        let entries = page
-            .items
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<AuditEntry>, _>>()?;
-        Ok((entries, page.last_key))
+        Ok((page.decode()?, page.last_key))
     }
 
     async fn list(
@@ -366,18 +368,13 @@ impl ContactRepository for DynamoContacts {
             .table
             .query_page(
                 Some(GSI1),
-                "GSI1PK",
                 format!("T#{tenant}#CONTACTS"),
+                None,
                 true,
                 limit,
                 start,
             )
             .await?;
-        let contacts = page
-            .items
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<Contact>, _>>()?;
-        Ok((contacts, page.last_key))
+        Ok((page.decode()?, page.last_key))
     }
 }
