@@ -18,8 +18,8 @@ case "$cmd" in
       echo "moto: already serving $url"
       exit 0
     fi
-    # TEST_SERVER_MODE-less plain server; state lives in memory only.
-    nohup .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    # State lives in memory only; see infra/moto_server.py for why it is not plain moto_server.
+    nohup .venv/bin/python infra/moto_server.py 127.0.0.1 "$port" >"$log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 100); do
       if running; then
