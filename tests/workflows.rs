@@ -373,3 +373,64 @@ async fn s1_2_the_export_holds_the_contact_its_history_and_its_workflow_runs() {
         404
     );
 }
+
+#[tokio::test]
+async fn emulated_scheduler_fires_a_kept_one_time_schedule_once() {
+    use aws_sdk_scheduler::types::{
+        ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+    };
+    let stack = Stack::start().await;
+    let resolved = &stack.runtime.provisioned.resolved;
+    let group = resolved.refs["StepScheduleGroup"].clone();
+    let target = Target::builder()
+        .arn(&resolved.arns["StepQueue"])
+        .role_arn(&resolved.arns["SchedulerRole"])
+        .input("kept")
+        .build()
+        .unwrap();
+    stack
+        .runtime
+        .aws
+        .scheduler
+        .create_schedule()
+        .name("kept")
+        .group_name(&group)
+        .schedule_expression("at(2020-01-01T00:00:00)")
+        .schedule_expression_timezone("UTC")
+        .flexible_time_window(
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
+        .target(target)
+        .action_after_completion(ActionAfterCompletion::None)
+        .send()
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(
+        stack.runtime.fire_due_schedules(now).await.unwrap(),
+        vec!["kept".to_string()]
+    );
+    assert!(
+        stack
+            .runtime
+            .fire_due_schedules(now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "fired once"
+    );
+    let kept = stack
+        .runtime
+        .aws
+        .scheduler
+        .get_schedule()
+        .group_name(&group)
+        .name("kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.state().map(|s| s.as_str()), Some("DISABLED"));
+}

@@ -407,7 +407,8 @@ impl LocalRuntime {
                     )
                 })
                 .is_some_and(|at| at <= now);
-            let Some(target) = schedule.target.filter(|_| due) else {
+            let enabled = schedule.state != Some(aws_sdk_scheduler::types::ScheduleState::Disabled);
+            let Some(target) = schedule.target.clone().filter(|_| due && enabled) else {
                 continue;
             };
             let queue_name = scheduler::queue_name_of_arn(&target.arn)
@@ -425,16 +426,35 @@ impl LocalRuntime {
                 .sqs
                 .send_message()
                 .queue_url(queue_url)
-                .message_body(target.input.unwrap_or_default())
+                .message_body(target.input.clone().unwrap_or_default())
                 .send()
                 .await?;
-            self.aws
-                .scheduler
-                .delete_schedule()
-                .group_name(&group)
-                .name(&name)
-                .send()
-                .await?;
+            // A one-time schedule fires once: ActionAfterCompletion DELETE removes it; with NONE
+            // it stays, done (disabled here, so the emulation does not fire it again).
+            if schedule.action_after_completion
+                == Some(aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
+            {
+                self.aws
+                    .scheduler
+                    .delete_schedule()
+                    .group_name(&group)
+                    .name(&name)
+                    .send()
+                    .await?;
+            } else {
+                self.aws
+                    .scheduler
+                    .update_schedule()
+                    .group_name(&group)
+                    .name(&name)
+                    .set_schedule_expression(schedule.schedule_expression)
+                    .set_schedule_expression_timezone(schedule.schedule_expression_timezone)
+                    .set_flexible_time_window(schedule.flexible_time_window)
+                    .target(target)
+                    .state(aws_sdk_scheduler::types::ScheduleState::Disabled)
+                    .send()
+                    .await?;
+            }
             fired.push(name);
         }
         Ok(fired)
