@@ -481,3 +481,100 @@ async fn s6_5_every_change_is_in_the_history_newest_first_with_old_and_new_value
         404
     );
 }
+
+#[tokio::test]
+async fn s1_2_a_deleted_contact_can_be_restored_unless_its_email_was_taken() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let viewer = stack.token("acme", "vic", "viewer");
+    let created = stack
+        .call(
+            "POST",
+            "/contacts",
+            &admin,
+            Some(json!({"first_name": "Ada", "email": "ada@example.com"})),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let path = format!("/contacts/{id}");
+
+    assert_eq!(stack.call("DELETE", &path, &admin, None).await.status, 204);
+    assert_eq!(stack.call("GET", &path, &admin, None).await.status, 404);
+    assert_eq!(
+        stack
+            .call("PATCH", &path, &admin, Some(json!({"first_name": "X"})))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        stack.call("GET", "/contacts", &admin, None).await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        stack
+            .call("POST", &format!("{path}/restore"), &viewer, None)
+            .await
+            .status,
+        403
+    );
+
+    let restored = stack
+        .call("POST", &format!("{path}/restore"), &admin, None)
+        .await;
+    assert_eq!(restored.status, 200, "{:?}", restored.body);
+    assert_eq!(restored.body["version"], 3);
+    assert!(restored.body.get("deleted_at").is_none());
+    assert_eq!(
+        stack.call("GET", &path, &admin, None).await.body["email"],
+        "ada@example.com"
+    );
+    let history = stack
+        .call("GET", &format!("{path}/history"), &admin, None)
+        .await;
+    let actions: Vec<&str> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["restored", "deleted", "created"]);
+    // Restoring a live contact changes nothing.
+    assert_eq!(
+        stack
+            .call("POST", &format!("{path}/restore"), &admin, None)
+            .await
+            .body["version"],
+        3
+    );
+
+    // Deleted again, its email taken meanwhile: the restore is refused and changes nothing.
+    stack.call("DELETE", &path, &admin, None).await;
+    assert_eq!(
+        stack
+            .call(
+                "POST",
+                "/contacts",
+                &admin,
+                Some(json!({"email": "ada@example.com"}))
+            )
+            .await
+            .status,
+        201
+    );
+    let refused = stack
+        .call("POST", &format!("{path}/restore"), &admin, None)
+        .await;
+    assert_eq!(refused.status, 409);
+    assert_eq!(refused.problem_field(), ("email".into(), "unique".into()));
+    assert_eq!(stack.call("GET", &path, &admin, None).await.status, 404);
+
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(
+        stack
+            .call("POST", &format!("{path}/restore"), &other, None)
+            .await
+            .status,
+        404
+    );
+}

@@ -434,3 +434,103 @@ async fn emulated_scheduler_fires_a_kept_one_time_schedule_once() {
         .unwrap();
     assert_eq!(kept.state().map(|s| s.as_str()), Some("DISABLED"));
 }
+
+#[tokio::test]
+async fn s1_2_erase_leaves_nothing_about_the_contact() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let member = stack.token("acme", "mo", "member");
+    let ada = contact(&stack, &admin, "ada.erased@example.com").await;
+    stack
+        .call(
+            "PATCH",
+            &format!("/contacts/{ada}"),
+            &admin,
+            Some(json!({"company": "Analytical Engines"})),
+        )
+        .await;
+    let grace = contact(&stack, &admin, "grace@example.com").await;
+    let workflow_id = workflow(&stack, &admin, 5).await;
+    for id in [&ada, &grace] {
+        let r = stack
+            .call(
+                "POST",
+                &format!("/workflows/{workflow_id}/runs"),
+                &admin,
+                Some(json!({"contact_id": id})),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    stack.runtime.deliver_step_messages().await.unwrap();
+
+    assert_eq!(
+        stack
+            .call("POST", &format!("/contacts/{ada}/erase"), &member, None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        stack
+            .call("POST", &format!("/contacts/{ada}/erase"), &admin, None)
+            .await
+            .status,
+        204
+    );
+
+    for path in [
+        format!("/contacts/{ada}"),
+        format!("/contacts/{ada}/history"),
+        format!("/contacts/{ada}/export"),
+    ] {
+        assert_eq!(
+            stack.call("GET", &path, &admin, None).await.status,
+            404,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        stack
+            .call("POST", &format!("/contacts/{ada}/restore"), &admin, None)
+            .await
+            .status,
+        404
+    );
+    let listed = stack.call("GET", "/contacts", &admin, None).await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![grace.as_str()]);
+
+    // Nothing left in the table names or describes her, but the erasure marker (no personal data).
+    let table = stack.runtime.provisioned.resolved.refs["CrmTable"].clone();
+    let items = stack
+        .runtime
+        .aws
+        .dynamodb
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let about_ada: Vec<String> = items
+        .iter()
+        .map(|item| format!("{item:?}"))
+        .filter(|text| {
+            text.contains(&ada) || text.contains("ada.erased") || text.contains("Analytical")
+        })
+        .collect();
+    assert_eq!(about_ada.len(), 1, "{about_ada:#?}");
+    assert!(about_ada[0].contains("contact_erasure") && about_ada[0].contains("alice"));
+    // Grace's run is untouched.
+    let export = stack
+        .call("GET", &format!("/contacts/{grace}/export"), &admin, None)
+        .await;
+    assert_eq!(export.body["workflow_runs"].as_array().unwrap().len(), 1);
+}

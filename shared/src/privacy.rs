@@ -3,9 +3,11 @@
 //! found through GSI2. The cost is the size of that contact's data, never the tenant's.
 
 use crate::contacts::audit::AuditEntry;
+use crate::contacts::contact_pk;
 use crate::contacts::{self, Contact, ContactRepository, DynamoContacts};
-use crate::table::GSI2;
+use crate::table::{GSI2, key, primary_key, s};
 use crate::workflows::WorkflowRun;
+use crate::workflows::{run_pk, workflow_pk};
 use crate::{Caller, CrmError, Deps};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -71,4 +73,77 @@ pub async fn export_contact(
         history,
         workflow_runs,
     })
+}
+
+/// `POST /contacts/{id}/erase`: removes the contact and everything about them for good (GDPR
+/// right to erasure): the record, its audit trail, its workflow runs with their step records
+/// and enrollment markers, its email reservation. What remains is one erasure marker without
+/// personal data (who erased, when). Owners and admins only. The contact item goes last, so a
+/// retry after a failure finds it and finishes the job.
+pub async fn erase_contact(deps: &Deps, caller: &Caller, id: Uuid) -> Result<(), CrmError> {
+    let table = deps.table();
+    let repo = DynamoContacts::new(table.clone());
+    if caller.role == crate::Role::Portal {
+        return Err(CrmError::NotFound);
+    }
+    // In the trash or not: erasure covers both.
+    let contact = repo
+        .get(&caller.tenant_id, id)
+        .await?
+        .ok_or(CrmError::NotFound)?;
+    if !caller.role.is_admin() {
+        return Err(CrmError::Forbidden(
+            "only owners and admins can erase contacts".into(),
+        ));
+    }
+    let tenant = &caller.tenant_id;
+
+    let mut keys = Vec::new();
+    for run in table
+        .query_all(Some(GSI2), format!("T#{tenant}#CONTACT#{id}#RUNS"), None)
+        .await?
+    {
+        let run: WorkflowRun = crate::table::from_item(run)?;
+        keys.extend(
+            table
+                .query_all(None, run_pk(tenant, run.id), None)
+                .await?
+                .iter()
+                .map(primary_key),
+        );
+        keys.push(key(
+            workflow_pk(tenant, run.workflow_id),
+            format!("ENROLLED#{id}"),
+        ));
+    }
+    if let Some(email) = contact.live_email() {
+        keys.push(key(format!("T#{tenant}#EMAIL#{email}"), "EMAIL"));
+    }
+    keys.extend(
+        table
+            .query_all(None, contact_pk(tenant, id), Some("AUDIT#"))
+            .await?
+            .iter()
+            .map(primary_key),
+    );
+    table.delete_all(keys).await?;
+
+    let mut marker = key(contact_pk(tenant, id), "ERASED");
+    marker.insert("entity".into(), s("contact_erasure"));
+    marker.insert(
+        "erased_at".into(),
+        s(crate::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
+    marker.insert("erased_by".into(), s(caller.user_id.clone()));
+    table
+        .client
+        .put_item()
+        .table_name(&table.name)
+        .set_item(Some(marker))
+        .send()
+        .await
+        .map_err(|e| crate::error::sdk_error("PutItem erasure", e))?;
+    table
+        .delete_all(vec![key(contact_pk(tenant, id), "CONTACT")])
+        .await
 }

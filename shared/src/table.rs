@@ -161,6 +161,79 @@ impl Table {
     }
 }
 
+impl Table {
+    /// Deletes the items with these keys, 25 per BatchWriteItem (the AWS limit), retrying
+    /// what DynamoDB leaves unprocessed. Deleting an absent item is not an error.
+    pub async fn delete_all(&self, keys: Vec<Item>) -> Result<(), CrmError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|k| {
+                    DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(CrmError::internal)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for attempt in 0..8 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.name, requests)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.name))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 7 {
+                    return Err(CrmError::Internal(
+                        "BatchWriteItem left items unprocessed".into(),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every item of a partition (optionally only sort keys with a prefix), for the bounded
+    /// per-record reads: one contact's data, one run's steps.
+    pub async fn query_all(
+        &self,
+        index: Option<&str>,
+        pk: String,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<Item>, CrmError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .query_page(index, pk.clone(), sk_prefix, false, 500, start)
+                .await?;
+            items.extend(page.items);
+            match page.last_key {
+                Some(k) => start = Some(k),
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+/// The primary key of an item read from the table or an index.
+pub fn primary_key(item: &Item) -> Item {
+    item.iter()
+        .filter(|(k, _)| *k == "PK" || *k == "SK")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// True when a write failed only because its condition did not hold.
 pub fn is_condition_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where

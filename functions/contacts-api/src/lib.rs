@@ -43,6 +43,18 @@ impl api_kit::HttpHandler for ContactsApi {
             "DELETE /contacts/{id}" => delete_contact(self, &caller, &req).await,
             "GET /contacts/{id}/history" => contact_history(self, &caller, &req).await,
             "GET /contacts/{id}/export" => export_contact(self, &caller, &req).await,
+            "POST /contacts/{id}/restore" => {
+                return idempotent(&self.deps, &caller, &req, || {
+                    restore_contact(self, &caller, &req)
+                })
+                .await;
+            }
+            "POST /contacts/{id}/erase" => {
+                return idempotent(&self.deps, &caller, &req, || {
+                    erase_contact(self, &caller, &req)
+                })
+                .await;
+            }
             _ => return api_kit::unknown_route(),
         };
         result.unwrap_or_else(error_response)
@@ -138,7 +150,8 @@ async fn patch_contact(
     ))
 }
 
-/// Delete a contact.
+/// Move a contact to the trash: it disappears from reads and lists, its email is free again,
+/// and `POST /contacts/{id}/restore` brings it back within 30 days; then it is gone.
 #[utoipa::path(delete, path = "/contacts/{id}", tag = "contacts",
     params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
     responses((status = 204, description = "Deleted"),
@@ -195,6 +208,40 @@ async fn export_contact(
     Ok(json_response(StatusCode::OK, &export, None))
 }
 
+/// Take a deleted contact out of the trash (within 30 days of the delete).
+#[utoipa::path(post, path = "/contacts/{id}/restore", tag = "contacts",
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "The restored contact", body = Contact, headers(("ETag" = String))),
+              (status = 404, description = "No such contact, or deleted too long ago", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Its email now belongs to another contact", body = Problem, content_type = "application/problem+json")))]
+async fn restore_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let contact = contacts::restore(&api.repo, caller, path_id(req, "id")?).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &contact,
+        Some(contact.etag()),
+    ))
+}
+
+/// Erase a contact and everything about them for good (GDPR); owners and admins only.
+#[utoipa::path(post, path = "/contacts/{id}/erase", tag = "contacts",
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 204, description = "Erased"),
+              (status = 403, description = "Only owners and admins erase", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn erase_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    crm_shared::privacy::erase_contact(&api.deps, caller, path_id(req, "id")?).await?;
+    Ok(no_content())
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_contact,
@@ -203,6 +250,8 @@ async fn export_contact(
     patch_contact,
     delete_contact,
     contact_history,
-    export_contact
+    export_contact,
+    restore_contact,
+    erase_contact
 ))]
 pub struct ContactsDoc;

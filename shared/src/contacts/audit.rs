@@ -13,7 +13,9 @@ use uuid::Uuid;
 pub enum AuditAction {
     Created,
     Updated,
+    /// Moved to the trash.
     Deleted,
+    Restored,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -81,6 +83,18 @@ pub fn diff(before: Option<&Contact>, after: Option<&Contact>) -> Vec<FieldChang
 }
 
 impl AuditEntry {
+    pub fn new(action: AuditAction, changes: Vec<FieldChange>, actor: &str, version: u64) -> Self {
+        Self {
+            id: crate::new_id(),
+            at: crate::now(),
+            actor: actor.to_string(),
+            action,
+            source: None,
+            changes,
+            version,
+        }
+    }
+
     pub fn of_change(
         before: Option<&Contact>,
         after: Option<&Contact>,

@@ -6,12 +6,12 @@ mod normalize;
 mod store;
 
 pub use normalize::{display_name, normalize_email, normalize_text};
-pub use store::{ContactRepository, DynamoContacts, ImportRowWrite};
+pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk};
 
 use crate::pagination::{Page, decode_cursor, encode_cursor};
 use crate::patch::Patch;
 use crate::{Caller, CrmError, FieldError, Role};
-use audit::AuditEntry;
+use audit::{AuditAction, AuditEntry, diff};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -45,7 +45,15 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
     pub version: u64,
+    /// Set while the contact is in the trash (restorable for `TRASH_DAYS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<String>,
 }
+
+/// Days a deleted contact can be restored before the table's TTL removes it.
+pub const TRASH_DAYS: i64 = 30;
 
 /// Body of `POST /contacts`. Anything else (id, tenant, version, timestamps) is refused.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -188,6 +196,8 @@ impl Contact {
             updated_at: now,
             updated_by: actor.to_string(),
             version: 1,
+            deleted_at: None,
+            deleted_by: None,
         }
     }
 
@@ -206,6 +216,11 @@ impl Contact {
             version: self.version + 1,
             ..self.clone()
         }
+    }
+
+    /// The email the contact holds in the tenant's uniqueness index: none while in the trash.
+    pub fn live_email(&self) -> Option<&str> {
+        self.email.as_deref().filter(|_| self.deleted_at.is_none())
     }
 
     pub fn etag(&self) -> String {
@@ -230,6 +245,19 @@ fn require_read(caller: &Caller) -> Result<(), CrmError> {
     } else {
         Ok(())
     }
+}
+
+/// The contact unless it is absent, in the trash, or invisible to the caller.
+async fn load_live(
+    repo: &impl ContactRepository,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Contact, CrmError> {
+    require_read(caller)?;
+    repo.get(&caller.tenant_id, id)
+        .await?
+        .filter(|c| c.deleted_at.is_none())
+        .ok_or(CrmError::NotFound)
 }
 
 fn check_version(contact: &Contact, if_match: Option<u64>) -> Result<(), CrmError> {
@@ -257,10 +285,7 @@ pub async fn get(
     caller: &Caller,
     id: Uuid,
 ) -> Result<Contact, CrmError> {
-    require_read(caller)?;
-    repo.get(&caller.tenant_id, id)
-        .await?
-        .ok_or(CrmError::NotFound)
+    load_live(repo, caller, id).await
 }
 
 pub async fn patch(
@@ -270,11 +295,7 @@ pub async fn patch(
     patch: ContactPatch,
     if_match: Option<u64>,
 ) -> Result<Contact, CrmError> {
-    require_read(caller)?;
-    let current = repo
-        .get(&caller.tenant_id, id)
-        .await?
-        .ok_or(CrmError::NotFound)?;
+    let current = load_live(repo, caller, id).await?;
     require_write(caller)?;
     check_version(&current, if_match)?;
     let f = current.fields();
@@ -302,15 +323,66 @@ pub async fn delete(
     id: Uuid,
     if_match: Option<u64>,
 ) -> Result<(), CrmError> {
+    let current = load_live(repo, caller, id).await?;
+    require_write(caller)?;
+    check_version(&current, if_match)?;
+    let now = crate::now();
+    let trashed = Contact {
+        deleted_at: Some(now),
+        deleted_by: Some(caller.user_id.clone()),
+        updated_at: now,
+        updated_by: caller.user_id.clone(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    let audit = AuditEntry::new(
+        AuditAction::Deleted,
+        diff(Some(&current), None),
+        &caller.user_id,
+        trashed.version,
+    );
+    repo.replace(&caller.tenant_id, &current, &trashed, &audit)
+        .await
+}
+
+/// `POST /contacts/{id}/restore`: takes a contact out of the trash (S1.2). Restoring a contact
+/// that is not deleted returns it unchanged; its email must still be free (409 otherwise).
+pub async fn restore(
+    repo: &impl ContactRepository,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Contact, CrmError> {
     require_read(caller)?;
     let current = repo
         .get(&caller.tenant_id, id)
         .await?
         .ok_or(CrmError::NotFound)?;
+    let Some(deleted_at) = current.deleted_at else {
+        return Ok(current);
+    };
+    // The TTL removes expired items within days, not at once: the deadline is checked here.
+    if deleted_at + chrono::Duration::days(TRASH_DAYS) < crate::now() {
+        return Err(CrmError::NotFound);
+    }
     require_write(caller)?;
-    check_version(&current, if_match)?;
-    let audit = AuditEntry::of_change(Some(&current), None, &caller.user_id, None);
-    repo.delete(&caller.tenant_id, &current, &audit).await
+    let now = crate::now();
+    let restored = Contact {
+        deleted_at: None,
+        deleted_by: None,
+        updated_at: now,
+        updated_by: caller.user_id.clone(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    let audit = AuditEntry::new(
+        AuditAction::Restored,
+        diff(None, Some(&restored)),
+        &caller.user_id,
+        restored.version,
+    );
+    repo.replace(&caller.tenant_id, &current, &restored, &audit)
+        .await?;
+    Ok(restored)
 }
 
 pub async fn list(
@@ -344,10 +416,7 @@ pub async fn history(
     limit: i32,
     cursor: Option<&str>,
 ) -> Result<Page<AuditEntry>, CrmError> {
-    require_read(caller)?;
-    repo.get(&caller.tenant_id, id)
-        .await?
-        .ok_or(CrmError::NotFound)?;
+    load_live(repo, caller, id).await?;
     let query = format!("contact-history:{id}");
     let start = cursor
         .map(|c| decode_cursor(&caller.tenant_id, &query, c))

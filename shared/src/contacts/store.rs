@@ -47,12 +47,6 @@ pub trait ContactRepository {
         next: &Contact,
         audit: &AuditEntry,
     ) -> Result<(), CrmError>;
-    async fn delete(
-        &self,
-        tenant: &str,
-        current: &Contact,
-        audit: &AuditEntry,
-    ) -> Result<(), CrmError>;
     /// The contact's audit entries, newest first (C10).
     async fn history(
         &self,
@@ -89,8 +83,18 @@ fn email_pk(tenant: &str, email: &str) -> String {
 
 fn contact_item(tenant: &str, c: &Contact) -> Result<Item, CrmError> {
     let mut keys = key(contact_pk(tenant, c.id), "CONTACT");
-    keys.insert("GSI1PK".into(), s(format!("T#{tenant}#CONTACTS")));
-    keys.insert("GSI1SK".into(), s(c.id.to_string()));
+    match c.deleted_at {
+        // Listed only while live.
+        None => {
+            keys.insert("GSI1PK".into(), s(format!("T#{tenant}#CONTACTS")));
+            keys.insert("GSI1SK".into(), s(c.id.to_string()));
+        }
+        // In the trash: the table's TTL removes it after TRASH_DAYS.
+        Some(at) => {
+            let expires = at + chrono::Duration::days(super::TRASH_DAYS);
+            keys.insert("expires_at".into(), crate::table::n(expires.timestamp()));
+        }
+    }
     keys.insert("entity".into(), s("contact"));
     keys.insert("tenant_id".into(), s(tenant));
     to_item(c, keys)
@@ -276,12 +280,14 @@ impl ContactRepository for DynamoContacts {
             )
             .build();
         let mut items = vec![put];
-        let email_changed = current.email != next.email;
+        // Deleting releases the email, restoring claims it again.
+        let (old_email, new_email) = (current.live_email(), next.live_email());
+        let email_changed = old_email != new_email;
         if email_changed {
-            if let Some(new) = &next.email {
+            if let Some(new) = new_email {
                 items.push(self.put_email(tenant, new, next.id)?);
             }
-            if let Some(old) = &current.email {
+            if let Some(old) = old_email {
                 items.push(self.delete_email(tenant, old, current.id)?);
             }
         }
@@ -292,46 +298,12 @@ impl ContactRepository for DynamoContacts {
                 Err(CrmError::PreconditionFailed)
             }
             Err(TransactFailure::Cancelled(codes))
-                if email_changed && next.email.is_some() && failed_at(&codes, 1) =>
+                if email_changed && new_email.is_some() && failed_at(&codes, 1) =>
             {
                 Err(duplicate_email())
             }
             Err(TransactFailure::Cancelled(codes)) => Err(CrmError::Internal(format!(
                 "contact update cancelled: {codes:?}"
-            ))),
-            Err(TransactFailure::Other(e)) => Err(e),
-        }
-    }
-
-    async fn delete(
-        &self,
-        tenant: &str,
-        current: &Contact,
-        audit: &AuditEntry,
-    ) -> Result<(), CrmError> {
-        let del = TransactWriteItem::builder()
-            .delete(
-                Delete::builder()
-                    .table_name(&self.table.name)
-                    .set_key(Some(key(contact_pk(tenant, current.id), "CONTACT")))
-                    .condition_expression("version = :v")
-                    .expression_attribute_values(":v", crate::table::n(current.version))
-                    .build()
-                    .map_err(CrmError::internal)?,
-            )
-            .build();
-        let mut items = vec![del];
-        if let Some(email) = &current.email {
-            items.push(self.delete_email(tenant, email, current.id)?);
-        }
-        items.push(self.put_audit(tenant, current.id, audit)?);
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 0) => {
-                Err(CrmError::PreconditionFailed)
-            }
-            Err(TransactFailure::Cancelled(codes)) => Err(CrmError::Internal(format!(
-                "contact delete cancelled: {codes:?}"
             ))),
             Err(TransactFailure::Other(e)) => Err(e),
         }

@@ -108,7 +108,11 @@ pub async fn execute_step_message(
                         }
                         EffectClaim::AlreadyApplied { detail } => Ok(detail.unwrap_or_default()),
                         EffectClaim::Claimed => {
-                            let contact = contacts.get(tenant, run.contact_id).await?;
+                            // A contact in the trash gets no mail.
+                            let contact = contacts
+                                .get(tenant, run.contact_id)
+                                .await?
+                                .filter(|c| c.deleted_at.is_none());
                             match contact
                                 .as_ref()
                                 .and_then(|c| c.email.clone().map(|e| (c, e)))

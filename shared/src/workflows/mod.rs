@@ -69,11 +69,11 @@ pub async fn start_run(
         ));
     }
     let contacts = DynamoContacts::new(table.clone());
-    if contacts
+    let live = contacts
         .get(&caller.tenant_id, input.contact_id)
         .await?
-        .is_none()
-    {
+        .filter(|c| c.deleted_at.is_none());
+    if live.is_none() {
         return Err(CrmError::validation(
             "contact_id",
             "exists",
