@@ -129,14 +129,7 @@ pub async fn complete(
         s(serde_json::to_string(&response.headers).map_err(CrmError::internal)?),
     );
     item.insert("expires_at".into(), n(now_ms / 1000 + RETENTION_SECONDS));
-    table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(item))
-        .send()
-        .await
-        .map_err(|e| sdk_error("PutItem idempotency", e))?;
+    table.put(item, "PutItem idempotency").await?;
     Ok(())
 }
 

@@ -135,14 +135,7 @@ pub async fn erase_contact(deps: &Deps, caller: &Caller, id: Uuid) -> Result<(),
         s(crate::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     );
     marker.insert("erased_by".into(), s(caller.user_id.clone()));
-    table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(marker))
-        .send()
-        .await
-        .map_err(|e| crate::error::sdk_error("PutItem erasure", e))?;
+    table.put(marker, "PutItem erasure").await?;
     table
         .delete_all(vec![key(contact_pk(tenant, id), "CONTACT")])
         .await

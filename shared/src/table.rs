@@ -84,6 +84,18 @@ impl Table {
         Ok(out.item)
     }
 
+    /// Writes an item unconditionally.
+    pub async fn put(&self, item: Item, what: &str) -> Result<(), CrmError> {
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error(what, e))?;
+        Ok(())
+    }
+
     /// One page of a partition: of the table (`index` None, key `PK`/`SK`) or of an index
     /// (`GSI1` → `GSI1PK`/`GSI1SK`), optionally only the sort keys starting with `sk_prefix`.
     pub async fn query_page(

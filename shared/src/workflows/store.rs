@@ -252,14 +252,7 @@ pub async fn complete_effect(
     let mut item = effect_key(tenant, run, step);
     item.insert("state".into(), s("done"));
     item.insert("detail".into(), s(detail));
-    table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(item))
-        .send()
-        .await
-        .map_err(|e| sdk_error("PutItem effect", e))?;
+    table.put(item, "PutItem effect").await?;
     Ok(())
 }
 
