@@ -2,6 +2,7 @@
 //! crate and map the result; nothing here knows about Lambda, API Gateway or the local runtime.
 
 pub mod caller;
+pub mod clients;
 pub mod config;
 pub mod contacts;
 pub mod deps;

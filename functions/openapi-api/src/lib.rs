@@ -17,6 +17,7 @@ struct BaseDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = BaseDoc::openapi();
     doc.merge(contacts_api::ContactsDoc::openapi());
+    doc.merge(clients_api::ClientsDoc::openapi());
     doc.merge(imports_api::ImportsDoc::openapi());
     doc.merge(workflows_api::WorkflowsDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);

@@ -13,6 +13,7 @@ use workflows_api::WorkflowsApi;
 
 pub struct Functions {
     pub contacts: ContactsApi,
+    pub clients: clients_api::ClientsApi,
     pub imports: ImportsApi,
     pub workflows: WorkflowsApi,
     pub openapi: OpenApiHandler,
@@ -36,6 +37,7 @@ impl Functions {
         };
         Ok(Self {
             contacts: ContactsApi::new(deps("contacts-api")?),
+            clients: clients_api::ClientsApi::new(deps("clients-api")?),
             imports: ImportsApi::new(deps("imports-api")?),
             workflows: WorkflowsApi::new(deps("workflows-api")?),
             openapi: OpenApiHandler::default(),
@@ -48,6 +50,7 @@ impl Functions {
     pub async fn invoke_http(&self, binary: &str, req: Request) -> Option<Response<Body>> {
         Some(match binary {
             "contacts-api" => self.contacts.handle(req).await,
+            "clients-api" => self.clients.handle(req).await,
             "imports-api" => self.imports.handle(req).await,
             "workflows-api" => self.workflows.handle(req).await,
             "openapi-api" => self.openapi.handle(req).await,

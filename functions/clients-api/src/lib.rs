@@ -1,0 +1,186 @@
+//! `clients-api`: client companies and their hierarchy (S2). Parse, call `crm_shared::clients`, answer.
+
+use api_kit::{
+    Problem, caller, error_response, idempotent, if_match, json_body, json_response, no_content,
+    path_id, query_param, route_key,
+};
+use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, DynamoClients};
+use crm_shared::pagination::{Page, page_size};
+use crm_shared::{Caller, CrmError, Deps};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+pub struct ClientsApi {
+    deps: Deps,
+    repo: DynamoClients,
+}
+
+impl ClientsApi {
+    pub fn new(deps: Deps) -> Self {
+        let repo = DynamoClients::new(deps.table());
+        Self { deps, repo }
+    }
+}
+
+impl api_kit::HttpHandler for ClientsApi {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        let caller = match caller(&req) {
+            Ok(c) => c,
+            Err(p) => return p.into_response(),
+        };
+        let result = match route_key(&req).as_str() {
+            "POST /clients" => {
+                return idempotent(&self.deps, &caller, &req, || {
+                    create_client(self, &caller, &req)
+                })
+                .await;
+            }
+            "GET /clients" => list_clients(self, &caller, &req).await,
+            "GET /clients/{id}" => get_client(self, &caller, &req).await,
+            "PATCH /clients/{id}" => patch_client(self, &caller, &req).await,
+            "DELETE /clients/{id}" => delete_client(self, &caller, &req).await,
+            "GET /clients/{id}/subsidiaries" => list_subsidiaries(self, &caller, &req).await,
+            "GET /clients/{id}/hierarchy" => client_hierarchy(self, &caller, &req).await,
+            _ => return api_kit::unknown_route(),
+        };
+        result.unwrap_or_else(error_response)
+    }
+}
+
+/// Create a client company (S2.1–S2.4).
+#[utoipa::path(post, path = "/clients", tag = "clients", request_body = ClientFields,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, description = "Created", body = Client, headers(("ETag" = String), ("Location" = String))),
+              (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field breaks a rule (incl. a parent that would close a cycle)", body = Problem, content_type = "application/problem+json")))]
+async fn create_client(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let client = clients::create(&api.repo, caller, json_body(req)?).await?;
+    let mut response = json_response(StatusCode::CREATED, &client, Some(client.etag()));
+    response.headers_mut().insert(
+        lambda_http::http::header::LOCATION,
+        format!("/clients/{}", client.id)
+            .parse()
+            .expect("valid header"),
+    );
+    Ok(response)
+}
+
+/// List clients, newest first, cursor-paginated.
+#[utoipa::path(get, path = "/clients", tag = "clients",
+    params(("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of clients", body = Page<Client>)))]
+async fn list_clients(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let page = clients::list(
+        &api.repo,
+        caller,
+        limit,
+        query_param(req, "cursor").as_deref(),
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
+#[utoipa::path(get, path = "/clients/{id}", tag = "clients", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The client", body = Client, headers(("ETag" = String))),
+              (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn get_client(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let client = clients::get(&api.repo, caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &client, Some(client.etag())))
+}
+
+/// Change some fields (JSON merge patch; nested objects are replaced whole).
+#[utoipa::path(patch, path = "/clients/{id}", tag = "clients", request_body = ClientPatch,
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, description = "The changed client", body = Client),
+              (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn patch_client(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    let expected = if_match(req)?;
+    let patch: ClientPatch = json_body(req)?;
+    let client = clients::patch(&api.repo, caller, id, patch, expected).await?;
+    Ok(json_response(StatusCode::OK, &client, Some(client.etag())))
+}
+
+/// Delete a client without subsidiaries.
+#[utoipa::path(delete, path = "/clients/{id}", tag = "clients",
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204, description = "Deleted"),
+              (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The client has subsidiaries", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json")))]
+async fn delete_client(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    clients::delete(&api.repo, caller, id, if_match(req)?).await?;
+    Ok(no_content())
+}
+
+/// Direct subsidiaries of a client (S2.2).
+#[utoipa::path(get, path = "/clients/{id}/subsidiaries", tag = "clients",
+    params(("id" = uuid::Uuid, Path), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page of subsidiaries", body = Page<Client>),
+              (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json")))]
+async fn list_subsidiaries(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let page = clients::subsidiaries(
+        &api.repo,
+        caller,
+        path_id(req, "id")?,
+        limit,
+        query_param(req, "cursor").as_deref(),
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
+/// The roll-up: the client with all subsidiaries below it (at most 1000 clients).
+#[utoipa::path(get, path = "/clients/{id}/hierarchy", tag = "clients", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The client's subtree", body = ClientTree),
+              (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json")))]
+async fn client_hierarchy(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let tree = clients::hierarchy(&api.repo, caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &tree, None))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_client,
+    list_clients,
+    get_client,
+    patch_client,
+    delete_client,
+    list_subsidiaries,
+    client_hierarchy
+))]
+pub struct ClientsDoc;

@@ -1,0 +1,807 @@
+//! Client companies (S2): master data, communication preferences, currency and billing terms,
+//! and the parent / subsidiary hierarchy (cycles refused).
+
+pub mod currency;
+mod store;
+
+pub use store::{DynamoClients, client_pk};
+
+use crate::contacts::{normalize_email, normalize_text};
+use crate::pagination::{Page, decode_cursor, encode_cursor};
+use crate::patch::Patch;
+use crate::{Caller, CrmError, FieldError, Role};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Deepest parent chain accepted (a client, its parent, …).
+pub const MAX_HIERARCHY_DEPTH: usize = 10;
+/// Most clients returned by one hierarchy roll-up.
+pub const MAX_ROLLUP_CLIENTS: usize = 1000;
+pub const DEFAULT_CURRENCY: &str = "EUR";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientStatus {
+    Lead,
+    Prospect,
+    Active,
+    Inactive,
+    Churned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum CompanySize {
+    #[serde(rename = "1-10")]
+    Micro,
+    #[serde(rename = "11-50")]
+    Small,
+    #[serde(rename = "51-200")]
+    Medium,
+    #[serde(rename = "201-1000")]
+    Large,
+    #[serde(rename = "1001+")]
+    Enterprise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Phone,
+    Sms,
+    Post,
+    Chat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    BankTransfer,
+    DirectDebit,
+    Card,
+    Paypal,
+    Cash,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2, upper-case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommunicationPreferences {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_channel: Option<Channel>,
+    /// BCP 47 tag, e.g. `de` or `de-AT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// IANA zone, e.g. `Europe/Berlin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub do_not_contact: bool,
+    #[serde(default)]
+    pub email_opt_out: bool,
+}
+
+/// The fields a caller sets on create (and, field by field, on PATCH).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientFields {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_name: Option<String>,
+    /// Web domain, lower-cased, e.g. `acme.example`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<CompanySize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ClientStatus>,
+    /// User id of the owner; the creator when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    /// VAT / tax id as printed, e.g. `DE123456789`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vat_id: Option<String>,
+    #[serde(default)]
+    pub communication: CommunicationPreferences,
+    /// ISO 4217; the tenant's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Days until an invoice is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_terms_days: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<PaymentMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_email: Option<String>,
+    /// Decimal string in the client's currency, e.g. `"95.50"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_hourly_rate: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Client {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub fields: ClientFields,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+    pub version: u64,
+}
+
+/// Body of `PATCH /clients/{id}`: JSON merge patch; nested objects are replaced whole.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub legal_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub domain: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub industry: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<CompanySize>)]
+    pub size: Patch<CompanySize>,
+    #[serde(default)]
+    #[schema(value_type = Option<ClientStatus>)]
+    pub status: Patch<ClientStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub owner: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Address>)]
+    pub billing_address: Patch<Address>,
+    #[serde(default)]
+    #[schema(value_type = Option<Address>)]
+    pub shipping_address: Patch<Address>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub website: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub vat_id: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<CommunicationPreferences>)]
+    pub communication: Patch<CommunicationPreferences>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub currency: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<u16>)]
+    pub payment_terms_days: Patch<u16>,
+    #[serde(default)]
+    #[schema(value_type = Option<PaymentMethod>)]
+    pub payment_method: Patch<PaymentMethod>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub billing_email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub default_hourly_rate: Patch<String>,
+}
+
+impl ClientPatch {
+    fn apply(self, f: ClientFields) -> ClientFields {
+        ClientFields {
+            name: match self.name {
+                Patch::Absent => f.name,
+                Patch::Clear => String::new(),
+                Patch::Set(v) => v,
+            },
+            legal_name: self.legal_name.apply(f.legal_name),
+            domain: self.domain.apply(f.domain),
+            industry: self.industry.apply(f.industry),
+            size: self.size.apply(f.size),
+            status: self.status.apply(f.status),
+            owner: self.owner.apply(f.owner),
+            tags: self.tags.apply(Some(f.tags)).unwrap_or_default(),
+            parent_id: self.parent_id.apply(f.parent_id),
+            billing_address: self.billing_address.apply(f.billing_address),
+            shipping_address: self.shipping_address.apply(f.shipping_address),
+            phone: self.phone.apply(f.phone),
+            email: self.email.apply(f.email),
+            website: self.website.apply(f.website),
+            vat_id: self.vat_id.apply(f.vat_id),
+            communication: self
+                .communication
+                .apply(Some(f.communication))
+                .unwrap_or_default(),
+            currency: self.currency.apply(f.currency),
+            payment_terms_days: self.payment_terms_days.apply(f.payment_terms_days),
+            payment_method: self.payment_method.apply(f.payment_method),
+            billing_email: self.billing_email.apply(f.billing_email),
+            default_hourly_rate: self.default_hourly_rate.apply(f.default_hourly_rate),
+        }
+    }
+}
+
+/// Collects field errors while normalising.
+struct Check(Vec<FieldError>);
+
+impl Check {
+    fn fail(&mut self, field: &str, rule: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, rule, message));
+    }
+
+    fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
+        match normalize_text(&value?, max) {
+            Ok(v) => v,
+            Err(rule) => {
+                self.fail(field, rule.code(), rule.message(max));
+                None
+            }
+        }
+    }
+
+    fn email(&mut self, field: &str, value: Option<String>) -> Option<String> {
+        let v = self.text(field, value, 254)?;
+        let normalised = normalize_email(&v);
+        if normalised.is_none() {
+            self.fail(
+                field,
+                "format",
+                "must be an email address like name@example.com",
+            );
+        }
+        normalised
+    }
+
+    fn address(&mut self, field: &str, value: Option<Address>) -> Option<Address> {
+        let a = value?;
+        let address = Address {
+            street: self.text(&format!("{field}/street"), a.street, 200),
+            postal_code: self.text(&format!("{field}/postal_code"), a.postal_code, 20),
+            city: self.text(&format!("{field}/city"), a.city, 100),
+            region: self.text(&format!("{field}/region"), a.region, 100),
+            country: a.country.map(|c| c.trim().to_uppercase()),
+        };
+        if let Some(c) = &address.country {
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+                self.fail(
+                    &format!("{field}/country"),
+                    "iso_3166_1",
+                    "must be a two-letter country code such as DE",
+                );
+            }
+        }
+        (address != Address::default()).then_some(address)
+    }
+}
+
+fn is_domain(d: &str) -> bool {
+    let labels: Vec<&str> = d.split('.').collect();
+    d.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+impl ClientFields {
+    /// Normalises and validates every field; reports every broken rule.
+    pub fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut c = Check(Vec::new());
+        let name = c.text("name", Some(self.name), 200).unwrap_or_default();
+        if name.is_empty() && c.0.is_empty() {
+            c.fail("name", "required", "name must not be empty");
+        }
+        let domain = c.text("domain", self.domain, 253).map(|d| d.to_lowercase());
+        if domain.as_deref().is_some_and(|d| !is_domain(d)) {
+            c.fail("domain", "format", "must be a domain such as acme.example");
+        }
+        let website = c.text("website", self.website, 2000);
+        if website
+            .as_deref()
+            .is_some_and(|w| !(w.starts_with("https://") || w.starts_with("http://")))
+        {
+            c.fail("website", "format", "must be an http(s) URL");
+        }
+        let phone = c.text("phone", self.phone, 40);
+        if phone.as_deref().is_some_and(|p| {
+            !p.chars()
+                .all(|ch| ch.is_ascii_digit() || " +()-./".contains(ch))
+                || p.chars().filter(char::is_ascii_digit).count() < 5
+        }) {
+            c.fail(
+                "phone",
+                "format",
+                "must be a phone number (digits, spaces, + ( ) - . /)",
+            );
+        }
+        let vat_id = c
+            .text("vat_id", self.vat_id, 30)
+            .map(|v| v.replace(' ', "").to_uppercase());
+        if vat_id
+            .as_deref()
+            .is_some_and(|v| !v.chars().all(|ch| ch.is_ascii_alphanumeric()))
+        {
+            c.fail(
+                "vat_id",
+                "format",
+                "must be letters and digits, e.g. DE123456789",
+            );
+        }
+        let mut tags: Vec<String> = Vec::new();
+        for (i, tag) in self.tags.into_iter().enumerate() {
+            if let Some(t) = c.text(&format!("tags/{i}"), Some(tag), 50) {
+                if !tags.iter().any(|x| x.eq_ignore_ascii_case(&t)) {
+                    tags.push(t);
+                }
+            }
+        }
+        if tags.len() > 50 {
+            c.fail("tags", "max_items", "at most 50 tags");
+        }
+        let currency = self
+            .currency
+            .map(|v| v.trim().to_uppercase())
+            .unwrap_or_else(|| DEFAULT_CURRENCY.to_string());
+        let known_currency = currency::minor_digits(&currency).is_some();
+        if !known_currency {
+            c.fail(
+                "currency",
+                "iso_4217",
+                "must be an ISO 4217 currency code such as EUR",
+            );
+        }
+        let default_hourly_rate = match self.default_hourly_rate {
+            Some(rate) if known_currency => {
+                let normalised = currency::normalize_amount(&rate, &currency);
+                if normalised.is_none() {
+                    c.fail(
+                        "default_hourly_rate",
+                        "amount",
+                        format!(
+                            "must be a non-negative amount with at most the decimals of {currency}"
+                        ),
+                    );
+                }
+                normalised
+            }
+            other => other,
+        };
+        if self.payment_terms_days.is_some_and(|d| d > 365) {
+            c.fail("payment_terms_days", "range", "must be from 0 to 365");
+        }
+        let language = c.text("communication/language", self.communication.language, 35);
+        if language.as_deref().is_some_and(|l| {
+            let mut parts = l.split('-');
+            let primary = parts.next().unwrap_or("");
+            !(2..=3).contains(&primary.len())
+                || !primary.bytes().all(|b| b.is_ascii_alphabetic())
+                || !parts.all(|p| {
+                    !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
+        }) {
+            c.fail(
+                "communication/language",
+                "bcp_47",
+                "must be a language tag such as de or de-AT",
+            );
+        }
+        let time_zone = c.text("communication/time_zone", self.communication.time_zone, 64);
+        if time_zone.as_deref().is_some_and(|z| {
+            z != "UTC"
+                && !(z.contains('/')
+                    && z.chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "/_-+".contains(ch)))
+        }) {
+            c.fail(
+                "communication/time_zone",
+                "iana",
+                "must be an IANA time zone such as Europe/Berlin",
+            );
+        }
+        let fields = ClientFields {
+            name,
+            legal_name: c.text("legal_name", self.legal_name, 200),
+            domain,
+            industry: c.text("industry", self.industry, 100),
+            size: self.size,
+            status: Some(self.status.unwrap_or(ClientStatus::Active)),
+            owner: c.text("owner", self.owner, 128),
+            tags,
+            parent_id: self.parent_id,
+            billing_address: c.address("billing_address", self.billing_address),
+            shipping_address: c.address("shipping_address", self.shipping_address),
+            phone,
+            email: c.email("email", self.email),
+            website,
+            vat_id,
+            communication: CommunicationPreferences {
+                language,
+                time_zone,
+                ..self.communication
+            },
+            currency: Some(currency),
+            payment_terms_days: self.payment_terms_days,
+            payment_method: self.payment_method,
+            billing_email: c.email("billing_email", self.billing_email),
+            default_hourly_rate,
+        };
+        if c.0.is_empty() { Ok(fields) } else { Err(c.0) }
+    }
+}
+
+impl Client {
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+fn require_write(caller: &Caller) -> Result<(), CrmError> {
+    if caller.role.can_write() {
+        Ok(())
+    } else {
+        Err(CrmError::Forbidden(
+            "this role cannot change clients".into(),
+        ))
+    }
+}
+
+/// Portal users will see only their own client (S9.5); until then, none.
+fn require_read(caller: &Caller) -> Result<(), CrmError> {
+    if caller.role == Role::Portal {
+        Err(CrmError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses a parent that does not exist, would close a cycle, or makes the chain too deep.
+async fn check_parent(
+    repo: &DynamoClients,
+    tenant: &str,
+    id: Uuid,
+    parent: Option<Uuid>,
+) -> Result<(), CrmError> {
+    let mut next = parent;
+    let mut depth = 0;
+    while let Some(p) = next {
+        if p == id {
+            return Err(CrmError::validation(
+                "parent_id",
+                "no_cycle",
+                "a client cannot be its own parent or ancestor",
+            ));
+        }
+        depth += 1;
+        if depth > MAX_HIERARCHY_DEPTH {
+            return Err(CrmError::validation(
+                "parent_id",
+                "max_depth",
+                format!("a hierarchy is at most {MAX_HIERARCHY_DEPTH} levels deep"),
+            ));
+        }
+        let Some(parent) = repo.get(tenant, p).await? else {
+            return Err(CrmError::validation(
+                "parent_id",
+                "exists",
+                "no such client",
+            ));
+        };
+        next = parent.fields.parent_id;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    repo: &DynamoClients,
+    caller: &Caller,
+    input: ClientFields,
+) -> Result<Client, CrmError> {
+    require_write(caller)?;
+    let mut fields = input.validate().map_err(CrmError::Validation)?;
+    fields.owner.get_or_insert_with(|| caller.user_id.clone());
+    let id = crate::new_id();
+    check_parent(repo, &caller.tenant_id, id, fields.parent_id).await?;
+    let now = crate::now();
+    let client = Client {
+        id,
+        fields,
+        created_at: now,
+        created_by: caller.user_id.clone(),
+        updated_at: now,
+        updated_by: caller.user_id.clone(),
+        version: 1,
+    };
+    repo.insert(&caller.tenant_id, &client).await?;
+    Ok(client)
+}
+
+pub async fn get(repo: &DynamoClients, caller: &Caller, id: Uuid) -> Result<Client, CrmError> {
+    require_read(caller)?;
+    repo.get(&caller.tenant_id, id)
+        .await?
+        .ok_or(CrmError::NotFound)
+}
+
+pub async fn patch(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+    patch: ClientPatch,
+    if_match: Option<u64>,
+) -> Result<Client, CrmError> {
+    let current = get(repo, caller, id).await?;
+    require_write(caller)?;
+    if if_match.is_some_and(|v| v != current.version) {
+        return Err(CrmError::PreconditionFailed);
+    }
+    let fields = patch
+        .apply(current.fields.clone())
+        .validate()
+        .map_err(CrmError::Validation)?;
+    if fields == current.fields {
+        return Ok(current);
+    }
+    if fields.parent_id != current.fields.parent_id {
+        check_parent(repo, &caller.tenant_id, id, fields.parent_id).await?;
+    }
+    let next = Client {
+        fields,
+        updated_at: crate::now(),
+        updated_by: caller.user_id.clone(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    repo.replace(&caller.tenant_id, &current, &next).await?;
+    Ok(next)
+}
+
+/// Deletes a client that has no subsidiaries (move or delete those first).
+pub async fn delete(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<u64>,
+) -> Result<(), CrmError> {
+    let current = get(repo, caller, id).await?;
+    require_write(caller)?;
+    if if_match.is_some_and(|v| v != current.version) {
+        return Err(CrmError::PreconditionFailed);
+    }
+    if !repo
+        .subsidiaries(&caller.tenant_id, id, 1, None)
+        .await?
+        .0
+        .is_empty()
+    {
+        return Err(CrmError::Conflict {
+            detail: "the client has subsidiaries; move or delete them first".into(),
+            errors: vec![FieldError::new(
+                "id",
+                "no_subsidiaries",
+                "the client has subsidiaries",
+            )],
+        });
+    }
+    repo.delete(&caller.tenant_id, &current).await
+}
+
+pub async fn list(
+    repo: &DynamoClients,
+    caller: &Caller,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<Page<Client>, CrmError> {
+    require_read(caller)?;
+    const QUERY: &str = "clients:newest";
+    let start = cursor
+        .map(|c| decode_cursor(&caller.tenant_id, QUERY, c))
+        .transpose()?;
+    let (items, last) = repo.list(&caller.tenant_id, limit, start).await?;
+    Ok(Page {
+        items,
+        next_cursor: last.map(|k| encode_cursor(&caller.tenant_id, QUERY, &k)),
+    })
+}
+
+/// Direct subsidiaries of a client, paginated (C8).
+pub async fn subsidiaries(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<Page<Client>, CrmError> {
+    get(repo, caller, id).await?;
+    let query = format!("client-subsidiaries:{id}");
+    let start = cursor
+        .map(|c| decode_cursor(&caller.tenant_id, &query, c))
+        .transpose()?;
+    let (items, last) = repo
+        .subsidiaries(&caller.tenant_id, id, limit, start)
+        .await?;
+    Ok(Page {
+        items,
+        next_cursor: last.map(|k| encode_cursor(&caller.tenant_id, &query, &k)),
+    })
+}
+
+/// A client with all its subsidiaries below it (S2.2 roll-up).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClientTree {
+    pub client: Client,
+    #[schema(no_recursion)]
+    pub subsidiaries: Vec<ClientTree>,
+}
+
+/// The roll-up of a client: its whole subtree, at most `MAX_ROLLUP_CLIENTS` clients (bounded by
+/// the depth limit, so never the tenant's size).
+pub async fn hierarchy(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<ClientTree, CrmError> {
+    let root = get(repo, caller, id).await?;
+    let tenant = &caller.tenant_id;
+    // Breadth-first: collect (client, parent index) pairs, then fold into the tree.
+    let mut nodes: Vec<(Client, Option<usize>)> = vec![(root, None)];
+    let mut frontier = vec![0usize];
+    while let Some(index) = frontier.pop() {
+        let parent_id = nodes[index].0.id;
+        let mut start = None;
+        loop {
+            let (children, last) = repo.subsidiaries(tenant, parent_id, 200, start).await?;
+            for child in children {
+                if nodes.len() >= MAX_ROLLUP_CLIENTS {
+                    return Err(CrmError::validation(
+                        "id",
+                        "rollup_size",
+                        format!("the hierarchy has more than {MAX_ROLLUP_CLIENTS} clients"),
+                    ));
+                }
+                nodes.push((child, Some(index)));
+                frontier.push(nodes.len() - 1);
+            }
+            match last {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+    }
+    let mut trees: Vec<Option<ClientTree>> = nodes
+        .iter()
+        .map(|(c, _)| {
+            Some(ClientTree {
+                client: c.clone(),
+                subsidiaries: vec![],
+            })
+        })
+        .collect();
+    for i in (1..nodes.len()).rev() {
+        let parent = nodes[i].1.expect("non-root has a parent");
+        let tree = trees[i].take().expect("each node folds once");
+        trees[parent]
+            .as_mut()
+            .expect("parents fold after children")
+            .subsidiaries
+            .insert(0, tree);
+    }
+    Ok(trees[0].take().expect("the root"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(name: &str) -> ClientFields {
+        ClientFields {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn s2_1_defaults_and_normalisation() {
+        let f = ClientFields {
+            domain: Some(" ACME.Example ".into()),
+            vat_id: Some("de 123 456 789".into()),
+            tags: vec!["VIP".into(), "vip".into(), " key  account ".into()],
+            default_hourly_rate: Some("95.5".into()),
+            ..fields(" ACME  GmbH ")
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(f.name, "ACME GmbH");
+        assert_eq!(f.domain.as_deref(), Some("acme.example"));
+        assert_eq!(f.vat_id.as_deref(), Some("DE123456789"));
+        assert_eq!(f.tags, vec!["VIP", "key account"]);
+        assert_eq!(f.currency.as_deref(), Some("EUR"));
+        assert_eq!(f.status, Some(ClientStatus::Active));
+        assert_eq!(f.default_hourly_rate.as_deref(), Some("95.50"));
+    }
+
+    #[test]
+    fn s2_3_every_broken_rule_is_named() {
+        let errs = ClientFields {
+            currency: Some("EURO".into()),
+            email: Some("nope".into()),
+            billing_address: Some(Address {
+                country: Some("Germany".into()),
+                ..Default::default()
+            }),
+            communication: CommunicationPreferences {
+                language: Some("german!".into()),
+                time_zone: Some("Berlin".into()),
+                ..Default::default()
+            },
+            payment_terms_days: Some(400),
+            ..fields("")
+        }
+        .validate()
+        .unwrap_err();
+        let got: Vec<(&str, &str)> = errs
+            .iter()
+            .map(|e| (e.field.as_str(), e.rule.as_str()))
+            .collect();
+        for expected in [
+            ("name", "required"),
+            ("currency", "iso_4217"),
+            ("payment_terms_days", "range"),
+            ("communication/language", "bcp_47"),
+            ("communication/time_zone", "iana"),
+            ("billing_address/country", "iso_3166_1"),
+            ("email", "format"),
+        ] {
+            assert!(got.contains(&expected), "{expected:?} in {got:?}");
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Clients (S2.1–S2.4): CRUD through the gateway and clients-api, validation, tenancy, the
+//! parent / subsidiary hierarchy with cycles refused.
+
+use crm_e2e_tests::{Stack, json};
+
+async fn create(stack: &Stack, token: &str, body: serde_json::Value) -> String {
+    let r = stack.call("POST", "/clients", token, Some(body)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn s2_1_to_s2_4_master_data_round_trips_normalised() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let r = stack
+        .call(
+            "POST",
+            "/clients",
+            &admin,
+            Some(json!({
+                "name": "Globex  GmbH", "legal_name": "Globex Gesellschaft mbH", "domain": "Globex.Example",
+                "industry": "Manufacturing", "size": "51-200", "status": "prospect", "tags": ["VIP", "vip", "DACH"],
+                "billing_address": {"street": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin", "country": "de"},
+                "phone": "+49 30 1234567", "email": "Info@Globex.example", "website": "https://globex.example",
+                "vat_id": "de 123456789",
+                "communication": {"preferred_channel": "email", "language": "de-DE", "time_zone": "Europe/Berlin", "email_opt_out": true},
+                "currency": "chf", "payment_terms_days": 30, "payment_method": "bank_transfer",
+                "billing_email": "billing@globex.example", "default_hourly_rate": "120.5"
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let c = &r.body;
+    assert_eq!(c["name"], "Globex GmbH");
+    assert_eq!(c["domain"], "globex.example");
+    assert_eq!(c["tags"], json!(["VIP", "DACH"]));
+    assert_eq!(c["billing_address"]["country"], "DE");
+    assert_eq!(c["email"], "info@globex.example");
+    assert_eq!(c["vat_id"], "DE123456789");
+    assert_eq!(c["currency"], "CHF");
+    assert_eq!(c["default_hourly_rate"], "120.50");
+    assert_eq!(c["communication"]["email_opt_out"], true);
+    assert_eq!(c["owner"], "alice");
+    assert_eq!(c["version"], 1);
+    let path = format!("/clients/{}", c["id"].as_str().unwrap());
+    let got = stack.call("GET", &path, &admin, None).await;
+    assert_eq!(got.body, r.body, "stored and returned unchanged");
+
+    let patched = stack
+        .send(
+            stack
+                .request("PATCH", &path, Some(&admin))
+                .header("if-match", "\"1\"")
+                .json(&json!({"status": "active", "legal_name": null})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(
+        (
+            patched.body["status"].as_str(),
+            patched.body.get("legal_name")
+        ),
+        (Some("active"), None)
+    );
+    let stale = stack
+        .send(
+            stack
+                .request("PATCH", &path, Some(&admin))
+                .header("if-match", "\"1\"")
+                .json(&json!({"status": "churned"})),
+        )
+        .await;
+    assert_eq!(stale.status, 412);
+
+    let listed = stack.call("GET", "/clients", &admin, None).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(stack.call("DELETE", &path, &admin, None).await.status, 204);
+    assert_eq!(stack.call("GET", &path, &admin, None).await.status, 404);
+}
+
+#[tokio::test]
+async fn s2_4_bad_master_data_is_refused_naming_each_field() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let r = stack
+        .call("POST", "/clients", &admin, Some(json!({"name": "X", "currency": "EURO", "default_hourly_rate": "1.5", "billing_email": "nope"})))
+        .await;
+    assert_eq!(r.status, 422);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"currency") && fields.contains(&"billing_email"),
+        "{fields:?}"
+    );
+    let jpy = stack
+        .call(
+            "POST",
+            "/clients",
+            &admin,
+            Some(json!({"name": "X", "currency": "JPY", "default_hourly_rate": "1.5"})),
+        )
+        .await;
+    assert_eq!(jpy.status, 422);
+    assert_eq!(
+        jpy.problem_field(),
+        ("default_hourly_rate".into(), "amount".into())
+    );
+    let mass = stack
+        .call(
+            "POST",
+            "/clients",
+            &admin,
+            Some(json!({"name": "X", "version": 7})),
+        )
+        .await;
+    assert_eq!(mass.status, 400);
+    assert_eq!(
+        stack.call("GET", "/clients", &admin, None).await.body["items"],
+        json!([])
+    );
+    let viewer = stack.token("acme", "vic", "viewer");
+    assert_eq!(
+        stack
+            .call("POST", "/clients", &viewer, Some(json!({"name": "V"})))
+            .await
+            .status,
+        403
+    );
+}
+
+#[tokio::test]
+async fn s2_2_hierarchy_rolls_up_and_refuses_cycles() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let group = create(&stack, &admin, json!({"name": "Group"})).await;
+    let de = create(
+        &stack,
+        &admin,
+        json!({"name": "Group DE", "parent_id": group}),
+    )
+    .await;
+    let at = create(
+        &stack,
+        &admin,
+        json!({"name": "Group AT", "parent_id": group}),
+    )
+    .await;
+    let berlin = create(
+        &stack,
+        &admin,
+        json!({"name": "Group Berlin", "parent_id": de}),
+    )
+    .await;
+
+    let subs = stack
+        .call(
+            "GET",
+            &format!("/clients/{group}/subsidiaries"),
+            &admin,
+            None,
+        )
+        .await;
+    let mut names: Vec<&str> = subs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["Group AT", "Group DE"]);
+
+    let tree = stack
+        .call("GET", &format!("/clients/{group}/hierarchy"), &admin, None)
+        .await;
+    assert_eq!(tree.status, 200, "{:?}", tree.body);
+    assert_eq!(tree.body["client"]["id"], group.as_str());
+    let children = tree.body["subsidiaries"].as_array().unwrap();
+    assert_eq!(children.len(), 2);
+    let de_node = children
+        .iter()
+        .find(|c| c["client"]["id"] == de.as_str())
+        .unwrap();
+    assert_eq!(de_node["subsidiaries"][0]["client"]["id"], berlin.as_str());
+
+    // Making the group a subsidiary of its own grandchild would close a cycle.
+    let cycle = stack
+        .call(
+            "PATCH",
+            &format!("/clients/{group}"),
+            &admin,
+            Some(json!({"parent_id": berlin})),
+        )
+        .await;
+    assert_eq!(cycle.status, 422);
+    assert_eq!(
+        cycle.problem_field(),
+        ("parent_id".into(), "no_cycle".into())
+    );
+    let own = stack
+        .call(
+            "PATCH",
+            &format!("/clients/{at}"),
+            &admin,
+            Some(json!({"parent_id": at})),
+        )
+        .await;
+    assert_eq!(own.problem_field(), ("parent_id".into(), "no_cycle".into()));
+    let missing = stack
+        .call(
+            "POST",
+            "/clients",
+            &admin,
+            Some(json!({"name": "Orphan", "parent_id": uuid::Uuid::now_v7()})),
+        )
+        .await;
+    assert_eq!(
+        missing.problem_field(),
+        ("parent_id".into(), "exists".into())
+    );
+
+    // A parent with subsidiaries is not deleted; moving the child out of it frees it.
+    assert_eq!(
+        stack
+            .call("DELETE", &format!("/clients/{de}"), &admin, None)
+            .await
+            .status,
+        409
+    );
+    let moved = stack
+        .call(
+            "PATCH",
+            &format!("/clients/{berlin}"),
+            &admin,
+            Some(json!({"parent_id": at})),
+        )
+        .await;
+    assert_eq!(moved.status, 200);
+    assert_eq!(
+        stack
+            .call("DELETE", &format!("/clients/{de}"), &admin, None)
+            .await
+            .status,
+        204
+    );
+
+    // Another tenant sees none of it, and cannot hang its clients below them.
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(
+        stack
+            .call("GET", &format!("/clients/{group}"), &other, None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        stack
+            .call("GET", &format!("/clients/{group}/hierarchy"), &other, None)
+            .await
+            .status,
+        404
+    );
+    let foreign = stack
+        .call(
+            "POST",
+            "/clients",
+            &other,
+            Some(json!({"name": "Intruder", "parent_id": group})),
+        )
+        .await;
+    assert_eq!(
+        foreign.problem_field(),
+        ("parent_id".into(), "exists".into())
+    );
+}
