@@ -277,3 +277,198 @@ async fn s2_2_hierarchy_rolls_up_and_refuses_cycles() {
         ("parent_id".into(), "exists".into())
     );
 }
+
+#[tokio::test]
+async fn s1_5_a_contact_links_to_several_clients_with_roles_and_one_primary() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let ada = stack
+        .call(
+            "POST",
+            "/contacts",
+            &admin,
+            Some(json!({"first_name": "Ada"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let initech = create(&stack, &admin, json!({"name": "Initech"})).await;
+    let globex = create(&stack, &admin, json!({"name": "Globex"})).await;
+    let link = |client: &str| format!("/contacts/{ada}/clients/{client}");
+
+    let first = stack
+        .call(
+            "PUT",
+            &link(&initech),
+            &admin,
+            Some(json!({"role": "billing", "primary": true})),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(
+        stack
+            .call(
+                "PUT",
+                &link(&globex),
+                &admin,
+                Some(json!({"role": "technical"}))
+            )
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        stack
+            .call("GET", &format!("/contacts/{ada}"), &admin, None)
+            .await
+            .body["primary_client_id"],
+        initech.as_str()
+    );
+
+    let mine = stack
+        .call("GET", &format!("/contacts/{ada}/clients"), &admin, None)
+        .await;
+    let mut roles: Vec<(String, bool)> = mine.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["role"].as_str().unwrap().to_string(),
+                l["primary"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    roles.sort();
+    assert_eq!(
+        roles,
+        vec![
+            ("billing".to_string(), true),
+            ("technical".to_string(), false)
+        ]
+    );
+    let theirs = stack
+        .call("GET", &format!("/clients/{initech}/contacts"), &admin, None)
+        .await;
+    assert_eq!(theirs.body["items"][0]["contact_id"], ada.as_str());
+
+    // One primary client: making Globex primary demotes Initech.
+    stack
+        .call(
+            "PUT",
+            &link(&globex),
+            &admin,
+            Some(json!({"role": "technical", "primary": true})),
+        )
+        .await;
+    assert_eq!(
+        stack
+            .call("GET", &format!("/contacts/{ada}"), &admin, None)
+            .await
+            .body["primary_client_id"],
+        globex.as_str()
+    );
+    let initech_link = stack
+        .call("GET", &format!("/clients/{initech}/contacts"), &admin, None)
+        .await;
+    assert_eq!(initech_link.body["items"][0]["primary"], false);
+
+    // A client with linked contacts is not deleted; unlinking frees it and clears the primary.
+    assert_eq!(
+        stack
+            .call("DELETE", &format!("/clients/{globex}"), &admin, None)
+            .await
+            .status,
+        409
+    );
+    assert_eq!(
+        stack
+            .call("DELETE", &link(&globex), &admin, None)
+            .await
+            .status,
+        204
+    );
+    assert!(
+        stack
+            .call("GET", &format!("/contacts/{ada}"), &admin, None)
+            .await
+            .body
+            .get("primary_client_id")
+            .is_none()
+    );
+    assert_eq!(
+        stack
+            .call("GET", &format!("/clients/{globex}/contacts"), &admin, None)
+            .await
+            .body["items"],
+        json!([])
+    );
+    assert_eq!(
+        stack
+            .call("DELETE", &format!("/clients/{globex}"), &admin, None)
+            .await
+            .status,
+        204
+    );
+
+    // Bad input, missing records, roles and tenants.
+    assert_eq!(
+        stack
+            .call(
+                "PUT",
+                &link(&initech),
+                &admin,
+                Some(json!({"role": "boss"}))
+            )
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        stack
+            .call(
+                "PUT",
+                &link(&uuid::Uuid::now_v7().to_string()),
+                &admin,
+                Some(json!({"role": "other"}))
+            )
+            .await
+            .status,
+        404
+    );
+    let viewer = stack.token("acme", "vic", "viewer");
+    assert_eq!(
+        stack
+            .call(
+                "PUT",
+                &link(&initech),
+                &viewer,
+                Some(json!({"role": "other"}))
+            )
+            .await
+            .status,
+        403
+    );
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(
+        stack
+            .call(
+                "PUT",
+                &link(&initech),
+                &other,
+                Some(json!({"role": "other"}))
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        stack
+            .call("GET", &format!("/clients/{initech}/contacts"), &other, None)
+            .await
+            .status,
+        404
+    );
+}

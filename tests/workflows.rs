@@ -463,6 +463,22 @@ async fn s1_2_erase_leaves_nothing_about_the_contact() {
         assert_eq!(r.status, 201);
     }
     stack.runtime.deliver_step_messages().await.unwrap();
+    let client = stack
+        .call("POST", "/clients", &admin, Some(json!({"name": "Initech"})))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let linked = stack
+        .call(
+            "PUT",
+            &format!("/contacts/{ada}/clients/{client}"),
+            &admin,
+            Some(json!({"role": "billing", "primary": true})),
+        )
+        .await;
+    assert_eq!(linked.status, 200);
 
     assert_eq!(
         stack
@@ -528,6 +544,13 @@ async fn s1_2_erase_leaves_nothing_about_the_contact() {
         .collect();
     assert_eq!(about_ada.len(), 1, "{about_ada:#?}");
     assert!(about_ada[0].contains("contact_erasure") && about_ada[0].contains("alice"));
+    assert_eq!(
+        stack
+            .call("GET", &format!("/clients/{client}/contacts"), &admin, None)
+            .await
+            .body["items"],
+        json!([])
+    );
     // Grace's run is untouched.
     let export = stack
         .call("GET", &format!("/contacts/{grace}/export"), &admin, None)

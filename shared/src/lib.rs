@@ -9,6 +9,7 @@ pub mod deps;
 pub mod error;
 pub mod idempotency;
 pub mod imports;
+pub mod links;
 pub mod pagination;
 pub mod patch;
 pub mod privacy;

@@ -76,7 +76,7 @@ pub async fn export_contact(
 }
 
 /// `POST /contacts/{id}/erase`: removes the contact and everything about them for good (GDPR
-/// right to erasure): the record, its audit trail, its workflow runs with their step records
+/// right to erasure): the record, its audit trail, its client links, its workflow runs with their step records
 /// and enrollment markers, its email reservation. What remains is one erasure marker without
 /// personal data (who erased, when). Owners and admins only. The contact item goes last, so a
 /// retry after a failure finds it and finishes the job.
@@ -119,12 +119,14 @@ pub async fn erase_contact(deps: &Deps, caller: &Caller, id: Uuid) -> Result<(),
     if let Some(email) = contact.live_email() {
         keys.push(key(format!("T#{tenant}#EMAIL#{email}"), "EMAIL"));
     }
+    // The rest of the contact's partition: audit trail, client links, any earlier marker.
     keys.extend(
         table
-            .query_all(None, contact_pk(tenant, id), Some("AUDIT#"))
+            .query_all(None, contact_pk(tenant, id), None)
             .await?
             .iter()
-            .map(primary_key),
+            .map(primary_key)
+            .filter(|k| !matches!(k.get("SK"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk == "CONTACT")),
     );
     table.delete_all(keys).await?;
 

@@ -5,6 +5,7 @@ use api_kit::{
     path_id, query_param, route_key,
 };
 use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, DynamoClients};
+use crm_shared::links::ClientLink;
 use crm_shared::pagination::{Page, page_size};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
@@ -41,6 +42,7 @@ impl api_kit::HttpHandler for ClientsApi {
             "DELETE /clients/{id}" => delete_client(self, &caller, &req).await,
             "GET /clients/{id}/subsidiaries" => list_subsidiaries(self, &caller, &req).await,
             "GET /clients/{id}/hierarchy" => client_hierarchy(self, &caller, &req).await,
+            "GET /clients/{id}/contacts" => list_client_contacts(self, &caller, &req).await,
             _ => return api_kit::unknown_route(),
         };
         result.unwrap_or_else(error_response)
@@ -173,6 +175,28 @@ async fn client_hierarchy(
     Ok(json_response(StatusCode::OK, &tree, None))
 }
 
+/// The client's contacts with their role there (S1.5).
+#[utoipa::path(get, path = "/clients/{id}/contacts", tag = "clients",
+    params(("id" = uuid::Uuid, Path), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page of links", body = Page<ClientLink>),
+              (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json")))]
+async fn list_client_contacts(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let page = crm_shared::links::contacts_of_client(
+        &api.deps,
+        caller,
+        path_id(req, "id")?,
+        limit,
+        query_param(req, "cursor").as_deref(),
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_client,
@@ -181,6 +205,7 @@ async fn client_hierarchy(
     patch_client,
     delete_client,
     list_subsidiaries,
-    client_hierarchy
+    client_hierarchy,
+    list_client_contacts
 ))]
 pub struct ClientsDoc;

@@ -6,6 +6,7 @@ use api_kit::{
 };
 use crm_shared::contacts::audit::AuditEntry;
 use crm_shared::contacts::{self, Contact, ContactPatch, DynamoContacts, NewContact};
+use crm_shared::links::{self, ClientLink, LinkInput};
 use crm_shared::pagination::{Page, page_size};
 use crm_shared::privacy::ContactExport;
 use crm_shared::{Caller, CrmError, Deps};
@@ -43,6 +44,9 @@ impl api_kit::HttpHandler for ContactsApi {
             "DELETE /contacts/{id}" => delete_contact(self, &caller, &req).await,
             "GET /contacts/{id}/history" => contact_history(self, &caller, &req).await,
             "GET /contacts/{id}/export" => export_contact(self, &caller, &req).await,
+            "GET /contacts/{id}/clients" => list_contact_clients(self, &caller, &req).await,
+            "PUT /contacts/{id}/clients/{client_id}" => link_client(self, &caller, &req).await,
+            "DELETE /contacts/{id}/clients/{client_id}" => unlink_client(self, &caller, &req).await,
             "POST /contacts/{id}/restore" => {
                 return idempotent(&self.deps, &caller, &req, || {
                     restore_contact(self, &caller, &req)
@@ -242,6 +246,64 @@ async fn erase_contact(
     Ok(no_content())
 }
 
+/// The contact's clients with the contact's role at each (S1.5).
+#[utoipa::path(get, path = "/contacts/{id}/clients", tag = "contacts",
+    params(("id" = uuid::Uuid, Path), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page of links", body = Page<ClientLink>),
+              (status = 404, description = "No such contact", body = Problem, content_type = "application/problem+json")))]
+async fn list_contact_clients(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let page = links::clients_of_contact(
+        &api.deps,
+        caller,
+        path_id(req, "id")?,
+        limit,
+        query_param(req, "cursor").as_deref(),
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
+/// Link the contact to a client with a role; `primary: true` makes it the contact's primary client.
+#[utoipa::path(put, path = "/contacts/{id}/clients/{client_id}", tag = "contacts", request_body = LinkInput,
+    params(("id" = uuid::Uuid, Path), ("client_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The link", body = ClientLink),
+              (status = 404, description = "No such contact or client", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "The contact changed meanwhile; retry", body = Problem, content_type = "application/problem+json")))]
+async fn link_client(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let (contact, client) = (path_id(req, "id")?, path_id(req, "client_id")?);
+    let link = links::set_link(&api.deps, caller, contact, client, json_body(req)?).await?;
+    Ok(json_response(StatusCode::OK, &link, None))
+}
+
+/// Remove the link between the contact and a client.
+#[utoipa::path(delete, path = "/contacts/{id}/clients/{client_id}", tag = "contacts",
+    params(("id" = uuid::Uuid, Path), ("client_id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Unlinked"),
+              (status = 404, description = "No such link", body = Problem, content_type = "application/problem+json")))]
+async fn unlink_client(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    links::remove_link(
+        &api.deps,
+        caller,
+        path_id(req, "id")?,
+        path_id(req, "client_id")?,
+    )
+    .await?;
+    Ok(no_content())
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_contact,
@@ -252,6 +314,9 @@ async fn erase_contact(
     contact_history,
     export_contact,
     restore_contact,
-    erase_contact
+    erase_contact,
+    list_contact_clients,
+    link_client,
+    unlink_client
 ))]
 pub struct ContactsDoc;

@@ -605,7 +605,7 @@ pub async fn patch(
     Ok(next)
 }
 
-/// Deletes a client that has no subsidiaries (move or delete those first).
+/// Deletes a client that has no subsidiaries and no linked contacts (move or unlink first).
 pub async fn delete(
     repo: &DynamoClients,
     caller: &Caller,
@@ -629,6 +629,16 @@ pub async fn delete(
                 "id",
                 "no_subsidiaries",
                 "the client has subsidiaries",
+            )],
+        });
+    }
+    if repo.has_linked_contacts(&caller.tenant_id, id).await? {
+        return Err(CrmError::Conflict {
+            detail: "contacts are linked to the client; unlink them first".into(),
+            errors: vec![FieldError::new(
+                "id",
+                "no_linked_contacts",
+                "contacts are linked to the client",
             )],
         });
     }

@@ -145,6 +145,22 @@ impl DynamoClients {
         ))
     }
 
+    /// Whether any contact is linked to the client (S1.5).
+    pub async fn has_linked_contacts(&self, tenant: &str, client: Uuid) -> Result<bool, CrmError> {
+        let page = self
+            .table
+            .query_page(
+                Some(GSI2),
+                format!("T#{tenant}#CLIENT#{client}#CONTACTS"),
+                None,
+                false,
+                1,
+                None,
+            )
+            .await?;
+        Ok(!page.items.is_empty())
+    }
+
     pub async fn subsidiaries(
         &self,
         tenant: &str,

@@ -40,6 +40,9 @@ pub struct Contact {
     /// The import that created the contact, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_id: Option<Uuid>,
+    /// The contact's primary client (S1.5); set through `PUT /contacts/{id}/clients/{client_id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_client_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
@@ -191,6 +194,7 @@ impl Contact {
             email: fields.email,
             company: fields.company,
             import_id,
+            primary_client_id: None,
             created_at: now,
             created_by: actor.to_string(),
             updated_at: now,

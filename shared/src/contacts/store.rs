@@ -71,6 +71,24 @@ impl DynamoContacts {
     pub fn new(table: Table) -> Self {
         Self { table }
     }
+
+    /// A transaction item replacing `current` by `next` (same email), for writes that change
+    /// the contact together with other items.
+    pub fn replace_tx(
+        &self,
+        tenant: &str,
+        current: &Contact,
+        next: &Contact,
+    ) -> Result<TransactWriteItem, CrmError> {
+        let put = Put::builder()
+            .table_name(&self.table.name)
+            .set_item(Some(contact_item(tenant, next)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", crate::table::n(current.version))
+            .build()
+            .map_err(CrmError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
 }
 
 pub fn contact_pk(tenant: &str, id: Uuid) -> String {
