@@ -6,7 +6,7 @@
 use crate::clients::{self, DynamoClients};
 use crate::contacts::{self, Contact, DynamoContacts, contact_pk};
 use crate::error::sdk_error;
-use crate::pagination::{Page, decode_cursor, encode_cursor};
+use crate::pagination::{ListQuery, Page};
 use crate::table::{GSI2, Item, Table, cancellation_codes, from_item, key, s, to_item};
 use crate::{Caller, CrmError, Deps};
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
@@ -221,10 +221,8 @@ pub async fn clients_of_contact(
 ) -> Result<Page<ClientLink>, CrmError> {
     let table = deps.table();
     contacts::get(&DynamoContacts::new(table.clone()), caller, contact_id).await?;
-    let query = format!("contact-clients:{contact_id}");
-    let start = cursor
-        .map(|c| decode_cursor(&caller.tenant_id, &query, c))
-        .transpose()?;
+    let query = ListQuery::new(&caller.tenant_id, format!("contact-clients:{contact_id}"));
+    let start = query.start(cursor)?;
     let page = table
         .query_page(
             None,
@@ -235,12 +233,7 @@ pub async fn clients_of_contact(
             start,
         )
         .await?;
-    Ok(Page {
-        items: page.decode()?,
-        next_cursor: page
-            .last_key
-            .map(|k| encode_cursor(&caller.tenant_id, &query, &k)),
-    })
+    Ok(query.page(page.decode()?, page.last_key))
 }
 
 /// `GET /clients/{id}/contacts`: the client's contacts with their role there.
@@ -253,18 +246,11 @@ pub async fn contacts_of_client(
 ) -> Result<Page<ClientLink>, CrmError> {
     let table = deps.table();
     clients::get(&DynamoClients::new(table.clone()), caller, client_id).await?;
-    let query = format!("client-contacts:{client_id}");
-    let start = cursor
-        .map(|c| decode_cursor(&caller.tenant_id, &query, c))
-        .transpose()?;
+    let query = ListQuery::new(&caller.tenant_id, format!("client-contacts:{client_id}"));
+    let start = query.start(cursor)?;
     let pk = format!("T#{}#CLIENT#{client_id}#CONTACTS", caller.tenant_id);
     let page = table
         .query_page(Some(GSI2), pk, None, false, limit, start)
         .await?;
-    Ok(Page {
-        items: page.decode()?,
-        next_cursor: page
-            .last_key
-            .map(|k| encode_cursor(&caller.tenant_id, &query, &k)),
-    })
+    Ok(query.page(page.decode()?, page.last_key))
 }

@@ -80,6 +80,35 @@ pub fn decode_cursor(tenant: &str, query: &str, cursor: &str) -> Result<Item, Cr
         .collect())
 }
 
+/// One list of one tenant (`name` fingerprints the list and its filters): turns the caller's
+/// cursor into the key to start from, and the last key read into the next cursor.
+pub struct ListQuery<'a> {
+    pub tenant: &'a str,
+    pub name: String,
+}
+
+impl<'a> ListQuery<'a> {
+    pub fn new(tenant: &'a str, name: impl Into<String>) -> Self {
+        Self {
+            tenant,
+            name: name.into(),
+        }
+    }
+
+    pub fn start(&self, cursor: Option<&str>) -> Result<Option<Item>, CrmError> {
+        cursor
+            .map(|c| decode_cursor(self.tenant, &self.name, c))
+            .transpose()
+    }
+
+    pub fn page<T>(&self, items: Vec<T>, last_key: Option<Item>) -> Page<T> {
+        Page {
+            items,
+            next_cursor: last_key.map(|k| encode_cursor(self.tenant, &self.name, &k)),
+        }
+    }
+}
+
 /// A page of a list as the API returns it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {

@@ -231,6 +231,12 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `?limit=` (checked and capped) and `?cursor=` of a list request.
+pub fn page_params(req: &Request) -> Result<(i32, Option<String>), CrmError> {
+    let limit = crm_shared::pagination::page_size(query_param(req, "limit").as_deref())?;
+    Ok((limit, query_param(req, "cursor")))
+}
+
 /// `If-Match: "3"` → `Some(3)`; absent or `*` → `None`.
 pub fn if_match(req: &Request) -> Result<Option<u64>, CrmError> {
     let Some(raw) = req.headers().get(header::IF_MATCH) else {

@@ -2,11 +2,11 @@
 
 use api_kit::{
     Problem, caller, error_response, idempotent, if_match, json_body, json_response, no_content,
-    path_id, query_param, route_key,
+    page_params, path_id, route_key,
 };
 use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, DynamoClients};
 use crm_shared::links::ClientLink;
-use crm_shared::pagination::{Page, page_size};
+use crm_shared::pagination::Page;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -81,14 +81,8 @@ async fn list_clients(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let limit = page_size(query_param(req, "limit").as_deref())?;
-    let page = clients::list(
-        &api.repo,
-        caller,
-        limit,
-        query_param(req, "cursor").as_deref(),
-    )
-    .await?;
+    let (limit, cursor) = page_params(req)?;
+    let page = clients::list(&api.repo, caller, limit, cursor.as_deref()).await?;
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
@@ -150,13 +144,13 @@ async fn list_subsidiaries(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let (limit, cursor) = page_params(req)?;
     let page = clients::subsidiaries(
         &api.repo,
         caller,
         path_id(req, "id")?,
         limit,
-        query_param(req, "cursor").as_deref(),
+        cursor.as_deref(),
     )
     .await?;
     Ok(json_response(StatusCode::OK, &page, None))
@@ -185,13 +179,13 @@ async fn list_client_contacts(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let (limit, cursor) = page_params(req)?;
     let page = crm_shared::links::contacts_of_client(
         &api.deps,
         caller,
         path_id(req, "id")?,
         limit,
-        query_param(req, "cursor").as_deref(),
+        cursor.as_deref(),
     )
     .await?;
     Ok(json_response(StatusCode::OK, &page, None))

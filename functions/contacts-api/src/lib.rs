@@ -2,12 +2,12 @@
 
 use api_kit::{
     Problem, caller, error_response, idempotent, if_match, json_body, json_response, no_content,
-    path_id, query_param, route_key,
+    page_params, path_id, route_key,
 };
 use crm_shared::contacts::audit::AuditEntry;
 use crm_shared::contacts::{self, Contact, ContactPatch, DynamoContacts, NewContact};
 use crm_shared::links::{self, ClientLink, LinkInput};
-use crm_shared::pagination::{Page, page_size};
+use crm_shared::pagination::Page;
 use crm_shared::privacy::ContactExport;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
@@ -102,14 +102,8 @@ async fn list_contacts(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let limit = page_size(query_param(req, "limit").as_deref())?;
-    let page = contacts::list(
-        &api.repo,
-        caller,
-        limit,
-        query_param(req, "cursor").as_deref(),
-    )
-    .await?;
+    let (limit, cursor) = page_params(req)?;
+    let page = contacts::list(&api.repo, caller, limit, cursor.as_deref()).await?;
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
@@ -184,15 +178,8 @@ async fn contact_history(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let id = path_id(req, "id")?;
-    let limit = page_size(query_param(req, "limit").as_deref())?;
-    let page = contacts::history(
-        &api.repo,
-        caller,
-        id,
-        limit,
-        query_param(req, "cursor").as_deref(),
-    )
-    .await?;
+    let (limit, cursor) = page_params(req)?;
+    let page = contacts::history(&api.repo, caller, id, limit, cursor.as_deref()).await?;
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
@@ -256,13 +243,13 @@ async fn list_contact_clients(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let limit = page_size(query_param(req, "limit").as_deref())?;
+    let (limit, cursor) = page_params(req)?;
     let page = links::clients_of_contact(
         &api.deps,
         caller,
         path_id(req, "id")?,
         limit,
-        query_param(req, "cursor").as_deref(),
+        cursor.as_deref(),
     )
     .await?;
     Ok(json_response(StatusCode::OK, &page, None))

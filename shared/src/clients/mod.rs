@@ -7,7 +7,7 @@ mod store;
 pub use store::{DynamoClients, client_pk};
 
 use crate::contacts::{normalize_email, normalize_text};
-use crate::pagination::{Page, decode_cursor, encode_cursor};
+use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
@@ -652,15 +652,11 @@ pub async fn list(
     cursor: Option<&str>,
 ) -> Result<Page<Client>, CrmError> {
     require_read(caller)?;
-    const QUERY: &str = "clients:newest";
-    let start = cursor
-        .map(|c| decode_cursor(&caller.tenant_id, QUERY, c))
-        .transpose()?;
-    let (items, last) = repo.list(&caller.tenant_id, limit, start).await?;
-    Ok(Page {
-        items,
-        next_cursor: last.map(|k| encode_cursor(&caller.tenant_id, QUERY, &k)),
-    })
+    let query = ListQuery::new(&caller.tenant_id, "clients:newest");
+    let (items, last) = repo
+        .list(&caller.tenant_id, limit, query.start(cursor)?)
+        .await?;
+    Ok(query.page(items, last))
 }
 
 /// Direct subsidiaries of a client, paginated (C8).
@@ -672,17 +668,11 @@ pub async fn subsidiaries(
     cursor: Option<&str>,
 ) -> Result<Page<Client>, CrmError> {
     get(repo, caller, id).await?;
-    let query = format!("client-subsidiaries:{id}");
-    let start = cursor
-        .map(|c| decode_cursor(&caller.tenant_id, &query, c))
-        .transpose()?;
+    let query = ListQuery::new(&caller.tenant_id, format!("client-subsidiaries:{id}"));
     let (items, last) = repo
-        .subsidiaries(&caller.tenant_id, id, limit, start)
+        .subsidiaries(&caller.tenant_id, id, limit, query.start(cursor)?)
         .await?;
-    Ok(Page {
-        items,
-        next_cursor: last.map(|k| encode_cursor(&caller.tenant_id, &query, &k)),
-    })
+    Ok(query.page(items, last))
 }
 
 /// A client with all its subsidiaries below it (S2.2 roll-up).

@@ -8,7 +8,7 @@ mod store;
 pub use normalize::{display_name, normalize_email, normalize_text};
 pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk};
 
-use crate::pagination::{Page, decode_cursor, encode_cursor};
+use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
 use crate::{Caller, CrmError, FieldError, Role};
 use audit::{AuditAction, AuditEntry, diff};
@@ -401,15 +401,11 @@ pub async fn list(
             next_cursor: None,
         });
     }
-    const QUERY: &str = "contacts:newest";
-    let start = cursor
-        .map(|c| decode_cursor(&caller.tenant_id, QUERY, c))
-        .transpose()?;
-    let (items, last) = repo.list(&caller.tenant_id, limit, start).await?;
-    Ok(Page {
-        items,
-        next_cursor: last.map(|k| encode_cursor(&caller.tenant_id, QUERY, &k)),
-    })
+    let query = ListQuery::new(&caller.tenant_id, "contacts:newest");
+    let (items, last) = repo
+        .list(&caller.tenant_id, limit, query.start(cursor)?)
+        .await?;
+    Ok(query.page(items, last))
 }
 
 /// `GET /contacts/{id}/history`: the contact's audit trail, newest first (S6.5).
@@ -421,15 +417,11 @@ pub async fn history(
     cursor: Option<&str>,
 ) -> Result<Page<AuditEntry>, CrmError> {
     load_live(repo, caller, id).await?;
-    let query = format!("contact-history:{id}");
-    let start = cursor
-        .map(|c| decode_cursor(&caller.tenant_id, &query, c))
-        .transpose()?;
-    let (items, last) = repo.history(&caller.tenant_id, id, limit, start).await?;
-    Ok(Page {
-        items,
-        next_cursor: last.map(|k| encode_cursor(&caller.tenant_id, &query, &k)),
-    })
+    let query = ListQuery::new(&caller.tenant_id, format!("contact-history:{id}"));
+    let (items, last) = repo
+        .history(&caller.tenant_id, id, limit, query.start(cursor)?)
+        .await?;
+    Ok(query.page(items, last))
 }
 
 #[cfg(test)]
