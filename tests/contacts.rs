@@ -404,7 +404,7 @@ async fn lists_are_cursor_paginated_and_cursors_are_bound_to_the_tenant() {
 async fn s6_5_every_change_is_in_the_history_newest_first_with_old_and_new_values() {
     let stack = Stack::start().await;
     let alice = stack.token("acme", "alice", "admin");
-    let bob = stack.token("acme", "bob", "member");
+    let bob = stack.token("acme", "bob", "admin");
     let created = stack
         .call(
             "POST",
@@ -444,7 +444,11 @@ async fn s6_5_every_change_is_in_the_history_newest_first_with_old_and_new_value
     );
     assert_eq!(
         entries[0]["changes"],
-        json!([{"field": "email", "old": "ada@example.com", "new": "ada@lovelace.example"}])
+        json!([{
+            "field": "emails",
+            "old": [{"address": "ada@example.com", "primary": true}],
+            "new": [{"address": "ada@lovelace.example", "primary": true}]
+        }])
     );
     assert_eq!(
         (entries[1]["action"].as_str(), entries[1]["actor"].as_str()),

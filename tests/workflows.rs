@@ -439,7 +439,8 @@ async fn emulated_scheduler_fires_a_kept_one_time_schedule_once() {
 async fn s1_2_erase_leaves_nothing_about_the_contact() {
     let stack = Stack::start().await;
     let admin = stack.token("acme", "alice", "admin");
-    let member = stack.token("acme", "mo", "member");
+    // A viewer sees the contact but may not erase it.
+    let viewer = stack.token("acme", "vic", "viewer");
     let ada = contact(&stack, &admin, "ada.erased@example.com").await;
     stack
         .call(
@@ -482,7 +483,7 @@ async fn s1_2_erase_leaves_nothing_about_the_contact() {
 
     assert_eq!(
         stack
-            .call("POST", &format!("/contacts/{ada}/erase"), &member, None)
+            .call("POST", &format!("/contacts/{ada}/erase"), &viewer, None)
             .await
             .status,
         403

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod config;
 pub mod contacts;
 pub mod deps;
+pub mod directory;
 pub mod error;
 pub mod idempotency;
 pub mod imports;
@@ -13,7 +14,9 @@ pub mod links;
 pub mod pagination;
 pub mod patch;
 pub mod privacy;
+pub mod search_keys;
 pub mod table;
+pub mod visibility;
 pub mod workflows;
 
 pub use caller::{Caller, Role};

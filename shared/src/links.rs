@@ -4,6 +4,7 @@
 //! client's contacts, C5). Link, contact and the previous primary link change in one transaction.
 
 use crate::clients::{self, DynamoClients};
+use crate::contacts::audit::AuditEntry;
 use crate::contacts::{self, Contact, DynamoContacts, contact_pk};
 use crate::error::sdk_error;
 use crate::pagination::{ListQuery, Page};
@@ -105,14 +106,28 @@ async fn transact(table: &Table, items: Vec<TransactWriteItem>) -> Result<(), Cr
     }
 }
 
-fn with_primary(contact: &Contact, primary: Option<Uuid>, actor: &str) -> Contact {
+/// Most clients one contact is linked to (each link is an index entry of the contact).
+pub const MAX_LINKS_PER_CONTACT: usize = 20;
+
+/// The contact after a link change: its client list and primary client.
+fn with_links(contact: &Contact, clients: Vec<Uuid>, primary: Option<Uuid>, actor: &str) -> Contact {
     Contact {
+        client_ids: clients,
         primary_client_id: primary,
-        updated_at: crate::now(),
-        updated_by: actor.to_string(),
-        version: contact.version + 1,
-        ..contact.clone()
+        ..contact.next_version(actor)
     }
+}
+
+/// The contact write (record, index entries, audit entry) for a link change.
+fn contact_write(
+    repo: &DynamoContacts,
+    tenant: &str,
+    current: &Contact,
+    next: &Contact,
+    actor: &str,
+) -> Result<Vec<TransactWriteItem>, CrmError> {
+    let audit = AuditEntry::of_change(Some(current), Some(next), actor, None);
+    Ok(repo.replace_items(tenant, current, next, &audit)?.items)
 }
 
 /// `PUT /contacts/{id}/clients/{client_id}`: creates or changes the link.
@@ -145,14 +160,20 @@ pub async fn set_link(
         (false, true) => None,
         (false, false) => contact.primary_client_id,
     };
-    let mut items = vec![
-        contacts_repo.replace_tx(
-            tenant,
-            &contact,
-            &with_primary(&contact, new_primary, &caller.user_id),
-        )?,
-        put_tx(&table, link_item(tenant, &link)?)?,
-    ];
+    let mut clients = contact.client_ids.clone();
+    if !clients.contains(&client_id) {
+        if clients.len() >= MAX_LINKS_PER_CONTACT {
+            return Err(CrmError::Validation(vec![crate::FieldError::new(
+                "client_id",
+                "max_items",
+                format!("a contact is linked to at most {MAX_LINKS_PER_CONTACT} clients"),
+            )]));
+        }
+        clients.push(client_id);
+    }
+    let next = with_links(&contact, clients, new_primary, &caller.user_id);
+    let mut items = contact_write(&contacts_repo, tenant, &contact, &next, &caller.user_id)?;
+    items.push(put_tx(&table, link_item(tenant, &link)?)?);
     if let Some(previous) = contact
         .primary_client_id
         .filter(|p| input.primary && *p != client_id)
@@ -200,14 +221,10 @@ pub async fn remove_link(
         )))
         .build()
         .map_err(CrmError::internal)?;
-    let items = vec![
-        contacts_repo.replace_tx(
-            tenant,
-            &contact,
-            &with_primary(&contact, primary, &caller.user_id),
-        )?,
-        TransactWriteItem::builder().delete(delete).build(),
-    ];
+    let clients = contact.client_ids.iter().copied().filter(|c| *c != client_id).collect();
+    let next = with_links(&contact, clients, primary, &caller.user_id);
+    let mut items = contact_write(&contacts_repo, tenant, &contact, &next, &caller.user_id)?;
+    items.push(TransactWriteItem::builder().delete(delete).build());
     transact(&table, items).await
 }
 

@@ -86,9 +86,8 @@ pub async fn erase_contact(deps: &Deps, caller: &Caller, id: Uuid) -> Result<(),
     if caller.role == crate::Role::Portal {
         return Err(CrmError::NotFound);
     }
-    // In the trash or not: erasure covers both.
-    let contact = repo
-        .get(&caller.tenant_id, id)
+    // In the trash or not: erasure covers both; a contact the caller cannot see is 404.
+    let contact = contacts::load_any(&repo, caller, id)
         .await?
         .ok_or(CrmError::NotFound)?;
     if !caller.role.is_admin() {
@@ -116,9 +115,15 @@ pub async fn erase_contact(deps: &Deps, caller: &Caller, id: Uuid) -> Result<(),
             format!("ENROLLED#{id}"),
         ));
     }
-    if let Some(email) = contact.live_email() {
+    for email in contact.live_emails() {
         keys.push(key(format!("T#{tenant}#EMAIL#{email}"), "EMAIL"));
     }
+    // The list and search entries: nothing about the contact stays findable.
+    keys.extend(
+        contacts::index::entry_keys(tenant, &contact)
+            .into_iter()
+            .map(|(pk, sk)| key(pk, sk)),
+    );
     // The rest of the contact's partition: audit trail, client links, any earlier marker.
     keys.extend(
         table

@@ -150,15 +150,32 @@ pub fn caller(req: &Request) -> Result<Caller, Problem> {
     let user_id = claims.get("sub").filter(|s| !s.is_empty());
     let role = claims.get("role").and_then(|r| Role::parse(r));
     match (tenant_id, user_id, role) {
-        (Some(tenant_id), Some(user_id), Some(role)) => Ok(Caller {
-            tenant_id: tenant_id.clone(),
-            user_id: user_id.clone(),
-            role,
-        }),
+        (Some(tenant_id), Some(user_id), Some(role)) => {
+            Ok(Caller::new(tenant_id.clone(), user_id.clone(), role))
+        }
         _ => Err(Problem::unauthorized(
             "the token lacks a valid tenant_id, sub or role claim",
         )),
     }
+}
+
+/// The caller of this request as the tenant's directory knows them (S9.4): the token's
+/// identity, with the role and teams of the user's record. Answers 401 without a valid token
+/// and 403 for a deactivated user.
+pub async fn authenticate(deps: &Deps, req: &Request) -> Result<Caller, Response<Body>> {
+    let token = caller(req).map_err(Problem::into_response)?;
+    crm_shared::directory::Directory::new(deps.table())
+        .effective_caller(token)
+        .await
+        .map_err(error_response)
+}
+
+/// All query string parameters (the last value of a repeated one).
+pub fn query_params(req: &Request) -> std::collections::BTreeMap<String, String> {
+    req.query_string_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// `METHOD /path/{param}` as API Gateway matched it.
@@ -223,6 +240,13 @@ pub fn path_id(req: &Request, name: &str) -> Result<Uuid, CrmError> {
         .and_then(|p| p.first(name))
         .and_then(|v| Uuid::parse_str(v).ok())
         .ok_or(CrmError::NotFound)
+}
+
+/// A path parameter as text (percent-decoded by API Gateway).
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_string)
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
@@ -401,11 +425,7 @@ mod tests {
             "../../../events/http-create-contact.json"
         ))
         .unwrap();
-        let expected = Caller {
-            tenant_id: "tenant-a".into(),
-            user_id: "user-1".into(),
-            role: Role::Admin,
-        };
+        let expected = Caller::new("tenant-a", "user-1", Role::Admin);
         assert_eq!(caller(&create).unwrap(), expected);
         assert_eq!(route_key(&create), "POST /contacts");
         let body: serde_json::Value = json_body(&create).unwrap();

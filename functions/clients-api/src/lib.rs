@@ -1,7 +1,7 @@
 //! `clients-api`: client companies and their hierarchy (S2). Parse, call `crm_shared::clients`, answer.
 
 use api_kit::{
-    Problem, caller, error_response, idempotent, if_match, json_body, json_response, no_content,
+    Problem, error_response, idempotent, if_match, json_body, json_response, no_content,
     page_params, path_id, route_key,
 };
 use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, DynamoClients};
@@ -25,9 +25,9 @@ impl ClientsApi {
 
 impl api_kit::HttpHandler for ClientsApi {
     async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match caller(&req) {
+        let caller = match api_kit::authenticate(&self.deps, &req).await {
             Ok(c) => c,
-            Err(p) => return p.into_response(),
+            Err(response) => return response,
         };
         let result = match route_key(&req).as_str() {
             "POST /clients" => {

@@ -1,11 +1,14 @@
 //! `contacts-api`: the contact routes (S1). Parse, call `crm_shared::contacts`, answer.
 
 use api_kit::{
-    Problem, caller, error_response, idempotent, if_match, json_body, json_response, no_content,
+    Problem, error_response, idempotent, if_match, json_body, json_response, no_content,
     page_params, path_id, route_key,
 };
 use crm_shared::contacts::audit::AuditEntry;
-use crm_shared::contacts::{self, Contact, ContactPatch, DynamoContacts, NewContact};
+use crm_shared::contacts::search::{self, ContactQuery};
+use crm_shared::contacts::{
+    self, Contact, ContactPatch, ContactSummary, DynamoContacts, NewContact, ShareInput,
+};
 use crm_shared::links::{self, ClientLink, LinkInput};
 use crm_shared::pagination::Page;
 use crm_shared::privacy::ContactExport;
@@ -27,9 +30,9 @@ impl ContactsApi {
 
 impl api_kit::HttpHandler for ContactsApi {
     async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match caller(&req) {
+        let caller = match api_kit::authenticate(&self.deps, &req).await {
             Ok(c) => c,
-            Err(p) => return p.into_response(),
+            Err(response) => return response,
         };
         let result = match route_key(&req).as_str() {
             "POST /contacts" => {
@@ -42,6 +45,10 @@ impl api_kit::HttpHandler for ContactsApi {
             "GET /contacts/{id}" => get_contact(self, &caller, &req).await,
             "PATCH /contacts/{id}" => patch_contact(self, &caller, &req).await,
             "DELETE /contacts/{id}" => delete_contact(self, &caller, &req).await,
+            "POST /contacts/{id}/shares" => share_contact(self, &caller, &req).await,
+            "DELETE /contacts/{id}/shares/{principal}" => {
+                unshare_contact(self, &caller, &req).await
+            }
             "GET /contacts/{id}/history" => contact_history(self, &caller, &req).await,
             "GET /contacts/{id}/export" => export_contact(self, &caller, &req).await,
             "GET /contacts/{id}/clients" => list_contact_clients(self, &caller, &req).await,
@@ -91,20 +98,69 @@ async fn create_contact(
     Ok(response)
 }
 
-/// List contacts, newest first (S1.3), cursor-paginated.
+/// List, filter and search the contacts the caller may see (S1.3, S1.4), newest first unless
+/// `sort` says otherwise; cursor-paginated. A page can come back short (even empty) with a
+/// `next_cursor` when filters rejected many entries: each request reads a bounded number of
+/// index items.
 #[utoipa::path(get, path = "/contacts", tag = "contacts",
-    params(("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+    params(("q" = Option<String>, Query, description = "Prefix search on name, email and company; case- and accent-insensitive; several words must all match"),
+           ("client" = Option<uuid::Uuid>, Query), ("owner" = Option<String>, Query), ("team" = Option<uuid::Uuid>, Query),
+           ("tag" = Option<String>, Query), ("lead_source" = Option<String>, Query),
+           ("status" = Option<String>, Query, description = "lead, prospect, customer or inactive"),
+           ("created_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD; likewise the other ranges"),
+           ("created_to" = Option<String>, Query), ("updated_from" = Option<String>, Query), ("updated_to" = Option<String>, Query),
+           ("last_contacted_from" = Option<String>, Query), ("last_contacted_to" = Option<String>, Query),
+           ("not_contacted_since" = Option<String>, Query, description = "Last contacted before this time, or never (follow-up list)"),
+           ("sort" = Option<String>, Query, description = "name, created_at, updated_at or last_contacted_at; prefix - for descending (default -created_at)"),
+           ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
-    responses((status = 200, description = "A page of contacts", body = Page<Contact>),
-              (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "A page of contact summaries", body = Page<ContactSummary>),
+              (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
 async fn list_contacts(
     api: &ContactsApi,
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let (limit, cursor) = page_params(req)?;
-    let page = contacts::list(&api.repo, caller, limit, cursor.as_deref()).await?;
+    let query = ContactQuery::parse(&api_kit::query_params(req))?;
+    let page = search::list(&api.repo, caller, &query, limit, cursor.as_deref()).await?;
     Ok(json_response(StatusCode::OK, &page, None))
+}
+
+/// Share the contact with a user or a team of the tenant (S9.4).
+#[utoipa::path(post, path = "/contacts/{id}/shares", tag = "contacts", request_body = ShareInput,
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The contact", body = Contact, headers(("ETag" = String))),
+              (status = 403, description = "The role cannot change contacts", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "No such user or team", body = Problem, content_type = "application/problem+json")))]
+async fn share_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: ShareInput = json_body(req)?;
+    let contact = contacts::share(&api.repo, caller, path_id(req, "id")?, input.principal()?).await?;
+    Ok(json_response(StatusCode::OK, &contact, Some(contact.etag())))
+}
+
+/// Stop sharing the contact with a user (`user:{id}`) or team (`team:{id}`).
+#[utoipa::path(delete, path = "/contacts/{id}/shares/{principal}", tag = "contacts",
+    params(("id" = uuid::Uuid, Path), ("principal" = String, Path, description = "`user:{user_id}` or `team:{team_id}`")),
+    responses((status = 200, description = "The contact", body = Contact, headers(("ETag" = String))),
+              (status = 404, description = "No such contact or share", body = Problem, content_type = "application/problem+json")))]
+async fn unshare_contact(
+    api: &ContactsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    let principal = api_kit::path_param(req, "principal")
+        .as_deref()
+        .and_then(contacts::parse_principal)
+        .ok_or(CrmError::NotFound)?;
+    let contact = contacts::unshare(&api.repo, caller, id, principal).await?;
+    Ok(json_response(StatusCode::OK, &contact, Some(contact.etag())))
 }
 
 /// Read one contact; its ETag is its version.
@@ -295,6 +351,8 @@ async fn unlink_client(
 #[openapi(paths(
     create_contact,
     list_contacts,
+    share_contact,
+    unshare_contact,
     get_contact,
     patch_contact,
     delete_contact,

@@ -1,7 +1,7 @@
 //! `imports-api`: start an import (presigned upload) and read its progress (S5).
 
 use api_kit::{
-    Problem, caller, error_response, idempotent, json_body, json_response, path_id, route_key,
+    Problem, error_response, idempotent, json_body, json_response, path_id, route_key,
 };
 use crm_shared::imports::{self, Import, ImportCreated, NewImport};
 use crm_shared::{Caller, CrmError, Deps};
@@ -20,9 +20,9 @@ impl ImportsApi {
 
 impl api_kit::HttpHandler for ImportsApi {
     async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match caller(&req) {
+        let caller = match api_kit::authenticate(&self.deps, &req).await {
             Ok(c) => c,
-            Err(p) => return p.into_response(),
+            Err(response) => return response,
         };
         let result = match route_key(&req).as_str() {
             "POST /imports" => {

@@ -1,7 +1,7 @@
 //! `workflows-api`: define workflows, enroll a contact, follow a run (S7).
 
 use api_kit::{
-    Problem, caller, error_response, idempotent, json_body, json_response, path_id, route_key,
+    Problem, error_response, idempotent, json_body, json_response, path_id, route_key,
 };
 use crm_shared::workflows::{self, AwsEffects, NewWorkflow, StartRun, Workflow, WorkflowRun};
 use crm_shared::{Caller, CrmError, Deps};
@@ -22,9 +22,9 @@ impl WorkflowsApi {
 
 impl api_kit::HttpHandler for WorkflowsApi {
     async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match caller(&req) {
+        let caller = match api_kit::authenticate(&self.deps, &req).await {
             Ok(c) => c,
-            Err(p) => return p.into_response(),
+            Err(response) => return response,
         };
         let result = match route_key(&req).as_str() {
             "POST /workflows" => {

@@ -485,7 +485,7 @@ mod tests {
         let tables = template.resources_of_type(TABLE_TYPE);
         let props: TableProps = serde_yaml::from_value(tables[0].1.clone()).unwrap();
         assert_eq!(props.key_schema.len(), 2);
-        assert_eq!(props.global_secondary_indexes.len(), 2);
+        assert_eq!(props.global_secondary_indexes.len(), 5);
         assert!(props.time_to_live_specification.is_some_and(|t| t.enabled));
     }
 }

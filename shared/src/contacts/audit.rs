@@ -16,6 +16,9 @@ pub enum AuditAction {
     /// Moved to the trash.
     Deleted,
     Restored,
+    /// Shared with a user or team (S9.4).
+    Shared,
+    Unshared,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -46,35 +49,33 @@ pub fn audit_sk(id: Uuid) -> String {
     format!("AUDIT#{id}")
 }
 
-/// The fields an entry records, as JSON; an absent field is `None`.
-fn audited_fields(c: &Contact) -> Vec<(&'static str, Option<Value>)> {
-    let text = |v: &Option<String>| v.as_ref().map(|s| Value::String(s.clone()));
-    vec![
-        ("first_name", text(&c.first_name)),
-        ("last_name", text(&c.last_name)),
-        ("display_name", Some(Value::String(c.display_name.clone()))),
-        ("email", text(&c.email)),
-        ("company", text(&c.company)),
-    ]
+/// Keys of a stored contact that are bookkeeping, not data: never listed as changes.
+/// `email` repeats the primary address of `emails`, which is audited.
+const NOT_AUDITED: &[&str] = &["id", "email", "version", "created_at", "created_by", "updated_at", "updated_by"];
+
+fn audited_fields(c: &Contact) -> serde_json::Map<String, Value> {
+    match serde_json::to_value(c) {
+        Ok(Value::Object(mut m)) => {
+            m.retain(|k, _| !NOT_AUDITED.contains(&k.as_str()));
+            m
+        }
+        _ => serde_json::Map::new(),
+    }
 }
 
-/// The field-by-field difference of two states; `None` stands for "no record".
+/// The field-by-field difference of two states (top-level fields, in name order; a list or an
+/// object is compared as a whole); `None` stands for "no record".
 pub fn diff(before: Option<&Contact>, after: Option<&Contact>) -> Vec<FieldChange> {
-    let before = before.map(audited_fields);
-    let after = after.map(audited_fields);
-    let names = before
-        .as_ref()
-        .or(after.as_ref())
-        .map(|f| f.iter().map(|(n, _)| *n).collect::<Vec<_>>())
-        .unwrap_or_default();
+    let before = before.map(audited_fields).unwrap_or_default();
+    let after = after.map(audited_fields).unwrap_or_default();
+    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     names
         .into_iter()
-        .enumerate()
-        .filter_map(|(i, field)| {
-            let old = before.as_ref().and_then(|f| f[i].1.clone());
-            let new = after.as_ref().and_then(|f| f[i].1.clone());
+        .filter_map(|field| {
+            let old = before.get(field).cloned();
+            let new = after.get(field).cloned();
             (old != new).then(|| FieldChange {
-                field: field.to_string(),
+                field: field.clone(),
                 old,
                 new,
             })
@@ -138,17 +139,15 @@ mod tests {
     fn s6_5_diff_lists_changed_fields_with_old_and_new() {
         let a = contact("Ada", Some("ada@example.com"));
         let mut b = a.clone();
-        b.first_name = Some("Augusta".into());
+        b.fields.first_name = Some("Augusta".into());
         b.display_name = "Augusta".into();
         b.email = None;
+        b.fields.emails.clear();
         let changes = diff(Some(&a), Some(&b));
         let fields: Vec<_> = changes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(fields, vec!["first_name", "display_name", "email"]);
-        assert_eq!(
-            changes[2].old,
-            Some(Value::String("ada@example.com".into()))
-        );
-        assert_eq!(changes[2].new, None);
+        assert_eq!(fields, vec!["display_name", "emails", "first_name"]);
+        assert_eq!(changes[1].old.as_ref().unwrap()[0]["address"], "ada@example.com");
+        assert_eq!(changes[1].new, None);
         assert!(diff(Some(&a), Some(&a)).is_empty());
         assert_eq!(
             AuditEntry::of_change(None, Some(&a), "u", None).action,
@@ -157,8 +156,9 @@ mod tests {
         assert_eq!(
             AuditEntry::of_change(Some(&a), None, "u", None)
                 .changes
-                .len(),
-            3
+                .iter()
+                .all(|c| c.new.is_none()),
+            true
         );
     }
 }

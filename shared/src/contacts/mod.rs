@@ -2,47 +2,51 @@
 //! the import processor share.
 
 pub mod audit;
+mod fields;
+pub mod index;
 mod normalize;
+pub mod phone;
+pub mod search;
 mod store;
 
+pub use fields::*;
+pub use index::ContactSummary;
 pub use normalize::{display_name, normalize_email, normalize_text};
 pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk};
 
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
-use crate::{Caller, CrmError, FieldError, Role};
+use crate::visibility::{Access, Principal, RecordKind, Visibility, MAX_SHARES};
+use crate::{Caller, CrmError, FieldError};
 use audit::{AuditAction, AuditEntry, diff};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-const NAME_MAX: usize = 100;
-const COMPANY_MAX: usize = 200;
 
 /// A contact as stored and returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contact {
     pub id: Uuid,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
     /// Derived: explicit display name > "First Last" > company > email (S1.1).
     pub display_name: String,
-    /// Set when the display name was given explicitly rather than derived.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub explicit_display_name: Option<String>,
-    /// Primary email, lower-cased. Unique within the tenant.
+    /// The primary address of `emails`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<String>,
+    #[serde(flatten)]
+    pub fields: ContactFields,
     /// The import that created the contact, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_id: Option<Uuid>,
-    /// The contact's primary client (S1.5); set through `PUT /contacts/{id}/clients/{client_id}`.
+    /// The clients the contact is linked to (S1.5); changed through
+    /// `PUT /contacts/{id}/clients/{client_id}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_ids: Vec<Uuid>,
+    /// The contact's primary client (S1.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_client_id: Option<Uuid>,
+    /// Users and teams the contact is shared with (S9.4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<Principal>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
@@ -58,19 +62,8 @@ pub struct Contact {
 /// Days a deleted contact can be restored before the table's TTL removes it.
 pub const TRASH_DAYS: i64 = 30;
 
-/// Body of `POST /contacts`. Anything else (id, tenant, version, timestamps) is refused.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewContact {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    /// Overrides the derived display name.
-    pub display_name: Option<String>,
-    pub email: Option<String>,
-    pub company: Option<String>,
-}
-
 /// Body of `PATCH /contacts/{id}` (JSON merge patch): absent keeps, `null` clears, a value sets.
+/// `email` replaces the primary address and keeps the others; `emails` replaces the list.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPatch {
@@ -87,114 +80,113 @@ pub struct ContactPatch {
     #[schema(value_type = Option<String>)]
     pub email: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<EmailInput>>)]
+    pub emails: Patch<Vec<EmailInput>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<PhoneInput>>)]
+    pub phones: Patch<Vec<PhoneInput>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub job_title: Patch<String>,
+    #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub company: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub website: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<ContactAddress>>)]
+    pub addresses: Patch<Vec<ContactAddress>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<SocialProfile>>)]
+    pub social_profiles: Patch<Vec<SocialProfile>>,
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub birthday: Patch<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub owner: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub team: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Visibility>)]
+    pub visibility: Patch<Visibility>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub lead_source: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<LifecycleStatus>)]
+    pub lifecycle_status: Patch<LifecycleStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub last_contacted_at: Patch<DateTime<Utc>>,
 }
 
-/// The validated, normalised fields of a contact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactFields {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub explicit_display_name: Option<String>,
-    pub email: Option<String>,
-    pub company: Option<String>,
-}
-
-impl ContactFields {
-    /// Normalises and validates; every violated rule is reported, not just the first.
-    pub fn validate(raw: NewContact) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut text = |field: &str, value: Option<String>, max: usize| match value {
-            None => None,
-            Some(v) => match normalize_text(&v, max) {
-                Ok(v) => v,
-                Err(rule) => {
-                    errors.push(FieldError::new(field, rule.code(), rule.message(max)));
-                    None
-                }
-            },
-        };
-        let first_name = text("first_name", raw.first_name, NAME_MAX);
-        let last_name = text("last_name", raw.last_name, NAME_MAX);
-        let explicit_display_name = text("display_name", raw.display_name, NAME_MAX * 2);
-        let company = text("company", raw.company, COMPANY_MAX);
-        let email = match raw
-            .email
-            .as_deref()
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
-            None => None,
-            Some(e) => match normalize_email(e) {
-                Some(e) => Some(e),
-                None => {
-                    errors.push(FieldError::new(
-                        "email",
-                        "format",
-                        "must be an email address like name@example.com",
-                    ));
-                    None
-                }
-            },
-        };
-        let fields = Self {
-            first_name,
-            last_name,
-            explicit_display_name,
-            email,
-            company,
-        };
-        if errors.is_empty() && fields.display_name().is_none() {
-            errors.push(FieldError::new(
-                "first_name",
-                "required_one_of",
-                "give at least one of first_name, last_name, display_name, company or email",
-            ));
+impl ContactPatch {
+    /// The merged input; `Err` when the patch itself is contradictory.
+    fn apply(self, current: &ContactFields) -> Result<NewContact, CrmError> {
+        let mut m = current.to_input();
+        if !self.email.is_absent() && !self.emails.is_absent() {
+            return Err(CrmError::Validation(vec![FieldError::new(
+                "email",
+                "one_of",
+                "give `email` or `emails`, not both",
+            )]));
         }
-        if errors.is_empty() {
-            Ok(fields)
+        if !self.email.is_absent() {
+            // Replace the primary address, keep the others.
+            let mut list = m.emails.take().unwrap_or_default();
+            if !list.is_empty() {
+                list.remove(0);
+            }
+            if let Some(new) = self.email.apply(None) {
+                for e in &mut list {
+                    e.primary = false;
+                }
+                list.insert(0, EmailInput { address: new, label: None, primary: true });
+            }
+            m.emails = Some(list);
         } else {
-            Err(errors)
+            m.emails = self.emails.apply(m.emails);
         }
-    }
-
-    pub fn display_name(&self) -> Option<String> {
-        display_name(
-            self.explicit_display_name.as_deref(),
-            self.first_name.as_deref(),
-            self.last_name.as_deref(),
-            self.company.as_deref(),
-            self.email.as_deref(),
-        )
+        m.first_name = self.first_name.apply(m.first_name);
+        m.last_name = self.last_name.apply(m.last_name);
+        m.display_name = self.display_name.apply(m.display_name);
+        m.phones = self.phones.apply(m.phones);
+        m.job_title = self.job_title.apply(m.job_title);
+        m.company = self.company.apply(m.company);
+        m.website = self.website.apply(m.website);
+        m.addresses = self.addresses.apply(m.addresses);
+        m.social_profiles = self.social_profiles.apply(m.social_profiles);
+        m.birthday = self.birthday.apply(m.birthday);
+        m.tags = self.tags.apply(m.tags);
+        m.owner = self.owner.apply(m.owner);
+        m.team = self.team.apply(m.team);
+        m.visibility = self.visibility.apply(m.visibility);
+        m.lead_source = self.lead_source.apply(m.lead_source);
+        m.lifecycle_status = self.lifecycle_status.apply(m.lifecycle_status);
+        m.last_contacted_at = self.last_contacted_at.apply(m.last_contacted_at);
+        Ok(m)
     }
 }
 
 impl Contact {
-    pub fn fields(&self) -> ContactFields {
-        ContactFields {
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-            explicit_display_name: self.explicit_display_name.clone(),
-            email: self.email.clone(),
-            company: self.company.clone(),
-        }
-    }
-
     /// A new contact from validated fields.
     pub fn new(fields: ContactFields, actor: &str, import_id: Option<Uuid>) -> Self {
         let now = crate::now();
-        let display_name = fields.display_name().unwrap_or_default();
         Self {
             id: crate::new_id(),
-            first_name: fields.first_name,
-            last_name: fields.last_name,
-            display_name,
-            explicit_display_name: fields.explicit_display_name,
-            email: fields.email,
-            company: fields.company,
+            display_name: fields.display_name().unwrap_or_default(),
+            email: fields.email().map(str::to_string),
+            fields,
             import_id,
+            client_ids: Vec::new(),
             primary_client_id: None,
+            shared_with: Vec::new(),
             created_at: now,
             created_by: actor.to_string(),
             updated_at: now,
@@ -205,16 +197,9 @@ impl Contact {
         }
     }
 
-    /// The next version of this contact with new fields.
-    fn changed(&self, fields: ContactFields, actor: &str) -> Self {
-        let display_name = fields.display_name().unwrap_or_default();
+    /// The next version of this contact, changed by `actor`.
+    pub fn next_version(&self, actor: &str) -> Self {
         Self {
-            first_name: fields.first_name,
-            last_name: fields.last_name,
-            display_name,
-            explicit_display_name: fields.explicit_display_name,
-            email: fields.email,
-            company: fields.company,
             updated_at: crate::now(),
             updated_by: actor.to_string(),
             version: self.version + 1,
@@ -222,13 +207,37 @@ impl Contact {
         }
     }
 
-    /// The email the contact holds in the tenant's uniqueness index: none while in the trash.
-    pub fn live_email(&self) -> Option<&str> {
-        self.email.as_deref().filter(|_| self.deleted_at.is_none())
+    /// The next version of this contact with new fields.
+    fn changed(&self, fields: ContactFields, actor: &str) -> Self {
+        Self {
+            display_name: fields.display_name().unwrap_or_default(),
+            email: fields.email().map(str::to_string),
+            fields,
+            ..self.next_version(actor)
+        }
+    }
+
+    /// The addresses the contact holds in the tenant's uniqueness index: none while in the trash.
+    pub fn live_emails(&self) -> Vec<&str> {
+        if self.deleted_at.is_some() {
+            return Vec::new();
+        }
+        self.fields.emails.iter().map(|e| e.address.as_str()).collect()
     }
 
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
+    }
+
+    pub fn access(&self) -> Access<'_> {
+        Access {
+            kind: RecordKind::Contact,
+            id: self.id,
+            owner: self.fields.owner.as_deref(),
+            team: self.fields.team,
+            visibility: self.fields.visibility,
+            shared_with: &self.shared_with,
+        }
     }
 }
 
@@ -237,31 +246,40 @@ fn require_write(caller: &Caller) -> Result<(), CrmError> {
         Ok(())
     } else {
         Err(CrmError::Forbidden(
-            format!("the {:?} role cannot change contacts", caller.role).to_lowercase(),
+            format!("the {} role cannot change contacts", caller.role.as_str()),
         ))
     }
 }
 
-/// Portal users see only their own contact record; that arrives with the portal (S9.5).
-fn require_read(caller: &Caller) -> Result<(), CrmError> {
-    if caller.role == Role::Portal {
-        Err(CrmError::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
-/// The contact unless it is absent, in the trash, or invisible to the caller.
+/// The contact unless it is absent, in the trash, or invisible to the caller (all 404).
 async fn load_live(
     repo: &impl ContactRepository,
     caller: &Caller,
     id: Uuid,
 ) -> Result<Contact, CrmError> {
-    require_read(caller)?;
-    repo.get(&caller.tenant_id, id)
+    load_any(repo, caller, id)
         .await?
         .filter(|c| c.deleted_at.is_none())
         .ok_or(CrmError::NotFound)
+}
+
+/// The contact, live or trashed, if the caller may see it.
+pub async fn load_any(
+    repo: &impl ContactRepository,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Option<Contact>, CrmError> {
+    Ok(repo
+        .get(&caller.tenant_id, id)
+        .await?
+        .filter(|c| caller.sees(&c.access())))
+}
+
+/// A writing role that sees the contact may change it (viewers get 403; invisible is 404).
+fn require_change(caller: &Caller, c: &Contact) -> Result<(), CrmError> {
+    require_write(caller)?;
+    debug_assert!(caller.sees(&c.access()));
+    Ok(())
 }
 
 fn check_version(contact: &Contact, if_match: Option<u64>) -> Result<(), CrmError> {
@@ -271,13 +289,51 @@ fn check_version(contact: &Contact, if_match: Option<u64>) -> Result<(), CrmErro
     }
 }
 
+/// The owner and team a contact refers to must exist in the tenant (checked when they change).
+async fn check_references(
+    repo: &impl ContactRepository,
+    caller: &Caller,
+    fields: &ContactFields,
+    before: Option<&ContactFields>,
+) -> Result<(), CrmError> {
+    let mut errors = Vec::new();
+    if let Some(owner) = fields.owner.as_deref() {
+        let changed = before.is_none_or(|b| b.owner.as_deref() != Some(owner));
+        if changed && owner != caller.user_id && !repo.is_active_user(&caller.tenant_id, owner).await? {
+            errors.push(FieldError::new("owner", "exists", "no active user with this id in the tenant"));
+        }
+    }
+    if let Some(team) = fields.team {
+        let changed = before.is_none_or(|b| b.team != Some(team));
+        if changed && !repo.team_exists(&caller.tenant_id, team).await? {
+            errors.push(FieldError::new("team", "exists", "no such team in the tenant"));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(CrmError::Validation(errors)) }
+}
+
+/// Fills the defaults that depend on who creates the contact: they own it, and it belongs to
+/// their team when they have exactly one.
+fn creator_defaults(caller: &Caller, input: &mut NewContact) {
+    if input.owner.is_none() {
+        input.owner = Some(caller.user_id.clone());
+    }
+    if input.team.is_none() {
+        if let [team] = caller.teams.as_slice() {
+            input.team = Some(*team);
+        }
+    }
+}
+
 pub async fn create(
     repo: &impl ContactRepository,
     caller: &Caller,
-    input: NewContact,
+    mut input: NewContact,
 ) -> Result<Contact, CrmError> {
     require_write(caller)?;
+    creator_defaults(caller, &mut input);
     let fields = ContactFields::validate(input).map_err(CrmError::Validation)?;
+    check_references(repo, caller, &fields, None).await?;
     let contact = Contact::new(fields, &caller.user_id, None);
     let audit = AuditEntry::of_change(None, Some(&contact), &caller.user_id, None);
     repo.insert(&caller.tenant_id, &contact, &audit).await?;
@@ -300,20 +356,14 @@ pub async fn patch(
     if_match: Option<u64>,
 ) -> Result<Contact, CrmError> {
     let current = load_live(repo, caller, id).await?;
-    require_write(caller)?;
+    require_change(caller, &current)?;
     check_version(&current, if_match)?;
-    let f = current.fields();
-    let merged = NewContact {
-        first_name: patch.first_name.apply(f.first_name),
-        last_name: patch.last_name.apply(f.last_name),
-        display_name: patch.display_name.apply(f.explicit_display_name),
-        email: patch.email.apply(f.email),
-        company: patch.company.apply(f.company),
-    };
+    let merged = patch.apply(&current.fields)?;
     let fields = ContactFields::validate(merged).map_err(CrmError::Validation)?;
-    if fields == current.fields() {
+    if fields == current.fields {
         return Ok(current);
     }
+    check_references(repo, caller, &fields, Some(&current.fields)).await?;
     let next = current.changed(fields, &caller.user_id);
     let audit = AuditEntry::of_change(Some(&current), Some(&next), &caller.user_id, None);
     repo.replace(&caller.tenant_id, &current, &next, &audit)
@@ -328,16 +378,13 @@ pub async fn delete(
     if_match: Option<u64>,
 ) -> Result<(), CrmError> {
     let current = load_live(repo, caller, id).await?;
-    require_write(caller)?;
+    require_change(caller, &current)?;
     check_version(&current, if_match)?;
     let now = crate::now();
     let trashed = Contact {
         deleted_at: Some(now),
         deleted_by: Some(caller.user_id.clone()),
-        updated_at: now,
-        updated_by: caller.user_id.clone(),
-        version: current.version + 1,
-        ..current.clone()
+        ..current.next_version(&caller.user_id)
     };
     let audit = AuditEntry::new(
         AuditAction::Deleted,
@@ -356,11 +403,7 @@ pub async fn restore(
     caller: &Caller,
     id: Uuid,
 ) -> Result<Contact, CrmError> {
-    require_read(caller)?;
-    let current = repo
-        .get(&caller.tenant_id, id)
-        .await?
-        .ok_or(CrmError::NotFound)?;
+    let current = load_any(repo, caller, id).await?.ok_or(CrmError::NotFound)?;
     let Some(deleted_at) = current.deleted_at else {
         return Ok(current);
     };
@@ -368,15 +411,11 @@ pub async fn restore(
     if deleted_at + chrono::Duration::days(TRASH_DAYS) < crate::now() {
         return Err(CrmError::NotFound);
     }
-    require_write(caller)?;
-    let now = crate::now();
+    require_change(caller, &current)?;
     let restored = Contact {
         deleted_at: None,
         deleted_by: None,
-        updated_at: now,
-        updated_by: caller.user_id.clone(),
-        version: current.version + 1,
-        ..current.clone()
+        ..current.next_version(&caller.user_id)
     };
     let audit = AuditEntry::new(
         AuditAction::Restored,
@@ -389,23 +428,91 @@ pub async fn restore(
     Ok(restored)
 }
 
-pub async fn list(
+/// Body of `POST /contacts/{id}/shares`: exactly one of `user` or `team`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareInput {
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub team: Option<Uuid>,
+}
+
+impl ShareInput {
+    pub fn principal(self) -> Result<Principal, CrmError> {
+        match (self.user, self.team) {
+            (Some(u), None) => Ok(Principal::User(u)),
+            (None, Some(t)) => Ok(Principal::Team(t)),
+            _ => Err(CrmError::Validation(vec![FieldError::new(
+                "user",
+                "one_of",
+                "give exactly one of `user` or `team`",
+            )])),
+        }
+    }
+}
+
+/// Parses the `{principal}` of `DELETE /contacts/{id}/shares/{principal}`: `user:{id}` or
+/// `team:{uuid}`.
+pub fn parse_principal(s: &str) -> Option<Principal> {
+    match s.split_once(':')? {
+        ("user", u) if crate::directory::is_valid_user_id(u) => Some(Principal::User(u.to_string())),
+        ("team", t) => t.parse().ok().map(Principal::Team),
+        _ => None,
+    }
+}
+
+/// Shares the contact with a user or team of the tenant (S9.4); sharing twice changes nothing.
+pub async fn share(
     repo: &impl ContactRepository,
     caller: &Caller,
-    limit: i32,
-    cursor: Option<&str>,
-) -> Result<Page<Contact>, CrmError> {
-    if caller.role == Role::Portal {
-        return Ok(Page {
-            items: vec![],
-            next_cursor: None,
-        });
+    id: Uuid,
+    principal: Principal,
+) -> Result<Contact, CrmError> {
+    let current = load_live(repo, caller, id).await?;
+    require_change(caller, &current)?;
+    if current.shared_with.contains(&principal) {
+        return Ok(current);
     }
-    let query = ListQuery::new(&caller.tenant_id, "contacts:newest");
-    let (items, last) = repo
-        .list(&caller.tenant_id, limit, query.start(cursor)?)
-        .await?;
-    Ok(query.page(items, last))
+    let exists = match &principal {
+        Principal::User(u) => u == &caller.user_id || repo.is_active_user(&caller.tenant_id, u).await?,
+        Principal::Team(t) => repo.team_exists(&caller.tenant_id, *t).await?,
+    };
+    let field = if matches!(principal, Principal::User(_)) { "user" } else { "team" };
+    if !exists {
+        return Err(CrmError::Validation(vec![FieldError::new(field, "exists", "no such user or team in the tenant")]));
+    }
+    if current.shared_with.len() >= MAX_SHARES {
+        return Err(CrmError::Validation(vec![FieldError::new(
+            field,
+            "max_items",
+            format!("a contact is shared with at most {MAX_SHARES} users and teams"),
+        )]));
+    }
+    let mut next = current.next_version(&caller.user_id);
+    next.shared_with.push(principal);
+    next.shared_with.sort();
+    let audit = AuditEntry::new(AuditAction::Shared, diff(Some(&current), Some(&next)), &caller.user_id, next.version);
+    repo.replace(&caller.tenant_id, &current, &next, &audit).await?;
+    Ok(next)
+}
+
+pub async fn unshare(
+    repo: &impl ContactRepository,
+    caller: &Caller,
+    id: Uuid,
+    principal: Principal,
+) -> Result<Contact, CrmError> {
+    let current = load_live(repo, caller, id).await?;
+    require_change(caller, &current)?;
+    if !current.shared_with.contains(&principal) {
+        return Err(CrmError::NotFound);
+    }
+    let mut next = current.next_version(&caller.user_id);
+    next.shared_with.retain(|p| p != &principal);
+    let audit = AuditEntry::new(AuditAction::Unshared, diff(Some(&current), Some(&next)), &caller.user_id, next.version);
+    repo.replace(&caller.tenant_id, &current, &next, &audit).await?;
+    Ok(next)
 }
 
 /// `GET /contacts/{id}/history`: the contact's audit trail, newest first (S6.5).
@@ -446,7 +553,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(f.display_name().as_deref(), Some("Ada Lovelace"));
-        assert_eq!(f.email.as_deref(), Some("ada@example.com"));
+        assert_eq!(f.email(), Some("ada@example.com"));
         let f = ContactFields::validate(input(None, None, Some("x@y.org"))).unwrap();
         assert_eq!(f.display_name().as_deref(), Some("x@y.org"));
         let f = ContactFields::validate(NewContact {

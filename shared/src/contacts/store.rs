@@ -1,11 +1,12 @@
 //! Contact storage. The contact item, its email-uniqueness item (and, for imports, the row
 //! outcome) change together in one transaction.
 
-use super::Contact;
 use super::audit::{AuditEntry, audit_sk};
+use super::{Contact, index};
+use std::collections::BTreeSet;
 use crate::CrmError;
 use crate::error::sdk_error;
-use crate::table::{GSI1, Item, Table, cancellation_codes, from_item, key, s, to_item};
+use crate::table::{Item, Table, cancellation_codes, from_item, key, s, to_item};
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ pub enum ImportRowWrite {
 
 #[allow(async_fn_in_trait)]
 pub trait ContactRepository {
-    /// Fails with `Conflict` naming `email` when another contact has the email.
+    /// Fails with `Conflict` naming `email` when another contact has one of the addresses.
     async fn insert(
         &self,
         tenant: &str,
@@ -55,13 +56,13 @@ pub trait ContactRepository {
         limit: i32,
         start: Option<Item>,
     ) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError>;
-    async fn list(
-        &self,
-        tenant: &str,
-        limit: i32,
-        start: Option<Item>,
-    ) -> Result<(Vec<Contact>, Option<Item>), CrmError>;
+    /// Whether the tenant's directory has this user, active (S9.4).
+    async fn is_active_user(&self, tenant: &str, user: &str) -> Result<bool, CrmError>;
+    async fn team_exists(&self, tenant: &str, team: Uuid) -> Result<bool, CrmError>;
 }
+
+/// DynamoDB allows 100 items per transaction.
+const MAX_TRANSACTION_ITEMS: usize = 100;
 
 pub struct DynamoContacts {
     table: Table,
@@ -72,14 +73,20 @@ impl DynamoContacts {
         Self { table }
     }
 
-    /// A transaction item replacing `current` by `next` (same email), for writes that change
-    /// the contact together with other items.
-    pub fn replace_tx(
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// The transaction items that replace `current` by `next`: the contact (conditional on
+    /// `current`'s version), its email reservations and index entries, and the audit entry.
+    /// Writes that change the contact together with other items (links) append theirs.
+    pub fn replace_items(
         &self,
         tenant: &str,
         current: &Contact,
         next: &Contact,
-    ) -> Result<TransactWriteItem, CrmError> {
+        audit: &AuditEntry,
+    ) -> Result<ContactWrite, CrmError> {
         let put = Put::builder()
             .table_name(&self.table.name)
             .set_item(Some(contact_item(tenant, next)?))
@@ -87,7 +94,82 @@ impl DynamoContacts {
             .expression_attribute_values(":v", crate::table::n(current.version))
             .build()
             .map_err(CrmError::internal)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        let mut write = ContactWrite::default();
+        write.items.push(TransactWriteItem::builder().put(put).build());
+        self.add_dependents(&mut write, tenant, Some(current), next, audit)?;
+        Ok(write)
+    }
+
+    /// Email reservations (added and released), index entries (removed and written) and the
+    /// audit entry of a change from `current` to `next`.
+    fn add_dependents(
+        &self,
+        write: &mut ContactWrite,
+        tenant: &str,
+        current: Option<&Contact>,
+        next: &Contact,
+        audit: &AuditEntry,
+    ) -> Result<(), CrmError> {
+        let old_emails: BTreeSet<&str> = current.map(|c| c.live_emails().into_iter().collect()).unwrap_or_default();
+        let new_emails: BTreeSet<&str> = next.live_emails().into_iter().collect();
+        for email in new_emails.difference(&old_emails) {
+            write.email_puts.push(write.items.len());
+            write.items.push(self.put_email(tenant, email, next.id)?);
+        }
+        for email in old_emails.difference(&new_emails) {
+            write.items.push(self.delete_email(tenant, email, next.id)?);
+        }
+        let old_keys: BTreeSet<(String, String)> = current.map(|c| index::entry_keys(tenant, c).into_iter().collect()).unwrap_or_default();
+        let new_keys: BTreeSet<(String, String)> = index::entry_keys(tenant, next).into_iter().collect();
+        for (pk, sk) in old_keys.difference(&new_keys) {
+            let delete = Delete::builder()
+                .table_name(&self.table.name)
+                .set_key(Some(key(pk.clone(), sk.clone())))
+                .build()
+                .map_err(CrmError::internal)?;
+            write.items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        for (pk, sk) in &new_keys {
+            let put = Put::builder()
+                .table_name(&self.table.name)
+                .set_item(Some(index::entry_item(next, pk, sk)?))
+                .build()
+                .map_err(CrmError::internal)?;
+            write.items.push(TransactWriteItem::builder().put(put).build());
+        }
+        write.items.push(self.put_audit(tenant, next.id, audit)?);
+        Ok(())
+    }
+}
+
+/// The items of one contact write, and where its email reservations are (to tell a duplicate
+/// address from a lost race on the contact).
+#[derive(Default)]
+pub struct ContactWrite {
+    pub items: Vec<TransactWriteItem>,
+    email_puts: Vec<usize>,
+}
+
+impl ContactWrite {
+    /// Refuses a change that cannot be one transaction; the limits of `fields` keep ordinary
+    /// contacts far below it.
+    fn check_size(&self) -> Result<(), CrmError> {
+        if self.items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(CrmError::Validation(vec![crate::FieldError::new(
+                "tags",
+                "change_too_large",
+                format!(
+                    "this change touches {} index entries at once (at most {MAX_TRANSACTION_ITEMS}); \
+                     split it into smaller changes",
+                    self.items.len()
+                ),
+            )]));
+        }
+        Ok(())
+    }
+
+    fn duplicate_email_in(&self, codes: &[Option<String>]) -> bool {
+        self.email_puts.iter().any(|i| failed_at(codes, *i))
     }
 }
 
@@ -101,17 +183,11 @@ fn email_pk(tenant: &str, email: &str) -> String {
 
 fn contact_item(tenant: &str, c: &Contact) -> Result<Item, CrmError> {
     let mut keys = key(contact_pk(tenant, c.id), "CONTACT");
-    match c.deleted_at {
-        // Listed only while live.
-        None => {
-            keys.insert("GSI1PK".into(), s(format!("T#{tenant}#CONTACTS")));
-            keys.insert("GSI1SK".into(), s(c.id.to_string()));
-        }
-        // In the trash: the table's TTL removes it after TRASH_DAYS.
-        Some(at) => {
-            let expires = at + chrono::Duration::days(super::TRASH_DAYS);
-            keys.insert("expires_at".into(), crate::table::n(expires.timestamp()));
-        }
+    // Lists read the index entries (`index`); a contact in the trash has none, and the
+    // table's TTL removes it after TRASH_DAYS.
+    if let Some(at) = c.deleted_at {
+        let expires = at + chrono::Duration::days(super::TRASH_DAYS);
+        keys.insert("expires_at".into(), crate::table::n(expires.timestamp()));
     }
     keys.insert("entity".into(), s("contact"));
     keys.insert("tenant_id".into(), s(tenant));
@@ -213,6 +289,28 @@ fn duplicate_email() -> CrmError {
     }
 }
 
+impl DynamoContacts {
+    /// Runs a contact write; maps a taken address to 409 and a lost race to 412.
+    async fn run(&self, write: ContactWrite, first_is_contact: bool) -> Result<(), Cancelled> {
+        write.check_size().map_err(Cancelled::Error)?;
+        let duplicate = |codes: &[Option<String>]| write.duplicate_email_in(codes);
+        match self.transact(write.items.clone()).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Cancelled(codes)) if duplicate(&codes) => Err(Cancelled::Error(duplicate_email())),
+            Err(TransactFailure::Cancelled(codes)) if first_is_contact && failed_at(&codes, 0) => {
+                Err(Cancelled::Error(CrmError::PreconditionFailed))
+            }
+            Err(TransactFailure::Cancelled(codes)) => Err(Cancelled::Codes(codes)),
+            Err(TransactFailure::Other(e)) => Err(Cancelled::Error(e)),
+        }
+    }
+}
+
+enum Cancelled {
+    Error(CrmError),
+    Codes(Vec<Option<String>>),
+}
+
 impl ContactRepository for DynamoContacts {
     async fn insert(
         &self,
@@ -220,20 +318,13 @@ impl ContactRepository for DynamoContacts {
         contact: &Contact,
         audit: &AuditEntry,
     ) -> Result<(), CrmError> {
-        let mut items = vec![self.put_new_contact(tenant, contact)?];
-        if let Some(email) = &contact.email {
-            items.push(self.put_email(tenant, email, contact.id)?);
-        }
-        items.push(self.put_audit(tenant, contact.id, audit)?);
-        match self.transact(items).await {
+        let mut write = ContactWrite::default();
+        write.items.push(self.put_new_contact(tenant, contact)?);
+        self.add_dependents(&mut write, tenant, None, contact, audit)?;
+        match self.run(write, false).await {
             Ok(()) => Ok(()),
-            Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 1) => {
-                Err(duplicate_email())
-            }
-            Err(TransactFailure::Cancelled(codes)) => Err(CrmError::Internal(format!(
-                "contact insert cancelled: {codes:?}"
-            ))),
-            Err(TransactFailure::Other(e)) => Err(e),
+            Err(Cancelled::Error(e)) => Err(e),
+            Err(Cancelled::Codes(codes)) => Err(CrmError::Internal(format!("contact insert cancelled: {codes:?}"))),
         }
     }
 
@@ -250,18 +341,18 @@ impl ContactRepository for DynamoContacts {
             crate::imports::import_pk(tenant, import),
             crate::imports::row_sk(row),
         ));
-        let row_put = self.table.put_if_absent(outcome)?;
-        let mut items = vec![row_put, self.put_new_contact(tenant, contact)?];
-        if let Some(email) = &contact.email {
-            items.push(self.put_email(tenant, email, contact.id)?);
-        }
-        items.push(self.put_audit(tenant, contact.id, audit)?);
-        match self.transact(items).await {
+        let mut write = ContactWrite::default();
+        write.items.push(self.table.put_if_absent(outcome)?);
+        write.items.push(self.put_new_contact(tenant, contact)?);
+        self.add_dependents(&mut write, tenant, None, contact, audit)?;
+        let email_puts = write.email_puts.clone();
+        write.check_size()?;
+        match self.transact(write.items).await {
             Ok(()) => Ok(ImportRowWrite::Created),
             Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 0) => {
                 Ok(ImportRowWrite::AlreadyWritten)
             }
-            Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 2) => {
+            Err(TransactFailure::Cancelled(codes)) if email_puts.iter().any(|i| failed_at(&codes, *i)) => {
                 Ok(ImportRowWrite::DuplicateEmail)
             }
             Err(TransactFailure::Cancelled(codes)) => Err(CrmError::Internal(format!(
@@ -286,44 +377,11 @@ impl ContactRepository for DynamoContacts {
         next: &Contact,
         audit: &AuditEntry,
     ) -> Result<(), CrmError> {
-        let put = TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table.name)
-                    .set_item(Some(contact_item(tenant, next)?))
-                    .condition_expression("version = :v")
-                    .expression_attribute_values(":v", crate::table::n(current.version))
-                    .build()
-                    .map_err(CrmError::internal)?,
-            )
-            .build();
-        let mut items = vec![put];
-        // Deleting releases the email, restoring claims it again.
-        let (old_email, new_email) = (current.live_email(), next.live_email());
-        let email_changed = old_email != new_email;
-        if email_changed {
-            if let Some(new) = new_email {
-                items.push(self.put_email(tenant, new, next.id)?);
-            }
-            if let Some(old) = old_email {
-                items.push(self.delete_email(tenant, old, current.id)?);
-            }
-        }
-        items.push(self.put_audit(tenant, current.id, audit)?);
-        match self.transact(items).await {
+        let write = self.replace_items(tenant, current, next, audit)?;
+        match self.run(write, true).await {
             Ok(()) => Ok(()),
-            Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 0) => {
-                Err(CrmError::PreconditionFailed)
-            }
-            Err(TransactFailure::Cancelled(codes))
-                if email_changed && new_email.is_some() && failed_at(&codes, 1) =>
-            {
-                Err(duplicate_email())
-            }
-            Err(TransactFailure::Cancelled(codes)) => Err(CrmError::Internal(format!(
-                "contact update cancelled: {codes:?}"
-            ))),
-            Err(TransactFailure::Other(e)) => Err(e),
+            Err(Cancelled::Error(e)) => Err(e),
+            Err(Cancelled::Codes(codes)) => Err(CrmError::Internal(format!("contact update cancelled: {codes:?}"))),
         }
     }
 
@@ -348,23 +406,17 @@ impl ContactRepository for DynamoContacts {
         Ok((page.decode()?, page.last_key))
     }
 
-    async fn list(
-        &self,
-        tenant: &str,
-        limit: i32,
-        start: Option<Item>,
-    ) -> Result<(Vec<Contact>, Option<Item>), CrmError> {
-        let page = self
-            .table
-            .query_page(
-                Some(GSI1),
-                format!("T#{tenant}#CONTACTS"),
-                None,
-                true,
-                limit,
-                start,
-            )
-            .await?;
-        Ok((page.decode()?, page.last_key))
+    async fn is_active_user(&self, tenant: &str, user: &str) -> Result<bool, CrmError> {
+        Ok(crate::directory::Directory::new(self.table.clone())
+            .user(tenant, user)
+            .await?
+            .is_some_and(|u| u.status == crate::directory::UserStatus::Active))
+    }
+
+    async fn team_exists(&self, tenant: &str, team: Uuid) -> Result<bool, CrmError> {
+        Ok(crate::directory::Directory::new(self.table.clone())
+            .team(tenant, team)
+            .await?
+            .is_some())
     }
 }

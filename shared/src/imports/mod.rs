@@ -364,7 +364,11 @@ async fn write_row(
     row: ParsedRow,
 ) -> Result<Vec<RowError>, CrmError> {
     let line = row.line;
-    let errors = match ContactFields::validate(row.contact.clone()) {
+    // Imported contacts belong to whoever started the import and record how they entered.
+    let mut input = row.contact.clone();
+    input.owner.get_or_insert_with(|| actor.to_string());
+    input.lead_source.get_or_insert_with(|| "import".to_string());
+    let errors = match ContactFields::validate(input) {
         Err(field_errors) => field_errors
             .into_iter()
             .map(|e| columns.row_error(&row, e))

@@ -21,11 +21,11 @@ pub enum StepOutcome {
 
 fn merge_value(contact: &Contact, name: &str) -> Option<String> {
     match name {
-        "first_name" => contact.first_name.clone(),
-        "last_name" => contact.last_name.clone(),
+        "first_name" => contact.fields.first_name.clone(),
+        "last_name" => contact.fields.last_name.clone(),
         "display_name" => Some(contact.display_name.clone()),
         "email" => contact.email.clone(),
-        "company" => contact.company.clone(),
+        "company" => contact.fields.company.clone(),
         _ => None,
     }
 }

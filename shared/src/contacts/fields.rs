@@ -1,0 +1,567 @@
+//! The editable fields of a contact (S1.1), their input shape and their validation. Every
+//! broken rule is reported with the field's path (`emails[1].address`) and the rule's name.
+
+use super::normalize::{normalize_email, normalize_text};
+use super::phone::{normalize_phone, validate_country};
+use crate::FieldError;
+use crate::visibility::Visibility;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const NAME_MAX: usize = 100;
+pub const COMPANY_MAX: usize = 200;
+pub const MAX_EMAILS: usize = 10;
+pub const MAX_PHONES: usize = 10;
+pub const MAX_ADDRESSES: usize = 5;
+pub const MAX_SOCIAL: usize = 10;
+pub const MAX_TAGS: usize = 20;
+pub const TAG_MAX: usize = 50;
+const URL_MAX: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleStatus {
+    #[default]
+    Lead,
+    Prospect,
+    Customer,
+    Inactive,
+}
+
+impl LifecycleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lead => "lead",
+            Self::Prospect => "prospect",
+            Self::Customer => "customer",
+            Self::Inactive => "inactive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactLabel {
+    Work,
+    Home,
+    Mobile,
+    Fax,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmailAddress {
+    /// Lower-cased; unique within the tenant across all contacts' addresses.
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<ContactLabel>,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PhoneNumber {
+    /// As entered, whitespace collapsed.
+    pub number: String,
+    /// E.164 (`+4930123456`) when the country is known (an international prefix, the entry's
+    /// `country`, or the contact's first address country).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e164: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<ContactLabel>,
+    pub primary: bool,
+    /// The country the number was read in, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactAddress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<ContactLabel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2, upper-case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SocialNetwork {
+    Linkedin,
+    Xing,
+    X,
+    Facebook,
+    Instagram,
+    Github,
+    Youtube,
+    Tiktok,
+    Mastodon,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SocialProfile {
+    pub network: SocialNetwork,
+    /// A profile URL (`https://…`) or a handle (`@ada`).
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailInput {
+    pub address: String,
+    #[serde(default)]
+    pub label: Option<ContactLabel>,
+    #[serde(default)]
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneInput {
+    pub number: String,
+    #[serde(default)]
+    pub label: Option<ContactLabel>,
+    #[serde(default)]
+    pub primary: bool,
+    /// ISO 3166-1 alpha-2 country the number belongs to, for numbers without `+`.
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// The validated, normalised, editable fields of a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ContactFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Set when the display name was given explicitly rather than derived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explicit_display_name: Option<String>,
+    /// The primary address first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<EmailAddress>,
+    /// The primary number first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<PhoneNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    /// Company as text; links to client records are `client_ids` (S1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<ContactAddress>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub social_profiles: Vec<SocialProfile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<NaiveDate>,
+    /// Case-insensitively unique, in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The user who owns the contact (default: its creator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The team the contact belongs to (default: the creator's team when they have one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<Uuid>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_source: Option<String>,
+    #[serde(default)]
+    pub lifecycle_status: LifecycleStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_contacted_at: Option<DateTime<Utc>>,
+}
+
+/// Body of `POST /contacts` (and the merged state of a PATCH): every editable field, all
+/// optional. Anything else (id, tenant, version, timestamps, audit fields) is refused.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Overrides the derived display name.
+    pub display_name: Option<String>,
+    /// Shorthand for `emails` with one primary address.
+    pub email: Option<String>,
+    pub emails: Option<Vec<EmailInput>>,
+    pub phones: Option<Vec<PhoneInput>>,
+    pub job_title: Option<String>,
+    pub company: Option<String>,
+    pub website: Option<String>,
+    pub addresses: Option<Vec<ContactAddress>>,
+    pub social_profiles: Option<Vec<SocialProfile>>,
+    pub birthday: Option<NaiveDate>,
+    pub tags: Option<Vec<String>>,
+    pub owner: Option<String>,
+    pub team: Option<Uuid>,
+    pub visibility: Option<Visibility>,
+    pub lead_source: Option<String>,
+    pub lifecycle_status: Option<LifecycleStatus>,
+    pub last_contacted_at: Option<DateTime<Utc>>,
+}
+
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn push(&mut self, field: impl Into<String>, rule: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, rule, message));
+    }
+
+    fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
+        match normalize_text(&value?, max) {
+            Ok(v) => v,
+            Err(rule) => {
+                self.push(field, rule.code(), rule.message(max));
+                None
+            }
+        }
+    }
+}
+
+/// A lead source key (S8.2): lower-case letters, digits, `-` and `_`, 1–50 characters.
+pub fn is_valid_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 50
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn is_web_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        host.contains('.') && !host.starts_with('.') && !host.chars().any(char::is_whitespace)
+    }) && !s.chars().any(char::is_whitespace)
+}
+
+impl ContactFields {
+    /// Normalises and validates; every violated rule is reported, not just the first.
+    pub fn validate(raw: NewContact) -> Result<Self, Vec<FieldError>> {
+        let mut e = Errors(Vec::new());
+        let first_name = e.text("first_name", raw.first_name, NAME_MAX);
+        let last_name = e.text("last_name", raw.last_name, NAME_MAX);
+        let explicit_display_name = e.text("display_name", raw.display_name, NAME_MAX * 2);
+        let company = e.text("company", raw.company, COMPANY_MAX);
+        let job_title = e.text("job_title", raw.job_title, NAME_MAX);
+
+        let shorthand = raw.email.is_some() && raw.emails.is_none();
+        let email_inputs = match (raw.email, raw.emails) {
+            (Some(_), Some(_)) => {
+                e.push("email", "one_of", "give `email` or `emails`, not both");
+                Vec::new()
+            }
+            (Some(one), None) if one.trim().is_empty() => Vec::new(),
+            (Some(one), None) => vec![EmailInput {
+                address: one,
+                label: None,
+                primary: true,
+            }],
+            (None, many) => many.unwrap_or_default(),
+        };
+        let before = e.0.len();
+        let emails = validate_emails(&mut e, email_inputs);
+        if shorthand {
+            // Errors about the `email` shorthand name the field the caller sent.
+            for err in &mut e.0[before..] {
+                err.field = "email".into();
+            }
+        }
+
+        let addresses = raw.addresses.unwrap_or_default();
+        if addresses.len() > MAX_ADDRESSES {
+            e.push("addresses", "max_items", format!("at most {MAX_ADDRESSES} addresses"));
+        }
+        let addresses: Vec<ContactAddress> = addresses
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| validate_address(&mut e, i, a))
+            .collect();
+        let default_country = addresses.iter().find_map(|a| a.country.clone());
+        let phones = validate_phones(&mut e, raw.phones.unwrap_or_default(), default_country.as_deref());
+
+        let website = e.text("website", raw.website, URL_MAX);
+        if website.as_deref().is_some_and(|w| !is_web_url(w)) {
+            e.push("website", "url", "must be an http(s) URL like https://example.com");
+        }
+        let social = raw.social_profiles.unwrap_or_default();
+        if social.len() > MAX_SOCIAL {
+            e.push("social_profiles", "max_items", format!("at most {MAX_SOCIAL} profiles"));
+        }
+        let mut social_profiles = Vec::new();
+        for (i, p) in social.into_iter().enumerate() {
+            let field = format!("social_profiles[{i}].url");
+            match normalize_text(&p.url, URL_MAX) {
+                Ok(Some(url)) if is_web_url(&url) || (url.starts_with('@') && url.len() > 1 && !url.contains(' ')) => {
+                    social_profiles.push(SocialProfile { network: p.network, url })
+                }
+                Ok(_) => e.push(field, "url", "must be an http(s) URL or an @handle"),
+                Err(rule) => e.push(field, rule.code(), rule.message(URL_MAX)),
+            }
+        }
+
+        let today = crate::now().date_naive();
+        if let Some(b) = raw.birthday {
+            if b > today || b < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
+                e.push("birthday", "range", "must be between 1900-01-01 and today");
+            }
+        }
+        if raw
+            .last_contacted_at
+            .is_some_and(|t| t > crate::now() + chrono::Duration::minutes(5))
+        {
+            e.push("last_contacted_at", "not_future", "must not be in the future");
+        }
+
+        let tags = validate_tags(&mut e, raw.tags.unwrap_or_default());
+        let owner = raw.owner.map(|o| o.trim().to_string()).filter(|o| !o.is_empty());
+        if owner.as_deref().is_some_and(|o| !crate::directory::is_valid_user_id(o)) {
+            e.push("owner", "format", "must be a user id of this tenant");
+        }
+        let lead_source = raw.lead_source.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        if lead_source.as_deref().is_some_and(|s| !is_valid_key(s)) {
+            e.push(
+                "lead_source",
+                "format",
+                "must be a key of lower-case letters, digits, - and _ (at most 50)",
+            );
+        }
+
+        let fields = Self {
+            first_name,
+            last_name,
+            explicit_display_name,
+            emails,
+            phones,
+            job_title,
+            company,
+            website,
+            addresses,
+            social_profiles,
+            birthday: raw.birthday,
+            tags,
+            owner,
+            team: raw.team,
+            visibility: raw.visibility.unwrap_or_default(),
+            lead_source,
+            lifecycle_status: raw.lifecycle_status.unwrap_or_default(),
+            last_contacted_at: raw.last_contacted_at,
+        };
+        if e.0.is_empty() && fields.display_name().is_none() {
+            e.push(
+                "first_name",
+                "required_one_of",
+                "give at least one of first_name, last_name, display_name, company or email",
+            );
+        }
+        if e.0.is_empty() { Ok(fields) } else { Err(e.0) }
+    }
+
+    /// The primary email address.
+    pub fn email(&self) -> Option<&str> {
+        self.emails.first().map(|e| e.address.as_str())
+    }
+
+    /// The same fields as an input, for merging a PATCH into them.
+    pub fn to_input(&self) -> NewContact {
+        NewContact {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            display_name: self.explicit_display_name.clone(),
+            email: None,
+            emails: Some(
+                self.emails
+                    .iter()
+                    .map(|e| EmailInput { address: e.address.clone(), label: e.label, primary: e.primary })
+                    .collect(),
+            ),
+            phones: Some(
+                self.phones
+                    .iter()
+                    .map(|p| PhoneInput {
+                        number: p.number.clone(),
+                        label: p.label,
+                        primary: p.primary,
+                        country: p.country.clone(),
+                    })
+                    .collect(),
+            ),
+            job_title: self.job_title.clone(),
+            company: self.company.clone(),
+            website: self.website.clone(),
+            addresses: Some(self.addresses.clone()),
+            social_profiles: Some(self.social_profiles.clone()),
+            birthday: self.birthday,
+            tags: Some(self.tags.clone()),
+            owner: self.owner.clone(),
+            team: self.team,
+            visibility: Some(self.visibility),
+            lead_source: self.lead_source.clone(),
+            lifecycle_status: Some(self.lifecycle_status),
+            last_contacted_at: self.last_contacted_at,
+        }
+    }
+
+    pub fn display_name(&self) -> Option<String> {
+        super::display_name(
+            self.explicit_display_name.as_deref(),
+            self.first_name.as_deref(),
+            self.last_name.as_deref(),
+            self.company.as_deref(),
+            self.email(),
+        )
+    }
+}
+
+fn validate_emails(e: &mut Errors, inputs: Vec<EmailInput>) -> Vec<EmailAddress> {
+    if inputs.len() > MAX_EMAILS {
+        e.push("emails", "max_items", format!("at most {MAX_EMAILS} addresses"));
+    }
+    let primaries = inputs.iter().filter(|i| i.primary).count();
+    if primaries > 1 {
+        e.push("emails", "one_primary", "at most one address is primary");
+    }
+    let mut out: Vec<EmailAddress> = Vec::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        match normalize_email(&input.address) {
+            None => e.push(
+                format!("emails[{i}].address"),
+                "format",
+                "must be an email address like name@example.com",
+            ),
+            Some(address) if out.iter().any(|o| o.address == address) => e.push(
+                format!("emails[{i}].address"),
+                "unique",
+                "the address is listed twice",
+            ),
+            Some(address) => out.push(EmailAddress {
+                address,
+                label: input.label,
+                primary: input.primary,
+            }),
+        }
+    }
+    // Exactly one primary, listed first: the first address when none was marked.
+    if let Some(p) = out.iter().position(|a| a.primary) {
+        let primary = out.remove(p);
+        out.insert(0, primary);
+    }
+    for (i, a) in out.iter_mut().enumerate() {
+        a.primary = i == 0;
+    }
+    out
+}
+
+fn validate_phones(e: &mut Errors, inputs: Vec<PhoneInput>, default_country: Option<&str>) -> Vec<PhoneNumber> {
+    if inputs.len() > MAX_PHONES {
+        e.push("phones", "max_items", format!("at most {MAX_PHONES} numbers"));
+    }
+    if inputs.iter().filter(|i| i.primary).count() > 1 {
+        e.push("phones", "one_primary", "at most one number is primary");
+    }
+    let mut out: Vec<PhoneNumber> = Vec::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let country = match input.country.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            None => default_country.map(str::to_string),
+            Some(c) => match validate_country(c) {
+                Some(c) => Some(c),
+                None => {
+                    e.push(format!("phones[{i}].country"), "iso_3166", "must be an ISO 3166-1 alpha-2 country code");
+                    continue;
+                }
+            },
+        };
+        match normalize_phone(&input.number, country.as_deref()) {
+            Err(rule) => e.push(format!("phones[{i}].number"), rule.code(), rule.message()),
+            Ok(p) => {
+                let duplicate = out.iter().any(|o| match (&o.e164, &p.e164) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => o.number == p.display,
+                });
+                if duplicate {
+                    e.push(format!("phones[{i}].number"), "unique", "the number is listed twice");
+                } else {
+                    out.push(PhoneNumber {
+                        number: p.display,
+                        e164: p.e164,
+                        label: input.label,
+                        primary: input.primary,
+                        country: p.country.or(country),
+                    });
+                }
+            }
+        }
+    }
+    if let Some(p) = out.iter().position(|a| a.primary) {
+        let primary = out.remove(p);
+        out.insert(0, primary);
+    }
+    for (i, a) in out.iter_mut().enumerate() {
+        a.primary = i == 0;
+    }
+    out
+}
+
+fn validate_address(e: &mut Errors, i: usize, a: ContactAddress) -> ContactAddress {
+    let f = |name: &str| format!("addresses[{i}].{name}");
+    let country = match a.country.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => match validate_country(c) {
+            Some(c) => Some(c),
+            None => {
+                e.push(f("country"), "iso_3166", "must be an ISO 3166-1 alpha-2 country code");
+                None
+            }
+        },
+    };
+    ContactAddress {
+        label: a.label,
+        street: e.text(&f("street"), a.street, 200),
+        postal_code: e.text(&f("postal_code"), a.postal_code, 20),
+        city: e.text(&f("city"), a.city, NAME_MAX),
+        region: e.text(&f("region"), a.region, NAME_MAX),
+        country,
+    }
+}
+
+fn validate_tags(e: &mut Errors, tags: Vec<String>) -> Vec<String> {
+    if tags.len() > MAX_TAGS {
+        e.push("tags", "max_items", format!("at most {MAX_TAGS} tags"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, t) in tags.into_iter().enumerate() {
+        match normalize_text(&t, TAG_MAX) {
+            Ok(None) => e.push(format!("tags[{i}]"), "required", "a tag is not empty"),
+            Ok(Some(t)) if t.contains('#') => e.push(format!("tags[{i}]"), "no_hash", "a tag does not contain #"),
+            // Tags compare case-insensitively: "VIP" and "vip" are one tag.
+            Ok(Some(t)) => {
+                if !out.iter().any(|o| tag_key(o) == tag_key(&t)) {
+                    out.push(t)
+                }
+            }
+            Err(rule) => e.push(format!("tags[{i}]"), rule.code(), rule.message(TAG_MAX)),
+        }
+    }
+    out
+}
+
+/// The key a tag is indexed and filtered by.
+pub fn tag_key(tag: &str) -> String {
+    crate::search_keys::fold(tag)
+}
