@@ -9,7 +9,7 @@ VENV := .venv/bin
 LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: dev test token lint build openapi bootstrap fmt moto-stop
+.PHONY: bench dev test token lint build openapi bootstrap fmt moto-stop
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -24,6 +24,13 @@ test: bootstrap
 	@infra/moto.sh start $(TEST_MOTO_PORT)
 	@status=0; $(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(TEST_MOTO_PORT) cargo test --workspace --no-fail-fast || status=$$?; \
 	  infra/moto.sh stop $(TEST_MOTO_PORT); exit $$status
+
+## Benchmark the contact index on one tenant (BENCH_CONTACTS=100000 by default); prints figures.
+BENCH_MOTO_PORT ?= 5057
+bench: bootstrap
+	@infra/moto.sh start $(BENCH_MOTO_PORT)
+	@status=0; $(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(BENCH_MOTO_PORT) cargo bench --profile dev -p crm-e2e-tests --bench contacts_index || status=$$?; \
+	  infra/moto.sh stop $(BENCH_MOTO_PORT); exit $$status
 
 ## Print a dev token (last line): make token TENANT=acme USER=alice ROLE=admin
 TENANT ?= acme

@@ -12,7 +12,7 @@ mod store;
 pub use fields::*;
 pub use index::ContactSummary;
 pub use normalize::{display_name, normalize_email, normalize_text};
-pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk};
+pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk, stored_items};
 
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
