@@ -14,6 +14,7 @@ pub mod links;
 pub mod pagination;
 pub mod patch;
 pub mod privacy;
+pub mod settings;
 pub mod table;
 pub mod workflows;
 
