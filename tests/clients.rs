@@ -472,3 +472,162 @@ async fn s1_5_a_contact_links_to_several_clients_with_roles_and_one_primary() {
         404
     );
 }
+
+#[tokio::test]
+async fn s6_5_client_history_records_create_change_and_delete_newest_first() {
+    let stack = Stack::start().await;
+    let alice = stack.token("acme", "alice", "admin");
+    let bob = stack.token("acme", "bob", "member");
+    let id = create(
+        &stack,
+        &alice,
+        json!({"name": "Initech", "billing_address": {"city": "Berlin"}}),
+    )
+    .await;
+    let path = format!("/clients/{id}");
+    let history = format!("{path}/history");
+    let patched = stack
+        .call(
+            "PATCH",
+            &path,
+            &bob,
+            Some(json!({"name": "Initech AG", "phone": "+49 30 1234567", "billing_address": {"city": "Bonn"}})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    // A PATCH that changes nothing records nothing; a refused one neither.
+    stack
+        .call("PATCH", &path, &bob, Some(json!({"name": "Initech AG"})))
+        .await;
+    assert_eq!(
+        stack
+            .call("PATCH", &path, &bob, Some(json!({"currency": "EURO"})))
+            .await
+            .status,
+        422
+    );
+
+    let r = stack.call("GET", &history, &bob, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let entries = r.body["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(
+        (
+            entries[0]["action"].as_str(),
+            entries[0]["actor"].as_str(),
+            entries[0]["version"].as_u64()
+        ),
+        (Some("updated"), Some("bob"), Some(2))
+    );
+    // Changed fields only, sorted, nested objects whole, absent → null.
+    assert_eq!(
+        entries[0]["changes"],
+        json!([
+            {"field": "billing_address", "old": {"city": "Berlin"}, "new": {"city": "Bonn"}},
+            {"field": "name", "old": "Initech", "new": "Initech AG"},
+            {"field": "phone", "old": null, "new": "+49 30 1234567"},
+        ])
+    );
+    assert_eq!(
+        (entries[1]["action"].as_str(), entries[1]["actor"].as_str()),
+        (Some("created"), Some("alice"))
+    );
+    let created: Vec<&str> = entries[1]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        created.contains(&"name") && created.contains(&"currency") && !created.contains(&"version"),
+        "{created:?}"
+    );
+
+    // Paginated, newest first; the cursor belongs to this list and tenant.
+    let first = stack
+        .call("GET", &format!("{history}?limit=1"), &alice, None)
+        .await;
+    assert_eq!(first.body["items"][0]["action"], "updated");
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    let second = stack
+        .call(
+            "GET",
+            &format!("{history}?limit=1&cursor={cursor}"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(second.body["items"][0]["action"], "created");
+    assert_eq!(
+        stack
+            .call("GET", &format!("{history}?limit=0"), &alice, None)
+            .await
+            .problem_field(),
+        ("limit".into(), "range".into())
+    );
+
+    // Another tenant sees nothing, not even with a cursor of this list.
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(stack.call("GET", &history, &other, None).await.status, 404);
+    assert_eq!(
+        stack
+            .call(
+                "GET",
+                &format!("/clients/{}/history", uuid::Uuid::now_v7()),
+                &alice,
+                None
+            )
+            .await
+            .status,
+        404
+    );
+
+    // Deleted: the client is gone, its trail stays, for owners and admins only.
+    assert_eq!(
+        stack
+            .send(
+                stack
+                    .request("DELETE", &path, Some(&alice))
+                    .header("if-match", "\"2\"")
+            )
+            .await
+            .status,
+        204
+    );
+    assert_eq!(stack.call("GET", &path, &alice, None).await.status, 404);
+    let after = stack.call("GET", &history, &alice, None).await;
+    assert_eq!(after.status, 200, "{:?}", after.body);
+    let entries = after.body["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(
+        (
+            entries[0]["action"].as_str(),
+            entries[0]["actor"].as_str(),
+            entries[0]["version"].as_u64()
+        ),
+        (Some("deleted"), Some("alice"), Some(2))
+    );
+    assert!(
+        entries[0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "name" && c["old"] == "Initech AG" && c["new"].is_null())
+    );
+    assert_eq!(stack.call("GET", &history, &bob, None).await.status, 404);
+    assert_eq!(stack.call("GET", &history, &other, None).await.status, 404);
+    let owner = stack.token("acme", "oscar", "owner");
+    assert_eq!(stack.call("GET", &history, &owner, None).await.status, 200);
+    // The deleted client does not come back through a PATCH, and is listed nowhere.
+    assert_eq!(
+        stack
+            .call("PATCH", &path, &alice, Some(json!({"name": "X"})))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        stack.call("GET", "/clients", &alice, None).await.body["items"],
+        json!([])
+    );
+}

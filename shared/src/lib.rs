@@ -1,6 +1,7 @@
 //! The CRM's domain core. Handlers (in `functions/`) parse a request or event, call into this
 //! crate and map the result; nothing here knows about Lambda, API Gateway or the local runtime.
 
+pub mod audit;
 pub mod caller;
 pub mod clients;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod pagination;
 pub mod patch;
 pub mod privacy;
 pub mod search_keys;
+pub mod settings;
 pub mod table;
 pub mod visibility;
 pub mod workflows;

@@ -4,6 +4,7 @@ use api_kit::{
     Problem, error_response, idempotent, if_match, json_body, json_response, no_content,
     page_params, path_id, route_key,
 };
+use crm_shared::audit::AuditEntry;
 use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, DynamoClients};
 use crm_shared::links::ClientLink;
 use crm_shared::pagination::Page;
@@ -43,6 +44,7 @@ impl api_kit::HttpHandler for ClientsApi {
             "GET /clients/{id}/subsidiaries" => list_subsidiaries(self, &caller, &req).await,
             "GET /clients/{id}/hierarchy" => client_hierarchy(self, &caller, &req).await,
             "GET /clients/{id}/contacts" => list_client_contacts(self, &caller, &req).await,
+            "GET /clients/{id}/history" => client_history(self, &caller, &req).await,
             _ => return api_kit::unknown_route(),
         };
         result.unwrap_or_else(error_response)
@@ -191,6 +193,25 @@ async fn list_client_contacts(
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
+/// The client's audit trail, newest first: who changed which field from what to what (S6.5).
+/// Kept after a delete, for owners and admins.
+#[utoipa::path(get, path = "/clients/{id}/history", tag = "clients",
+    params(("id" = uuid::Uuid, Path),
+           ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
+              (status = 404, description = "No such client visible to the caller (after a delete: unless owner or admin)", body = Problem, content_type = "application/problem+json")))]
+async fn client_history(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    let (limit, cursor) = page_params(req)?;
+    let page = clients::history(&api.repo, caller, id, limit, cursor.as_deref()).await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_client,
@@ -200,6 +221,7 @@ async fn list_client_contacts(
     delete_client,
     list_subsidiaries,
     client_hierarchy,
-    list_client_contacts
+    list_client_contacts,
+    client_history
 ))]
 pub struct ClientsDoc;

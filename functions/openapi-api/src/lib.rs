@@ -20,6 +20,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(clients_api::ClientsDoc::openapi());
     doc.merge(imports_api::ImportsDoc::openapi());
     doc.merge(workflows_api::WorkflowsDoc::openapi());
+    doc.merge(tenant_api::TenantDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

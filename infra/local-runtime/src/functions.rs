@@ -9,6 +9,7 @@ use lambda_http::{Body, Request, Response};
 use openapi_api::OpenApiHandler;
 use std::collections::BTreeMap;
 use step_executor::StepExecutor;
+use tenant_api::TenantApi;
 use workflows_api::WorkflowsApi;
 
 pub struct Functions {
@@ -16,6 +17,7 @@ pub struct Functions {
     pub clients: clients_api::ClientsApi,
     pub imports: ImportsApi,
     pub workflows: WorkflowsApi,
+    pub tenant: TenantApi,
     pub openapi: OpenApiHandler,
     pub import_processor: ImportProcessor,
     pub step_executor: StepExecutor,
@@ -40,6 +42,7 @@ impl Functions {
             clients: clients_api::ClientsApi::new(deps("clients-api")?),
             imports: ImportsApi::new(deps("imports-api")?),
             workflows: WorkflowsApi::new(deps("workflows-api")?),
+            tenant: TenantApi::new(deps("tenant-api")?),
             openapi: OpenApiHandler::default(),
             import_processor: ImportProcessor::new(deps("import-processor")?),
             step_executor: StepExecutor::new(deps("step-executor")?),
@@ -53,6 +56,7 @@ impl Functions {
             "clients-api" => self.clients.handle(req).await,
             "imports-api" => self.imports.handle(req).await,
             "workflows-api" => self.workflows.handle(req).await,
+            "tenant-api" => self.tenant.handle(req).await,
             "openapi-api" => self.openapi.handle(req).await,
             _ => return None,
         })

@@ -6,6 +6,7 @@ mod store;
 
 pub use store::{DynamoClients, client_pk};
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::contacts::{normalize_email, normalize_text};
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
@@ -160,6 +161,18 @@ pub struct Client {
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    pub version: u64,
+}
+
+/// What remains of a deleted client beside its audit trail: enough to say what the trail
+/// belongs to and who deleted it (`T#t#CLIENT#{id}` / `DELETED`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientTombstone {
+    pub id: Uuid,
+    pub name: String,
+    pub deleted_at: DateTime<Utc>,
+    pub deleted_by: String,
+    /// The client's last version.
     pub version: u64,
 }
 
@@ -561,7 +574,14 @@ pub async fn create(
         updated_by: caller.user_id.clone(),
         version: 1,
     };
-    repo.insert(&caller.tenant_id, &client).await?;
+    let audit = AuditEntry::of_records(
+        AuditAction::Created,
+        None,
+        Some(&client),
+        &caller.user_id,
+        client.version,
+    )?;
+    repo.insert(&caller.tenant_id, &client, &audit).await?;
     Ok(client)
 }
 
@@ -601,11 +621,25 @@ pub async fn patch(
         version: current.version + 1,
         ..current.clone()
     };
-    repo.replace(&caller.tenant_id, &current, &next).await?;
+    let audit = AuditEntry::of_records(
+        AuditAction::Updated,
+        Some(&current),
+        Some(&next),
+        &caller.user_id,
+        next.version,
+    )?;
+    repo.replace(&caller.tenant_id, &current, &next, &audit)
+        .await?;
     Ok(next)
 }
 
 /// Deletes a client that has no subsidiaries and no linked contacts (move or unlink first).
+///
+/// The client is gone for good (404 on every route, out of every list), but its audit trail is
+/// kept: a CRM must still answer "who deleted ACME, and what did it hold?". In the same
+/// transaction as the delete and its `deleted` entry (which holds every field's last value), a
+/// tombstone (`DELETED`: id, name, who, when) takes the client's place in its partition, so
+/// that `GET /clients/{id}/history` keeps answering, for owners and admins only.
 pub async fn delete(
     repo: &DynamoClients,
     caller: &Caller,
@@ -642,7 +676,49 @@ pub async fn delete(
             )],
         });
     }
-    repo.delete(&caller.tenant_id, &current).await
+    let audit = AuditEntry::of_records(
+        AuditAction::Deleted,
+        Some(&current),
+        None,
+        &caller.user_id,
+        current.version,
+    )?;
+    let tombstone = ClientTombstone {
+        id,
+        name: current.fields.name.clone(),
+        deleted_at: audit.at,
+        deleted_by: caller.user_id.clone(),
+        version: current.version,
+    };
+    repo.delete(&caller.tenant_id, &current, &tombstone, &audit)
+        .await
+}
+
+/// `GET /clients/{id}/history`: the client's audit trail, newest first (S6.5): every create,
+/// change and delete with actor, time and each field's old → new value.
+///
+/// Whoever may read the client may read its trail. After the client is deleted, its trail stays
+/// readable for owners and admins (through its tombstone, see [`delete`]); everyone else gets
+/// 404, as for any record they cannot see.
+pub async fn history(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<Page<AuditEntry>, CrmError> {
+    require_read(caller)?;
+    let tenant = &caller.tenant_id;
+    if repo.get(tenant, id).await?.is_none()
+        && !(caller.role.is_admin() && repo.tombstone(tenant, id).await?.is_some())
+    {
+        return Err(CrmError::NotFound);
+    }
+    let query = ListQuery::new(tenant, format!("client-history:{id}"));
+    let (items, last) = repo
+        .history(tenant, id, limit, query.start(cursor)?)
+        .await?;
+    Ok(query.page(items, last))
 }
 
 pub async fn list(

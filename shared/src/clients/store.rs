@@ -1,11 +1,19 @@
 //! Client items: `T#t#CLIENT#{id}` / `CLIENT`, listed through GSI1 (`T#t#CLIENTS`) and, when
-//! they have a parent, through GSI2 (`T#t#CLIENT#{parent}#SUBS`) for the hierarchy.
+//! they have a parent, through GSI2 (`T#t#CLIENT#{parent}#SUBS`) for the hierarchy. The
+//! client's audit entries (`AUDIT#{uuidv7}`) and, once it is deleted, its tombstone (`DELETED`)
+//! live in the same partition; every write of the client carries its audit entry in the same
+//! transaction.
 
-use super::Client;
+use super::{Client, ClientTombstone};
 use crate::CrmError;
+use crate::audit::{self, AuditEntry};
 use crate::error::sdk_error;
-use crate::table::{GSI1, GSI2, Item, Table, from_item, is_condition_failed, key, n, s, to_item};
+use crate::table::{GSI1, GSI2, Item, Table, cancellation_codes, from_item, key, n, s, to_item};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use uuid::Uuid;
+
+const AUDIT_ENTITY: &str = "client_audit";
+const TOMBSTONE_SK: &str = "DELETED";
 
 pub fn client_pk(tenant: &str, id: Uuid) -> String {
     format!("T#{tenant}#CLIENT#{id}")
@@ -64,17 +72,34 @@ impl DynamoClients {
             .transpose()
     }
 
-    pub async fn insert(&self, tenant: &str, client: &Client) -> Result<(), CrmError> {
+    /// The tombstone of a deleted client, if it was deleted.
+    pub async fn tombstone(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<ClientTombstone>, CrmError> {
         self.table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(client_item(tenant, client)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem client", e))?;
-        Ok(())
+            .get(client_pk(tenant, id), TOMBSTONE_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    pub async fn insert(
+        &self,
+        tenant: &str,
+        client: &Client,
+        audit: &AuditEntry,
+    ) -> Result<(), CrmError> {
+        let pk = client_pk(tenant, client.id);
+        self.transact(
+            "client insert",
+            vec![
+                self.table.put_if_absent(client_item(tenant, client)?)?,
+                audit.put_tx(&self.table, pk, AUDIT_ENTITY)?,
+            ],
+        )
+        .await
     }
 
     /// Replaces `current` by `next`; `PreconditionFailed` when `current` changed meanwhile.
@@ -83,39 +108,90 @@ impl DynamoClients {
         tenant: &str,
         current: &Client,
         next: &Client,
+        audit: &AuditEntry,
     ) -> Result<(), CrmError> {
-        let result = self
-            .table
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table.name)
             .set_item(Some(client_item(tenant, next)?))
             .condition_expression("version = :v")
             .expression_attribute_values(":v", n(current.version))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(CrmError::PreconditionFailed),
-            Err(e) => Err(sdk_error("PutItem client", e)),
-        }
+            .build()
+            .map_err(CrmError::internal)?;
+        self.transact(
+            "client update",
+            vec![
+                TransactWriteItem::builder().put(put).build(),
+                audit.put_tx(&self.table, client_pk(tenant, current.id), AUDIT_ENTITY)?,
+            ],
+        )
+        .await
     }
 
-    pub async fn delete(&self, tenant: &str, current: &Client) -> Result<(), CrmError> {
+    /// Deletes `current` and leaves its tombstone; `PreconditionFailed` when `current` changed
+    /// meanwhile.
+    pub async fn delete(
+        &self,
+        tenant: &str,
+        current: &Client,
+        tombstone: &ClientTombstone,
+        audit: &AuditEntry,
+    ) -> Result<(), CrmError> {
+        let pk = client_pk(tenant, current.id);
+        let delete = Delete::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key(pk.clone(), "CLIENT")))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(current.version))
+            .build()
+            .map_err(CrmError::internal)?;
+        let mut tombstone_keys = key(pk.clone(), TOMBSTONE_SK);
+        tombstone_keys.insert("entity".into(), s("client_tombstone"));
+        self.transact(
+            "client delete",
+            vec![
+                TransactWriteItem::builder().delete(delete).build(),
+                // A client id is never reused, so a tombstone is written once.
+                self.table
+                    .put_if_absent(to_item(tombstone, tombstone_keys)?)?,
+                audit.put_tx(&self.table, pk, AUDIT_ENTITY)?,
+            ],
+        )
+        .await
+    }
+
+    /// The client's audit entries, newest first.
+    pub async fn history(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError> {
+        audit::history_page(&self.table, client_pk(tenant, id), limit, start).await
+    }
+
+    /// Runs a transaction whose first item is the client's conditional write: its failure is
+    /// `PreconditionFailed`.
+    async fn transact(&self, what: &str, items: Vec<TransactWriteItem>) -> Result<(), CrmError> {
         let result = self
             .table
             .client
-            .delete_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key(client_pk(tenant, current.id), "CLIENT")))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(current.version))
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(CrmError::PreconditionFailed),
-            Err(e) => Err(sdk_error("DeleteItem client", e)),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes)
+                    if codes.first().and_then(|c| c.as_deref())
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Err(CrmError::PreconditionFailed)
+                }
+                Some(codes) => Err(CrmError::Internal(format!("{what} cancelled: {codes:?}"))),
+                None => Err(sdk_error(what, e)),
+            },
         }
     }
 

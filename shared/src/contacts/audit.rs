@@ -3,51 +3,9 @@
 //! transaction as the change they describe, and are never updated.
 
 use super::Contact;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditAction {
-    Created,
-    Updated,
-    /// Moved to the trash.
-    Deleted,
-    Restored,
-    /// Shared with a user or team (S9.4).
-    Shared,
-    Unshared,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct FieldChange {
-    pub field: String,
-    #[schema(value_type = Option<Object>)]
-    pub old: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub new: Option<Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AuditEntry {
-    pub id: Uuid,
-    pub at: DateTime<Utc>,
-    /// The user who made the change.
-    pub actor: String,
-    pub action: AuditAction,
-    /// Where the change came from when not the API, e.g. `import:{id}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    pub changes: Vec<FieldChange>,
-    /// The record's version after the change (before it, for a delete).
-    pub version: u64,
-}
-
-pub fn audit_sk(id: Uuid) -> String {
-    format!("AUDIT#{id}")
-}
+pub use crate::audit::{AuditAction, AuditEntry, FieldChange, audit_sk};
 
 /// Keys of a stored contact that are bookkeeping, not data: never listed as changes.
 /// `email` repeats the primary address of `emails`, which is audited.
@@ -84,18 +42,6 @@ pub fn diff(before: Option<&Contact>, after: Option<&Contact>) -> Vec<FieldChang
 }
 
 impl AuditEntry {
-    pub fn new(action: AuditAction, changes: Vec<FieldChange>, actor: &str, version: u64) -> Self {
-        Self {
-            id: crate::new_id(),
-            at: crate::now(),
-            actor: actor.to_string(),
-            action,
-            source: None,
-            changes,
-            version,
-        }
-    }
-
     pub fn of_change(
         before: Option<&Contact>,
         after: Option<&Contact>,
