@@ -118,7 +118,8 @@ async fn s5_1_uploaded_csv_becomes_contacts_once_even_when_the_event_is_delivere
         ),
         (Some("Ada"), Some("Lovelace"), Some(id.as_str()))
     );
-    assert_eq!(ada["created_by"], "alice");
+    assert_eq!(ada["owner"], "alice", "the importer owns imported contacts");
+    assert_eq!(ada["lead_source"], "import");
     let history = stack
         .call(
             "GET",

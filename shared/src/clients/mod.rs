@@ -10,6 +10,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::contacts::{normalize_email, normalize_text};
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
+use crate::visibility::{Access, Principal, RecordKind, Visibility, MAX_SHARES};
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,12 @@ pub struct ClientFields {
     /// User id of the owner; the creator when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The team the client belongs to (default: the creator's team when they have one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<Uuid>,
+    /// Who besides the owner sees the client (S1.4).
+    #[serde(default)]
+    pub visibility: Visibility,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +164,9 @@ pub struct Client {
     pub id: Uuid,
     #[serde(flatten)]
     pub fields: ClientFields,
+    /// Users and teams the client is shared with (S9.4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<Principal>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
@@ -201,6 +211,12 @@ pub struct ClientPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub owner: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub team: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Visibility>)]
+    pub visibility: Patch<Visibility>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub tags: Patch<Vec<String>>,
@@ -259,6 +275,8 @@ impl ClientPatch {
             size: self.size.apply(f.size),
             status: self.status.apply(f.status),
             owner: self.owner.apply(f.owner),
+            team: self.team.apply(f.team),
+            visibility: self.visibility.apply(Some(f.visibility)).unwrap_or_default(),
             tags: self.tags.apply(Some(f.tags)).unwrap_or_default(),
             parent_id: self.parent_id.apply(f.parent_id),
             billing_address: self.billing_address.apply(f.billing_address),
@@ -469,6 +487,8 @@ impl ClientFields {
             size: self.size,
             status: Some(self.status.unwrap_or(ClientStatus::Active)),
             owner: c.text("owner", self.owner, 128),
+            team: self.team,
+            visibility: self.visibility,
             tags,
             parent_id: self.parent_id,
             billing_address: c.address("billing_address", self.billing_address),
@@ -496,6 +516,45 @@ impl Client {
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
     }
+
+    pub fn access(&self) -> Access<'_> {
+        Access {
+            kind: RecordKind::Client,
+            id: self.id,
+            owner: self.fields.owner.as_deref(),
+            team: self.fields.team,
+            visibility: self.fields.visibility,
+            shared_with: &self.shared_with,
+        }
+    }
+}
+
+/// The owner and team a client refers to must exist in the tenant.
+async fn check_references(
+    repo: &DynamoClients,
+    caller: &Caller,
+    fields: &ClientFields,
+    before: Option<&ClientFields>,
+) -> Result<(), CrmError> {
+    let dir = crate::directory::Directory::new(repo.table().clone());
+    let tenant = &caller.tenant_id;
+    let mut errors = Vec::new();
+    if let Some(owner) = fields.owner.as_deref() {
+        let changed = before.is_none_or(|b| b.owner.as_deref() != Some(owner));
+        if changed
+            && owner != caller.user_id
+            && !dir.user(tenant, owner).await?.is_some_and(|u| u.status == crate::directory::UserStatus::Active)
+        {
+            errors.push(FieldError::new("owner", "exists", "no active user with this id in the tenant"));
+        }
+    }
+    if let Some(team) = fields.team {
+        let changed = before.is_none_or(|b| b.team != Some(team));
+        if changed && dir.team(tenant, team).await?.is_none() {
+            errors.push(FieldError::new("team", "exists", "no such team in the tenant"));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(CrmError::Validation(errors)) }
 }
 
 fn require_write(caller: &Caller) -> Result<(), CrmError> {
@@ -562,12 +621,19 @@ pub async fn create(
     require_write(caller)?;
     let mut fields = input.validate().map_err(CrmError::Validation)?;
     fields.owner.get_or_insert_with(|| caller.user_id.clone());
+    if fields.team.is_none() {
+        if let [team] = caller.teams.as_slice() {
+            fields.team = Some(*team);
+        }
+    }
+    check_references(repo, caller, &fields, None).await?;
     let id = crate::new_id();
     check_parent(repo, &caller.tenant_id, id, fields.parent_id).await?;
     let now = crate::now();
     let client = Client {
         id,
         fields,
+        shared_with: Vec::new(),
         created_at: now,
         created_by: caller.user_id.clone(),
         updated_at: now,
@@ -585,10 +651,11 @@ pub async fn create(
     Ok(client)
 }
 
+/// The client, if it exists and the caller may see it (S1.4; portal users: their own client).
 pub async fn get(repo: &DynamoClients, caller: &Caller, id: Uuid) -> Result<Client, CrmError> {
-    require_read(caller)?;
     repo.get(&caller.tenant_id, id)
         .await?
+        .filter(|c| caller.sees(&c.access()))
         .ok_or(CrmError::NotFound)
 }
 
@@ -614,6 +681,7 @@ pub async fn patch(
     if fields.parent_id != current.fields.parent_id {
         check_parent(repo, &caller.tenant_id, id, fields.parent_id).await?;
     }
+    check_references(repo, caller, &fields, Some(&current.fields)).await?;
     let next = Client {
         fields,
         updated_at: crate::now(),
@@ -709,7 +777,8 @@ pub async fn history(
 ) -> Result<Page<AuditEntry>, CrmError> {
     require_read(caller)?;
     let tenant = &caller.tenant_id;
-    if repo.get(tenant, id).await?.is_none()
+    let visible = repo.get(tenant, id).await?.filter(|c| caller.sees(&c.access()));
+    if visible.is_none()
         && !(caller.role.is_admin() && repo.tombstone(tenant, id).await?.is_some())
     {
         return Err(CrmError::NotFound);
@@ -727,11 +796,21 @@ pub async fn list(
     limit: i32,
     cursor: Option<&str>,
 ) -> Result<Page<Client>, CrmError> {
-    require_read(caller)?;
-    let query = ListQuery::new(&caller.tenant_id, "clients:newest");
-    let (items, last) = repo
+    if caller.role == Role::Portal {
+        // A portal user's list holds their own client at most.
+        let own = match caller.portal_client_id.filter(|_| cursor.is_none()) {
+            Some(id) => get(repo, caller, id).await.ok().into_iter().collect(),
+            None => vec![],
+        };
+        return Ok(Page { items: own, next_cursor: None });
+    }
+    let query = ListQuery::new(&caller.tenant_id, format!("clients:newest:{}", caller.user_id));
+    let (mut items, last) = repo
         .list(&caller.tenant_id, limit, query.start(cursor)?)
         .await?;
+    // Clients are far fewer than contacts; visibility is checked on the page read (a page can
+    // come back short, with a cursor), so a request reads at most `limit` clients.
+    items.retain(|c| caller.sees(&c.access()));
     Ok(query.page(items, last))
 }
 
@@ -745,9 +824,10 @@ pub async fn subsidiaries(
 ) -> Result<Page<Client>, CrmError> {
     get(repo, caller, id).await?;
     let query = ListQuery::new(&caller.tenant_id, format!("client-subsidiaries:{id}"));
-    let (items, last) = repo
+    let (mut items, last) = repo
         .subsidiaries(&caller.tenant_id, id, limit, query.start(cursor)?)
         .await?;
+    items.retain(|c| caller.sees(&c.access()));
     Ok(query.page(items, last))
 }
 
@@ -776,7 +856,8 @@ pub async fn hierarchy(
         let mut start = None;
         loop {
             let (children, last) = repo.subsidiaries(tenant, parent_id, 200, start).await?;
-            for child in children {
+            // A subsidiary the caller may not see is left out, with what lies below it.
+            for child in children.into_iter().filter(|c| caller.sees(&c.access())) {
                 if nodes.len() >= MAX_ROLLUP_CLIENTS {
                     return Err(CrmError::validation(
                         "id",
@@ -880,4 +961,64 @@ mod tests {
             assert!(got.contains(&expected), "{expected:?} in {got:?}");
         }
     }
+}
+
+/// Shares the client with a user or team of the tenant (S9.4); sharing twice changes nothing.
+pub async fn share(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+    principal: Principal,
+) -> Result<Client, CrmError> {
+    let current = get(repo, caller, id).await?;
+    require_write(caller)?;
+    if current.shared_with.contains(&principal) {
+        return Ok(current);
+    }
+    let dir = crate::directory::Directory::new(repo.table().clone());
+    let tenant = &caller.tenant_id;
+    let (field, exists) = match &principal {
+        Principal::User(u) => ("user", u == &caller.user_id || dir.user(tenant, u).await?.is_some()),
+        Principal::Team(t) => ("team", dir.team(tenant, *t).await?.is_some()),
+    };
+    if !exists {
+        return Err(CrmError::validation(field, "exists", "no such user or team in the tenant"));
+    }
+    if current.shared_with.len() >= MAX_SHARES {
+        return Err(CrmError::validation(field, "max_items", format!("shared with at most {MAX_SHARES}")));
+    }
+    let mut next = Client {
+        updated_at: crate::now(),
+        updated_by: caller.user_id.clone(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    next.shared_with.push(principal);
+    next.shared_with.sort();
+    let audit = AuditEntry::of_records(AuditAction::Shared, Some(&current), Some(&next), &caller.user_id, next.version)?;
+    repo.replace(tenant, &current, &next, &audit).await?;
+    Ok(next)
+}
+
+pub async fn unshare(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+    principal: Principal,
+) -> Result<Client, CrmError> {
+    let current = get(repo, caller, id).await?;
+    require_write(caller)?;
+    if !current.shared_with.contains(&principal) {
+        return Err(CrmError::NotFound);
+    }
+    let mut next = Client {
+        updated_at: crate::now(),
+        updated_by: caller.user_id.clone(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    next.shared_with.retain(|p| p != &principal);
+    let audit = AuditEntry::of_records(AuditAction::Unshared, Some(&current), Some(&next), &caller.user_id, next.version)?;
+    repo.replace(&caller.tenant_id, &current, &next, &audit).await?;
+    Ok(next)
 }

@@ -64,6 +64,10 @@ impl DynamoClients {
         Self { table }
     }
 
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
     pub async fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Client>, CrmError> {
         self.table
             .get(client_pk(tenant, id), "CLIENT")
