@@ -13,6 +13,7 @@ pub mod links;
 pub mod pagination;
 pub mod patch;
 pub mod privacy;
+pub mod search_keys;
 pub mod table;
 pub mod workflows;
 

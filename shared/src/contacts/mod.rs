@@ -3,6 +3,7 @@
 
 pub mod audit;
 mod normalize;
+pub mod phone;
 mod store;
 
 pub use normalize::{display_name, normalize_email, normalize_text};
