@@ -477,7 +477,8 @@ async fn s1_5_a_contact_links_to_several_clients_with_roles_and_one_primary() {
 async fn s6_5_client_history_records_create_change_and_delete_newest_first() {
     let stack = Stack::start().await;
     let alice = stack.token("acme", "alice", "admin");
-    let bob = stack.token("acme", "bob", "member");
+    let bob = stack.token("acme", "bob", "admin");
+    let vic = stack.token("acme", "vic", "viewer");
     let id = create(
         &stack,
         &alice,
@@ -614,7 +615,7 @@ async fn s6_5_client_history_records_create_change_and_delete_newest_first() {
             .iter()
             .any(|c| c["field"] == "name" && c["old"] == "Initech AG" && c["new"].is_null())
     );
-    assert_eq!(stack.call("GET", &history, &bob, None).await.status, 404);
+    assert_eq!(stack.call("GET", &history, &vic, None).await.status, 404);
     assert_eq!(stack.call("GET", &history, &other, None).await.status, 404);
     let owner = stack.token("acme", "oscar", "owner");
     assert_eq!(stack.call("GET", &history, &owner, None).await.status, 200);

@@ -5,6 +5,7 @@ use api_kit::{
     page_params, path_id, route_key,
 };
 use crm_shared::audit::AuditEntry;
+use crm_shared::contacts::ShareInput;
 use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, DynamoClients};
 use crm_shared::links::ClientLink;
 use crm_shared::pagination::Page;
@@ -45,6 +46,10 @@ impl api_kit::HttpHandler for ClientsApi {
             "GET /clients/{id}/hierarchy" => client_hierarchy(self, &caller, &req).await,
             "GET /clients/{id}/contacts" => list_client_contacts(self, &caller, &req).await,
             "GET /clients/{id}/history" => client_history(self, &caller, &req).await,
+            "POST /clients/{id}/shares" => share_client(self, &caller, &req).await,
+            "DELETE /clients/{id}/shares/{principal}" => {
+                unshare_client(self, &caller, &req).await
+            }
             _ => return api_kit::unknown_route(),
         };
         result.unwrap_or_else(error_response)
@@ -212,10 +217,48 @@ async fn client_history(
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
+/// Share the client with a user or a team of the tenant (S9.4).
+#[utoipa::path(post, path = "/clients/{id}/shares", tag = "clients", request_body = ShareInput,
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The client", body = Client, headers(("ETag" = String))),
+              (status = 403, description = "The role cannot change clients", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "No such user or team", body = Problem, content_type = "application/problem+json")))]
+async fn share_client(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: ShareInput = json_body(req)?;
+    let client = clients::share(&api.repo, caller, path_id(req, "id")?, input.principal()?).await?;
+    Ok(json_response(StatusCode::OK, &client, Some(client.etag())))
+}
+
+/// Stop sharing the client with a user (`user:{id}`) or team (`team:{id}`).
+#[utoipa::path(delete, path = "/clients/{id}/shares/{principal}", tag = "clients",
+    params(("id" = uuid::Uuid, Path), ("principal" = String, Path, description = "`user:{user_id}` or `team:{team_id}`")),
+    responses((status = 200, description = "The client", body = Client, headers(("ETag" = String))),
+              (status = 404, description = "No such client or share", body = Problem, content_type = "application/problem+json")))]
+async fn unshare_client(
+    api: &ClientsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    let principal = api_kit::path_param(req, "principal")
+        .as_deref()
+        .and_then(crm_shared::contacts::parse_principal)
+        .ok_or(CrmError::NotFound)?;
+    let client = clients::unshare(&api.repo, caller, id, principal).await?;
+    Ok(json_response(StatusCode::OK, &client, Some(client.etag())))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_client,
     list_clients,
+    share_client,
+    unshare_client,
     get_client,
     patch_client,
     delete_client,
