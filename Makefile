@@ -26,11 +26,13 @@ test: bootstrap
 	  infra/moto.sh stop $(TEST_MOTO_PORT); exit $$status
 
 ## Benchmark the contact index on one tenant (BENCH_CONTACTS=100000 by default); prints figures.
-BENCH_MOTO_PORT ?= 5057
-bench: bootstrap
-	@infra/moto.sh start $(BENCH_MOTO_PORT)
-	@status=0; $(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(BENCH_MOTO_PORT) cargo bench --profile dev -p crm-e2e-tests --bench contacts_index || status=$$?; \
-	  infra/moto.sh stop $(BENCH_MOTO_PORT); exit $$status
+## Runs against dynalite (pinned in infra/bench), a DynamoDB-only endpoint that indexes queries.
+BENCH_DYNAMODB_PORT ?= 5058
+bench:
+	@cd infra/bench && npm ci --no-audit --no-fund --silent
+	@node infra/bench/dynalite.js $(BENCH_DYNAMODB_PORT) & pid=$$!; sleep 1; status=0; \
+	  $(LOCAL_AWS) BENCH_DYNAMODB_URL=http://127.0.0.1:$(BENCH_DYNAMODB_PORT) cargo bench --profile dev -p crm-e2e-tests --bench contacts_index || status=$$?; \
+	  kill $$pid; exit $$status
 
 ## Print a dev token (last line): make token TENANT=acme USER=alice ROLE=admin
 TENANT ?= acme

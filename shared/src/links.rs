@@ -205,12 +205,12 @@ pub async fn remove_link(
     let table = deps.table();
     let contacts_repo = DynamoContacts::new(table.clone());
     let contact = contacts::get(&contacts_repo, caller, contact_id).await?;
-    get_link(&table, &caller.tenant_id, contact_id, client_id)
-        .await?
-        .ok_or(CrmError::NotFound)?;
     if !caller.role.can_write() {
         return Err(CrmError::Forbidden("this role cannot change links".into()));
     }
+    get_link(&table, &caller.tenant_id, contact_id, client_id)
+        .await?
+        .ok_or(CrmError::NotFound)?;
     let tenant = &caller.tenant_id;
     let primary = contact.primary_client_id.filter(|p| *p != client_id);
     let delete = Delete::builder()

@@ -3,8 +3,12 @@
 //! requests per page. Reads are counted by an SDK interceptor on the DynamoDB client (each
 //! Query's `ScannedCount`, each GetItem), not by the code under test.
 //!
-//! Run: `make bench` (starts moto; `BENCH_CONTACTS=10000 make bench` for a quicker run).
-//! Contacts are loaded with `contacts::stored_items`, the same items the API writes.
+//! Run: `make bench` (`BENCH_CONTACTS=10000 make bench` for a quicker run). It talks to the
+//! DynamoDB endpoint in `BENCH_DYNAMODB_URL` (`make bench` starts dynalite, a LevelDB-backed
+//! DynamoDB implementation, because moto scans the whole table on every Query and loads a
+//! 100,000-contact tenant in hours), else to `AWS_ENDPOINT_URL`.
+//! Contacts are loaded with `contacts::stored_items`, the same items the API writes, into a
+//! table created from the template's definition.
 
 use aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -13,7 +17,7 @@ use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{Duration, Utc};
-use crm_local::{LocalRuntime, Options};
+use crm_local::template::Template;
 use crm_shared::contacts::search::{self, ContactQuery};
 use crm_shared::contacts::{Contact, ContactFields, DynamoContacts, NewContact, stored_items};
 use crm_shared::table::Table;
@@ -173,19 +177,23 @@ struct Scenario {
 async fn main() {
     let n: usize = std::env::var("BENCH_CONTACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let id = Uuid::now_v7().simple().to_string();
-    let prefix = format!("b{}", &id[id.len() - 12..]);
-    let options = Options::from_env(&prefix).expect("the benchmark needs the local stack: run `make bench`");
-    let runtime = LocalRuntime::start(options).await.expect("provisioning");
-    let table_name = runtime.provisioned.resolved.refs["CrmTable"].clone();
+    let table_name = format!("bench-{}", &id[id.len() - 12..]);
+    let endpoint = std::env::var("BENCH_DYNAMODB_URL")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .expect("set BENCH_DYNAMODB_URL or AWS_ENDPOINT_URL: run `make bench`");
+    let aws = crm_local::local_clients(&endpoint, "eu-central-1").await;
+    let template = Template::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+        .expect("template.yaml");
+    crm_local::provision::create_table_only(&template, &aws, &table_name).await.expect("creating the table");
     let teams: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
 
     let started = std::time::Instant::now();
-    let items = load(&runtime.aws.dynamodb, &table_name, n, &teams).await;
+    let items = load(&aws.dynamodb, &table_name, n, &teams).await;
     eprintln!("loaded {n} contacts as {items} items in {:.0?}", started.elapsed());
 
     let meter = ReadMeter::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
-        runtime.aws.dynamodb.config().to_builder().interceptor(meter.clone()).build(),
+        aws.dynamodb.config().to_builder().interceptor(meter.clone()).build(),
     );
     let repo = DynamoContacts::new(Table::new(client, table_name));
     let admin = Caller::new(TENANT, "admin", Role::Admin);
@@ -207,7 +215,7 @@ async fn main() {
         Scenario { name: "manager: team contacts with tag=tag-03", caller: manager.clone(), params: vec![("tag", s("tag-03"))] },
     ];
 
-    println!("\ncontacts index benchmark: {n} contacts in one tenant, page size {PAGE}, 3 pages each");
+    println!("\ncontacts index benchmark: {n} contacts in one tenant ({items} items), endpoint {endpoint}, page size {PAGE}, 3 pages each");
     println!("{:<52} {:>5} {:>9} {:>8} {:>7} {:>9}", "query", "page", "returned", "read", "ratio", "requests");
     for sc in &scenarios {
         let params: BTreeMap<String, String> = sc.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();

@@ -404,6 +404,7 @@ pub async fn restore(
     id: Uuid,
 ) -> Result<Contact, CrmError> {
     let current = load_any(repo, caller, id).await?.ok_or(CrmError::NotFound)?;
+    require_change(caller, &current)?;
     let Some(deleted_at) = current.deleted_at else {
         return Ok(current);
     };
@@ -411,7 +412,6 @@ pub async fn restore(
     if deleted_at + chrono::Duration::days(TRASH_DAYS) < crate::now() {
         return Err(CrmError::NotFound);
     }
-    require_change(caller, &current)?;
     let restored = Contact {
         deleted_at: None,
         deleted_by: None,
