@@ -116,13 +116,17 @@ pub fn email_tokens(email: &str) -> Vec<String> {
     out
 }
 
-/// The words of a user's search text, folded as the index is: with an `@` the whole text is
-/// one word folded as an email ([`fold_email`]); otherwise the words of [`fold`]. Cut to
-/// [`MAX_TOKEN_CHARS`], without repeats. A hit must match all of them ([`matches_all`]).
+/// The words of a user's search text, folded as the index is: with an `@`, or a single word
+/// with a dot inside (a domain such as `acme.ex`), the whole text is one word folded as an
+/// email ([`fold_email`]); otherwise the words of [`fold`]. Cut to [`MAX_TOKEN_CHARS`], without
+/// repeats. A hit must match all of them ([`matches_all`]).
 pub fn query_words(q: &str) -> Vec<String> {
     let q = q.trim();
     let mut out = Vec::new();
-    if q.contains('@') {
+    let domain_like = !q.contains(char::is_whitespace)
+        && q.trim_matches('.').contains('.')
+        && fold_email(q).contains('.');
+    if q.contains('@') || domain_like {
         push_query_word(&mut out, &fold_email(q));
     } else {
         for word in fold(q).split(' ') {
