@@ -30,9 +30,10 @@ test: bootstrap
 BENCH_DYNAMODB_PORT ?= 5058
 bench:
 	@cd infra/bench && npm ci --no-audit --no-fund --silent
-	@node infra/bench/dynalite.js $(BENCH_DYNAMODB_PORT) & pid=$$!; sleep 1; status=0; \
+	@rm -rf .local/bench-dynamodb && mkdir -p .local/bench-dynamodb
+	@node infra/bench/dynalite.js $(BENCH_DYNAMODB_PORT) .local/bench-dynamodb & pid=$$!; sleep 1; status=0; \
 	  $(LOCAL_AWS) BENCH_DYNAMODB_URL=http://127.0.0.1:$(BENCH_DYNAMODB_PORT) cargo bench --profile dev -p crm-e2e-tests --bench contacts_index || status=$$?; \
-	  kill $$pid; exit $$status
+	  kill $$pid; rm -rf .local/bench-dynamodb; exit $$status
 
 ## Print a dev token (last line): make token TENANT=acme USER=alice ROLE=admin
 TENANT ?= acme

@@ -181,7 +181,12 @@ impl Directory {
     }
 
     async fn put_versioned(&self, item: Item, expected: Option<u64>) -> Result<(), CrmError> {
-        let req = self.table.client.put_item().table_name(&self.table.name).set_item(Some(item));
+        let req = self
+            .table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(item));
         let req = match expected {
             None => req.condition_expression("attribute_not_exists(PK)"),
             Some(v) => req
@@ -259,12 +264,21 @@ pub async fn put_user(
     }
     let mut errors = Vec::new();
     let name = text("name", input.name, &mut errors);
-    let email = match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    let email = match input
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         None => None,
         Some(e) => match crate::contacts::normalize_email(e) {
             Some(e) => Some(e),
             None => {
-                errors.push(FieldError::new("email", "format", "must be an email address"));
+                errors.push(FieldError::new(
+                    "email",
+                    "format",
+                    "must be an email address",
+                ));
                 None
             }
         },
@@ -363,7 +377,14 @@ pub async fn list_users(
     let query = ListQuery::new(&caller.tenant_id, format!("users:{team:?}"));
     let page = dir
         .table
-        .query_page(None, users_pk(&caller.tenant_id), Some("USER#"), false, limit, query.start(cursor)?)
+        .query_page(
+            None,
+            users_pk(&caller.tenant_id),
+            Some("USER#"),
+            false,
+            limit,
+            query.start(cursor)?,
+        )
         .await?;
     let mut users: Vec<User> = page
         .items
@@ -377,7 +398,11 @@ pub async fn list_users(
     Ok(query.page(users, page.last_key))
 }
 
-pub async fn create_team(dir: &Directory, caller: &Caller, input: NewTeam) -> Result<Team, CrmError> {
+pub async fn create_team(
+    dir: &Directory,
+    caller: &Caller,
+    input: NewTeam,
+) -> Result<Team, CrmError> {
     require_admin(caller)?;
     let mut errors = Vec::new();
     let name = text("name", Some(input.name), &mut errors);
@@ -402,7 +427,8 @@ pub async fn create_team(dir: &Directory, caller: &Caller, input: NewTeam) -> Re
         updated_by: caller.user_id.clone(),
         version: 1,
     };
-    dir.put_versioned(team_item(&caller.tenant_id, &team)?, None).await?;
+    dir.put_versioned(team_item(&caller.tenant_id, &team)?, None)
+        .await?;
     Ok(team)
 }
 
@@ -414,7 +440,9 @@ fn team_item(tenant: &str, team: &Team) -> Result<Item, CrmError> {
 
 pub async fn get_team(dir: &Directory, caller: &Caller, id: Uuid) -> Result<Team, CrmError> {
     require_member(caller)?;
-    dir.team(&caller.tenant_id, id).await?.ok_or(CrmError::NotFound)
+    dir.team(&caller.tenant_id, id)
+        .await?
+        .ok_or(CrmError::NotFound)
 }
 
 pub async fn patch_team(
@@ -430,7 +458,11 @@ pub async fn patch_team(
         return Err(CrmError::PreconditionFailed);
     }
     let mut errors = Vec::new();
-    let name = text("name", patch.name.apply(Some(current.name.clone())), &mut errors);
+    let name = text(
+        "name",
+        patch.name.apply(Some(current.name.clone())),
+        &mut errors,
+    );
     let description = text(
         "description",
         patch.description.apply(current.description.clone()),
@@ -465,7 +497,14 @@ pub async fn list_teams(
     let query = ListQuery::new(&caller.tenant_id, "teams");
     let page = dir
         .table
-        .query_page(None, teams_pk(&caller.tenant_id), Some("TEAM#"), false, limit, query.start(cursor)?)
+        .query_page(
+            None,
+            teams_pk(&caller.tenant_id),
+            Some("TEAM#"),
+            false,
+            limit,
+            query.start(cursor)?,
+        )
         .await?;
     let teams = page
         .items

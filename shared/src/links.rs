@@ -110,7 +110,12 @@ async fn transact(table: &Table, items: Vec<TransactWriteItem>) -> Result<(), Cr
 pub const MAX_LINKS_PER_CONTACT: usize = 20;
 
 /// The contact after a link change: its client list and primary client.
-fn with_links(contact: &Contact, clients: Vec<Uuid>, primary: Option<Uuid>, actor: &str) -> Contact {
+fn with_links(
+    contact: &Contact,
+    clients: Vec<Uuid>,
+    primary: Option<Uuid>,
+    actor: &str,
+) -> Contact {
     Contact {
         client_ids: clients,
         primary_client_id: primary,
@@ -221,7 +226,12 @@ pub async fn remove_link(
         )))
         .build()
         .map_err(CrmError::internal)?;
-    let clients = contact.client_ids.iter().copied().filter(|c| *c != client_id).collect();
+    let clients = contact
+        .client_ids
+        .iter()
+        .copied()
+        .filter(|c| *c != client_id)
+        .collect();
     let next = with_links(&contact, clients, primary, &caller.user_id);
     let mut items = contact_write(&contacts_repo, tenant, &contact, &next, &caller.user_id)?;
     items.push(TransactWriteItem::builder().delete(delete).build());

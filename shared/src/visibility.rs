@@ -27,7 +27,9 @@ pub enum Visibility {
 }
 
 /// A user or a team a record is shared with (S9.4).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Principal {
     User(String),
@@ -83,7 +85,10 @@ impl Caller {
             Role::Member => "tv",
             _ => return None,
         };
-        let mut scopes = vec![format!("o:{}", self.user_id), format!("su:{}", self.user_id)];
+        let mut scopes = vec![
+            format!("o:{}", self.user_id),
+            format!("su:{}", self.user_id),
+        ];
         for team in &self.teams {
             scopes.push(format!("{team_scope}:{team}"));
             scopes.push(format!("st:{team}"));
@@ -130,7 +135,12 @@ mod tests {
         Uuid::from_bytes([n; 16])
     }
 
-    fn access<'a>(owner: Option<&'a str>, t: Option<Uuid>, v: Visibility, shared: &'a [Principal]) -> Access<'a> {
+    fn access<'a>(
+        owner: Option<&'a str>,
+        t: Option<Uuid>,
+        v: Visibility,
+        shared: &'a [Principal],
+    ) -> Access<'a> {
         Access {
             kind: RecordKind::Contact,
             id: Uuid::from_bytes([9; 16]),
@@ -163,8 +173,14 @@ mod tests {
             ..caller(Role::Portal, "p", vec![])
         };
         assert!(portal.sees(&team_rec));
-        assert!(!portal.sees(&Access { id: Uuid::nil(), ..team_rec }));
-        assert!(!portal.sees(&Access { kind: RecordKind::Client, ..team_rec }));
+        assert!(!portal.sees(&Access {
+            id: Uuid::nil(),
+            ..team_rec
+        }));
+        assert!(!portal.sees(&Access {
+            kind: RecordKind::Client,
+            ..team_rec
+        }));
     }
 
     fn principal() -> impl Strategy<Value = Principal> {

@@ -23,8 +23,8 @@ use crm_shared::contacts::{Contact, ContactFields, DynamoContacts, NewContact, s
 use crm_shared::table::Table;
 use crm_shared::{Caller, Role};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 
 const TENANT: &str = "bench";
@@ -39,7 +39,10 @@ struct ReadMeter {
 
 impl ReadMeter {
     fn take(&self) -> (usize, usize) {
-        (self.requests.swap(0, Ordering::SeqCst), self.items.swap(0, Ordering::SeqCst))
+        (
+            self.requests.swap(0, Ordering::SeqCst),
+            self.items.swap(0, Ordering::SeqCst),
+        )
     }
 }
 
@@ -57,10 +60,12 @@ impl Intercept for ReadMeter {
         if let Some(Ok(output)) = context.inner().output_or_error() {
             if let Some(q) = output.downcast_ref::<QueryOutput>() {
                 self.requests.fetch_add(1, Ordering::SeqCst);
-                self.items.fetch_add(q.scanned_count().max(0) as usize, Ordering::SeqCst);
+                self.items
+                    .fetch_add(q.scanned_count().max(0) as usize, Ordering::SeqCst);
             } else if let Some(g) = output.downcast_ref::<GetItemOutput>() {
                 self.requests.fetch_add(1, Ordering::SeqCst);
-                self.items.fetch_add(usize::from(g.item().is_some()), Ordering::SeqCst);
+                self.items
+                    .fetch_add(usize::from(g.item().is_some()), Ordering::SeqCst);
             }
         }
         Ok(())
@@ -88,39 +93,152 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "Ada", "Alan", "Grace", "Jürgen", "Zoë", "José", "Łukasz", "Søren", "Anna", "Maria", "Peter",
-    "Thomas", "Sabine", "Claudia", "Michael", "Stefan", "Andrea", "Julia", "Katrin", "Lena",
-    "Paul", "Jonas", "Felix", "Emma", "Mia", "Noah", "Elias", "Luis", "Sophie", "Hannah",
-    "Björn", "Åsa", "Chloé", "Renée", "François", "Ines", "Omar", "Yuki", "Chen", "Priya",
+    "Ada",
+    "Alan",
+    "Grace",
+    "Jürgen",
+    "Zoë",
+    "José",
+    "Łukasz",
+    "Søren",
+    "Anna",
+    "Maria",
+    "Peter",
+    "Thomas",
+    "Sabine",
+    "Claudia",
+    "Michael",
+    "Stefan",
+    "Andrea",
+    "Julia",
+    "Katrin",
+    "Lena",
+    "Paul",
+    "Jonas",
+    "Felix",
+    "Emma",
+    "Mia",
+    "Noah",
+    "Elias",
+    "Luis",
+    "Sophie",
+    "Hannah",
+    "Björn",
+    "Åsa",
+    "Chloé",
+    "Renée",
+    "François",
+    "Ines",
+    "Omar",
+    "Yuki",
+    "Chen",
+    "Priya",
 ];
 const LAST: &[&str] = &[
-    "Müller", "Mueller", "Muller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner",
-    "Becker", "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf",
-    "Schröder", "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Hartmann",
-    "Lange", "Schmitt", "Werner", "Schmitz", "Krause", "Meier", "Lehmann", "Schmid", "Schulze",
-    "Maier", "Köhler", "Herrmann", "König", "Walter", "García", "López", "Martínez", "Nowak",
-    "Kowalski", "Andersen", "Nielsen", "Lovelace", "Hopper", "Turing", "Dupont", "Lefèvre",
-    "Rossi", "Russo", "Silva", "Santos", "Tanaka", "Suzuki", "Kim", "Park",
+    "Müller",
+    "Mueller",
+    "Muller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Schäfer",
+    "Koch",
+    "Bauer",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Schmitz",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Schmid",
+    "Schulze",
+    "Maier",
+    "Köhler",
+    "Herrmann",
+    "König",
+    "Walter",
+    "García",
+    "López",
+    "Martínez",
+    "Nowak",
+    "Kowalski",
+    "Andersen",
+    "Nielsen",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dupont",
+    "Lefèvre",
+    "Rossi",
+    "Russo",
+    "Silva",
+    "Santos",
+    "Tanaka",
+    "Suzuki",
+    "Kim",
+    "Park",
 ];
-const SOURCES: &[&str] = &["web-form", "referral", "event", "ads", "partner", "cold-call"];
+const SOURCES: &[&str] = &[
+    "web-form",
+    "referral",
+    "event",
+    "ads",
+    "partner",
+    "cold-call",
+];
 
 fn generate(i: usize, rng: &mut Rng, teams: &[Uuid]) -> Contact {
     let first = rng.pick(FIRST);
     let last = rng.pick(LAST);
     let owner = rng.below(20);
-    let tags: Vec<String> = (0..rng.below(3)).map(|_| format!("tag-{:02}", rng.below(20))).collect();
-    let status = ["lead", "lead", "prospect", "customer", "lead", "prospect", "customer", "inactive"][rng.below(8)];
-    let contacted = (rng.below(10) < 6).then(|| Utc::now() - Duration::hours(rng.below(24 * 365) as i64));
+    let tags: Vec<String> = (0..rng.below(3))
+        .map(|_| format!("tag-{:02}", rng.below(20)))
+        .collect();
+    let status = [
+        "lead", "lead", "prospect", "customer", "lead", "prospect", "customer", "inactive",
+    ][rng.below(8)];
+    let contacted =
+        (rng.below(10) < 6).then(|| Utc::now() - Duration::hours(rng.below(24 * 365) as i64));
     let input = NewContact {
         first_name: Some(first.into()),
         last_name: Some(last.into()),
-        email: Some(format!("{}.{}{}@example{}.com", first.to_lowercase(), i, rng.below(100), i % 50)
-            .replace(|c: char| !c.is_ascii(), "x")),
+        email: Some(
+            format!(
+                "{}.{}{}@example{}.com",
+                first.to_lowercase(),
+                i,
+                rng.below(100),
+                i % 50
+            )
+            .replace(|c: char| !c.is_ascii(), "x"),
+        ),
         company: Some(format!("Company {}", rng.below(300))),
         tags: Some(tags),
         owner: Some(format!("u{owner:02}")),
         team: Some(teams[owner % teams.len()]),
-        visibility: Some(if rng.below(5) == 0 { crm_shared::visibility::Visibility::Private } else { Default::default() }),
+        visibility: Some(if rng.below(5) == 0 {
+            crm_shared::visibility::Visibility::Private
+        } else {
+            Default::default()
+        }),
         lead_source: Some(rng.pick(SOURCES).to_string()),
         lifecycle_status: serde_json::from_value(serde_json::json!(status)).ok(),
         last_contacted_at: contacted,
@@ -144,8 +262,13 @@ async fn load(client: &aws_sdk_dynamodb::Client, table: &str, n: usize, teams: &
             if i + 1 == n && !items.is_empty() {
                 batches.push(std::mem::take(&mut items));
             }
-            let writes = batches.drain(..).map(|batch| write_batch(client, table, batch));
-            written += futures::future::join_all(writes).await.into_iter().sum::<usize>();
+            let writes = batches
+                .drain(..)
+                .map(|batch| write_batch(client, table, batch));
+            written += futures::future::join_all(writes)
+                .await
+                .into_iter()
+                .sum::<usize>();
         }
         if (i + 1) % 10_000 == 0 {
             eprintln!("  loaded {} contacts ({written} items)", i + 1);
@@ -154,15 +277,31 @@ async fn load(client: &aws_sdk_dynamodb::Client, table: &str, n: usize, teams: &
     written
 }
 
-async fn write_batch(client: &aws_sdk_dynamodb::Client, table: &str, batch: Vec<crm_shared::table::Item>) -> usize {
+async fn write_batch(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    batch: Vec<crm_shared::table::Item>,
+) -> usize {
     let n = batch.len();
     let mut requests: Vec<WriteRequest> = batch
         .into_iter()
-        .map(|item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().unwrap()).build())
+        .map(|item| {
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build()
+        })
         .collect();
     while !requests.is_empty() {
-        let out = client.batch_write_item().request_items(table, requests).send().await.expect("BatchWriteItem");
-        requests = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+        let out = client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .expect("BatchWriteItem");
+        requests = out
+            .unprocessed_items
+            .and_then(|mut u| u.remove(table))
+            .unwrap_or_default();
     }
     n
 }
@@ -175,71 +314,163 @@ struct Scenario {
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::var("BENCH_CONTACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("BENCH_CONTACTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let id = Uuid::now_v7().simple().to_string();
     let table_name = format!("bench-{}", &id[id.len() - 12..]);
     let endpoint = std::env::var("BENCH_DYNAMODB_URL")
         .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
         .expect("set BENCH_DYNAMODB_URL or AWS_ENDPOINT_URL: run `make bench`");
     let aws = crm_local::local_clients(&endpoint, "eu-central-1").await;
-    let template = Template::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
-        .expect("template.yaml");
-    crm_local::provision::create_table_only(&template, &aws, &table_name).await.expect("creating the table");
+    let template =
+        Template::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+            .expect("template.yaml");
+    crm_local::provision::create_table_only(&template, &aws, &table_name)
+        .await
+        .expect("creating the table");
     let teams: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
 
     let started = std::time::Instant::now();
     let items = load(&aws.dynamodb, &table_name, n, &teams).await;
-    eprintln!("loaded {n} contacts as {items} items in {:.0?}", started.elapsed());
+    eprintln!(
+        "loaded {n} contacts as {items} items in {:.0?}",
+        started.elapsed()
+    );
 
     let meter = ReadMeter::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
-        aws.dynamodb.config().to_builder().interceptor(meter.clone()).build(),
+        aws.dynamodb
+            .config()
+            .to_builder()
+            .interceptor(meter.clone())
+            .build(),
     );
     let repo = DynamoContacts::new(Table::new(client, table_name));
     let admin = Caller::new(TENANT, "admin", Role::Admin);
-    let member = Caller { teams: vec![teams[3]], ..Caller::new(TENANT, "u03", Role::Member) };
-    let manager = Caller { teams: vec![teams[2]], ..Caller::new(TENANT, "boss", Role::Manager) };
-    let since = (Utc::now() - Duration::days(90)).format("%Y-%m-%d").to_string();
+    let member = Caller {
+        teams: vec![teams[3]],
+        ..Caller::new(TENANT, "u03", Role::Member)
+    };
+    let manager = Caller {
+        teams: vec![teams[2]],
+        ..Caller::new(TENANT, "boss", Role::Manager)
+    };
+    let since = (Utc::now() - Duration::days(90))
+        .format("%Y-%m-%d")
+        .to_string();
     let s = |v: &str| v.to_string();
     let scenarios = vec![
-        Scenario { name: "admin: prefix search q=mül", caller: admin.clone(), params: vec![("q", s("mül"))] },
-        Scenario { name: "admin: prefix search q=MUEL", caller: admin.clone(), params: vec![("q", s("MUEL"))] },
-        Scenario { name: "admin: prefix search q=ada mül (two words)", caller: admin.clone(), params: vec![("q", s("ada mül"))] },
-        Scenario { name: "admin: filter tag=tag-07, sort=name", caller: admin.clone(), params: vec![("tag", s("tag-07")), ("sort", s("name"))] },
-        Scenario { name: "admin: filter status=customer, sort=-updated_at", caller: admin.clone(), params: vec![("status", s("customer")), ("sort", s("-updated_at"))] },
-        Scenario { name: "admin: all, newest first", caller: admin.clone(), params: vec![] },
-        Scenario { name: "admin: follow-up list (not contacted since 90 d)", caller: admin.clone(), params: vec![("not_contacted_since", since.clone()), ("sort", s("last_contacted_at"))] },
-        Scenario { name: "admin: tag=tag-07 AND status=customer", caller: admin.clone(), params: vec![("tag", s("tag-07")), ("status", s("customer"))] },
-        Scenario { name: "member: visible contacts, sort=name", caller: member.clone(), params: vec![("sort", s("name"))] },
-        Scenario { name: "member: prefix search q=sch", caller: member.clone(), params: vec![("q", s("sch"))] },
-        Scenario { name: "manager: team contacts with tag=tag-03", caller: manager.clone(), params: vec![("tag", s("tag-03"))] },
+        Scenario {
+            name: "admin: prefix search q=mül",
+            caller: admin.clone(),
+            params: vec![("q", s("mül"))],
+        },
+        Scenario {
+            name: "admin: prefix search q=MUEL",
+            caller: admin.clone(),
+            params: vec![("q", s("MUEL"))],
+        },
+        Scenario {
+            name: "admin: prefix search q=ada mül (two words)",
+            caller: admin.clone(),
+            params: vec![("q", s("ada mül"))],
+        },
+        Scenario {
+            name: "admin: filter tag=tag-07, sort=name",
+            caller: admin.clone(),
+            params: vec![("tag", s("tag-07")), ("sort", s("name"))],
+        },
+        Scenario {
+            name: "admin: filter status=customer, sort=-updated_at",
+            caller: admin.clone(),
+            params: vec![("status", s("customer")), ("sort", s("-updated_at"))],
+        },
+        Scenario {
+            name: "admin: all, newest first",
+            caller: admin.clone(),
+            params: vec![],
+        },
+        Scenario {
+            name: "admin: follow-up list (not contacted since 90 d)",
+            caller: admin.clone(),
+            params: vec![
+                ("not_contacted_since", since.clone()),
+                ("sort", s("last_contacted_at")),
+            ],
+        },
+        Scenario {
+            name: "admin: tag=tag-07 AND status=customer",
+            caller: admin.clone(),
+            params: vec![("tag", s("tag-07")), ("status", s("customer"))],
+        },
+        Scenario {
+            name: "member: visible contacts, sort=name",
+            caller: member.clone(),
+            params: vec![("sort", s("name"))],
+        },
+        Scenario {
+            name: "member: prefix search q=sch",
+            caller: member.clone(),
+            params: vec![("q", s("sch"))],
+        },
+        Scenario {
+            name: "manager: team contacts with tag=tag-03",
+            caller: manager.clone(),
+            params: vec![("tag", s("tag-03"))],
+        },
     ];
 
-    println!("\ncontacts index benchmark: {n} contacts in one tenant ({items} items), endpoint {endpoint}, page size {PAGE}, 3 pages each");
-    println!("{:<52} {:>5} {:>9} {:>8} {:>7} {:>9}", "query", "page", "returned", "read", "ratio", "requests");
+    println!(
+        "\ncontacts index benchmark: {n} contacts in one tenant ({items} items), endpoint {endpoint}, page size {PAGE}, 3 pages each"
+    );
+    println!(
+        "{:<52} {:>5} {:>9} {:>8} {:>7} {:>9}",
+        "query", "page", "returned", "read", "ratio", "requests"
+    );
     for sc in &scenarios {
-        let params: BTreeMap<String, String> = sc.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let params: BTreeMap<String, String> = sc
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let query = ContactQuery::parse(&params).expect("valid query");
         let mut cursor: Option<String> = None;
         let (mut total_read, mut total_returned) = (0, 0);
         for page_no in 1..=3 {
             meter.take();
-            let (page, _stats) = search::list_with_stats(&repo, &sc.caller, &query, PAGE, cursor.as_deref())
-                .await
-                .expect("list");
+            let (page, _stats) =
+                search::list_with_stats(&repo, &sc.caller, &query, PAGE, cursor.as_deref())
+                    .await
+                    .expect("list");
             let (requests, read) = meter.take();
             let returned = page.items.len();
             total_read += read;
             total_returned += returned;
-            let ratio = if returned == 0 { f64::NAN } else { read as f64 / returned as f64 };
-            println!("{:<52} {:>5} {:>9} {:>8} {:>7.2} {:>9}", sc.name, page_no, returned, read, ratio, requests);
+            let ratio = if returned == 0 {
+                f64::NAN
+            } else {
+                read as f64 / returned as f64
+            };
+            println!(
+                "{:<52} {:>5} {:>9} {:>8} {:>7.2} {:>9}",
+                sc.name, page_no, returned, read, ratio, requests
+            );
             cursor = page.next_cursor;
             if cursor.is_none() {
                 break;
             }
         }
         if total_returned > 0 {
-            println!("{:<52} {:>5} {:>9} {:>8} {:>7.2}", "", "all", total_returned, total_read, total_read as f64 / total_returned as f64);
+            println!(
+                "{:<52} {:>5} {:>9} {:>8} {:>7.2}",
+                "",
+                "all",
+                total_returned,
+                total_read,
+                total_read as f64 / total_returned as f64
+            );
         }
     }
 }

@@ -5,8 +5,8 @@ use api_kit::{
     page_params, path_id, route_key,
 };
 use crm_shared::audit::AuditEntry;
-use crm_shared::contacts::ShareInput;
 use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, DynamoClients};
+use crm_shared::contacts::ShareInput;
 use crm_shared::links::ClientLink;
 use crm_shared::pagination::Page;
 use crm_shared::{Caller, CrmError, Deps};
@@ -47,9 +47,7 @@ impl api_kit::HttpHandler for ClientsApi {
             "GET /clients/{id}/contacts" => list_client_contacts(self, &caller, &req).await,
             "GET /clients/{id}/history" => client_history(self, &caller, &req).await,
             "POST /clients/{id}/shares" => share_client(self, &caller, &req).await,
-            "DELETE /clients/{id}/shares/{principal}" => {
-                unshare_client(self, &caller, &req).await
-            }
+            "DELETE /clients/{id}/shares/{principal}" => unshare_client(self, &caller, &req).await,
             _ => return api_kit::unknown_route(),
         };
         result.unwrap_or_else(error_response)

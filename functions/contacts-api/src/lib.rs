@@ -140,8 +140,13 @@ async fn share_contact(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let input: ShareInput = json_body(req)?;
-    let contact = contacts::share(&api.repo, caller, path_id(req, "id")?, input.principal()?).await?;
-    Ok(json_response(StatusCode::OK, &contact, Some(contact.etag())))
+    let contact =
+        contacts::share(&api.repo, caller, path_id(req, "id")?, input.principal()?).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &contact,
+        Some(contact.etag()),
+    ))
 }
 
 /// Stop sharing the contact with a user (`user:{id}`) or team (`team:{id}`).
@@ -160,7 +165,11 @@ async fn unshare_contact(
         .and_then(contacts::parse_principal)
         .ok_or(CrmError::NotFound)?;
     let contact = contacts::unshare(&api.repo, caller, id, principal).await?;
-    Ok(json_response(StatusCode::OK, &contact, Some(contact.etag())))
+    Ok(json_response(
+        StatusCode::OK,
+        &contact,
+        Some(contact.etag()),
+    ))
 }
 
 /// Read one contact; its ETag is its version.

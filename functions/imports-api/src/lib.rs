@@ -1,8 +1,6 @@
 //! `imports-api`: start an import (presigned upload) and read its progress (S5).
 
-use api_kit::{
-    Problem, error_response, idempotent, json_body, json_response, path_id, route_key,
-};
+use api_kit::{Problem, error_response, idempotent, json_body, json_response, path_id, route_key};
 use crm_shared::imports::{self, Import, ImportCreated, NewImport};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;

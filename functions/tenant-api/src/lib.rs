@@ -129,13 +129,21 @@ fn user_id(req: &Request) -> Result<String, CrmError> {
 #[utoipa::path(get, path = "/users", tag = "tenant",
     params(("team" = Option<uuid::Uuid>, Query), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, description = "A page of users", body = Page<User>)))]
-async fn list_users(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Response<Body>, CrmError> {
+async fn list_users(
+    api: &TenantApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
     let (limit, cursor) = page_params(req)?;
     let team = match api_kit::query_param(req, "team") {
         None => None,
-        Some(t) => Some(t.parse().map_err(|_| CrmError::validation("team", "uuid", "must be a UUID"))?),
+        Some(t) => Some(
+            t.parse()
+                .map_err(|_| CrmError::validation("team", "uuid", "must be a UUID"))?,
+        ),
     };
-    let page = directory::list_users(&api.directory, caller, team, limit, cursor.as_deref()).await?;
+    let page =
+        directory::list_users(&api.directory, caller, team, limit, cursor.as_deref()).await?;
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
@@ -143,9 +151,17 @@ async fn list_users(api: &TenantApi, caller: &Caller, req: &Request) -> Result<R
     params(("user_id" = String, Path, description = "The identity provider's subject")),
     responses((status = 200, description = "The user", body = User, headers(("ETag" = String))),
               (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json")))]
-async fn get_user(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Response<Body>, CrmError> {
+async fn get_user(
+    api: &TenantApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
     let user = directory::get_user(&api.directory, caller, &user_id(req)?).await?;
-    Ok(json_response(StatusCode::OK, &user, Some(format!("\"{}\"", user.version))))
+    Ok(json_response(
+        StatusCode::OK,
+        &user,
+        Some(format!("\"{}\"", user.version)),
+    ))
 }
 
 /// Add a member or change their role, teams or status (owners and admins; only an owner grants
@@ -157,18 +173,30 @@ async fn get_user(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Res
               (status = 409, description = "Changing one's own role or status", body = Problem, content_type = "application/problem+json"),
               (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field breaks a rule (unknown team, portal user without client, …)", body = Problem, content_type = "application/problem+json")))]
-async fn put_user(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Response<Body>, CrmError> {
+async fn put_user(
+    api: &TenantApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
     let id = user_id(req)?;
     let expected = if_match(req)?;
     let input: UserInput = json_body(req)?;
     let user = directory::put_user(&api.directory, caller, &id, input, expected).await?;
-    Ok(json_response(StatusCode::OK, &user, Some(format!("\"{}\"", user.version))))
+    Ok(json_response(
+        StatusCode::OK,
+        &user,
+        Some(format!("\"{}\"", user.version)),
+    ))
 }
 
 #[utoipa::path(get, path = "/teams", tag = "tenant",
     params(("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, description = "A page of teams", body = Page<Team>)))]
-async fn list_teams(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Response<Body>, CrmError> {
+async fn list_teams(
+    api: &TenantApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
     let (limit, cursor) = page_params(req)?;
     let page = directory::list_teams(&api.directory, caller, limit, cursor.as_deref()).await?;
     Ok(json_response(StatusCode::OK, &page, None))
@@ -179,19 +207,35 @@ async fn list_teams(api: &TenantApi, caller: &Caller, req: &Request) -> Result<R
     responses((status = 201, description = "The team", body = Team, headers(("ETag" = String))),
               (status = 403, description = "Only owners and admins manage teams", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
-async fn create_team(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Response<Body>, CrmError> {
+async fn create_team(
+    api: &TenantApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
     let input: NewTeam = json_body(req)?;
     let team = directory::create_team(&api.directory, caller, input).await?;
-    Ok(json_response(StatusCode::CREATED, &team, Some(format!("\"{}\"", team.version))))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &team,
+        Some(format!("\"{}\"", team.version)),
+    ))
 }
 
 #[utoipa::path(get, path = "/teams/{id}", tag = "tenant",
     params(("id" = uuid::Uuid, Path)),
     responses((status = 200, description = "The team", body = Team, headers(("ETag" = String))),
               (status = 404, description = "No such team", body = Problem, content_type = "application/problem+json")))]
-async fn get_team(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Response<Body>, CrmError> {
+async fn get_team(
+    api: &TenantApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
     let team = directory::get_team(&api.directory, caller, path_id(req, "id")?).await?;
-    Ok(json_response(StatusCode::OK, &team, Some(format!("\"{}\"", team.version))))
+    Ok(json_response(
+        StatusCode::OK,
+        &team,
+        Some(format!("\"{}\"", team.version)),
+    ))
 }
 
 /// Rename a team or change its description (owners and admins).
@@ -200,12 +244,20 @@ async fn get_team(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Res
     responses((status = 200, description = "The team", body = Team, headers(("ETag" = String))),
               (status = 403, description = "Only owners and admins manage teams", body = Problem, content_type = "application/problem+json"),
               (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json")))]
-async fn patch_team(api: &TenantApi, caller: &Caller, req: &Request) -> Result<Response<Body>, CrmError> {
+async fn patch_team(
+    api: &TenantApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
     let id = path_id(req, "id")?;
     let expected = if_match(req)?;
     let patch: TeamPatch = json_body(req)?;
     let team = directory::patch_team(&api.directory, caller, id, patch, expected).await?;
-    Ok(json_response(StatusCode::OK, &team, Some(format!("\"{}\"", team.version))))
+    Ok(json_response(
+        StatusCode::OK,
+        &team,
+        Some(format!("\"{}\"", team.version)),
+    ))
 }
 
 #[derive(utoipa::OpenApi)]

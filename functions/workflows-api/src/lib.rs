@@ -1,8 +1,6 @@
 //! `workflows-api`: define workflows, enroll a contact, follow a run (S7).
 
-use api_kit::{
-    Problem, error_response, idempotent, json_body, json_response, path_id, route_key,
-};
+use api_kit::{Problem, error_response, idempotent, json_body, json_response, path_id, route_key};
 use crm_shared::workflows::{self, AwsEffects, NewWorkflow, StartRun, Workflow, WorkflowRun};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;

@@ -245,7 +245,11 @@ fn key_schema(keys: &[Key]) -> Result<Vec<aws_sdk_dynamodb::types::KeySchemaElem
 
 /// Creates only the template's table (keys and indexes; no TTL), named `name`: for benchmarks
 /// against a DynamoDB-only endpoint.
-pub async fn create_table_only(template: &Template, aws: &AwsClients, name: &str) -> Result<(), Error> {
+pub async fn create_table_only(
+    template: &Template,
+    aws: &AwsClients,
+    name: &str,
+) -> Result<(), Error> {
     for (id, props) in template.resources_of_type(TABLE_TYPE) {
         let mut props = props.clone();
         if let Value::Mapping(m) = &mut props {

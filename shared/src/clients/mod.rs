@@ -10,7 +10,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::contacts::{normalize_email, normalize_text};
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
-use crate::visibility::{Access, Principal, RecordKind, Visibility, MAX_SHARES};
+use crate::visibility::{Access, MAX_SHARES, Principal, RecordKind, Visibility};
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -276,7 +276,10 @@ impl ClientPatch {
             status: self.status.apply(f.status),
             owner: self.owner.apply(f.owner),
             team: self.team.apply(f.team),
-            visibility: self.visibility.apply(Some(f.visibility)).unwrap_or_default(),
+            visibility: self
+                .visibility
+                .apply(Some(f.visibility))
+                .unwrap_or_default(),
             tags: self.tags.apply(Some(f.tags)).unwrap_or_default(),
             parent_id: self.parent_id.apply(f.parent_id),
             billing_address: self.billing_address.apply(f.billing_address),
@@ -543,18 +546,33 @@ async fn check_references(
         let changed = before.is_none_or(|b| b.owner.as_deref() != Some(owner));
         if changed
             && owner != caller.user_id
-            && !dir.user(tenant, owner).await?.is_some_and(|u| u.status == crate::directory::UserStatus::Active)
+            && !dir
+                .user(tenant, owner)
+                .await?
+                .is_some_and(|u| u.status == crate::directory::UserStatus::Active)
         {
-            errors.push(FieldError::new("owner", "exists", "no active user with this id in the tenant"));
+            errors.push(FieldError::new(
+                "owner",
+                "exists",
+                "no active user with this id in the tenant",
+            ));
         }
     }
     if let Some(team) = fields.team {
         let changed = before.is_none_or(|b| b.team != Some(team));
         if changed && dir.team(tenant, team).await?.is_none() {
-            errors.push(FieldError::new("team", "exists", "no such team in the tenant"));
+            errors.push(FieldError::new(
+                "team",
+                "exists",
+                "no such team in the tenant",
+            ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(CrmError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CrmError::Validation(errors))
+    }
 }
 
 fn require_write(caller: &Caller) -> Result<(), CrmError> {
@@ -777,9 +795,11 @@ pub async fn history(
 ) -> Result<Page<AuditEntry>, CrmError> {
     require_read(caller)?;
     let tenant = &caller.tenant_id;
-    let visible = repo.get(tenant, id).await?.filter(|c| caller.sees(&c.access()));
-    if visible.is_none()
-        && !(caller.role.is_admin() && repo.tombstone(tenant, id).await?.is_some())
+    let visible = repo
+        .get(tenant, id)
+        .await?
+        .filter(|c| caller.sees(&c.access()));
+    if visible.is_none() && !(caller.role.is_admin() && repo.tombstone(tenant, id).await?.is_some())
     {
         return Err(CrmError::NotFound);
     }
@@ -802,9 +822,15 @@ pub async fn list(
             Some(id) => get(repo, caller, id).await.ok().into_iter().collect(),
             None => vec![],
         };
-        return Ok(Page { items: own, next_cursor: None });
+        return Ok(Page {
+            items: own,
+            next_cursor: None,
+        });
     }
-    let query = ListQuery::new(&caller.tenant_id, format!("clients:newest:{}", caller.user_id));
+    let query = ListQuery::new(
+        &caller.tenant_id,
+        format!("clients:newest:{}", caller.user_id),
+    );
     let (mut items, last) = repo
         .list(&caller.tenant_id, limit, query.start(cursor)?)
         .await?;
@@ -895,6 +921,90 @@ pub async fn hierarchy(
     Ok(trees[0].take().expect("the root"))
 }
 
+/// Shares the client with a user or team of the tenant (S9.4); sharing twice changes nothing.
+pub async fn share(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+    principal: Principal,
+) -> Result<Client, CrmError> {
+    let current = get(repo, caller, id).await?;
+    require_write(caller)?;
+    if current.shared_with.contains(&principal) {
+        return Ok(current);
+    }
+    let dir = crate::directory::Directory::new(repo.table().clone());
+    let tenant = &caller.tenant_id;
+    let (field, exists) = match &principal {
+        Principal::User(u) => (
+            "user",
+            u == &caller.user_id || dir.user(tenant, u).await?.is_some(),
+        ),
+        Principal::Team(t) => ("team", dir.team(tenant, *t).await?.is_some()),
+    };
+    if !exists {
+        return Err(CrmError::validation(
+            field,
+            "exists",
+            "no such user or team in the tenant",
+        ));
+    }
+    if current.shared_with.len() >= MAX_SHARES {
+        return Err(CrmError::validation(
+            field,
+            "max_items",
+            format!("shared with at most {MAX_SHARES}"),
+        ));
+    }
+    let mut next = Client {
+        updated_at: crate::now(),
+        updated_by: caller.user_id.clone(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    next.shared_with.push(principal);
+    next.shared_with.sort();
+    let audit = AuditEntry::of_records(
+        AuditAction::Shared,
+        Some(&current),
+        Some(&next),
+        &caller.user_id,
+        next.version,
+    )?;
+    repo.replace(tenant, &current, &next, &audit).await?;
+    Ok(next)
+}
+
+pub async fn unshare(
+    repo: &DynamoClients,
+    caller: &Caller,
+    id: Uuid,
+    principal: Principal,
+) -> Result<Client, CrmError> {
+    let current = get(repo, caller, id).await?;
+    require_write(caller)?;
+    if !current.shared_with.contains(&principal) {
+        return Err(CrmError::NotFound);
+    }
+    let mut next = Client {
+        updated_at: crate::now(),
+        updated_by: caller.user_id.clone(),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    next.shared_with.retain(|p| p != &principal);
+    let audit = AuditEntry::of_records(
+        AuditAction::Unshared,
+        Some(&current),
+        Some(&next),
+        &caller.user_id,
+        next.version,
+    )?;
+    repo.replace(&caller.tenant_id, &current, &next, &audit)
+        .await?;
+    Ok(next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -961,64 +1071,4 @@ mod tests {
             assert!(got.contains(&expected), "{expected:?} in {got:?}");
         }
     }
-}
-
-/// Shares the client with a user or team of the tenant (S9.4); sharing twice changes nothing.
-pub async fn share(
-    repo: &DynamoClients,
-    caller: &Caller,
-    id: Uuid,
-    principal: Principal,
-) -> Result<Client, CrmError> {
-    let current = get(repo, caller, id).await?;
-    require_write(caller)?;
-    if current.shared_with.contains(&principal) {
-        return Ok(current);
-    }
-    let dir = crate::directory::Directory::new(repo.table().clone());
-    let tenant = &caller.tenant_id;
-    let (field, exists) = match &principal {
-        Principal::User(u) => ("user", u == &caller.user_id || dir.user(tenant, u).await?.is_some()),
-        Principal::Team(t) => ("team", dir.team(tenant, *t).await?.is_some()),
-    };
-    if !exists {
-        return Err(CrmError::validation(field, "exists", "no such user or team in the tenant"));
-    }
-    if current.shared_with.len() >= MAX_SHARES {
-        return Err(CrmError::validation(field, "max_items", format!("shared with at most {MAX_SHARES}")));
-    }
-    let mut next = Client {
-        updated_at: crate::now(),
-        updated_by: caller.user_id.clone(),
-        version: current.version + 1,
-        ..current.clone()
-    };
-    next.shared_with.push(principal);
-    next.shared_with.sort();
-    let audit = AuditEntry::of_records(AuditAction::Shared, Some(&current), Some(&next), &caller.user_id, next.version)?;
-    repo.replace(tenant, &current, &next, &audit).await?;
-    Ok(next)
-}
-
-pub async fn unshare(
-    repo: &DynamoClients,
-    caller: &Caller,
-    id: Uuid,
-    principal: Principal,
-) -> Result<Client, CrmError> {
-    let current = get(repo, caller, id).await?;
-    require_write(caller)?;
-    if !current.shared_with.contains(&principal) {
-        return Err(CrmError::NotFound);
-    }
-    let mut next = Client {
-        updated_at: crate::now(),
-        updated_by: caller.user_id.clone(),
-        version: current.version + 1,
-        ..current.clone()
-    };
-    next.shared_with.retain(|p| p != &principal);
-    let audit = AuditEntry::of_records(AuditAction::Unshared, Some(&current), Some(&next), &caller.user_id, next.version)?;
-    repo.replace(&caller.tenant_id, &current, &next, &audit).await?;
-    Ok(next)
 }

@@ -93,7 +93,9 @@ pub struct ContactAddress {
     pub country: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SocialNetwork {
     Linkedin,
@@ -286,7 +288,11 @@ impl ContactFields {
 
         let addresses = raw.addresses.unwrap_or_default();
         if addresses.len() > MAX_ADDRESSES {
-            e.push("addresses", "max_items", format!("at most {MAX_ADDRESSES} addresses"));
+            e.push(
+                "addresses",
+                "max_items",
+                format!("at most {MAX_ADDRESSES} addresses"),
+            );
         }
         let addresses: Vec<ContactAddress> = addresses
             .into_iter()
@@ -294,22 +300,40 @@ impl ContactFields {
             .map(|(i, a)| validate_address(&mut e, i, a))
             .collect();
         let default_country = addresses.iter().find_map(|a| a.country.clone());
-        let phones = validate_phones(&mut e, raw.phones.unwrap_or_default(), default_country.as_deref());
+        let phones = validate_phones(
+            &mut e,
+            raw.phones.unwrap_or_default(),
+            default_country.as_deref(),
+        );
 
         let website = e.text("website", raw.website, URL_MAX);
         if website.as_deref().is_some_and(|w| !is_web_url(w)) {
-            e.push("website", "url", "must be an http(s) URL like https://example.com");
+            e.push(
+                "website",
+                "url",
+                "must be an http(s) URL like https://example.com",
+            );
         }
         let social = raw.social_profiles.unwrap_or_default();
         if social.len() > MAX_SOCIAL {
-            e.push("social_profiles", "max_items", format!("at most {MAX_SOCIAL} profiles"));
+            e.push(
+                "social_profiles",
+                "max_items",
+                format!("at most {MAX_SOCIAL} profiles"),
+            );
         }
         let mut social_profiles = Vec::new();
         for (i, p) in social.into_iter().enumerate() {
             let field = format!("social_profiles[{i}].url");
             match normalize_text(&p.url, URL_MAX) {
-                Ok(Some(url)) if is_web_url(&url) || (url.starts_with('@') && url.len() > 1 && !url.contains(' ')) => {
-                    social_profiles.push(SocialProfile { network: p.network, url })
+                Ok(Some(url))
+                    if is_web_url(&url)
+                        || (url.starts_with('@') && url.len() > 1 && !url.contains(' ')) =>
+                {
+                    social_profiles.push(SocialProfile {
+                        network: p.network,
+                        url,
+                    })
                 }
                 Ok(_) => e.push(field, "url", "must be an http(s) URL or an @handle"),
                 Err(rule) => e.push(field, rule.code(), rule.message(URL_MAX)),
@@ -326,15 +350,28 @@ impl ContactFields {
             .last_contacted_at
             .is_some_and(|t| t > crate::now() + chrono::Duration::minutes(5))
         {
-            e.push("last_contacted_at", "not_future", "must not be in the future");
+            e.push(
+                "last_contacted_at",
+                "not_future",
+                "must not be in the future",
+            );
         }
 
         let tags = validate_tags(&mut e, raw.tags.unwrap_or_default());
-        let owner = raw.owner.map(|o| o.trim().to_string()).filter(|o| !o.is_empty());
-        if owner.as_deref().is_some_and(|o| !crate::directory::is_valid_user_id(o)) {
+        let owner = raw
+            .owner
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty());
+        if owner
+            .as_deref()
+            .is_some_and(|o| !crate::directory::is_valid_user_id(o))
+        {
             e.push("owner", "format", "must be a user id of this tenant");
         }
-        let lead_source = raw.lead_source.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let lead_source = raw
+            .lead_source
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         if lead_source.as_deref().is_some_and(|s| !is_valid_key(s)) {
             e.push(
                 "lead_source",
@@ -388,7 +425,11 @@ impl ContactFields {
             emails: Some(
                 self.emails
                     .iter()
-                    .map(|e| EmailInput { address: e.address.clone(), label: e.label, primary: e.primary })
+                    .map(|e| EmailInput {
+                        address: e.address.clone(),
+                        label: e.label,
+                        primary: e.primary,
+                    })
                     .collect(),
             ),
             phones: Some(
@@ -431,7 +472,11 @@ impl ContactFields {
 
 fn validate_emails(e: &mut Errors, inputs: Vec<EmailInput>) -> Vec<EmailAddress> {
     if inputs.len() > MAX_EMAILS {
-        e.push("emails", "max_items", format!("at most {MAX_EMAILS} addresses"));
+        e.push(
+            "emails",
+            "max_items",
+            format!("at most {MAX_EMAILS} addresses"),
+        );
     }
     let primaries = inputs.iter().filter(|i| i.primary).count();
     if primaries > 1 {
@@ -468,21 +513,38 @@ fn validate_emails(e: &mut Errors, inputs: Vec<EmailInput>) -> Vec<EmailAddress>
     out
 }
 
-fn validate_phones(e: &mut Errors, inputs: Vec<PhoneInput>, default_country: Option<&str>) -> Vec<PhoneNumber> {
+fn validate_phones(
+    e: &mut Errors,
+    inputs: Vec<PhoneInput>,
+    default_country: Option<&str>,
+) -> Vec<PhoneNumber> {
     if inputs.len() > MAX_PHONES {
-        e.push("phones", "max_items", format!("at most {MAX_PHONES} numbers"));
+        e.push(
+            "phones",
+            "max_items",
+            format!("at most {MAX_PHONES} numbers"),
+        );
     }
     if inputs.iter().filter(|i| i.primary).count() > 1 {
         e.push("phones", "one_primary", "at most one number is primary");
     }
     let mut out: Vec<PhoneNumber> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
-        let country = match input.country.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        let country = match input
+            .country
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             None => default_country.map(str::to_string),
             Some(c) => match validate_country(c) {
                 Some(c) => Some(c),
                 None => {
-                    e.push(format!("phones[{i}].country"), "iso_3166", "must be an ISO 3166-1 alpha-2 country code");
+                    e.push(
+                        format!("phones[{i}].country"),
+                        "iso_3166",
+                        "must be an ISO 3166-1 alpha-2 country code",
+                    );
                     continue;
                 }
             },
@@ -495,7 +557,11 @@ fn validate_phones(e: &mut Errors, inputs: Vec<PhoneInput>, default_country: Opt
                     _ => o.number == p.display,
                 });
                 if duplicate {
-                    e.push(format!("phones[{i}].number"), "unique", "the number is listed twice");
+                    e.push(
+                        format!("phones[{i}].number"),
+                        "unique",
+                        "the number is listed twice",
+                    );
                 } else {
                     out.push(PhoneNumber {
                         number: p.display,
@@ -520,12 +586,21 @@ fn validate_phones(e: &mut Errors, inputs: Vec<PhoneInput>, default_country: Opt
 
 fn validate_address(e: &mut Errors, i: usize, a: ContactAddress) -> ContactAddress {
     let f = |name: &str| format!("addresses[{i}].{name}");
-    let country = match a.country.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    let country = match a
+        .country
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         None => None,
         Some(c) => match validate_country(c) {
             Some(c) => Some(c),
             None => {
-                e.push(f("country"), "iso_3166", "must be an ISO 3166-1 alpha-2 country code");
+                e.push(
+                    f("country"),
+                    "iso_3166",
+                    "must be an ISO 3166-1 alpha-2 country code",
+                );
                 None
             }
         },
@@ -548,7 +623,9 @@ fn validate_tags(e: &mut Errors, tags: Vec<String>) -> Vec<String> {
     for (i, t) in tags.into_iter().enumerate() {
         match normalize_text(&t, TAG_MAX) {
             Ok(None) => e.push(format!("tags[{i}]"), "required", "a tag is not empty"),
-            Ok(Some(t)) if t.contains('#') => e.push(format!("tags[{i}]"), "no_hash", "a tag does not contain #"),
+            Ok(Some(t)) if t.contains('#') => {
+                e.push(format!("tags[{i}]"), "no_hash", "a tag does not contain #")
+            }
             // Tags compare case-insensitively: "VIP" and "vip" are one tag.
             Ok(Some(t)) => {
                 if !out.iter().any(|o| tag_key(o) == tag_key(&t)) {

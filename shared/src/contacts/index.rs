@@ -85,7 +85,10 @@ impl ContactSummary {
             first_name: f.first_name.clone(),
             last_name: f.last_name.clone(),
             email: c.email.clone(),
-            phone: f.phones.first().map(|p| p.e164.clone().unwrap_or_else(|| p.number.clone())),
+            phone: f
+                .phones
+                .first()
+                .map(|p| p.e164.clone().unwrap_or_else(|| p.number.clone())),
             company: f.company.clone(),
             job_title: f.job_title.clone(),
             lifecycle_status: f.lifecycle_status,
@@ -125,7 +128,10 @@ pub fn time_key(t: DateTime<Utc>) -> String {
 pub const NEVER: &str = "0";
 
 pub fn name_key(c: &Contact) -> String {
-    let folded: String = search_keys::fold(&c.display_name).chars().take(NAME_KEY_MAX).collect();
+    let folded: String = search_keys::fold(&c.display_name)
+        .chars()
+        .take(NAME_KEY_MAX)
+        .collect();
     format!("{folded}#{}", c.id)
 }
 
@@ -146,20 +152,28 @@ fn sharded(facet: String, id: Uuid) -> String {
 /// The partitions of a facet (one, or its shards).
 pub fn facet_partitions(tenant: &str, facet: &str) -> Vec<String> {
     if is_sharded(facet) {
-        (0..SHARDS).map(|i| facet_pk(tenant, &format!("{facet}#{i}"))).collect()
+        (0..SHARDS)
+            .map(|i| facet_pk(tenant, &format!("{facet}#{i}")))
+            .collect()
     } else {
         vec![facet_pk(tenant, facet)]
     }
 }
 
 fn is_sharded(facet: &str) -> bool {
-    facet == "all" || ["status:", "source:", "tag:"].iter().any(|p| facet.starts_with(p))
+    facet == "all"
+        || ["status:", "source:", "tag:"]
+            .iter()
+            .any(|p| facet.starts_with(p))
 }
 
 /// The facets of a contact (not yet sharded).
 pub fn facets(c: &Contact) -> Vec<String> {
     let f = &c.fields;
-    let mut out = vec!["all".to_string(), format!("status:{}", f.lifecycle_status.as_str())];
+    let mut out = vec![
+        "all".to_string(),
+        format!("status:{}", f.lifecycle_status.as_str()),
+    ];
     if let Some(src) = &f.lead_source {
         out.push(format!("source:{src}"));
     }
@@ -191,7 +205,9 @@ pub fn tokens(c: &Contact) -> Vec<String> {
     for e in &f.emails {
         set.extend(search_keys::email_tokens(&e.address));
     }
-    set.into_iter().filter(|t| !t.is_empty() && !t.contains('#')).collect()
+    set.into_iter()
+        .filter(|t| !t.is_empty() && !t.contains('#'))
+        .collect()
 }
 
 /// The primary keys (PK, SK) of every index entry of a contact; none while it is trashed.
@@ -202,13 +218,20 @@ pub fn entry_keys(tenant: &str, c: &Contact) -> Vec<(String, String)> {
     let mut keys: Vec<(String, String)> = facets(c)
         .into_iter()
         .map(|facet| {
-            let facet = if is_sharded(&facet) { sharded(facet, c.id) } else { facet };
+            let facet = if is_sharded(&facet) {
+                sharded(facet, c.id)
+            } else {
+                facet
+            };
             (facet_pk(tenant, &facet), c.id.to_string())
         })
         .collect();
     for token in tokens(c) {
         let first: String = token.chars().take(1).collect();
-        keys.push((facet_pk(tenant, &format!("q:{first}")), format!("{token}#{}", c.id)));
+        keys.push((
+            facet_pk(tenant, &format!("q:{first}")),
+            format!("{token}#{}", c.id),
+        ));
     }
     keys.sort();
     keys.dedup();
@@ -223,14 +246,23 @@ pub fn entry_item(c: &Contact, pk: &str, sk: &str) -> Result<Item, CrmError> {
     if sk.contains('#') {
         // A search entry: its tokens let a reader skip the contact's other matching tokens.
         let toks: Vec<_> = tokens(c).into_iter().map(s).collect();
-        attrs.insert("tokens".into(), aws_sdk_dynamodb::types::AttributeValue::L(toks));
+        attrs.insert(
+            "tokens".into(),
+            aws_sdk_dynamodb::types::AttributeValue::L(toks),
+        );
     } else {
         attrs.insert("GSI3PK".into(), s(pk));
         attrs.insert("GSI3SK".into(), s(name_key(c)));
         attrs.insert("GSI4PK".into(), s(pk));
-        attrs.insert("GSI4SK".into(), s(format!("{}#{}", time_key(c.updated_at), c.id)));
+        attrs.insert(
+            "GSI4SK".into(),
+            s(format!("{}#{}", time_key(c.updated_at), c.id)),
+        );
         attrs.insert("GSI5PK".into(), s(pk));
-        let contacted = c.fields.last_contacted_at.map_or_else(|| NEVER.to_string(), time_key);
+        let contacted = c
+            .fields
+            .last_contacted_at
+            .map_or_else(|| NEVER.to_string(), time_key);
         attrs.insert("GSI5SK".into(), s(format!("{contacted}#{}", c.id)));
     }
     attrs.insert("v".into(), n(c.version));
@@ -264,8 +296,14 @@ mod tests {
         assert!(keys.contains(&(format!("T#t1#CX#tag:vip#{shard}"), c.id.to_string())));
         assert!(keys.contains(&(format!("T#t1#CX#status:lead#{shard}"), c.id.to_string())));
         assert!(keys.contains(&("T#t1#CX#o:u1".to_string(), c.id.to_string())));
-        assert!(keys.iter().any(|(pk, sk)| pk == "T#t1#CX#q:m" && sk.starts_with("muller#")));
-        let trashed = Contact { deleted_at: Some(crate::now()), ..c };
+        assert!(
+            keys.iter()
+                .any(|(pk, sk)| pk == "T#t1#CX#q:m" && sk.starts_with("muller#"))
+        );
+        let trashed = Contact {
+            deleted_at: Some(crate::now()),
+            ..c
+        };
         assert!(entry_keys("t1", &trashed).is_empty());
     }
 }

@@ -16,7 +16,7 @@ pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk, s
 
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
-use crate::visibility::{Access, Principal, RecordKind, Visibility, MAX_SHARES};
+use crate::visibility::{Access, MAX_SHARES, Principal, RecordKind, Visibility};
 use crate::{Caller, CrmError, FieldError};
 use audit::{AuditAction, AuditEntry, diff};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -147,7 +147,14 @@ impl ContactPatch {
                 for e in &mut list {
                     e.primary = false;
                 }
-                list.insert(0, EmailInput { address: new, label: None, primary: true });
+                list.insert(
+                    0,
+                    EmailInput {
+                        address: new,
+                        label: None,
+                        primary: true,
+                    },
+                );
             }
             m.emails = Some(list);
         } else {
@@ -222,7 +229,11 @@ impl Contact {
         if self.deleted_at.is_some() {
             return Vec::new();
         }
-        self.fields.emails.iter().map(|e| e.address.as_str()).collect()
+        self.fields
+            .emails
+            .iter()
+            .map(|e| e.address.as_str())
+            .collect()
     }
 
     pub fn etag(&self) -> String {
@@ -245,9 +256,10 @@ fn require_write(caller: &Caller) -> Result<(), CrmError> {
     if caller.role.can_write() {
         Ok(())
     } else {
-        Err(CrmError::Forbidden(
-            format!("the {} role cannot change contacts", caller.role.as_str()),
-        ))
+        Err(CrmError::Forbidden(format!(
+            "the {} role cannot change contacts",
+            caller.role.as_str()
+        )))
     }
 }
 
@@ -299,17 +311,32 @@ async fn check_references(
     let mut errors = Vec::new();
     if let Some(owner) = fields.owner.as_deref() {
         let changed = before.is_none_or(|b| b.owner.as_deref() != Some(owner));
-        if changed && owner != caller.user_id && !repo.is_active_user(&caller.tenant_id, owner).await? {
-            errors.push(FieldError::new("owner", "exists", "no active user with this id in the tenant"));
+        if changed
+            && owner != caller.user_id
+            && !repo.is_active_user(&caller.tenant_id, owner).await?
+        {
+            errors.push(FieldError::new(
+                "owner",
+                "exists",
+                "no active user with this id in the tenant",
+            ));
         }
     }
     if let Some(team) = fields.team {
         let changed = before.is_none_or(|b| b.team != Some(team));
         if changed && !repo.team_exists(&caller.tenant_id, team).await? {
-            errors.push(FieldError::new("team", "exists", "no such team in the tenant"));
+            errors.push(FieldError::new(
+                "team",
+                "exists",
+                "no such team in the tenant",
+            ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(CrmError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CrmError::Validation(errors))
+    }
 }
 
 /// Fills the defaults that depend on who creates the contact: they own it, and it belongs to
@@ -403,7 +430,9 @@ pub async fn restore(
     caller: &Caller,
     id: Uuid,
 ) -> Result<Contact, CrmError> {
-    let current = load_any(repo, caller, id).await?.ok_or(CrmError::NotFound)?;
+    let current = load_any(repo, caller, id)
+        .await?
+        .ok_or(CrmError::NotFound)?;
     require_change(caller, &current)?;
     let Some(deleted_at) = current.deleted_at else {
         return Ok(current);
@@ -456,7 +485,9 @@ impl ShareInput {
 /// `team:{uuid}`.
 pub fn parse_principal(s: &str) -> Option<Principal> {
     match s.split_once(':')? {
-        ("user", u) if crate::directory::is_valid_user_id(u) => Some(Principal::User(u.to_string())),
+        ("user", u) if crate::directory::is_valid_user_id(u) => {
+            Some(Principal::User(u.to_string()))
+        }
         ("team", t) => t.parse().ok().map(Principal::Team),
         _ => None,
     }
@@ -475,12 +506,22 @@ pub async fn share(
         return Ok(current);
     }
     let exists = match &principal {
-        Principal::User(u) => u == &caller.user_id || repo.is_active_user(&caller.tenant_id, u).await?,
+        Principal::User(u) => {
+            u == &caller.user_id || repo.is_active_user(&caller.tenant_id, u).await?
+        }
         Principal::Team(t) => repo.team_exists(&caller.tenant_id, *t).await?,
     };
-    let field = if matches!(principal, Principal::User(_)) { "user" } else { "team" };
+    let field = if matches!(principal, Principal::User(_)) {
+        "user"
+    } else {
+        "team"
+    };
     if !exists {
-        return Err(CrmError::Validation(vec![FieldError::new(field, "exists", "no such user or team in the tenant")]));
+        return Err(CrmError::Validation(vec![FieldError::new(
+            field,
+            "exists",
+            "no such user or team in the tenant",
+        )]));
     }
     if current.shared_with.len() >= MAX_SHARES {
         return Err(CrmError::Validation(vec![FieldError::new(
@@ -492,8 +533,14 @@ pub async fn share(
     let mut next = current.next_version(&caller.user_id);
     next.shared_with.push(principal);
     next.shared_with.sort();
-    let audit = AuditEntry::new(AuditAction::Shared, diff(Some(&current), Some(&next)), &caller.user_id, next.version);
-    repo.replace(&caller.tenant_id, &current, &next, &audit).await?;
+    let audit = AuditEntry::new(
+        AuditAction::Shared,
+        diff(Some(&current), Some(&next)),
+        &caller.user_id,
+        next.version,
+    );
+    repo.replace(&caller.tenant_id, &current, &next, &audit)
+        .await?;
     Ok(next)
 }
 
@@ -510,8 +557,14 @@ pub async fn unshare(
     }
     let mut next = current.next_version(&caller.user_id);
     next.shared_with.retain(|p| p != &principal);
-    let audit = AuditEntry::new(AuditAction::Unshared, diff(Some(&current), Some(&next)), &caller.user_id, next.version);
-    repo.replace(&caller.tenant_id, &current, &next, &audit).await?;
+    let audit = AuditEntry::new(
+        AuditAction::Unshared,
+        diff(Some(&current), Some(&next)),
+        &caller.user_id,
+        next.version,
+    );
+    repo.replace(&caller.tenant_id, &current, &next, &audit)
+        .await?;
     Ok(next)
 }
 

@@ -16,10 +16,10 @@
 //! can reject entries; a request stops after `read_budget(limit)` items and returns what it has
 //! with a cursor, so no request reads more than that, whatever the tenant's size.
 
-use super::index::{ContactSummary, NEVER, facet_partitions, facet_pk, time_key};
-use super::{ContactRepository, DynamoContacts, LifecycleStatus, tag_key};
 #[cfg(test)]
 use super::index;
+use super::index::{ContactSummary, NEVER, facet_partitions, facet_pk, time_key};
+use super::{ContactRepository, DynamoContacts, LifecycleStatus, tag_key};
 use crate::error::sdk_error;
 use crate::pagination::{ListQuery, Page};
 use crate::search_keys;
@@ -113,7 +113,11 @@ impl ContactQuery {
         let mut q = Self::default();
         for name in params.keys() {
             if !PARAMETERS.contains(&name.as_str()) {
-                errors.push(FieldError::new(name.clone(), "unknown_parameter", "not a parameter of this list"));
+                errors.push(FieldError::new(
+                    name.clone(),
+                    "unknown_parameter",
+                    "not a parameter of this list",
+                ));
             }
         }
         let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
@@ -134,13 +138,21 @@ impl ContactQuery {
         q.q = get("q").map(str::to_string);
         if let Some(raw) = &q.q {
             if search_keys::query_prefix(raw).is_none() {
-                errors.push(FieldError::new("q", "searchable", "must contain a letter or digit"));
+                errors.push(FieldError::new(
+                    "q",
+                    "searchable",
+                    "must contain a letter or digit",
+                ));
             }
         }
         if let Some(s) = get("status") {
             match serde_json::from_value::<LifecycleStatus>(serde_json::Value::String(s.into())) {
                 Ok(s) => q.status = Some(s),
-                Err(_) => errors.push(FieldError::new("status", "one_of", "must be lead, prospect, customer or inactive")),
+                Err(_) => errors.push(FieldError::new(
+                    "status",
+                    "one_of",
+                    "must be lead, prospect, customer or inactive",
+                )),
             }
         }
         let time = |k: &str, errors: &mut Vec<FieldError>| {
@@ -148,17 +160,29 @@ impl ContactQuery {
                 Ok(t) => Some(t.with_timezone(&Utc)),
                 Err(_) => match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
                     // A date means the whole day: from its start, to its end.
-                    Ok(d) if k.ends_with("_to") => d.and_hms_milli_opt(23, 59, 59, 999).map(|t| t.and_utc()),
+                    Ok(d) if k.ends_with("_to") => {
+                        d.and_hms_milli_opt(23, 59, 59, 999).map(|t| t.and_utc())
+                    }
                     Ok(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
                     Err(_) => {
-                        errors.push(FieldError::new(k, "datetime", "must be an RFC 3339 time or a YYYY-MM-DD date"));
+                        errors.push(FieldError::new(
+                            k,
+                            "datetime",
+                            "must be an RFC 3339 time or a YYYY-MM-DD date",
+                        ));
                         None
                     }
                 },
             })
         };
-        q.created = TimeRange { from: time("created_from", &mut errors), to: time("created_to", &mut errors) };
-        q.updated = TimeRange { from: time("updated_from", &mut errors), to: time("updated_to", &mut errors) };
+        q.created = TimeRange {
+            from: time("created_from", &mut errors),
+            to: time("created_to", &mut errors),
+        };
+        q.updated = TimeRange {
+            from: time("updated_from", &mut errors),
+            to: time("updated_to", &mut errors),
+        };
         q.last_contacted = TimeRange {
             from: time("last_contacted_from", &mut errors),
             to: time("last_contacted_to", &mut errors),
@@ -195,7 +219,11 @@ impl ContactQuery {
             // Newest first unless asked otherwise.
             q.descending = true;
         }
-        if errors.is_empty() { Ok(q) } else { Err(CrmError::Validation(errors)) }
+        if errors.is_empty() {
+            Ok(q)
+        } else {
+            Err(CrmError::Validation(errors))
+        }
     }
 
     /// A fingerprint binding cursors to this query.
@@ -206,18 +234,28 @@ impl ContactQuery {
     /// Whether an entry's summary satisfies every filter (visibility is checked separately).
     fn accepts(&self, c: &ContactSummary) -> bool {
         self.client.is_none_or(|id| c.client_ids.contains(&id))
-            && self.owner.as_deref().is_none_or(|o| c.owner.as_deref() == Some(o))
+            && self
+                .owner
+                .as_deref()
+                .is_none_or(|o| c.owner.as_deref() == Some(o))
             && self.team.is_none_or(|t| c.team == Some(t))
             && self.tag.as_deref().is_none_or(|t| {
                 let key = tag_key(t);
                 c.tags.iter().any(|x| tag_key(x) == key)
             })
-            && self.lead_source.as_deref().is_none_or(|s| c.lead_source.as_deref() == Some(s))
+            && self
+                .lead_source
+                .as_deref()
+                .is_none_or(|s| c.lead_source.as_deref() == Some(s))
             && self.status.is_none_or(|s| c.lifecycle_status == s)
             && self.created.contains(c.created_at)
             && self.updated.contains(c.updated_at)
-            && (!self.last_contacted.is_set() || c.last_contacted_at.is_some_and(|t| self.last_contacted.contains(t)))
-            && self.not_contacted_since.is_none_or(|since| c.last_contacted_at.is_none_or(|t| t < since))
+            && (!self.last_contacted.is_set()
+                || c.last_contacted_at
+                    .is_some_and(|t| self.last_contacted.contains(t)))
+            && self
+                .not_contacted_since
+                .is_none_or(|since| c.last_contacted_at.is_none_or(|t| t < since))
     }
 }
 
@@ -239,7 +277,10 @@ pub enum Driver {
 pub fn plan(tenant: &str, caller: &Caller, q: &ContactQuery) -> Driver {
     if let Some(prefix) = q.q.as_deref().and_then(search_keys::query_prefix) {
         let first: String = prefix.chars().take(1).collect();
-        return Driver::Search { partition: facet_pk(tenant, &format!("q:{first}")), prefix };
+        return Driver::Search {
+            partition: facet_pk(tenant, &format!("q:{first}")),
+            prefix,
+        };
     }
     let facet = q
         .client
@@ -307,7 +348,13 @@ pub async fn list_with_stats(
                 .collect(),
             None => vec![],
         };
-        return Ok((list.page(own, None), ReadStats { requests: 1, items_read: 1 }));
+        return Ok((
+            list.page(own, None),
+            ReadStats {
+                requests: 1,
+                items_read: 1,
+            },
+        ));
     }
     let after = start.and_then(|k| match k.get("pos") {
         Some(AttributeValue::S(p)) => Some(p.clone()),
@@ -337,24 +384,48 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(repo: &'a DynamoContacts, query: &'a ContactQuery, driver: &Driver, after: Option<String>) -> Self {
+    fn new(
+        repo: &'a DynamoContacts,
+        query: &'a ContactQuery,
+        driver: &Driver,
+        after: Option<String>,
+    ) -> Self {
         let (partitions, search_prefix) = match driver {
             Driver::Entries { partitions } => (partitions.clone(), None),
             Driver::Search { partition, prefix } => (vec![partition.clone()], Some(prefix.clone())),
         };
-        let sort = if search_prefix.is_some() { SortField::Created } else { query.sort };
+        let sort = if search_prefix.is_some() {
+            SortField::Created
+        } else {
+            query.sort
+        };
         let streams = partitions
             .into_iter()
             .map(|partition| {
                 let resume = after.as_ref().map(|pos| start_key(&partition, sort, pos));
-                Stream { partition, buffer: VecDeque::new(), resume, done: false }
+                Stream {
+                    partition,
+                    buffer: VecDeque::new(),
+                    resume,
+                    done: false,
+                }
             })
             .collect();
-        Self { repo, query, search_prefix, streams, stats: ReadStats::default() }
+        Self {
+            repo,
+            query,
+            search_prefix,
+            streams,
+            stats: ReadStats::default(),
+        }
     }
 
     fn sort(&self) -> SortField {
-        if self.search_prefix.is_some() { SortField::Created } else { self.query.sort }
+        if self.search_prefix.is_some() {
+            SortField::Created
+        } else {
+            self.query.sort
+        }
     }
 
     fn descending(&self) -> bool {
@@ -369,7 +440,12 @@ impl<'a> Run<'a> {
         limit: usize,
     ) -> Result<(Vec<ContactSummary>, Option<String>), CrmError> {
         let budget = read_budget(limit as i32);
-        let words = self.query.q.as_deref().map(search_keys::query_words).unwrap_or_default();
+        let words = self
+            .query
+            .q
+            .as_deref()
+            .map(search_keys::query_words)
+            .unwrap_or_default();
         let mut out = Vec::new();
         let mut last_pos: Option<String> = None;
         loop {
@@ -387,7 +463,11 @@ impl<'a> Run<'a> {
                     return Ok((out, last_pos));
                 }
                 let k = self.streams.len();
-                let chunk = if k == 1 { need + 1 } else { (need / k + 2).max(4) };
+                let chunk = if k == 1 {
+                    need + 1
+                } else {
+                    (need / k + 2).max(4)
+                };
                 let chunk = chunk.min(budget.saturating_sub(self.stats.items_read).max(1));
                 let fetches = starving.iter().map(|i| self.fetch(*i, chunk as i32));
                 let results = futures::future::join_all(fetches).await;
@@ -429,7 +509,11 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn fetch(&self, i: usize, limit: i32) -> Result<(Vec<(String, Item)>, Option<Item>), CrmError> {
+    async fn fetch(
+        &self,
+        i: usize,
+        limit: i32,
+    ) -> Result<(Vec<(String, Item)>, Option<Item>), CrmError> {
         let stream = &self.streams[i];
         let table = self.repo.table();
         let sort = self.sort();
@@ -463,7 +547,10 @@ impl<'a> Run<'a> {
                 .expression_attribute_values(":lo", s(lo))
                 .expression_attribute_values(":hi", s(hi)),
         };
-        let out = req.send().await.map_err(|e| sdk_error("Query contacts index", e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query contacts index", e))?;
         let items = out
             .items
             .unwrap_or_default()
@@ -495,8 +582,12 @@ fn key_range(q: &ContactQuery) -> Option<KeyRange> {
     };
     match q.sort {
         SortField::Created if q.created.is_set() => Some(KeyRange::Between(
-            q.created.from.map_or_else(|| Uuid::nil().to_string(), |t| v7_bound(t, false)),
-            q.created.to.map_or_else(|| Uuid::max().to_string(), |t| v7_bound(t, true)),
+            q.created
+                .from
+                .map_or_else(|| Uuid::nil().to_string(), |t| v7_bound(t, false)),
+            q.created
+                .to
+                .map_or_else(|| Uuid::max().to_string(), |t| v7_bound(t, true)),
         )),
         SortField::Updated if q.updated.is_set() => Some(times(&q.updated)),
         SortField::LastContacted if q.last_contacted.is_set() => Some(times(&q.last_contacted)),
@@ -557,13 +648,23 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn s1_3_bad_parameters_are_named() {
-        let err = ContactQuery::parse(&params(&[("status", "vip"), ("client", "x"), ("bogus", "1")])).unwrap_err();
-        let CrmError::Validation(errors) = err else { panic!() };
+        let err = ContactQuery::parse(&params(&[
+            ("status", "vip"),
+            ("client", "x"),
+            ("bogus", "1"),
+        ]))
+        .unwrap_err();
+        let CrmError::Validation(errors) = err else {
+            panic!()
+        };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["bogus", "client", "status"]);
     }
@@ -571,19 +672,29 @@ mod tests {
     #[test]
     fn s1_3_plan_picks_the_most_selective_source() {
         let admin = Caller::new("t", "a", Role::Admin);
-        let member = Caller { teams: vec![Uuid::nil()], ..Caller::new("t", "m", Role::Member) };
+        let member = Caller {
+            teams: vec![Uuid::nil()],
+            ..Caller::new("t", "m", Role::Member)
+        };
         let q = ContactQuery::parse(&params(&[("tag", "VIP"), ("status", "lead")])).unwrap();
-        let Driver::Entries { partitions } = plan("t", &admin, &q) else { panic!() };
+        let Driver::Entries { partitions } = plan("t", &admin, &q) else {
+            panic!()
+        };
         assert_eq!(partitions.len(), index::SHARDS as usize);
         assert!(partitions[0].starts_with("T#t#CX#tag:vip#"));
         let q = ContactQuery::parse(&params(&[("status", "lead")])).unwrap();
-        let Driver::Entries { partitions } = plan("t", &member, &q) else { panic!() };
-        assert_eq!(partitions, vec![
-            "T#t#CX#o:m".to_string(),
-            "T#t#CX#su:m".to_string(),
-            format!("T#t#CX#tv:{}", Uuid::nil()),
-            format!("T#t#CX#st:{}", Uuid::nil()),
-        ]);
+        let Driver::Entries { partitions } = plan("t", &member, &q) else {
+            panic!()
+        };
+        assert_eq!(
+            partitions,
+            vec![
+                "T#t#CX#o:m".to_string(),
+                "T#t#CX#su:m".to_string(),
+                format!("T#t#CX#tv:{}", Uuid::nil()),
+                format!("T#t#CX#st:{}", Uuid::nil()),
+            ]
+        );
         let q = ContactQuery::parse(&params(&[("q", "Mül")])).unwrap();
         assert!(matches!(plan("t", &member, &q), Driver::Search { .. }));
     }

@@ -3,11 +3,11 @@
 
 use super::audit::{AuditEntry, audit_sk};
 use super::{Contact, index};
-use std::collections::BTreeSet;
 use crate::CrmError;
 use crate::error::sdk_error;
 use crate::table::{Item, Table, cancellation_codes, from_item, key, s, to_item};
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 /// What an import row write did.
@@ -95,7 +95,9 @@ impl DynamoContacts {
             .build()
             .map_err(CrmError::internal)?;
         let mut write = ContactWrite::default();
-        write.items.push(TransactWriteItem::builder().put(put).build());
+        write
+            .items
+            .push(TransactWriteItem::builder().put(put).build());
         self.add_dependents(&mut write, tenant, Some(current), next, audit)?;
         Ok(write)
     }
@@ -110,7 +112,9 @@ impl DynamoContacts {
         next: &Contact,
         audit: &AuditEntry,
     ) -> Result<(), CrmError> {
-        let old_emails: BTreeSet<&str> = current.map(|c| c.live_emails().into_iter().collect()).unwrap_or_default();
+        let old_emails: BTreeSet<&str> = current
+            .map(|c| c.live_emails().into_iter().collect())
+            .unwrap_or_default();
         let new_emails: BTreeSet<&str> = next.live_emails().into_iter().collect();
         for email in new_emails.difference(&old_emails) {
             write.email_puts.push(write.items.len());
@@ -119,15 +123,20 @@ impl DynamoContacts {
         for email in old_emails.difference(&new_emails) {
             write.items.push(self.delete_email(tenant, email, next.id)?);
         }
-        let old_keys: BTreeSet<(String, String)> = current.map(|c| index::entry_keys(tenant, c).into_iter().collect()).unwrap_or_default();
-        let new_keys: BTreeSet<(String, String)> = index::entry_keys(tenant, next).into_iter().collect();
+        let old_keys: BTreeSet<(String, String)> = current
+            .map(|c| index::entry_keys(tenant, c).into_iter().collect())
+            .unwrap_or_default();
+        let new_keys: BTreeSet<(String, String)> =
+            index::entry_keys(tenant, next).into_iter().collect();
         for (pk, sk) in old_keys.difference(&new_keys) {
             let delete = Delete::builder()
                 .table_name(&self.table.name)
                 .set_key(Some(key(pk.clone(), sk.clone())))
                 .build()
                 .map_err(CrmError::internal)?;
-            write.items.push(TransactWriteItem::builder().delete(delete).build());
+            write
+                .items
+                .push(TransactWriteItem::builder().delete(delete).build());
         }
         for (pk, sk) in &new_keys {
             let put = Put::builder()
@@ -135,7 +144,9 @@ impl DynamoContacts {
                 .set_item(Some(index::entry_item(next, pk, sk)?))
                 .build()
                 .map_err(CrmError::internal)?;
-            write.items.push(TransactWriteItem::builder().put(put).build());
+            write
+                .items
+                .push(TransactWriteItem::builder().put(put).build());
         }
         write.items.push(self.put_audit(tenant, next.id, audit)?);
         Ok(())
@@ -312,7 +323,9 @@ impl DynamoContacts {
         let duplicate = |codes: &[Option<String>]| write.duplicate_email_in(codes);
         match self.transact(write.items.clone()).await {
             Ok(()) => Ok(()),
-            Err(TransactFailure::Cancelled(codes)) if duplicate(&codes) => Err(Cancelled::Error(duplicate_email())),
+            Err(TransactFailure::Cancelled(codes)) if duplicate(&codes) => {
+                Err(Cancelled::Error(duplicate_email()))
+            }
             Err(TransactFailure::Cancelled(codes)) if first_is_contact && failed_at(&codes, 0) => {
                 Err(Cancelled::Error(CrmError::PreconditionFailed))
             }
@@ -340,7 +353,9 @@ impl ContactRepository for DynamoContacts {
         match self.run(write, false).await {
             Ok(()) => Ok(()),
             Err(Cancelled::Error(e)) => Err(e),
-            Err(Cancelled::Codes(codes)) => Err(CrmError::Internal(format!("contact insert cancelled: {codes:?}"))),
+            Err(Cancelled::Codes(codes)) => Err(CrmError::Internal(format!(
+                "contact insert cancelled: {codes:?}"
+            ))),
         }
     }
 
@@ -368,7 +383,9 @@ impl ContactRepository for DynamoContacts {
             Err(TransactFailure::Cancelled(codes)) if failed_at(&codes, 0) => {
                 Ok(ImportRowWrite::AlreadyWritten)
             }
-            Err(TransactFailure::Cancelled(codes)) if email_puts.iter().any(|i| failed_at(&codes, *i)) => {
+            Err(TransactFailure::Cancelled(codes))
+                if email_puts.iter().any(|i| failed_at(&codes, *i)) =>
+            {
                 Ok(ImportRowWrite::DuplicateEmail)
             }
             Err(TransactFailure::Cancelled(codes)) => Err(CrmError::Internal(format!(
@@ -397,7 +414,9 @@ impl ContactRepository for DynamoContacts {
         match self.run(write, true).await {
             Ok(()) => Ok(()),
             Err(Cancelled::Error(e)) => Err(e),
-            Err(Cancelled::Codes(codes)) => Err(CrmError::Internal(format!("contact update cancelled: {codes:?}"))),
+            Err(Cancelled::Codes(codes)) => Err(CrmError::Internal(format!(
+                "contact update cancelled: {codes:?}"
+            ))),
         }
     }
 

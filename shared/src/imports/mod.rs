@@ -367,7 +367,9 @@ async fn write_row(
     // Imported contacts belong to whoever started the import and record how they entered.
     let mut input = row.contact.clone();
     input.owner.get_or_insert_with(|| actor.to_string());
-    input.lead_source.get_or_insert_with(|| "import".to_string());
+    input
+        .lead_source
+        .get_or_insert_with(|| "import".to_string());
     let errors = match ContactFields::validate(input) {
         Err(field_errors) => field_errors
             .into_iter()
