@@ -586,6 +586,38 @@ async fn s1_4_role_by_route_matrix() {
         ),
         ("GET", "/users", None, [200, 200, 200, 200, 200, 404]),
     ];
+    // Another tenant's owner: every route naming a record of this tenant answers 404, and
+    // lists and search show nothing of it.
+    let foreign = stack.token("globex", "gina", "owner");
+    let id = contact(
+        &stack,
+        &admin,
+        json!({"first_name": "Matrix", "last_name": "Foreign"}),
+    )
+    .await;
+    for (method, path, body, _) in routes.iter().filter(|r| r.1.contains('{')) {
+        if path.starts_with("/users/") {
+            continue; // a user id names a member of the caller's own tenant
+        }
+        let path = path.replace("{id}", &id).replace("{client}", &client);
+        let r = stack.call(method, &path, &foreign, body.clone()).await;
+        assert_eq!(
+            r.status, 404,
+            "foreign owner: {method} {path}: {:?}",
+            r.body
+        );
+    }
+    for q in ["", "?q=matrix", "?tag=x", &format!("?client={client}")] {
+        let r = stack
+            .call("GET", &format!("/contacts{q}"), &foreign, None)
+            .await;
+        assert_eq!(r.body["items"], json!([]), "{q}");
+    }
+    assert_eq!(
+        stack.call("GET", "/clients", &foreign, None).await.body["items"],
+        json!([])
+    );
+
     for (i, role) in roles.iter().enumerate() {
         let token = stack.token("acme", &format!("{role}-user"), role);
         // A fresh contact per role, owned by the admin, in no team.
