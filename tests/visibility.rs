@@ -309,6 +309,49 @@ async fn s1_4_members_see_their_own_their_teams_shared_and_shared_with_them_mana
         assert_eq!(r.status, 404, "{method} {path}: {:?}", r.body);
     }
 
+    // A team client's contacts: each sees only the contacts they may see.
+    let client = stack
+        .call(
+            "POST",
+            "/clients",
+            &admin,
+            Some(json!({"name": "Initech", "team": sales})),
+        )
+        .await;
+    let client = client.body["id"].as_str().unwrap().to_string();
+    for id in [&shared_in_team, &private] {
+        let r = stack
+            .call(
+                "PUT",
+                &format!("/contacts/{id}/clients/{client}"),
+                &admin,
+                Some(json!({"role": "billing"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let linked = |token: &str| {
+        let path = format!("/clients/{client}/contacts");
+        let token = token.to_string();
+        let stack = &stack;
+        async move {
+            let r = stack.call("GET", &path, &token, None).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            r.body["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(
+        (linked(&mia).await, linked(&max).await, linked(&boss).await),
+        (2, 1, 2)
+    );
+    assert_eq!(
+        stack
+            .call("GET", &format!("/clients/{client}"), &sam, None)
+            .await
+            .status,
+        404
+    );
+
     // Lists and search show the same: no hint of what one may not see.
     let mut mine = listed(&stack, &mia, "").await;
     mine.sort();
@@ -321,6 +364,10 @@ async fn s1_4_members_see_their_own_their_teams_shared_and_shared_with_them_mana
     assert_eq!(listed(&stack, &max, "?q=pri").await, Vec::<String>::new());
     assert_eq!(listed(&stack, &boss, "?q=pri").await, vec![private.clone()]);
     assert_eq!(listed(&stack, &vic, "").await.len(), 3);
+    assert_eq!(
+        listed(&stack, &max, &format!("?client={client}")).await,
+        vec![shared_in_team.clone()]
+    );
 
     // Shared with Sam: he sees it (get, list, search) until it is unshared.
     let r = stack

@@ -260,7 +260,19 @@ pub async fn clients_of_contact(
             start,
         )
         .await?;
-    Ok(query.page(page.decode()?, page.last_key))
+    let mut links: Vec<ClientLink> = page.decode()?;
+    if !caller.role.sees_everything() {
+        // Only the clients the caller may see (one read per link of the page).
+        let repo = DynamoClients::new(table.clone());
+        let mut visible = Vec::with_capacity(links.len());
+        for link in links {
+            if clients::get(&repo, caller, link.client_id).await.is_ok() {
+                visible.push(link);
+            }
+        }
+        links = visible;
+    }
+    Ok(query.page(links, page.last_key))
 }
 
 /// `GET /clients/{id}/contacts`: the client's contacts with their role there.
@@ -279,5 +291,17 @@ pub async fn contacts_of_client(
     let page = table
         .query_page(Some(GSI2), pk, None, false, limit, start)
         .await?;
-    Ok(query.page(page.decode()?, page.last_key))
+    let mut links: Vec<ClientLink> = page.decode()?;
+    if !caller.role.sees_everything() {
+        // Only the contacts the caller may see (one read per link of the page).
+        let repo = DynamoContacts::new(table.clone());
+        let mut visible = Vec::with_capacity(links.len());
+        for link in links {
+            if contacts::get(&repo, caller, link.contact_id).await.is_ok() {
+                visible.push(link);
+            }
+        }
+        links = visible;
+    }
+    Ok(query.page(links, page.last_key))
 }
