@@ -6,6 +6,7 @@ pub mod caller;
 pub mod clients;
 pub mod config;
 pub mod contacts;
+pub mod custom_fields;
 pub mod deps;
 pub mod directory;
 pub mod error;

@@ -1,0 +1,958 @@
+//! Custom field definitions (S3.1, S3.2, S3.4): what an admin defines per entity, and the
+//! validation of a definition itself. A definition is validated once, when it is created or
+//! changed; values are validated against it on every write ([`super::value`]).
+
+use super::limits::*;
+use super::number::Exact;
+use super::value::{FieldValue, validate_type};
+use crate::contacts::normalize_text;
+use crate::contacts::phone::validate_country;
+use crate::{Caller, FieldError, Role};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+/// The kind of record a field belongs to. Deals arrive later; their fields can be defined now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
+    Contact,
+    Client,
+    Deal,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Contact => "contact",
+            Self::Client => "client",
+            Self::Deal => "deal",
+        }
+    }
+}
+
+/// One option of a select or multi-select field. The id is what values store, so a label can
+/// be renamed without touching any record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectOption {
+    /// `^[a-z0-9][a-z0-9_-]{0,39}$`, unique within the field. Absent or empty on input: made
+    /// from the label (`"In Progress"` → `in_progress`).
+    #[serde(default)]
+    pub id: String,
+    pub label: String,
+    /// Archived options keep their stored values but cannot be newly chosen.
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// A field's type with the rules that belong to it. JSON: `{"kind": "decimal", "scale": 2}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FieldType {
+    /// One line; whitespace collapsed. `regex` must match the whole value (like HTML's
+    /// `pattern`).
+    Text {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_length: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_length: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        regex: Option<String>,
+    },
+    /// Several lines; line breaks kept.
+    LongText {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_length: Option<u32>,
+    },
+    Integer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<i64>,
+    },
+    /// Exact; `scale` is the most fraction digits a value may have (default and at most
+    /// [`MAX_DECIMAL_SCALE`]).
+    Decimal {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<Exact>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<Exact>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scale: Option<u32>,
+    },
+    /// An exact amount with its ISO 4217 currency; the currency's minor units are the scale.
+    /// `min` / `max` bound the amount whatever its currency (no conversion).
+    Currency {
+        /// Allowed currencies; `None`: any ISO 4217 currency.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currencies: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<Exact>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<Exact>,
+    },
+    Date {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<NaiveDate>,
+    },
+    DateTime {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<DateTime<Utc>>,
+    },
+    Boolean,
+    Select {
+        options: Vec<SelectOption>,
+    },
+    MultiSelect {
+        options: Vec<SelectOption>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_items: Option<u32>,
+        /// Default and at most [`MAX_MULTI_ITEMS`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_items: Option<u32>,
+    },
+    Email,
+    /// Stored as E.164 when the number's country is known (its `+` prefix or
+    /// `default_country`), else as entered.
+    Phone {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default_country: Option<String>,
+    },
+    /// An http(s) URL.
+    Url,
+    UserRef,
+    ContactRef,
+    ClientRef,
+}
+
+/// A field type without its rules: for messages, type-change tables and index layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    LongText,
+    Integer,
+    Decimal,
+    Currency,
+    Date,
+    DateTime,
+    Boolean,
+    Select,
+    MultiSelect,
+    Email,
+    Phone,
+    Url,
+    UserRef,
+    ContactRef,
+    ClientRef,
+}
+
+impl FieldKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::LongText => "long_text",
+            Self::Integer => "integer",
+            Self::Decimal => "decimal",
+            Self::Currency => "currency",
+            Self::Date => "date",
+            Self::DateTime => "date_time",
+            Self::Boolean => "boolean",
+            Self::Select => "select",
+            Self::MultiSelect => "multi_select",
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::Url => "url",
+            Self::UserRef => "user_ref",
+            Self::ContactRef => "contact_ref",
+            Self::ClientRef => "client_ref",
+        }
+    }
+}
+
+impl FieldType {
+    pub fn kind(&self) -> FieldKind {
+        match self {
+            Self::Text { .. } => FieldKind::Text,
+            Self::LongText { .. } => FieldKind::LongText,
+            Self::Integer { .. } => FieldKind::Integer,
+            Self::Decimal { .. } => FieldKind::Decimal,
+            Self::Currency { .. } => FieldKind::Currency,
+            Self::Date { .. } => FieldKind::Date,
+            Self::DateTime { .. } => FieldKind::DateTime,
+            Self::Boolean => FieldKind::Boolean,
+            Self::Select { .. } => FieldKind::Select,
+            Self::MultiSelect { .. } => FieldKind::MultiSelect,
+            Self::Email => FieldKind::Email,
+            Self::Phone { .. } => FieldKind::Phone,
+            Self::Url => FieldKind::Url,
+            Self::UserRef => FieldKind::UserRef,
+            Self::ContactRef => FieldKind::ContactRef,
+            Self::ClientRef => FieldKind::ClientRef,
+        }
+    }
+
+    /// The options of a select or multi-select field (archived ones included).
+    pub fn options(&self) -> &[SelectOption] {
+        match self {
+            Self::Select { options } | Self::MultiSelect { options, .. } => options,
+            _ => &[],
+        }
+    }
+
+    fn options_mut(&mut self) -> Option<&mut Vec<SelectOption>> {
+        match self {
+            Self::Select { options } | Self::MultiSelect { options, .. } => Some(options),
+            _ => None,
+        }
+    }
+}
+
+/// Who sees (reads and writes) a field's values. Owners and admins always do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FieldVisibility {
+    #[default]
+    All,
+    /// Members of any of `teams`, and users with any of `roles`.
+    Restricted {
+        #[serde(default)]
+        teams: Vec<Uuid>,
+        #[serde(default)]
+        roles: Vec<Role>,
+    },
+}
+
+impl FieldVisibility {
+    pub fn admits(&self, caller: &Caller) -> bool {
+        match self {
+            Self::All => true,
+            Self::Restricted { teams, roles } => {
+                caller.role.is_admin()
+                    || roles.contains(&caller.role)
+                    || caller.teams.iter().any(|t| teams.contains(t))
+            }
+        }
+    }
+}
+
+/// A validated custom field definition, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDefinition {
+    /// Stable and unique per entity: values are stored under it. `^[a-z][a-z0-9_]{0,39}$`.
+    pub key: String,
+    pub entity: Entity,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help_text: Option<String>,
+    /// Enforced on create and on a PATCH that would clear the value; not for archived fields.
+    pub required: bool,
+    /// Applied on create when no value is given. Stored form; see [`Self::to_json`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<FieldValue>,
+    /// Position within its group (ties broken by key).
+    pub order: u32,
+    /// The key of the [`FieldGroup`] the field is shown in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub visibility: FieldVisibility,
+    /// Archived fields keep their values, stop being required and cannot be newly set.
+    #[serde(default)]
+    pub archived: bool,
+    /// 1 when created, +1 with each accepted change.
+    pub version: u64,
+}
+
+impl FieldDefinition {
+    pub fn kind(&self) -> FieldKind {
+        self.field_type.kind()
+    }
+
+    /// Whether the caller may read and write this field's values.
+    pub fn visible_to(&self, caller: &Caller) -> bool {
+        self.visibility.admits(caller)
+    }
+
+    /// The definition as the API shows it: like its serde form, with `default` in the plain
+    /// JSON shape a client sends.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut json = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(obj), Some(default)) = (json.as_object_mut(), &self.default) {
+            obj.insert("default".into(), default.to_json());
+        }
+        json
+    }
+}
+
+/// Body of a definition create (and, with the same key and entity, of a change). Unknown
+/// fields are refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewFieldDefinition {
+    pub key: String,
+    pub entity: Entity,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default)]
+    pub help_text: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    /// In the plain JSON shape of a value; checked against the field's own rules.
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    /// Default: after the entity's last field.
+    #[serde(default)]
+    pub order: Option<u32>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub visibility: FieldVisibility,
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// A group (section) fields are shown in, ordered within its entity (S3.4). `teams` scopes
+/// the group to the teams it is for (empty: everyone); that is layout, not access: field
+/// access is [`FieldDefinition::visibility`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldGroup {
+    pub key: String,
+    pub entity: Entity,
+    pub label: String,
+    pub order: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<Uuid>,
+}
+
+impl FieldGroup {
+    /// Whether the group is meant for the caller (admins see every group).
+    pub fn shown_to(&self, caller: &Caller) -> bool {
+        self.teams.is_empty()
+            || caller.role.is_admin()
+            || caller.teams.iter().any(|t| self.teams.contains(t))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewFieldGroup {
+    pub key: String,
+    pub entity: Entity,
+    pub label: String,
+    #[serde(default)]
+    pub order: Option<u32>,
+    #[serde(default)]
+    pub teams: Vec<Uuid>,
+}
+
+/// `^[a-z][a-z0-9_]{0,39}$`: field and group keys end up in attribute names and index keys.
+pub fn is_valid_key(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && key.len() <= KEY_MAX
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `^[a-z0-9][a-z0-9_-]{0,39}$`: option ids are stored in values and index keys.
+pub fn is_valid_option_id(id: &str) -> bool {
+    let mut bytes = id.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id.len() <= OPTION_ID_MAX
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Collects every broken rule of a definition.
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn push(&mut self, field: impl Into<String>, rule: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, rule, message));
+    }
+
+    /// A trimmed, whitespace-collapsed text of at most `max` characters.
+    fn text(&mut self, field: &str, raw: &str, max: usize) -> Option<String> {
+        match normalize_text(raw, max) {
+            Ok(t) => t,
+            Err(rule) => {
+                self.push(field, rule.code(), rule.message(max));
+                None
+            }
+        }
+    }
+
+    fn required_text(&mut self, field: &str, raw: &str, max: usize) -> String {
+        let before = self.0.len();
+        let text = self.text(field, raw, max);
+        if text.is_none() && self.0.len() == before {
+            self.push(field, "required", "must not be empty");
+        }
+        text.unwrap_or_default()
+    }
+
+    fn range<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        field: &str,
+        min: Option<T>,
+        max: Option<T>,
+    ) {
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                self.push(
+                    field,
+                    "range",
+                    format!("the minimum {min} is greater than the maximum {max}"),
+                );
+            }
+        }
+    }
+
+    fn at_most<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        field: &str,
+        value: Option<T>,
+        limit: T,
+    ) {
+        if value.is_some_and(|v| v > limit) {
+            self.push(field, "max", format!("must be at most {limit}"));
+        }
+    }
+}
+
+impl NewFieldDefinition {
+    /// Validates a new field of `self.entity`. `fields` and `groups` are the tenant's existing
+    /// definitions (any entity; only the same entity's count): the key must be new, the group
+    /// must exist, the entity must have room.
+    pub fn validate(
+        self,
+        fields: &[FieldDefinition],
+        groups: &[FieldGroup],
+    ) -> Result<FieldDefinition, Vec<FieldError>> {
+        let mut e = Errors(Vec::new());
+        let siblings: Vec<&FieldDefinition> =
+            fields.iter().filter(|f| f.entity == self.entity).collect();
+        if siblings.iter().any(|f| f.key == self.key) {
+            e.push("key", "unique", "a field with this key exists already");
+        }
+        if siblings.len() >= MAX_FIELDS_PER_ENTITY {
+            e.push(
+                "entity",
+                "max_items",
+                format!("at most {MAX_FIELDS_PER_ENTITY} custom fields per entity"),
+            );
+        }
+        let order = self.order.unwrap_or_else(|| {
+            siblings
+                .iter()
+                .map(|f| f.order.saturating_add(1))
+                .max()
+                .unwrap_or(0)
+        });
+        self.build(e, order, 1, &[], groups)
+    }
+
+    /// Validates a change of `old`: the key and entity stay; options keep their ids (options
+    /// given without an id get new ones that no old option had). Whether stored values survive
+    /// the change is [`super::assess_change`]'s question.
+    pub fn validate_change(
+        self,
+        old: &FieldDefinition,
+        groups: &[FieldGroup],
+    ) -> Result<FieldDefinition, Vec<FieldError>> {
+        let mut e = Errors(Vec::new());
+        if self.key != old.key {
+            e.push("key", "immutable", "a field's key cannot change");
+        }
+        if self.entity != old.entity {
+            e.push("entity", "immutable", "a field's entity cannot change");
+        }
+        let order = self.order.unwrap_or(old.order);
+        let old_options = old.field_type.options().to_vec();
+        self.build(e, order, old.version + 1, &old_options, groups)
+    }
+
+    fn build(
+        self,
+        mut e: Errors,
+        order: u32,
+        version: u64,
+        old_options: &[SelectOption],
+        groups: &[FieldGroup],
+    ) -> Result<FieldDefinition, Vec<FieldError>> {
+        if !is_valid_key(&self.key) {
+            e.push(
+                "key",
+                "format",
+                format!(
+                    "must start with a lower-case letter and hold only a-z, 0-9 and _, at most {KEY_MAX} characters"
+                ),
+            );
+        }
+        let label = e.required_text("label", &self.label, LABEL_MAX);
+        let help_text = self
+            .help_text
+            .as_deref()
+            .and_then(|h| e.text("help_text", h, HELP_TEXT_MAX));
+        let mut field_type = self.field_type;
+        validate_field_type(&mut e, &mut field_type, old_options);
+        let group = self
+            .group
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty());
+        if let Some(g) = &group {
+            if !groups
+                .iter()
+                .any(|x| x.entity == self.entity && &x.key == g)
+            {
+                e.push(
+                    "group",
+                    "unknown_group",
+                    "no group with this key for this entity",
+                );
+            }
+        }
+        let visibility = validate_visibility(&mut e, self.visibility);
+        // The default is checked only against a type that is valid itself.
+        let default = match (&self.default, e.0.is_empty()) {
+            (Some(raw), true) => match validate_type(&field_type, raw, "default", None) {
+                Ok(v) => v,
+                Err(errs) => {
+                    e.0.extend(errs);
+                    None
+                }
+            },
+            _ => None,
+        };
+        if !e.0.is_empty() {
+            return Err(e.0);
+        }
+        Ok(FieldDefinition {
+            key: self.key,
+            entity: self.entity,
+            label,
+            field_type,
+            help_text,
+            required: self.required,
+            default,
+            order,
+            group,
+            visibility,
+            archived: self.archived,
+            version,
+        })
+    }
+}
+
+fn validate_visibility(e: &mut Errors, v: FieldVisibility) -> FieldVisibility {
+    match v {
+        FieldVisibility::All => FieldVisibility::All,
+        FieldVisibility::Restricted { teams, roles } => {
+            let teams: Vec<Uuid> = teams
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let mut unique_roles = Vec::new();
+            for r in roles {
+                if !unique_roles.contains(&r) {
+                    unique_roles.push(r);
+                }
+            }
+            if teams.is_empty() && unique_roles.is_empty() {
+                e.push(
+                    "visibility",
+                    "required",
+                    "a restricted field names at least one team or role",
+                );
+            }
+            if teams.len() + unique_roles.len() > MAX_AUDIENCE {
+                e.push(
+                    "visibility",
+                    "max_items",
+                    format!("at most {MAX_AUDIENCE} teams and roles"),
+                );
+            }
+            FieldVisibility::Restricted {
+                teams,
+                roles: unique_roles,
+            }
+        }
+    }
+}
+
+/// Checks the type's own rules and normalises them (currency codes upper-cased, option
+/// labels trimmed, missing option ids generated).
+fn validate_field_type(e: &mut Errors, ty: &mut FieldType, old_options: &[SelectOption]) {
+    match ty {
+        FieldType::Text {
+            min_length,
+            max_length,
+            regex,
+        } => {
+            e.range("type.min_length", *min_length, *max_length);
+            e.at_most("type.max_length", *max_length, TEXT_MAX as u32);
+            if *max_length == Some(0) {
+                e.push("type.max_length", "min", "must be at least 1");
+            }
+            if let Some(pattern) = regex {
+                validate_regex(e, pattern);
+            }
+        }
+        FieldType::LongText { max_length } => {
+            e.at_most("type.max_length", *max_length, LONG_TEXT_MAX as u32);
+            if *max_length == Some(0) {
+                e.push("type.max_length", "min", "must be at least 1");
+            }
+        }
+        FieldType::Integer { min, max } => {
+            e.range("type.min", *min, *max);
+            for (field, bound) in [("type.min", *min), ("type.max", *max)] {
+                if bound.is_some_and(|b| b.abs() > INTEGER_MAX) {
+                    e.push(field, "max", format!("must be within ±{INTEGER_MAX}"));
+                }
+            }
+        }
+        FieldType::Decimal { min, max, scale } => {
+            e.at_most("type.scale", *scale, MAX_DECIMAL_SCALE);
+            e.range("type.min", *min, *max);
+            let scale = scale.unwrap_or(MAX_DECIMAL_SCALE).min(MAX_DECIMAL_SCALE);
+            bound_scale(e, "type.min", *min, scale);
+            bound_scale(e, "type.max", *max, scale);
+        }
+        FieldType::Currency {
+            currencies,
+            min,
+            max,
+        } => {
+            e.range("type.min", *min, *max);
+            if let Some(list) = currencies {
+                validate_currencies(e, list);
+            }
+            // Bounds are amounts: no currency has more than three minor digits.
+            bound_scale(e, "type.min", *min, 3);
+            bound_scale(e, "type.max", *max, 3);
+        }
+        FieldType::Date { min, max } => {
+            e.range("type.min", *min, *max);
+            for (field, bound) in [("type.min", *min), ("type.max", *max)] {
+                if bound.is_some_and(|d| !(MIN_YEAR..=MAX_YEAR).contains(&d.year())) {
+                    e.push(
+                        field,
+                        "max",
+                        format!("must lie in the years {MIN_YEAR} to {MAX_YEAR}"),
+                    );
+                }
+            }
+        }
+        FieldType::DateTime { min, max } => {
+            e.range("type.min", *min, *max);
+            for (field, bound) in [("type.min", *min), ("type.max", *max)] {
+                if bound.is_some_and(|d| !(MIN_YEAR..=MAX_YEAR).contains(&d.year())) {
+                    e.push(
+                        field,
+                        "max",
+                        format!("must lie in the years {MIN_YEAR} to {MAX_YEAR}"),
+                    );
+                }
+            }
+        }
+        FieldType::Select { .. } | FieldType::MultiSelect { .. } => {
+            validate_options(e, ty, old_options);
+            if let FieldType::MultiSelect {
+                options,
+                min_items,
+                max_items,
+            } = ty
+            {
+                e.range("type.min_items", *min_items, *max_items);
+                e.at_most("type.max_items", *max_items, MAX_MULTI_ITEMS as u32);
+                let active = options.iter().filter(|o| !o.archived).count() as u32;
+                if min_items.is_some_and(|m| m > active) {
+                    e.push(
+                        "type.min_items",
+                        "max",
+                        format!("must be at most the {active} options that can be chosen"),
+                    );
+                }
+            }
+        }
+        FieldType::Phone { default_country } => {
+            if let Some(c) = default_country
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+            {
+                match validate_country(c) {
+                    Some(code) => *default_country = Some(code),
+                    None => e.push(
+                        "type.default_country",
+                        "iso_3166",
+                        "must be an ISO 3166-1 alpha-2 country code",
+                    ),
+                }
+            } else {
+                *default_country = None;
+            }
+        }
+        FieldType::Boolean
+        | FieldType::Email
+        | FieldType::Url
+        | FieldType::UserRef
+        | FieldType::ContactRef
+        | FieldType::ClientRef => {}
+    }
+}
+
+fn bound_scale(e: &mut Errors, field: &str, bound: Option<Exact>, scale: u32) {
+    if bound.is_some_and(|b| b.fit_scale(scale).is_none()) {
+        e.push(
+            field,
+            "scale",
+            format!("must have at most {scale} decimal places"),
+        );
+    }
+}
+
+fn validate_regex(e: &mut Errors, pattern: &str) {
+    if pattern.chars().count() > REGEX_MAX {
+        e.push(
+            "type.regex",
+            "max_length",
+            format!("must be at most {REGEX_MAX} characters"),
+        );
+    } else if let Err(err) = super::value::compile_pattern(pattern) {
+        e.push(
+            "type.regex",
+            "pattern",
+            format!("is not a valid regular expression: {err}"),
+        );
+    }
+}
+
+fn validate_currencies(e: &mut Errors, list: &mut [String]) {
+    if list.is_empty() {
+        e.push(
+            "type.currencies",
+            "required",
+            "list at least one currency, or leave it out to allow all",
+        );
+    }
+    if list.len() > MAX_CURRENCIES {
+        e.push(
+            "type.currencies",
+            "max_items",
+            format!("at most {MAX_CURRENCIES} currencies"),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, code) in list.iter_mut().enumerate() {
+        *code = code.trim().to_ascii_uppercase();
+        if crate::clients::currency::minor_digits(code).is_none() {
+            e.push(
+                format!("type.currencies[{i}]"),
+                "currency",
+                "must be an ISO 4217 currency code like EUR",
+            );
+        } else if !seen.insert(code.clone()) {
+            e.push(
+                format!("type.currencies[{i}]"),
+                "unique",
+                "the currency is listed twice",
+            );
+        }
+    }
+}
+
+fn validate_options(e: &mut Errors, ty: &mut FieldType, old_options: &[SelectOption]) {
+    let Some(options) = ty.options_mut() else {
+        return;
+    };
+    if options.is_empty() {
+        e.push("type.options", "required", "list at least one option");
+    }
+    if options.len() > MAX_OPTIONS {
+        e.push(
+            "type.options",
+            "max_items",
+            format!("at most {MAX_OPTIONS} options"),
+        );
+    }
+    let mut labels = BTreeSet::new();
+    for (i, option) in options.iter_mut().enumerate() {
+        let field = format!("type.options[{i}].label");
+        option.label = e.required_text(&field, &option.label, OPTION_LABEL_MAX);
+        if !option.label.is_empty() && !labels.insert(crate::search_keys::fold(&option.label)) {
+            e.push(field, "unique", "two options have this label");
+        }
+        option.id = option.id.trim().to_string();
+        if !option.id.is_empty() && !is_valid_option_id(&option.id) {
+            e.push(
+                format!("type.options[{i}].id"),
+                "format",
+                format!("must be a-z, 0-9, _ and -, starting with a letter or digit, at most {OPTION_ID_MAX} characters"),
+            );
+        }
+    }
+    let mut ids: BTreeSet<String> = BTreeSet::new();
+    for (i, option) in options.iter().enumerate() {
+        if !option.id.is_empty() && !ids.insert(option.id.clone()) {
+            e.push(
+                format!("type.options[{i}].id"),
+                "unique",
+                "two options have this id",
+            );
+        }
+    }
+    // New ids avoid every id the field ever had here, so no stored value can be misread.
+    let mut taken: BTreeSet<String> = ids;
+    taken.extend(old_options.iter().map(|o| o.id.clone()));
+    for option in options.iter_mut().filter(|o| o.id.is_empty()) {
+        option.id = generate_option_id(&option.label, &taken);
+        taken.insert(option.id.clone());
+    }
+}
+
+/// An option id made from its label: folded, words joined by `_`, cut to fit, made unique
+/// with `_2`, `_3`, …; `option` when the label has no ASCII letters or digits.
+pub fn generate_option_id(label: &str, taken: &BTreeSet<String>) -> String {
+    let folded = crate::search_keys::fold(label);
+    let mut base: String = folded
+        .split(' ')
+        .map(|w| {
+            w.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    base.truncate(OPTION_ID_MAX - 4);
+    let base = base.trim_end_matches('_').to_string();
+    let base = if base.is_empty() {
+        "option".to_string()
+    } else {
+        base
+    };
+    if !taken.contains(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}_{n}"))
+        .find(|id| !taken.contains(id))
+        .expect("an unused suffix exists")
+}
+
+impl NewFieldGroup {
+    /// Validates a new group; `groups` are the tenant's existing groups (any entity).
+    pub fn validate(self, groups: &[FieldGroup]) -> Result<FieldGroup, Vec<FieldError>> {
+        let mut e = Errors(Vec::new());
+        let siblings: Vec<&FieldGroup> =
+            groups.iter().filter(|g| g.entity == self.entity).collect();
+        if !is_valid_key(&self.key) {
+            e.push(
+                "key",
+                "format",
+                format!("must start with a lower-case letter and hold only a-z, 0-9 and _, at most {KEY_MAX} characters"),
+            );
+        }
+        if siblings.iter().any(|g| g.key == self.key) {
+            e.push("key", "unique", "a group with this key exists already");
+        }
+        if siblings.len() >= MAX_GROUPS_PER_ENTITY {
+            e.push(
+                "entity",
+                "max_items",
+                format!("at most {MAX_GROUPS_PER_ENTITY} groups per entity"),
+            );
+        }
+        let label = e.required_text("label", &self.label, LABEL_MAX);
+        let teams: Vec<Uuid> = self
+            .teams
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if teams.len() > MAX_AUDIENCE {
+            e.push(
+                "teams",
+                "max_items",
+                format!("at most {MAX_AUDIENCE} teams"),
+            );
+        }
+        let order = self.order.unwrap_or_else(|| {
+            siblings
+                .iter()
+                .map(|g| g.order.saturating_add(1))
+                .max()
+                .unwrap_or(0)
+        });
+        if !e.0.is_empty() {
+            return Err(e.0);
+        }
+        Ok(FieldGroup {
+            key: self.key,
+            entity: self.entity,
+            label,
+            order,
+            teams,
+        })
+    }
+}
+
+/// The form layout a caller sees for one entity: their visible fields (archived ones left
+/// out) in sections, ungrouped fields first, then groups by order; fields by order then key.
+/// A field whose group is not meant for the caller (or gone) is shown ungrouped, so no
+/// visible field is ever hidden by layout.
+pub fn layout<'a>(
+    entity: Entity,
+    fields: &'a [FieldDefinition],
+    groups: &'a [FieldGroup],
+    caller: &Caller,
+) -> Vec<(Option<&'a FieldGroup>, Vec<&'a FieldDefinition>)> {
+    let mut shown_groups: Vec<&FieldGroup> = groups
+        .iter()
+        .filter(|g| g.entity == entity && g.shown_to(caller))
+        .collect();
+    shown_groups.sort_by(|a, b| (a.order, &a.key).cmp(&(b.order, &b.key)));
+    let mut visible: Vec<&FieldDefinition> = fields
+        .iter()
+        .filter(|f| f.entity == entity && !f.archived && f.visible_to(caller))
+        .collect();
+    visible.sort_by(|a, b| (a.order, &a.key).cmp(&(b.order, &b.key)));
+    let section_of = |f: &FieldDefinition| {
+        f.group
+            .as_deref()
+            .and_then(|g| shown_groups.iter().position(|x| x.key == g))
+    };
+    let mut sections: Vec<(Option<&FieldGroup>, Vec<&FieldDefinition>)> = Vec::new();
+    let ungrouped: Vec<&FieldDefinition> = visible
+        .iter()
+        .copied()
+        .filter(|f| section_of(f).is_none())
+        .collect();
+    if !ungrouped.is_empty() {
+        sections.push((None, ungrouped));
+    }
+    for (i, g) in shown_groups.iter().enumerate() {
+        let members: Vec<&FieldDefinition> = visible
+            .iter()
+            .copied()
+            .filter(|f| section_of(f) == Some(i))
+            .collect();
+        if !members.is_empty() {
+            sections.push((Some(*g), members));
+        }
+    }
+    sections
+}
