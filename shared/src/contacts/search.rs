@@ -448,6 +448,8 @@ impl<'a> Run<'a> {
             .unwrap_or_default();
         let mut out = Vec::new();
         let mut last_pos: Option<String> = None;
+        // Entries taken off the streams (duplicates aside), to estimate how many pass.
+        let mut consumed = 0usize;
         loop {
             if out.len() == limit {
                 let more = self.streams.iter().any(|s| !s.buffer.is_empty() || !s.done);
@@ -462,6 +464,13 @@ impl<'a> Run<'a> {
                     // Out of budget: answer with what there is; the cursor continues here.
                     return Ok((out, last_pos));
                 }
+                // Residual checks reject some entries: ask for as many more as the rate seen so
+                // far says the page still needs (all of them when nothing was rejected).
+                let need = match (consumed, out.len()) {
+                    (0, _) => need,
+                    (_, 0) => need * 4,
+                    (seen, passed) => need * seen / passed,
+                };
                 let k = self.streams.len();
                 let chunk = if k == 1 {
                     need + 1
@@ -497,6 +506,7 @@ impl<'a> Run<'a> {
                 continue; // the same contact through another scope
             }
             last_pos = Some(pos.clone());
+            consumed += 1;
             if let Some(prefix) = &self.search_prefix {
                 if !first_match(&item, &pos, prefix, &words) {
                     continue;
