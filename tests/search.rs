@@ -11,28 +11,11 @@ async fn contact(stack: &Stack, token: &str, body: Value) -> String {
 
 /// Display names of every contact listed by `GET /contacts{query}`, following cursors.
 async fn names(stack: &Stack, token: &str, query: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let sep = if query.contains('?') { '&' } else { '?' };
-        let path = match &cursor {
-            None => format!("/contacts{query}"),
-            Some(c) => format!("/contacts{query}{sep}cursor={c}"),
-        };
-        let r = stack.call("GET", &path, token, None).await;
-        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
-        out.extend(
-            r.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["display_name"].as_str().unwrap().to_string()),
-        );
-        match r.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return out,
-        }
-    }
+    let items = stack.list_all(&format!("/contacts{query}"), token).await;
+    items
+        .iter()
+        .map(|c| c["display_name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn url(q: &str) -> String {

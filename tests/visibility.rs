@@ -33,28 +33,11 @@ async fn get_status(stack: &Stack, token: String, id: String) -> u16 {
 
 /// The ids of every contact in `GET /contacts{query}` for `token`, following cursors.
 async fn listed(stack: &Stack, token: &str, query: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let sep = if query.contains('?') { '&' } else { '?' };
-        let path = match &cursor {
-            None => format!("/contacts{query}"),
-            Some(c) => format!("/contacts{query}{sep}cursor={c}"),
-        };
-        let r = stack.call("GET", &path, token, None).await;
-        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
-        ids.extend(
-            r.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_string()),
-        );
-        match r.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return ids,
-        }
-    }
+    let items = stack.list_all(&format!("/contacts{query}"), token).await;
+    items
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
 use crate::table::{Item, Table, from_item, key, n, s, to_item};
+use crate::visibility::{MAX_SHARES, Principal};
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -198,6 +199,86 @@ impl Directory {
             Err(e) if crate::table::is_condition_failed(&e) => Err(CrmError::PreconditionFailed),
             Err(e) => Err(crate::error::sdk_error("PutItem", e)),
         }
+    }
+}
+
+impl Directory {
+    async fn is_active_user(&self, tenant: &str, user: &str) -> Result<bool, CrmError> {
+        Ok(self
+            .user(tenant, user)
+            .await?
+            .is_some_and(|u| u.status == UserStatus::Active))
+    }
+
+    /// The owner and team a contact or client is assigned to must exist in the tenant (the
+    /// caller always counts as a user); checked only for what changed from `before`.
+    pub async fn check_assignment(
+        &self,
+        caller: &Caller,
+        owner: Option<&str>,
+        team: Option<Uuid>,
+        before: Option<(Option<&str>, Option<Uuid>)>,
+    ) -> Result<(), CrmError> {
+        let tenant = &caller.tenant_id;
+        let mut errors = Vec::new();
+        if let Some(owner) = owner {
+            let changed = before.is_none_or(|(o, _)| o != Some(owner));
+            if changed && owner != caller.user_id && !self.is_active_user(tenant, owner).await? {
+                errors.push(FieldError::new(
+                    "owner",
+                    "exists",
+                    "no active user with this id in the tenant",
+                ));
+            }
+        }
+        if let Some(team) = team {
+            let changed = before.is_none_or(|(_, t)| t != Some(team));
+            if changed && self.team(tenant, team).await?.is_none() {
+                errors.push(FieldError::new(
+                    "team",
+                    "exists",
+                    "no such team in the tenant",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(CrmError::Validation(errors))
+        }
+    }
+
+    /// A record may be shared with an active user or a team of the tenant, with at most
+    /// `MAX_SHARES` of them (S9.4).
+    pub async fn check_share(
+        &self,
+        caller: &Caller,
+        shared_with: &[Principal],
+        principal: &Principal,
+    ) -> Result<(), CrmError> {
+        let tenant = &caller.tenant_id;
+        let (field, exists) = match principal {
+            Principal::User(u) => (
+                "user",
+                u == &caller.user_id || self.is_active_user(tenant, u).await?,
+            ),
+            Principal::Team(t) => ("team", self.team(tenant, *t).await?.is_some()),
+        };
+        if !exists {
+            return Err(CrmError::validation(
+                field,
+                "exists",
+                "no such user or team in the tenant",
+            ));
+        }
+        if shared_with.len() >= MAX_SHARES {
+            return Err(CrmError::validation(
+                field,
+                "max_items",
+                format!("a record is shared with at most {MAX_SHARES} users and teams"),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -95,6 +95,26 @@ impl Stack {
         }
     }
 
+    /// Every item of a list route (`path` may carry a query string), following `next_cursor`.
+    pub async fn list_all(&self, path: &str, token: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let page_path = match &cursor {
+                None => path.to_string(),
+                Some(c) => format!("{path}{sep}cursor={c}"),
+            };
+            let r = self.call("GET", &page_path, token, None).await;
+            assert_eq!(r.status, 200, "{page_path}: {:?}", r.body);
+            items.extend(r.body["items"].as_array().cloned().unwrap_or_default());
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return items,
+            }
+        }
+    }
+
     pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Reply {
         let mut req = self.request(method, path, Some(token));
         if let Some(b) = body {

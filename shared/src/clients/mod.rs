@@ -10,7 +10,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::contacts::{normalize_email, normalize_text};
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
-use crate::visibility::{Access, MAX_SHARES, Principal, RecordKind, Visibility};
+use crate::visibility::{Access, Principal, RecordKind, Visibility};
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -532,47 +532,21 @@ impl Client {
     }
 }
 
-/// The owner and team a client refers to must exist in the tenant.
+/// The owner and team a client refers to must exist in the tenant (checked when they change).
 async fn check_references(
     repo: &DynamoClients,
     caller: &Caller,
     fields: &ClientFields,
     before: Option<&ClientFields>,
 ) -> Result<(), CrmError> {
-    let dir = crate::directory::Directory::new(repo.table().clone());
-    let tenant = &caller.tenant_id;
-    let mut errors = Vec::new();
-    if let Some(owner) = fields.owner.as_deref() {
-        let changed = before.is_none_or(|b| b.owner.as_deref() != Some(owner));
-        if changed
-            && owner != caller.user_id
-            && !dir
-                .user(tenant, owner)
-                .await?
-                .is_some_and(|u| u.status == crate::directory::UserStatus::Active)
-        {
-            errors.push(FieldError::new(
-                "owner",
-                "exists",
-                "no active user with this id in the tenant",
-            ));
-        }
-    }
-    if let Some(team) = fields.team {
-        let changed = before.is_none_or(|b| b.team != Some(team));
-        if changed && dir.team(tenant, team).await?.is_none() {
-            errors.push(FieldError::new(
-                "team",
-                "exists",
-                "no such team in the tenant",
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(CrmError::Validation(errors))
-    }
+    crate::directory::Directory::new(repo.table().clone())
+        .check_assignment(
+            caller,
+            fields.owner.as_deref(),
+            fields.team,
+            before.map(|b| (b.owner.as_deref(), b.team)),
+        )
+        .await
 }
 
 fn require_write(caller: &Caller) -> Result<(), CrmError> {
@@ -933,29 +907,10 @@ pub async fn share(
     if current.shared_with.contains(&principal) {
         return Ok(current);
     }
-    let dir = crate::directory::Directory::new(repo.table().clone());
+    crate::directory::Directory::new(repo.table().clone())
+        .check_share(caller, &current.shared_with, &principal)
+        .await?;
     let tenant = &caller.tenant_id;
-    let (field, exists) = match &principal {
-        Principal::User(u) => (
-            "user",
-            u == &caller.user_id || dir.user(tenant, u).await?.is_some(),
-        ),
-        Principal::Team(t) => ("team", dir.team(tenant, *t).await?.is_some()),
-    };
-    if !exists {
-        return Err(CrmError::validation(
-            field,
-            "exists",
-            "no such user or team in the tenant",
-        ));
-    }
-    if current.shared_with.len() >= MAX_SHARES {
-        return Err(CrmError::validation(
-            field,
-            "max_items",
-            format!("shared with at most {MAX_SHARES}"),
-        ));
-    }
     let mut next = Client {
         updated_at: crate::now(),
         updated_by: caller.user_id.clone(),

@@ -16,7 +16,7 @@ pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk, s
 
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
-use crate::visibility::{Access, MAX_SHARES, Principal, RecordKind, Visibility};
+use crate::visibility::{Access, Principal, RecordKind, Visibility};
 use crate::{Caller, CrmError, FieldError};
 use audit::{AuditAction, AuditEntry, diff};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -308,35 +308,14 @@ async fn check_references(
     fields: &ContactFields,
     before: Option<&ContactFields>,
 ) -> Result<(), CrmError> {
-    let mut errors = Vec::new();
-    if let Some(owner) = fields.owner.as_deref() {
-        let changed = before.is_none_or(|b| b.owner.as_deref() != Some(owner));
-        if changed
-            && owner != caller.user_id
-            && !repo.is_active_user(&caller.tenant_id, owner).await?
-        {
-            errors.push(FieldError::new(
-                "owner",
-                "exists",
-                "no active user with this id in the tenant",
-            ));
-        }
-    }
-    if let Some(team) = fields.team {
-        let changed = before.is_none_or(|b| b.team != Some(team));
-        if changed && !repo.team_exists(&caller.tenant_id, team).await? {
-            errors.push(FieldError::new(
-                "team",
-                "exists",
-                "no such team in the tenant",
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(CrmError::Validation(errors))
-    }
+    repo.directory()
+        .check_assignment(
+            caller,
+            fields.owner.as_deref(),
+            fields.team,
+            before.map(|b| (b.owner.as_deref(), b.team)),
+        )
+        .await
 }
 
 /// Fills the defaults that depend on who creates the contact: they own it, and it belongs to
@@ -505,31 +484,9 @@ pub async fn share(
     if current.shared_with.contains(&principal) {
         return Ok(current);
     }
-    let exists = match &principal {
-        Principal::User(u) => {
-            u == &caller.user_id || repo.is_active_user(&caller.tenant_id, u).await?
-        }
-        Principal::Team(t) => repo.team_exists(&caller.tenant_id, *t).await?,
-    };
-    let field = if matches!(principal, Principal::User(_)) {
-        "user"
-    } else {
-        "team"
-    };
-    if !exists {
-        return Err(CrmError::Validation(vec![FieldError::new(
-            field,
-            "exists",
-            "no such user or team in the tenant",
-        )]));
-    }
-    if current.shared_with.len() >= MAX_SHARES {
-        return Err(CrmError::Validation(vec![FieldError::new(
-            field,
-            "max_items",
-            format!("a contact is shared with at most {MAX_SHARES} users and teams"),
-        )]));
-    }
+    repo.directory()
+        .check_share(caller, &current.shared_with, &principal)
+        .await?;
     let mut next = current.next_version(&caller.user_id);
     next.shared_with.push(principal);
     next.shared_with.sort();

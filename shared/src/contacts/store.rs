@@ -56,9 +56,8 @@ pub trait ContactRepository {
         limit: i32,
         start: Option<Item>,
     ) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError>;
-    /// Whether the tenant's directory has this user, active (S9.4).
-    async fn is_active_user(&self, tenant: &str, user: &str) -> Result<bool, CrmError>;
-    async fn team_exists(&self, tenant: &str, team: Uuid) -> Result<bool, CrmError>;
+    /// The tenant's users and teams (S9.4), for checking assignments and shares.
+    fn directory(&self) -> crate::directory::Directory;
 }
 
 /// DynamoDB allows 100 items per transaction.
@@ -441,17 +440,7 @@ impl ContactRepository for DynamoContacts {
         Ok((page.decode()?, page.last_key))
     }
 
-    async fn is_active_user(&self, tenant: &str, user: &str) -> Result<bool, CrmError> {
-        Ok(crate::directory::Directory::new(self.table.clone())
-            .user(tenant, user)
-            .await?
-            .is_some_and(|u| u.status == crate::directory::UserStatus::Active))
-    }
-
-    async fn team_exists(&self, tenant: &str, team: Uuid) -> Result<bool, CrmError> {
-        Ok(crate::directory::Directory::new(self.table.clone())
-            .team(tenant, team)
-            .await?
-            .is_some())
+    fn directory(&self) -> crate::directory::Directory {
+        crate::directory::Directory::new(self.table.clone())
     }
 }
