@@ -464,14 +464,16 @@ impl<'a> Run<'a> {
                     // Out of budget: answer with what there is; the cursor continues here.
                     return Ok((out, last_pos));
                 }
-                // Residual checks reject some entries: ask for as many more as the rate seen so
-                // far says the page still needs (all of them when nothing was rejected).
-                let need = match (consumed, out.len()) {
-                    (0, _) => need,
-                    (_, 0) => need * 4,
-                    (seen, passed) => need * seen / passed,
-                };
                 let k = self.streams.len();
+                // Residual checks reject some entries: a single stream asks for as many more as
+                // the rate seen so far says the page still needs (fewer requests, same reads).
+                // Merged streams keep small fetches: larger ones are read but not consumed
+                // when the budget ends the request (measured: twice the reads).
+                let need = match (k, consumed, out.len()) {
+                    (1, 0, _) | (2.., _, _) => need,
+                    (1, _, 0) => need * 4,
+                    (_, seen, passed) => need * seen / passed,
+                };
                 let chunk = if k == 1 {
                     need + 1
                 } else {
