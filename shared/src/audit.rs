@@ -82,6 +82,37 @@ pub fn audit_sk(id: Uuid) -> String {
     format!("{AUDIT_SK_PREFIX}{id}")
 }
 
+/// Prepares a serialised record for diffing: each custom field value becomes a field of its
+/// own, `custom_fields.{key}`, in its plain JSON shape (so a change names the custom field, and
+/// a reader can be shown only the fields they may see); the index bookkeeping is left out.
+pub fn expand_custom_fields(record: &mut Value) {
+    let Some(obj) = record.as_object_mut() else {
+        return;
+    };
+    obj.remove("custom_terms");
+    if let Some(Value::Object(values)) = obj.remove("custom_fields") {
+        for (key, stored) in values {
+            let plain = serde_json::from_value::<crate::custom_fields::FieldValue>(stored.clone())
+                .map_or(stored, |v| v.to_json());
+            obj.insert(format!("{CUSTOM_FIELD_PREFIX}{key}"), plain);
+        }
+    }
+}
+
+/// The prefix of a custom field's changes in an audit entry.
+pub const CUSTOM_FIELD_PREFIX: &str = "custom_fields.";
+
+/// Leaves out the changes of custom fields the reader may not see (`visible(key)` false).
+pub fn hide_custom_fields(entries: &mut [AuditEntry], visible: impl Fn(&str) -> bool) {
+    for e in entries {
+        e.changes.retain(|c| {
+            c.field
+                .strip_prefix(CUSTOM_FIELD_PREFIX)
+                .is_none_or(|key| visible(key))
+        });
+    }
+}
+
 /// A value that stands for "absent": no value, or JSON `null`.
 fn present(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| !v.is_null())
@@ -157,6 +188,12 @@ impl AuditEntry {
         let json = |r: Option<&T>| {
             r.map(serde_json::to_value)
                 .transpose()
+                .map(|v| {
+                    v.map(|mut v| {
+                        expand_custom_fields(&mut v);
+                        v
+                    })
+                })
                 .map_err(CrmError::internal)
         };
         let changes = diff_json(json(before)?.as_ref(), json(after)?.as_ref(), META_FIELDS);

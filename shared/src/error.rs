@@ -43,6 +43,13 @@ pub enum CrmError {
         detail: String,
         errors: Vec<FieldError>,
     },
+    /// A definition change refused because stored values would not survive it (S3.3).
+    #[error("change refused: {detail}")]
+    ChangeRefused {
+        detail: String,
+        affected_records: u64,
+        errors: Vec<FieldError>,
+    },
     #[error("precondition failed: the record changed since it was read")]
     PreconditionFailed,
     #[error("idempotency key reused with a different request")]

@@ -13,6 +13,7 @@
 use aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
@@ -20,6 +21,9 @@ use chrono::{Duration, Utc};
 use crm_local::template::Template;
 use crm_shared::contacts::search::{self, ContactQuery};
 use crm_shared::contacts::{Contact, ContactFields, DynamoContacts, NewContact, stored_items};
+use crm_shared::custom_fields::entries::terms_of;
+use crm_shared::custom_fields::store::FieldStore;
+use crm_shared::custom_fields::{Exact, FieldDefinition, FieldValue, NewFieldDefinition};
 use crm_shared::table::Table;
 use crm_shared::{Caller, Role};
 use std::collections::BTreeMap;
@@ -62,6 +66,10 @@ impl Intercept for ReadMeter {
                 self.requests.fetch_add(1, Ordering::SeqCst);
                 self.items
                     .fetch_add(q.scanned_count().max(0) as usize, Ordering::SeqCst);
+            } else if let Some(b) = output.downcast_ref::<BatchGetItemOutput>() {
+                self.requests.fetch_add(1, Ordering::SeqCst);
+                let n: usize = b.responses().map_or(0, |r| r.values().map(Vec::len).sum());
+                self.items.fetch_add(n, Ordering::SeqCst);
             } else if let Some(g) = output.downcast_ref::<GetItemOutput>() {
                 self.requests.fetch_add(1, Ordering::SeqCst);
                 self.items
@@ -205,7 +213,7 @@ const SOURCES: &[&str] = &[
     "cold-call",
 ];
 
-fn generate(i: usize, rng: &mut Rng, teams: &[Uuid]) -> Contact {
+fn generate(i: usize, rng: &mut Rng, teams: &[Uuid], defs: &[FieldDefinition]) -> Contact {
     let first = rng.pick(FIRST);
     let last = rng.pick(LAST);
     let owner = rng.below(20);
@@ -245,16 +253,60 @@ fn generate(i: usize, rng: &mut Rng, teams: &[Uuid]) -> Contact {
         ..Default::default()
     };
     let fields = ContactFields::validate(input).expect("generated contacts are valid");
-    Contact::new(fields, &format!("u{owner:02}"), None)
+    let mut contact = Contact::new(fields, &format!("u{owner:02}"), None);
+    // Custom fields (S3.5): a tier for 90 % of contacts, a score (0.00–999.99) for 80 %.
+    let mut values = BTreeMap::new();
+    if rng.below(10) < 9 {
+        values.insert(
+            "tier".to_string(),
+            FieldValue::Select(TIERS[rng.below(TIERS.len())].to_string()),
+        );
+    }
+    if rng.below(10) < 8 {
+        let cents = rng.below(100_000) as i64;
+        values.insert(
+            "score".to_string(),
+            FieldValue::Decimal(Exact(rust_decimal::Decimal::new(cents, 2))),
+        );
+    }
+    contact.custom_terms = terms_of(defs, &values);
+    contact.custom_fields = values;
+    contact
 }
 
-async fn load(client: &aws_sdk_dynamodb::Client, table: &str, n: usize, teams: &[Uuid]) -> usize {
+const TIERS: &[&str] = &["bronze", "silver", "gold", "platinum", "diamond"];
+
+/// The custom fields of the benchmark tenant.
+fn custom_fields() -> Vec<FieldDefinition> {
+    let tier = serde_json::json!({
+        "key": "tier", "entity": "contact", "label": "Tier",
+        "type": {"kind": "select", "options": TIERS.iter().map(|t| serde_json::json!({"id": t, "label": t})).collect::<Vec<_>>()},
+    });
+    let score = serde_json::json!({
+        "key": "score", "entity": "contact", "label": "Score",
+        "type": {"kind": "decimal", "scale": 2, "min": "0", "max": "1000"},
+    });
+    let mut defs: Vec<FieldDefinition> = Vec::new();
+    for raw in [tier, score] {
+        let input: NewFieldDefinition = serde_json::from_value(raw).expect("definition");
+        defs.push(input.validate(&defs, &[]).expect("valid definition"));
+    }
+    defs
+}
+
+async fn load(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    n: usize,
+    teams: &[Uuid],
+    defs: &[FieldDefinition],
+) -> usize {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let mut items = Vec::new();
     let mut written = 0;
     let mut batches = Vec::new();
     for i in 0..n {
-        items.extend(stored_items(TENANT, &generate(i, &mut rng, teams)).expect("items"));
+        items.extend(stored_items(TENANT, &generate(i, &mut rng, teams, defs)).expect("items"));
         while items.len() >= 25 {
             batches.push(items.drain(..25).collect::<Vec<_>>());
         }
@@ -333,7 +385,15 @@ async fn main() {
     let teams: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
 
     let started = std::time::Instant::now();
-    let items = load(&aws.dynamodb, &table_name, n, &teams).await;
+    let defs = custom_fields();
+    let store = FieldStore::new(Table::new(aws.dynamodb.clone(), table_name.clone()));
+    for def in &defs {
+        store
+            .insert_definition(TENANT, def)
+            .await
+            .expect("definition");
+    }
+    let items = load(&aws.dynamodb, &table_name, n, &teams, &defs).await;
     eprintln!(
         "loaded {n} contacts as {items} items in {:.0?}",
         started.elapsed()
@@ -419,6 +479,46 @@ async fn main() {
             name: "manager: team contacts with tag=tag-03",
             caller: manager.clone(),
             params: vec![("tag", s("tag-03"))],
+        },
+        Scenario {
+            name: "admin: select cf.tier=gold",
+            caller: admin.clone(),
+            params: vec![("cf.tier", s("gold"))],
+        },
+        Scenario {
+            name: "admin: select cf.tier[in]=gold,diamond",
+            caller: admin.clone(),
+            params: vec![("cf.tier[in]", s("gold,diamond"))],
+        },
+        Scenario {
+            name: "admin: range cf.score[gte]=900",
+            caller: admin.clone(),
+            params: vec![("cf.score[gte]", s("900"))],
+        },
+        Scenario {
+            name: "admin: range 100 <= cf.score < 150",
+            caller: admin.clone(),
+            params: vec![("cf.score[gte]", s("100")), ("cf.score[lt]", s("150"))],
+        },
+        Scenario {
+            name: "admin: sort=-cf.score",
+            caller: admin.clone(),
+            params: vec![("sort", s("-cf.score"))],
+        },
+        Scenario {
+            name: "admin: cf.tier=gold AND status=customer",
+            caller: admin.clone(),
+            params: vec![("cf.tier", s("gold")), ("status", s("customer"))],
+        },
+        Scenario {
+            name: "admin: cf.tier=gold AND cf.score[gte]=500",
+            caller: admin.clone(),
+            params: vec![("cf.tier", s("gold")), ("cf.score[gte]", s("500"))],
+        },
+        Scenario {
+            name: "member: cf.tier=gold (visibility on the entry)",
+            caller: member.clone(),
+            params: vec![("cf.tier", s("gold"))],
         },
     ];
 

@@ -24,6 +24,9 @@ pub struct Problem {
     /// The offending fields and the rule each broke.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a refused custom field change: how many records hold values it would break.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affected_records: Option<u64>,
 }
 
 impl Problem {
@@ -39,6 +42,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors,
+            affected_records: None,
         }
     }
 
@@ -87,6 +91,14 @@ impl From<CrmError> for Problem {
             CrmError::Conflict { detail, errors } => {
                 Self::new(StatusCode::CONFLICT, "conflict", detail, errors)
             }
+            CrmError::ChangeRefused {
+                detail,
+                affected_records,
+                errors,
+            } => Self {
+                affected_records: Some(affected_records),
+                ..Self::new(StatusCode::CONFLICT, "affected-records", detail, errors)
+            },
             CrmError::PreconditionFailed => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",
@@ -196,6 +208,50 @@ fn body_bytes(req: &Request) -> &[u8] {
 }
 
 /// Parses a JSON body; unknown fields and malformed JSON are 400s naming the field.
+/// A JSON body whose `custom_fields` object is taken apart from the record's own fields (for
+/// bodies whose type refuses unknown fields and is also the stored form).
+pub fn json_body_with_custom_fields<T: serde::de::DeserializeOwned>(
+    req: &Request,
+) -> Result<(T, Option<serde_json::Map<String, serde_json::Value>>), CrmError> {
+    let mut value: serde_json::Value = json_body(req)?;
+    let custom = match value
+        .as_object_mut()
+        .and_then(|o| o.remove("custom_fields"))
+    {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Object(m)) => Some(m),
+        Some(_) => {
+            return Err(CrmError::BadRequest {
+                detail: "custom_fields must be an object of field keys and values".into(),
+                errors: vec![FieldError::new(
+                    "custom_fields",
+                    "type",
+                    "must be an object",
+                )],
+            });
+        }
+    };
+    let fields = serde_json::from_value(value).map_err(|e| {
+        let text = e.to_string();
+        let field = text
+            .split('`')
+            .nth(1)
+            .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
+            .unwrap_or("body")
+            .to_string();
+        let rule = if text.starts_with("unknown field") {
+            "unknown_field"
+        } else {
+            "type"
+        };
+        CrmError::BadRequest {
+            detail: format!("the body is not valid: {text}"),
+            errors: vec![FieldError::new(field, rule, text.clone())],
+        }
+    })?;
+    Ok((fields, custom))
+}
+
 pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, CrmError> {
     let content_type = req
         .headers()

@@ -65,8 +65,13 @@ async fn create_client(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let client = clients::create(&api.repo, caller, json_body(req)?).await?;
-    let mut response = json_response(StatusCode::CREATED, &client, Some(client.etag()));
+    let (fields, custom) = api_kit::json_body_with_custom_fields(req)?;
+    let client = clients::create(&api.repo, caller, fields, custom).await?;
+    let mut response = json_response(
+        StatusCode::CREATED,
+        &clients::present(&api.repo, caller, &client).await?,
+        Some(client.etag()),
+    );
     response.headers_mut().insert(
         lambda_http::http::header::LOCATION,
         format!("/clients/{}", client.id)
@@ -88,7 +93,11 @@ async fn list_clients(
 ) -> Result<Response<Body>, CrmError> {
     let (limit, cursor) = page_params(req)?;
     let page = clients::list(&api.repo, caller, limit, cursor.as_deref()).await?;
-    Ok(json_response(StatusCode::OK, &page, None))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present_all(&api.repo, caller, &page).await?,
+        None,
+    ))
 }
 
 #[utoipa::path(get, path = "/clients/{id}", tag = "clients", params(("id" = uuid::Uuid, Path)),
@@ -100,7 +109,11 @@ async fn get_client(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let client = clients::get(&api.repo, caller, path_id(req, "id")?).await?;
-    Ok(json_response(StatusCode::OK, &client, Some(client.etag())))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present(&api.repo, caller, &client).await?,
+        Some(client.etag()),
+    ))
 }
 
 /// Change some fields (JSON merge patch; nested objects are replaced whole).
@@ -119,7 +132,11 @@ async fn patch_client(
     let expected = if_match(req)?;
     let patch: ClientPatch = json_body(req)?;
     let client = clients::patch(&api.repo, caller, id, patch, expected).await?;
-    Ok(json_response(StatusCode::OK, &client, Some(client.etag())))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present(&api.repo, caller, &client).await?,
+        Some(client.etag()),
+    ))
 }
 
 /// Delete a client without subsidiaries.
@@ -158,7 +175,11 @@ async fn list_subsidiaries(
         cursor.as_deref(),
     )
     .await?;
-    Ok(json_response(StatusCode::OK, &page, None))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present_all(&api.repo, caller, &page).await?,
+        None,
+    ))
 }
 
 /// The roll-up: the client with all subsidiaries below it (at most 1000 clients).
@@ -171,7 +192,11 @@ async fn client_hierarchy(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let tree = clients::hierarchy(&api.repo, caller, path_id(req, "id")?).await?;
-    Ok(json_response(StatusCode::OK, &tree, None))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present_all(&api.repo, caller, &tree).await?,
+        None,
+    ))
 }
 
 /// The client's contacts with their role there (S1.5).
@@ -193,7 +218,11 @@ async fn list_client_contacts(
         cursor.as_deref(),
     )
     .await?;
-    Ok(json_response(StatusCode::OK, &page, None))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present_all(&api.repo, caller, &page).await?,
+        None,
+    ))
 }
 
 /// The client's audit trail, newest first: who changed which field from what to what (S6.5).
@@ -212,7 +241,11 @@ async fn client_history(
     let id = path_id(req, "id")?;
     let (limit, cursor) = page_params(req)?;
     let page = clients::history(&api.repo, caller, id, limit, cursor.as_deref()).await?;
-    Ok(json_response(StatusCode::OK, &page, None))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present_all(&api.repo, caller, &page).await?,
+        None,
+    ))
 }
 
 /// Share the client with a user or a team of the tenant (S9.4).
@@ -229,7 +262,11 @@ async fn share_client(
 ) -> Result<Response<Body>, CrmError> {
     let input: ShareInput = json_body(req)?;
     let client = clients::share(&api.repo, caller, path_id(req, "id")?, input.principal()?).await?;
-    Ok(json_response(StatusCode::OK, &client, Some(client.etag())))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present(&api.repo, caller, &client).await?,
+        Some(client.etag()),
+    ))
 }
 
 /// Stop sharing the client with a user (`user:{id}`) or team (`team:{id}`).
@@ -248,7 +285,11 @@ async fn unshare_client(
         .and_then(crm_shared::contacts::parse_principal)
         .ok_or(CrmError::NotFound)?;
     let client = clients::unshare(&api.repo, caller, id, principal).await?;
-    Ok(json_response(StatusCode::OK, &client, Some(client.etag())))
+    Ok(json_response(
+        StatusCode::OK,
+        &clients::present(&api.repo, caller, &client).await?,
+        Some(client.etag()),
+    ))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -72,6 +72,17 @@ impl api_kit::HttpHandler for ContactsApi {
     }
 }
 
+/// A contact as the caller may read it: custom fields they may not see left out (S3.4).
+async fn contact_response(
+    api: &ContactsApi,
+    caller: &Caller,
+    status: StatusCode,
+    contact: &Contact,
+) -> Result<Response<Body>, CrmError> {
+    let body = contacts::present(&api.repo, caller, contact).await?;
+    Ok(json_response(status, &body, Some(contact.etag())))
+}
+
 /// Create a contact (S1.1, S1.2).
 #[utoipa::path(post, path = "/contacts", tag = "contacts", request_body = NewContact,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
@@ -88,7 +99,7 @@ async fn create_contact(
 ) -> Result<Response<Body>, CrmError> {
     let input: NewContact = json_body(req)?;
     let contact = contacts::create(&api.repo, caller, input).await?;
-    let mut response = json_response(StatusCode::CREATED, &contact, Some(contact.etag()));
+    let mut response = contact_response(api, caller, StatusCode::CREATED, &contact).await?;
     response.headers_mut().insert(
         lambda_http::http::header::LOCATION,
         format!("/contacts/{}", contact.id)
@@ -142,11 +153,7 @@ async fn share_contact(
     let input: ShareInput = json_body(req)?;
     let contact =
         contacts::share(&api.repo, caller, path_id(req, "id")?, input.principal()?).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &contact,
-        Some(contact.etag()),
-    ))
+    contact_response(api, caller, StatusCode::OK, &contact).await
 }
 
 /// Stop sharing the contact with a user (`user:{id}`) or team (`team:{id}`).
@@ -165,11 +172,7 @@ async fn unshare_contact(
         .and_then(contacts::parse_principal)
         .ok_or(CrmError::NotFound)?;
     let contact = contacts::unshare(&api.repo, caller, id, principal).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &contact,
-        Some(contact.etag()),
-    ))
+    contact_response(api, caller, StatusCode::OK, &contact).await
 }
 
 /// Read one contact; its ETag is its version.
@@ -183,11 +186,7 @@ async fn get_contact(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let contact = contacts::get(&api.repo, caller, path_id(req, "id")?).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &contact,
-        Some(contact.etag()),
-    ))
+    contact_response(api, caller, StatusCode::OK, &contact).await
 }
 
 /// Change some fields (JSON merge patch); `If-Match` guards against lost updates.
@@ -206,11 +205,7 @@ async fn patch_contact(
     let expected = if_match(req)?;
     let patch: ContactPatch = json_body(req)?;
     let contact = contacts::patch(&api.repo, caller, id, patch, expected).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &contact,
-        Some(contact.etag()),
-    ))
+    contact_response(api, caller, StatusCode::OK, &contact).await
 }
 
 /// Move a contact to the trash: it disappears from reads and lists, its email is free again,
@@ -276,11 +271,7 @@ async fn restore_contact(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let contact = contacts::restore(&api.repo, caller, path_id(req, "id")?).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &contact,
-        Some(contact.etag()),
-    ))
+    contact_response(api, caller, StatusCode::OK, &contact).await
 }
 
 /// Erase a contact and everything about them for good (GDPR); owners and admins only.

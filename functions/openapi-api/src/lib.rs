@@ -21,6 +21,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(imports_api::ImportsDoc::openapi());
     doc.merge(workflows_api::WorkflowsDoc::openapi());
     doc.merge(tenant_api::TenantDoc::openapi());
+    doc.merge(custom_fields_api::CustomFieldsDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

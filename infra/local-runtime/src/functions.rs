@@ -18,6 +18,7 @@ pub struct Functions {
     pub imports: ImportsApi,
     pub workflows: WorkflowsApi,
     pub tenant: TenantApi,
+    pub custom_fields: custom_fields_api::CustomFieldsApi,
     pub openapi: OpenApiHandler,
     pub import_processor: ImportProcessor,
     pub step_executor: StepExecutor,
@@ -43,6 +44,7 @@ impl Functions {
             imports: ImportsApi::new(deps("imports-api")?),
             workflows: WorkflowsApi::new(deps("workflows-api")?),
             tenant: TenantApi::new(deps("tenant-api")?),
+            custom_fields: custom_fields_api::CustomFieldsApi::new(deps("custom-fields-api")?),
             openapi: OpenApiHandler::default(),
             import_processor: ImportProcessor::new(deps("import-processor")?),
             step_executor: StepExecutor::new(deps("step-executor")?),
@@ -57,6 +59,7 @@ impl Functions {
             "imports-api" => self.imports.handle(req).await,
             "workflows-api" => self.workflows.handle(req).await,
             "tenant-api" => self.tenant.handle(req).await,
+            "custom-fields-api" => self.custom_fields.handle(req).await,
             "openapi-api" => self.openapi.handle(req).await,
             _ => return None,
         })

@@ -8,12 +8,17 @@ pub use store::{DynamoClients, client_pk};
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::contacts::{normalize_email, normalize_text};
+use crate::custom_fields::entries::Terms;
+use crate::custom_fields::values::{CustomValues, WrittenValues};
+use crate::custom_fields::{Entity, FieldValue};
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
 use crate::visibility::{Access, Principal, RecordKind, Visibility};
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Deepest parent chain accepted (a client, its parent, …).
@@ -172,6 +177,15 @@ pub struct Client {
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
     pub version: u64,
+    /// Custom field values (S3.3) in their stored form; responses show the caller's visible
+    /// ones in the plain shape.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub custom_fields: BTreeMap<String, FieldValue>,
+    /// The terms the values are indexed under (`custom_fields::entries`); never shown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(ignore)]
+    pub custom_terms: Terms,
 }
 
 /// What remains of a deleted client beside its audit trail: enough to say what the trail
@@ -259,6 +273,11 @@ pub struct ClientPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub default_hourly_rate: Patch<String>,
+    /// Custom field values by key, merge-patch style: a value sets, `null` clears, an absent
+    /// key keeps (S3.3).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Map<String, Value>>,
 }
 
 impl ClientPatch {
@@ -605,13 +624,64 @@ async fn check_parent(
     Ok(())
 }
 
+fn custom_values(repo: &DynamoClients) -> CustomValues {
+    CustomValues::new(repo.table().clone())
+}
+
+/// Standard and custom field errors reported together, in one problem.
+fn join_validation<T>(
+    fields: Result<T, Vec<FieldError>>,
+    custom: Result<Option<WrittenValues>, CrmError>,
+) -> Result<(T, Option<WrittenValues>), CrmError> {
+    match (fields, custom) {
+        (Ok(f), Ok(c)) => Ok((f, c)),
+        (Err(mut a), Err(CrmError::Validation(b))) => {
+            a.extend(b);
+            Err(CrmError::Validation(a))
+        }
+        (Err(a), Ok(_)) => Err(CrmError::Validation(a)),
+        (_, Err(e)) => Err(e),
+    }
+}
+
+/// A client as a response shows it to the caller: custom field values filtered to the fields
+/// they may see, in the plain JSON shape.
+pub async fn present(
+    repo: &DynamoClients,
+    caller: &Caller,
+    client: &Client,
+) -> Result<Value, CrmError> {
+    let visible = custom_values(repo)
+        .visible_json(caller, Entity::Client, &client.custom_fields)
+        .await?;
+    crate::custom_fields::values::present(client, visible)
+}
+
+/// Any response holding clients (a page, a tree) as the caller may read it.
+pub async fn present_all<T: Serialize>(
+    repo: &DynamoClients,
+    caller: &Caller,
+    value: &T,
+) -> Result<Value, CrmError> {
+    let mut json = serde_json::to_value(value).map_err(CrmError::internal)?;
+    let defs = custom_values(repo)
+        .definitions(caller, Entity::Client)
+        .await?;
+    crate::custom_fields::values::present_nested(&mut json, &defs, caller);
+    Ok(json)
+}
+
 pub async fn create(
     repo: &DynamoClients,
     caller: &Caller,
     input: ClientFields,
+    custom_input: Option<Map<String, Value>>,
 ) -> Result<Client, CrmError> {
     require_write(caller)?;
-    let mut fields = input.validate().map_err(CrmError::Validation)?;
+    let custom = custom_values(repo)
+        .write(caller, Entity::Client, custom_input.as_ref(), None)
+        .await;
+    let (mut fields, custom) = join_validation(input.validate(), custom)?;
     fields.owner.get_or_insert_with(|| caller.user_id.clone());
     if fields.team.is_none() {
         if let [team] = caller.teams.as_slice() {
@@ -631,6 +701,16 @@ pub async fn create(
         updated_at: now,
         updated_by: caller.user_id.clone(),
         version: 1,
+        custom_fields: BTreeMap::new(),
+        custom_terms: Terms::new(),
+    };
+    let client = match custom {
+        Some(c) => Client {
+            custom_fields: c.values,
+            custom_terms: c.terms,
+            ..client
+        },
+        None => client,
     };
     let audit = AuditEntry::of_records(
         AuditAction::Created,
@@ -663,24 +743,36 @@ pub async fn patch(
     if if_match.is_some_and(|v| v != current.version) {
         return Err(CrmError::PreconditionFailed);
     }
-    let fields = patch
-        .apply(current.fields.clone())
-        .validate()
-        .map_err(CrmError::Validation)?;
-    if fields == current.fields {
+    let mut patch = patch;
+    let custom_input = patch.custom_fields.take();
+    let custom = custom_values(repo)
+        .write(
+            caller,
+            Entity::Client,
+            custom_input.as_ref(),
+            Some(&current.custom_fields),
+        )
+        .await;
+    let (fields, custom) = join_validation(patch.apply(current.fields.clone()).validate(), custom)?;
+    let custom = custom.filter(|c| c.values != current.custom_fields);
+    if fields == current.fields && custom.is_none() {
         return Ok(current);
     }
     if fields.parent_id != current.fields.parent_id {
         check_parent(repo, &caller.tenant_id, id, fields.parent_id).await?;
     }
     check_references(repo, caller, &fields, Some(&current.fields)).await?;
-    let next = Client {
+    let mut next = Client {
         fields,
         updated_at: crate::now(),
         updated_by: caller.user_id.clone(),
         version: current.version + 1,
         ..current.clone()
     };
+    if let Some(c) = custom {
+        next.custom_fields = c.values;
+        next.custom_terms = c.terms;
+    }
     let audit = AuditEntry::of_records(
         AuditAction::Updated,
         Some(&current),
@@ -778,9 +870,21 @@ pub async fn history(
         return Err(CrmError::NotFound);
     }
     let query = ListQuery::new(tenant, format!("client-history:{id}"));
-    let (items, last) = repo
+    let (mut items, last) = repo
         .history(tenant, id, limit, query.start(cursor)?)
         .await?;
+    let prefix = crate::audit::CUSTOM_FIELD_PREFIX;
+    if items
+        .iter()
+        .any(|e| e.changes.iter().any(|c| c.field.starts_with(prefix)))
+    {
+        let defs = custom_values(repo)
+            .definitions(caller, Entity::Client)
+            .await?;
+        crate::audit::hide_custom_fields(&mut items, |key| {
+            defs.iter().any(|d| d.key == key && d.visible_to(caller))
+        });
+    }
     Ok(query.page(items, last))
 }
 

@@ -96,14 +96,12 @@ impl DynamoClients {
         audit: &AuditEntry,
     ) -> Result<(), CrmError> {
         let pk = client_pk(tenant, client.id);
-        self.transact(
-            "client insert",
-            vec![
-                self.table.put_if_absent(client_item(tenant, client)?)?,
-                audit.put_tx(&self.table, pk, AUDIT_ENTITY)?,
-            ],
-        )
-        .await
+        let mut items = vec![
+            self.table.put_if_absent(client_item(tenant, client)?)?,
+            audit.put_tx(&self.table, pk, AUDIT_ENTITY)?,
+        ];
+        items.extend(self.value_entries(tenant, None, Some(client))?);
+        self.transact("client insert", items).await
     }
 
     /// Replaces `current` by `next`; `PreconditionFailed` when `current` changed meanwhile.
@@ -121,14 +119,12 @@ impl DynamoClients {
             .expression_attribute_values(":v", n(current.version))
             .build()
             .map_err(CrmError::internal)?;
-        self.transact(
-            "client update",
-            vec![
-                TransactWriteItem::builder().put(put).build(),
-                audit.put_tx(&self.table, client_pk(tenant, current.id), AUDIT_ENTITY)?,
-            ],
-        )
-        .await
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            audit.put_tx(&self.table, client_pk(tenant, current.id), AUDIT_ENTITY)?,
+        ];
+        items.extend(self.value_entries(tenant, Some(current), Some(next))?);
+        self.transact("client update", items).await
     }
 
     /// Deletes `current` and leaves its tombstone; `PreconditionFailed` when `current` changed
@@ -150,17 +146,42 @@ impl DynamoClients {
             .map_err(CrmError::internal)?;
         let mut tombstone_keys = key(pk.clone(), TOMBSTONE_SK);
         tombstone_keys.insert("entity".into(), s("client_tombstone"));
-        self.transact(
-            "client delete",
-            vec![
-                TransactWriteItem::builder().delete(delete).build(),
-                // A client id is never reused, so a tombstone is written once.
-                self.table
-                    .put_if_absent(to_item(tombstone, tombstone_keys)?)?,
-                audit.put_tx(&self.table, pk, AUDIT_ENTITY)?,
-            ],
-        )
-        .await
+        let mut items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            // A client id is never reused, so a tombstone is written once.
+            self.table
+                .put_if_absent(to_item(tombstone, tombstone_keys)?)?,
+            audit.put_tx(&self.table, pk, AUDIT_ENTITY)?,
+        ];
+        items.extend(self.value_entries(tenant, Some(current), None)?);
+        self.transact("client delete", items).await
+    }
+
+    /// The custom field value entries (S3.5) that change with a write of the client.
+    fn value_entries(
+        &self,
+        tenant: &str,
+        current: Option<&Client>,
+        next: Option<&Client>,
+    ) -> Result<Vec<TransactWriteItem>, CrmError> {
+        let side = |c: Option<&Client>| c.map(|c| c.id);
+        let id = side(next).or(side(current)).expect("a client on one side");
+        let items = crate::custom_fields::entries::entry_writes(
+            &self.table.name,
+            tenant,
+            crate::custom_fields::Entity::Client,
+            id,
+            current.map(|c| (&c.custom_fields, &c.custom_terms)),
+            next.map(|c| (&c.custom_fields, &c.custom_terms)),
+        )?;
+        if items.len() + 3 > 100 {
+            return Err(CrmError::validation(
+                "custom_fields",
+                "max_items",
+                "the change touches more index entries than one write may hold; change fewer custom fields at once",
+            ));
+        }
+        Ok(items)
     }
 
     /// The client's audit entries, newest first.

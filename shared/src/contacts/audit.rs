@@ -20,8 +20,10 @@ const NOT_AUDITED: &[&str] = &[
 ];
 
 fn audited_fields(c: &Contact) -> serde_json::Map<String, Value> {
-    match serde_json::to_value(c) {
-        Ok(Value::Object(mut m)) => {
+    let mut json = serde_json::to_value(c).unwrap_or_default();
+    crate::audit::expand_custom_fields(&mut json);
+    match json {
+        Value::Object(mut m) => {
             m.retain(|k, _| !NOT_AUDITED.contains(&k.as_str()));
             m
         }

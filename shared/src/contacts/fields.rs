@@ -215,6 +215,9 @@ pub struct NewContact {
     pub lead_source: Option<String>,
     pub lifecycle_status: Option<LifecycleStatus>,
     pub last_contacted_at: Option<DateTime<Utc>>,
+    /// Custom field values by key, in the plain JSON shape of each type (S3.3).
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 struct Errors(Vec<FieldError>);
@@ -456,6 +459,7 @@ impl ContactFields {
             lead_source: self.lead_source.clone(),
             lifecycle_status: Some(self.lifecycle_status),
             last_contacted_at: self.last_contacted_at,
+            custom_fields: None,
         }
     }
 

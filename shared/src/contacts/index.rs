@@ -22,6 +22,7 @@
 
 use super::Contact;
 use crate::contacts::LifecycleStatus;
+use crate::custom_fields::{Entity, entries};
 use crate::table::{Item, n, s, to_item};
 use crate::visibility::{Access, Principal, RecordKind, Visibility, record_scopes};
 use crate::{CrmError, search_keys};
@@ -233,9 +234,19 @@ pub fn entry_keys(tenant: &str, c: &Contact) -> Vec<(String, String)> {
             format!("{token}#{}", c.id),
         ));
     }
+    // Custom field values (S3.5): one entry per indexed term, see `custom_fields::entries`.
+    for k in entries::entry_keys(tenant, Entity::Contact, c.id, &c.custom_terms) {
+        keys.push((k.pk, k.sk));
+    }
     keys.sort();
     keys.dedup();
     keys
+}
+
+/// The field key of a custom field entry's partition (`…#CF#contact#{key}#{shard}`).
+fn custom_field_of(pk: &str) -> Option<&str> {
+    let (_, rest) = pk.rsplit_once("#CF#contact#")?;
+    rest.rsplit_once('#').map(|(key, _)| key)
 }
 
 /// The stored entry for one of `entry_keys`.
@@ -243,7 +254,14 @@ pub fn entry_item(c: &Contact, pk: &str, sk: &str) -> Result<Item, CrmError> {
     let summary = ContactSummary::of(c);
     let mut attrs = crate::table::key(pk, sk);
     attrs.insert("entity".into(), s("contact_index"));
-    if sk.contains('#') {
+    if let Some(field) = custom_field_of(pk) {
+        // A custom field value entry: the field's value and terms besides the summary.
+        let value = c.custom_fields.get(field).ok_or_else(|| {
+            CrmError::Internal(format!("no value of {field} for its index entry"))
+        })?;
+        let terms = c.custom_terms.get(field).cloned().unwrap_or_default();
+        attrs.extend(entries::entry_attributes(c.id, field, value, &terms)?);
+    } else if sk.contains('#') {
         // A search entry: its tokens let a reader skip the contact's other matching tokens.
         let toks: Vec<_> = tokens(c).into_iter().map(s).collect();
         attrs.insert(

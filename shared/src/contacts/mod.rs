@@ -14,6 +14,9 @@ pub use index::ContactSummary;
 pub use normalize::{display_name, normalize_email, normalize_text};
 pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk, stored_items};
 
+use crate::custom_fields::entries::Terms;
+use crate::custom_fields::values::WrittenValues;
+use crate::custom_fields::{Entity, FieldValue};
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
 use crate::visibility::{Access, Principal, RecordKind, Visibility};
@@ -21,6 +24,7 @@ use crate::{Caller, CrmError, FieldError};
 use audit::{AuditAction, AuditEntry, diff};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// A contact as stored and returned.
@@ -52,6 +56,15 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
     pub version: u64,
+    /// Custom field values (S3.3) in their stored, self-describing form; a response shows the
+    /// caller's visible ones in the plain shape (`custom_fields::present`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub custom_fields: BTreeMap<String, FieldValue>,
+    /// The terms the values are indexed under (`custom_fields::entries`); never shown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(ignore)]
+    pub custom_terms: Terms,
     /// Set while the contact is in the trash (restorable for `TRASH_DAYS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
@@ -124,6 +137,11 @@ pub struct ContactPatch {
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub last_contacted_at: Patch<DateTime<Utc>>,
+    /// Custom field values by key, merge-patch style: a value sets, `null` clears, an absent
+    /// key keeps (S3.3).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ContactPatch {
@@ -199,6 +217,8 @@ impl Contact {
             updated_at: now,
             updated_by: actor.to_string(),
             version: 1,
+            custom_fields: BTreeMap::new(),
+            custom_terms: Terms::new(),
             deleted_at: None,
             deleted_by: None,
         }
@@ -318,6 +338,59 @@ async fn check_references(
         .await
 }
 
+/// Leaves out of audit entries the changes of custom fields the caller may not see.
+async fn hide_custom_fields(
+    repo: &impl ContactRepository,
+    caller: &Caller,
+    entries: &mut [AuditEntry],
+) -> Result<(), CrmError> {
+    let prefix = crate::audit::CUSTOM_FIELD_PREFIX;
+    if !entries
+        .iter()
+        .any(|e| e.changes.iter().any(|c| c.field.starts_with(prefix)))
+    {
+        return Ok(());
+    }
+    let defs = repo
+        .custom_values()
+        .definitions(caller, Entity::Contact)
+        .await?;
+    crate::audit::hide_custom_fields(entries, |key| {
+        defs.iter().any(|d| d.key == key && d.visible_to(caller))
+    });
+    Ok(())
+}
+
+/// Standard and custom field errors reported together, in one problem.
+fn join_validation<T>(
+    fields: Result<T, Vec<FieldError>>,
+    custom: Result<Option<WrittenValues>, CrmError>,
+) -> Result<(T, Option<WrittenValues>), CrmError> {
+    match (fields, custom) {
+        (Ok(f), Ok(c)) => Ok((f, c)),
+        (Err(mut a), Err(CrmError::Validation(b))) => {
+            a.extend(b);
+            Err(CrmError::Validation(a))
+        }
+        (Err(a), Ok(_)) => Err(CrmError::Validation(a)),
+        (_, Err(e)) => Err(e),
+    }
+}
+
+/// A contact as a response shows it to the caller: custom field values filtered to the fields
+/// they may see, in the plain JSON shape.
+pub async fn present(
+    repo: &impl ContactRepository,
+    caller: &Caller,
+    contact: &Contact,
+) -> Result<serde_json::Value, CrmError> {
+    let visible = repo
+        .custom_values()
+        .visible_json(caller, Entity::Contact, &contact.custom_fields)
+        .await?;
+    crate::custom_fields::values::present(contact, visible)
+}
+
 /// Fills the defaults that depend on who creates the contact: they own it, and it belongs to
 /// their team when they have exactly one.
 fn creator_defaults(caller: &Caller, input: &mut NewContact) {
@@ -338,9 +411,19 @@ pub async fn create(
 ) -> Result<Contact, CrmError> {
     require_write(caller)?;
     creator_defaults(caller, &mut input);
-    let fields = ContactFields::validate(input).map_err(CrmError::Validation)?;
+    let custom_input = input.custom_fields.take();
+    let fields = ContactFields::validate(input);
+    let custom = repo
+        .custom_values()
+        .write(caller, Entity::Contact, custom_input.as_ref(), None)
+        .await;
+    let (fields, custom) = join_validation(fields, custom)?;
     check_references(repo, caller, &fields, None).await?;
-    let contact = Contact::new(fields, &caller.user_id, None);
+    let mut contact = Contact::new(fields, &caller.user_id, None);
+    if let Some(c) = custom {
+        contact.custom_fields = c.values;
+        contact.custom_terms = c.terms;
+    }
     let audit = AuditEntry::of_change(None, Some(&contact), &caller.user_id, None);
     repo.insert(&caller.tenant_id, &contact, &audit).await?;
     Ok(contact)
@@ -364,13 +447,30 @@ pub async fn patch(
     let current = load_live(repo, caller, id).await?;
     require_change(caller, &current)?;
     check_version(&current, if_match)?;
+    let mut patch = patch;
+    let custom_input = patch.custom_fields.take();
     let merged = patch.apply(&current.fields)?;
-    let fields = ContactFields::validate(merged).map_err(CrmError::Validation)?;
-    if fields == current.fields {
+    let fields = ContactFields::validate(merged);
+    let custom = repo
+        .custom_values()
+        .write(
+            caller,
+            Entity::Contact,
+            custom_input.as_ref(),
+            Some(&current.custom_fields),
+        )
+        .await;
+    let (fields, custom) = join_validation(fields, custom)?;
+    let custom = custom.filter(|c| c.values != current.custom_fields);
+    if fields == current.fields && custom.is_none() {
         return Ok(current);
     }
     check_references(repo, caller, &fields, Some(&current.fields)).await?;
-    let next = current.changed(fields, &caller.user_id);
+    let mut next = current.changed(fields, &caller.user_id);
+    if let Some(c) = custom {
+        next.custom_fields = c.values;
+        next.custom_terms = c.terms;
+    }
     let audit = AuditEntry::of_change(Some(&current), Some(&next), &caller.user_id, None);
     repo.replace(&caller.tenant_id, &current, &next, &audit)
         .await?;
@@ -535,9 +635,10 @@ pub async fn history(
 ) -> Result<Page<AuditEntry>, CrmError> {
     load_live(repo, caller, id).await?;
     let query = ListQuery::new(&caller.tenant_id, format!("contact-history:{id}"));
-    let (items, last) = repo
+    let (mut items, last) = repo
         .history(&caller.tenant_id, id, limit, query.start(cursor)?)
         .await?;
+    hide_custom_fields(repo, caller, &mut items).await?;
     Ok(query.page(items, last))
 }
 

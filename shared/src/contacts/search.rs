@@ -20,6 +20,12 @@
 use super::index;
 use super::index::{ContactSummary, NEVER, facet_partitions, facet_pk, time_key};
 use super::{ContactRepository, DynamoContacts, LifecycleStatus, tag_key};
+use crate::custom_fields::entries::{field_partitions, read_entry, term_of_sk};
+use crate::custom_fields::filter::{
+    FieldFilter, FieldSort, MAX_FILTERS, RawFilter, Resume, TermRange, accepts_all, is_first_match,
+    raw_filter, resolve,
+};
+use crate::custom_fields::{Entity, FieldValue};
 use crate::error::sdk_error;
 use crate::pagination::{ListQuery, Page};
 use crate::search_keys;
@@ -27,7 +33,7 @@ use crate::table::{Item, from_item, s};
 use crate::{Caller, CrmError, FieldError, Role};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,6 +89,13 @@ pub struct ContactQuery {
     pub not_contacted_since: Option<DateTime<Utc>>,
     pub sort: SortField,
     pub descending: bool,
+    /// Whether `sort` was given (a list driven by a custom field filter is otherwise in that
+    /// field's order).
+    pub sort_given: bool,
+    /// `cf.*` filters (S3.5), resolved against the definitions when the list runs.
+    pub custom: Vec<RawFilter>,
+    /// `sort=cf.{key}`: the key.
+    pub custom_sort: Option<String>,
 }
 
 /// The query parameters `GET /contacts` understands.
@@ -111,7 +124,11 @@ impl ContactQuery {
     pub fn parse(params: &BTreeMap<String, String>) -> Result<Self, CrmError> {
         let mut errors = Vec::new();
         let mut q = Self::default();
-        for name in params.keys() {
+        for (name, value) in params {
+            if let Some(raw) = raw_filter(name, value) {
+                q.custom.push(raw);
+                continue;
+            }
             if !PARAMETERS.contains(&name.as_str()) {
                 errors.push(FieldError::new(
                     name.clone(),
@@ -194,7 +211,12 @@ impl ContactQuery {
                 None => (false, sort),
             };
             q.descending = desc;
+            q.sort_given = true;
+            if let Some(key) = field.strip_prefix("cf.") {
+                q.custom_sort = Some(key.to_string());
+            }
             q.sort = match field {
+                _ if q.custom_sort.is_some() => SortField::Created,
                 "created_at" => SortField::Created,
                 "name" => SortField::Name,
                 "updated_at" => SortField::Updated,
@@ -203,7 +225,7 @@ impl ContactQuery {
                     errors.push(FieldError::new(
                         "sort",
                         "one_of",
-                        "must be name, created_at, updated_at or last_contacted_at, with - for descending",
+                        "must be name, created_at, updated_at, last_contacted_at or cf.{key}, with - for descending",
                     ));
                     SortField::Created
                 }
@@ -218,6 +240,13 @@ impl ContactQuery {
         } else {
             // Newest first unless asked otherwise.
             q.descending = true;
+        }
+        if q.custom.len() > MAX_FILTERS {
+            errors.push(FieldError::new(
+                "cf",
+                "max_items",
+                format!("at most {MAX_FILTERS} custom field filters"),
+            ));
         }
         if errors.is_empty() {
             Ok(q)
@@ -271,16 +300,105 @@ pub enum Driver {
     Entries { partitions: Vec<String> },
     /// The search partition of a prefix.
     Search { partition: String, prefix: String },
+    /// A custom field's value entries (its shards) in these term ranges, in term order; the
+    /// filters on that field are checked on the entry's value.
+    Field {
+        field: String,
+        partitions: Vec<String>,
+        ranges: Vec<TermRange>,
+        descending: bool,
+    },
+}
+
+/// The custom field filters and sort of a query, resolved against the caller's visible
+/// definitions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomQuery {
+    pub filters: Vec<FieldFilter>,
+    pub sort: Option<FieldSort>,
+}
+
+/// Resolves the `cf.*` parameters; every bad one is named.
+pub async fn resolve_custom(
+    repo: &DynamoContacts,
+    caller: &Caller,
+    q: &ContactQuery,
+) -> Result<CustomQuery, CrmError> {
+    if q.custom.is_empty() && q.custom_sort.is_none() {
+        return Ok(CustomQuery::default());
+    }
+    let defs = repo
+        .custom_values()
+        .definitions(caller, Entity::Contact)
+        .await?;
+    let mut errors = Vec::new();
+    let mut out = CustomQuery::default();
+    for raw in &q.custom {
+        match resolve(&defs, caller, raw) {
+            Ok(f) => out.filters.push(f),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if let Some(key) = &q.custom_sort {
+        match crate::custom_fields::filter::visible_definition(&defs, caller, key, "sort") {
+            Ok(def) => {
+                out.sort = Some(FieldSort {
+                    def: def.clone(),
+                    descending: q.descending,
+                })
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(CrmError::Validation(errors))
+    }
 }
 
 /// Picks the driving source (see the module comment).
 pub fn plan(tenant: &str, caller: &Caller, q: &ContactQuery) -> Driver {
+    plan_with(tenant, caller, q, &CustomQuery::default())
+}
+
+pub fn plan_with(tenant: &str, caller: &Caller, q: &ContactQuery, custom: &CustomQuery) -> Driver {
     if let Some(prefix) = q.q.as_deref().and_then(search_keys::query_prefix) {
         let first: String = prefix.chars().take(1).collect();
         return Driver::Search {
             partition: facet_pk(tenant, &format!("q:{first}")),
             prefix,
         };
+    }
+    let field_driver = |def: &crate::custom_fields::FieldDefinition,
+                        ranges: Vec<TermRange>,
+                        descending: bool| Driver::Field {
+        field: def.key.clone(),
+        partitions: field_partitions(tenant, Entity::Contact, &def.key),
+        ranges,
+        descending,
+    };
+    if let Some(sort) = &custom.sort {
+        // The sort field's entries drive; a filter on the same field narrows their ranges.
+        let own = narrowest(&custom.filters, &sort.def.key);
+        return field_driver(
+            &sort.def,
+            own.unwrap_or_else(|| vec![sort.range()]),
+            sort.descending,
+        );
+    }
+    if q.client.is_none() && !q.sort_given {
+        // The most selective custom field filter the index can answer drives.
+        let best = custom
+            .filters
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.ranges().map(|r| (i, f, r)))
+            .max_by_key(|(i, f, _)| (f.selectivity(), std::cmp::Reverse(*i)));
+        if let Some((_, f, ranges)) = best {
+            let ranges = narrowest(&custom.filters, &f.def.key).unwrap_or(ranges);
+            return field_driver(&f.def, ranges, false);
+        }
     }
     let facet = q
         .client
@@ -305,6 +423,36 @@ pub fn plan(tenant: &str, caller: &Caller, q: &ContactQuery) -> Driver {
         (None, None) => facet_partitions(tenant, "all"),
     };
     Driver::Entries { partitions }
+}
+
+/// The ranges of the filters on one field, intersected when they are single ranges (`100 ≤
+/// score < 150` reads only that slice); else the ranges of the most selective one.
+fn narrowest(filters: &[FieldFilter], key: &str) -> Option<Vec<TermRange>> {
+    let on_field: Vec<Vec<TermRange>> = filters
+        .iter()
+        .filter(|f| f.def.key == key)
+        .filter_map(FieldFilter::ranges)
+        .collect();
+    let between: Option<Vec<(&String, &String)>> = on_field
+        .iter()
+        .map(|r| match r.as_slice() {
+            [TermRange::Between(lo, hi)] => Some((lo, hi)),
+            _ => None,
+        })
+        .collect();
+    match between {
+        Some(b) if b.len() > 1 => {
+            let lo = b.iter().map(|(lo, _)| *lo).max()?.clone();
+            let hi = b.iter().map(|(_, hi)| *hi).min()?.clone();
+            Some(vec![TermRange::Between(lo, hi)])
+        }
+        _ => filters
+            .iter()
+            .filter(|f| f.def.key == key)
+            .filter_map(|f| f.ranges().map(|r| (f.selectivity(), r)))
+            .max_by_key(|(s, _)| *s)
+            .map(|(_, r)| r),
+    }
 }
 
 /// Reads counted while answering one request.
@@ -335,6 +483,7 @@ pub async fn list_with_stats(
     let tenant = &caller.tenant_id;
     let list = ListQuery::new(tenant, query.fingerprint(caller));
     let start = list.start(cursor)?;
+    let custom = resolve_custom(repo, caller, query).await?;
     if caller.role == Role::Portal {
         // A portal user's list holds their own contact record at most.
         let own = match caller.portal_contact_id.filter(|_| start.is_none()) {
@@ -342,6 +491,7 @@ pub async fn list_with_stats(
                 .get(tenant, id)
                 .await?
                 .filter(|c| c.deleted_at.is_none())
+                .filter(|c| accepts_all(&custom.filters, &c.custom_fields))
                 .map(|c| ContactSummary::of(&c))
                 .filter(|c| query.accepts(c) && caller.sees(&c.access()))
                 .into_iter()
@@ -360,8 +510,8 @@ pub async fn list_with_stats(
         Some(AttributeValue::S(p)) => Some(p.clone()),
         _ => None,
     });
-    let driver = plan(tenant, caller, query);
-    let mut run = Run::new(repo, query, &driver, after);
+    let driver = plan_with(tenant, caller, query, &custom);
+    let mut run = Run::new(repo, tenant, query, &custom, &driver, after);
     let (items, last_pos) = run.collect(caller, limit as usize).await?;
     let next = last_pos.map(|p| Item::from([("pos".to_string(), s(p))]));
     Ok((list.page(items, next), run.stats))
@@ -369,16 +519,38 @@ pub async fn list_with_stats(
 
 struct Stream {
     partition: String,
+    range: Option<KeyRange>,
     buffer: VecDeque<(String, Item)>,
     /// Where the next read starts; `None` with `done` false means from the beginning.
     resume: Option<Item>,
     done: bool,
 }
 
+/// What decides whether a driving entry stands for a matching contact, besides its summary.
+enum Acceptance {
+    Facet,
+    Search {
+        prefix: String,
+        words: Vec<String>,
+    },
+    /// Entries of this field's partitions, in these ranges.
+    Field {
+        field: String,
+        ranges: Vec<TermRange>,
+    },
+}
+
 struct Run<'a> {
     repo: &'a DynamoContacts,
+    tenant: String,
     query: &'a ContactQuery,
-    search_prefix: Option<String>,
+    custom: &'a CustomQuery,
+    acceptance: Acceptance,
+    /// The custom field filters checked on each candidate's stored values.
+    residual: Vec<&'a FieldFilter>,
+    /// The order read: a GSI (name, updated, last contacted) or the table's sort key.
+    sort: SortField,
+    descending: bool,
     streams: Vec<Stream>,
     stats: ReadStats,
 }
@@ -386,50 +558,141 @@ struct Run<'a> {
 impl<'a> Run<'a> {
     fn new(
         repo: &'a DynamoContacts,
+        tenant: &str,
         query: &'a ContactQuery,
+        custom: &'a CustomQuery,
         driver: &Driver,
         after: Option<String>,
     ) -> Self {
-        let (partitions, search_prefix) = match driver {
-            Driver::Entries { partitions } => (partitions.clone(), None),
-            Driver::Search { partition, prefix } => (vec![partition.clone()], Some(prefix.clone())),
+        let words = query
+            .q
+            .as_deref()
+            .map(search_keys::query_words)
+            .unwrap_or_default();
+        let (acceptance, sort, descending, plans): (
+            _,
+            _,
+            _,
+            Vec<(String, Option<KeyRange>, Option<Resume>)>,
+        ) = match driver {
+            Driver::Entries { partitions } => {
+                let range = key_range(query);
+                (
+                    Acceptance::Facet,
+                    query.sort,
+                    query.descending,
+                    partitions
+                        .iter()
+                        .map(|p| (p.clone(), range.clone(), None))
+                        .collect(),
+                )
+            }
+            Driver::Search { partition, prefix } => (
+                Acceptance::Search {
+                    prefix: prefix.clone(),
+                    words,
+                },
+                SortField::Created,
+                false,
+                vec![(
+                    partition.clone(),
+                    Some(KeyRange::Prefix(prefix.clone())),
+                    None,
+                )],
+            ),
+            Driver::Field {
+                field,
+                partitions,
+                ranges,
+                descending,
+            } => {
+                let mut plans = Vec::new();
+                for p in partitions {
+                    for r in ranges {
+                        let resume = after.as_deref().map(|pos| r.resume(pos, *descending));
+                        let range = match r {
+                            TermRange::Prefix(x) => KeyRange::Prefix(x.clone()),
+                            TermRange::Between(lo, hi) => KeyRange::Between(lo.clone(), hi.clone()),
+                        };
+                        plans.push((p.clone(), Some(range), resume));
+                    }
+                }
+                (
+                    Acceptance::Field {
+                        field: field.clone(),
+                        ranges: ranges.clone(),
+                    },
+                    SortField::Created,
+                    *descending,
+                    plans,
+                )
+            }
         };
-        let sort = if search_prefix.is_some() {
-            SortField::Created
-        } else {
-            query.sort
+        // Filters on the driving field are checked on the entry's value; the others on the
+        // contact's stored values.
+        let driving_key = match &acceptance {
+            Acceptance::Field { field, .. } => Some(field.clone()),
+            _ => None,
         };
-        let streams = partitions
+        let residual = custom
+            .filters
+            .iter()
+            .filter(|f| Some(&f.def.key) != driving_key.as_ref())
+            .collect();
+        let streams = plans
             .into_iter()
-            .map(|partition| {
-                let resume = after.as_ref().map(|pos| start_key(&partition, sort, pos));
+            .map(|(partition, range, resume)| {
+                let (resume, done) = match (resume, after.as_ref()) {
+                    (Some(Resume::Done), _) => (None, true),
+                    (Some(Resume::FromStart), _) => (None, false),
+                    (_, Some(pos)) => (Some(start_key(&partition, sort, pos)), false),
+                    (_, None) => (None, false),
+                };
                 Stream {
                     partition,
+                    range,
                     buffer: VecDeque::new(),
                     resume,
-                    done: false,
+                    done,
                 }
             })
             .collect();
         Self {
             repo,
+            tenant: tenant.to_string(),
             query,
-            search_prefix,
+            custom,
+            acceptance,
+            residual,
+            sort,
+            descending,
             streams,
             stats: ReadStats::default(),
         }
     }
 
-    fn sort(&self) -> SortField {
-        if self.search_prefix.is_some() {
-            SortField::Created
-        } else {
-            self.query.sort
-        }
-    }
-
-    fn descending(&self) -> bool {
-        self.search_prefix.is_none() && self.query.descending
+    /// Whether a driving entry stands for a contact the driving source accepts (and is the
+    /// entry the contact is listed at).
+    fn driver_accepts(&self, pos: &str, item: &Item) -> Result<bool, CrmError> {
+        Ok(match &self.acceptance {
+            Acceptance::Facet => true,
+            Acceptance::Search { prefix, words } => first_match(item, pos, prefix, words),
+            Acceptance::Field { field, ranges } => {
+                let entry = read_entry(item)?;
+                is_first_match(
+                    term_of_sk(pos),
+                    entry.record,
+                    &entry.terms,
+                    ranges,
+                    self.descending,
+                ) && self
+                    .custom
+                    .filters
+                    .iter()
+                    .filter(|f| &f.def.key == field)
+                    .all(|f| f.accepts(Some(&entry.value)))
+            }
+        })
     }
 
     /// Up to `limit` visible, matching summaries in order, and the position to continue from
@@ -440,28 +703,33 @@ impl<'a> Run<'a> {
         limit: usize,
     ) -> Result<(Vec<ContactSummary>, Option<String>), CrmError> {
         let budget = read_budget(limit as i32);
-        let words = self
-            .query
-            .q
-            .as_deref()
-            .map(search_keys::query_words)
-            .unwrap_or_default();
         let mut out = Vec::new();
+        // Candidates that passed the summary checks and wait for their custom field values.
+        let mut pending: Vec<(String, ContactSummary)> = Vec::new();
         let mut last_pos: Option<String> = None;
         // Entries taken off the streams (duplicates aside), to estimate how many pass.
         let mut consumed = 0usize;
         loop {
+            let need = limit - out.len();
+            if !pending.is_empty() && pending.len() >= need {
+                if let Some(pos) = self.resolve(&mut pending, &mut out, limit).await? {
+                    return Ok((out, Some(pos)));
+                }
+                continue;
+            }
             if out.len() == limit {
                 let more = self.streams.iter().any(|s| !s.buffer.is_empty() || !s.done);
                 return Ok((out, last_pos.filter(|_| more)));
             }
-            let need = limit - out.len();
             let starving: Vec<usize> = (0..self.streams.len())
                 .filter(|i| self.streams[*i].buffer.is_empty() && !self.streams[*i].done)
                 .collect();
             if !starving.is_empty() {
                 if self.stats.items_read >= budget {
                     // Out of budget: answer with what there is; the cursor continues here.
+                    if let Some(pos) = self.resolve(&mut pending, &mut out, limit).await? {
+                        return Ok((out, Some(pos)));
+                    }
                     return Ok((out, last_pos));
                 }
                 let k = self.streams.len();
@@ -469,7 +737,8 @@ impl<'a> Run<'a> {
                 // the rate seen so far says the page still needs (fewer requests, same reads).
                 // Merged streams keep small fetches: larger ones are read but not consumed
                 // when the budget ends the request (measured: twice the reads).
-                let need = match (k, consumed, out.len()) {
+                let passed = out.len() + pending.len();
+                let need = match (k, consumed, passed) {
                     (1, 0, _) | (2.., _, _) => need,
                     (1, _, 0) => need * 4,
                     (_, seen, passed) => need * seen / passed,
@@ -493,7 +762,7 @@ impl<'a> Run<'a> {
                 }
             }
             // The next entry in order across the streams.
-            let desc = self.descending();
+            let desc = self.descending;
             let Some(best) = (0..self.streams.len())
                 .filter(|i| !self.streams[*i].buffer.is_empty())
                 .reduce(|a, b| {
@@ -501,6 +770,10 @@ impl<'a> Run<'a> {
                     if (pb < pa) != desc && pb != pa { b } else { a }
                 })
             else {
+                // Every stream is exhausted.
+                if let Some(pos) = self.resolve(&mut pending, &mut out, limit).await? {
+                    return Ok((out, Some(pos)));
+                }
                 return Ok((out, None));
             };
             let (pos, item) = self.streams[best].buffer.pop_front().expect("non-empty");
@@ -509,16 +782,102 @@ impl<'a> Run<'a> {
             }
             last_pos = Some(pos.clone());
             consumed += 1;
-            if let Some(prefix) = &self.search_prefix {
-                if !first_match(&item, &pos, prefix, &words) {
-                    continue;
-                }
+            if !self.driver_accepts(&pos, &item)? {
+                continue;
             }
             let summary: ContactSummary = from_item(item)?;
             if self.query.accepts(&summary) && caller.sees(&summary.access()) {
-                out.push(summary);
+                if self.residual.is_empty() {
+                    out.push(summary);
+                } else {
+                    pending.push((pos, summary));
+                }
             }
         }
+    }
+
+    /// Checks the pending candidates' custom field values (one BatchGetItem per 100) and moves
+    /// those that pass to `out`, in order. `Some(pos)`: the page filled up at `pos`, with more
+    /// candidates after it.
+    async fn resolve(
+        &mut self,
+        pending: &mut Vec<(String, ContactSummary)>,
+        out: &mut Vec<ContactSummary>,
+        limit: usize,
+    ) -> Result<Option<String>, CrmError> {
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<Uuid> = pending.iter().map(|(_, c)| c.id).collect();
+        let values = self.custom_values_of(&ids).await?;
+        let empty = BTreeMap::new();
+        let candidates = std::mem::take(pending);
+        let total = candidates.len();
+        for (n, (pos, summary)) in candidates.into_iter().enumerate() {
+            let v = values.get(&summary.id).unwrap_or(&empty);
+            if self.residual.iter().all(|f| f.accepts(v.get(&f.def.key))) {
+                out.push(summary);
+                if out.len() == limit {
+                    let more = n + 1 < total
+                        || self.streams.iter().any(|s| !s.buffer.is_empty() || !s.done);
+                    return Ok(more.then_some(pos));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The stored custom field values of these contacts (BatchGetItem, 100 keys a call).
+    async fn custom_values_of(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, BTreeMap<String, FieldValue>>, CrmError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let table = self.repo.table();
+        let tenant = self.tenant.clone();
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| crate::table::key(super::contact_pk(&tenant, *id), "CONTACT"))
+                .collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .projection_expression("id, #cf")
+                    .expression_attribute_names("#cf", "custom_fields")
+                    .build()
+                    .map_err(CrmError::internal)?,
+            );
+            for attempt in 0..8 {
+                let Some(req) = request.take() else { break };
+                let result = table
+                    .client
+                    .batch_get_item()
+                    .request_items(&table.name, req)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem contacts", e))?;
+                self.stats.requests += 1;
+                for item in result
+                    .responses
+                    .and_then(|mut r| r.remove(&table.name))
+                    .unwrap_or_default()
+                {
+                    self.stats.items_read += 1;
+                    let values: StoredValues = from_item(item)?;
+                    out.insert(values.id, values.custom_fields);
+                }
+                request = result
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&table.name))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn fetch(
@@ -528,7 +887,7 @@ impl<'a> Run<'a> {
     ) -> Result<(Vec<(String, Item)>, Option<Item>), CrmError> {
         let stream = &self.streams[i];
         let table = self.repo.table();
-        let sort = self.sort();
+        let sort = self.sort;
         let (pk_attr, sk_attr) = match sort.index() {
             Some(ix) => (format!("{ix}PK"), format!("{ix}SK")),
             None => ("PK".to_string(), "SK".to_string()),
@@ -540,14 +899,10 @@ impl<'a> Run<'a> {
             .set_index_name(sort.index().map(str::to_string))
             .expression_attribute_names("#pk", &pk_attr)
             .expression_attribute_values(":pk", s(&stream.partition))
-            .scan_index_forward(!self.descending())
+            .scan_index_forward(!self.descending)
             .limit(limit)
             .set_exclusive_start_key(stream.resume.clone());
-        let range = match &self.search_prefix {
-            Some(prefix) => Some(KeyRange::Prefix(prefix.clone())),
-            None => key_range(self.query),
-        };
-        req = match range {
+        req = match &stream.range {
             None => req.key_condition_expression("#pk = :pk"),
             Some(KeyRange::Prefix(p)) => req
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :p)")
@@ -579,6 +934,15 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The custom field values of a contact item, read for residual filters.
+#[derive(serde::Deserialize)]
+struct StoredValues {
+    id: Uuid,
+    #[serde(default)]
+    custom_fields: BTreeMap<String, FieldValue>,
+}
+
+#[derive(Debug, Clone)]
 enum KeyRange {
     Prefix(String),
     Between(String, String),

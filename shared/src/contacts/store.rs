@@ -58,6 +58,8 @@ pub trait ContactRepository {
     ) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError>;
     /// The tenant's users and teams (S9.4), for checking assignments and shares.
     fn directory(&self) -> crate::directory::Directory;
+    /// Custom field definitions and the value checks (S3).
+    fn custom_values(&self) -> crate::custom_fields::values::CustomValues;
 }
 
 /// DynamoDB allows 100 items per transaction.
@@ -442,5 +444,9 @@ impl ContactRepository for DynamoContacts {
 
     fn directory(&self) -> crate::directory::Directory {
         crate::directory::Directory::new(self.table.clone())
+    }
+
+    fn custom_values(&self) -> crate::custom_fields::values::CustomValues {
+        crate::custom_fields::values::CustomValues::new(self.table.clone())
     }
 }

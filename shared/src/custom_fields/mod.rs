@@ -49,11 +49,16 @@
 //! in the tenant and is visible to the writer needs storage, so the caller checks
 //! [`changed_references`] and reports a failure with [`reference_error`].
 
+pub mod admin;
 pub mod change;
 pub mod definition;
+pub mod entries;
+pub mod filter;
 pub mod index;
 pub mod number;
+pub mod store;
 pub mod value;
+pub mod values;
 
 #[cfg(test)]
 mod proptests;

@@ -1,0 +1,415 @@
+//! Managing definitions and groups (S3.1, S3.3, S3.4): the use cases behind the
+//! `/custom-fields` routes. Owners and admins define; every other role (but portal users)
+//! reads the definitions it may see, which is what forms, import mapping, export columns and
+//! workflow conditions are built from.
+//!
+//! A change that could orphan or corrupt stored values ([`super::assess_change`] is not safe,
+//! or values must be converted) reads the field's value entries ([`super::entries`]; for a
+//! removed option only that option's entries) and tries [`super::migrate_to`] on each stored
+//! value. If any value does not survive, the change is refused with the number of records
+//! affected; otherwise the converted values are written record by record (each in its own
+//! transaction, with an audit entry) and then the definition. Values first, definition last:
+//! a migration cut short leaves the old definition in place, and repeating the request
+//! finishes it (values already converted survive the check).
+
+use super::change::{OptionMapping, assess_change, migrate_to, validate_mapping};
+use super::definition::{Entity, FieldDefinition, FieldGroup, NewFieldDefinition, NewFieldGroup};
+use super::entries::{field_partitions, read_entry, stored_terms};
+use super::filter::TermRange;
+use super::store::{FieldStore, Schema};
+use super::value::FieldValue;
+use crate::audit::{AuditAction, AuditEntry};
+use crate::clients::DynamoClients;
+use crate::contacts::{ContactRepository, DynamoContacts};
+use crate::error::sdk_error;
+use crate::table::{Table, s};
+use crate::{Caller, CrmError, FieldError, Role};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Most records one definition change converts in its request; a change affecting more is
+/// refused with the count (split it: e.g. map fewer options at once).
+pub const MAX_MIGRATED_RECORDS: usize = 1_000;
+
+pub fn require_admin(caller: &Caller) -> Result<(), CrmError> {
+    if caller.role.is_admin() {
+        Ok(())
+    } else {
+        Err(CrmError::Forbidden(
+            "only owners and admins define custom fields".into(),
+        ))
+    }
+}
+
+fn require_reader(caller: &Caller) -> Result<(), CrmError> {
+    if caller.role == Role::Portal {
+        Err(CrmError::Forbidden(
+            "portal users cannot read field definitions".into(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// An entity's fields and groups as the caller may see them (admins: all).
+pub async fn schema(
+    store: &FieldStore,
+    caller: &Caller,
+    entity: Entity,
+) -> Result<Schema, CrmError> {
+    require_reader(caller)?;
+    let mut schema = store.schema(&caller.tenant_id, entity).await?;
+    schema.fields.retain(|f| f.visible_to(caller));
+    schema.groups.retain(|g| g.shown_to(caller));
+    Ok(schema)
+}
+
+pub async fn get(
+    store: &FieldStore,
+    caller: &Caller,
+    entity: Entity,
+    key: &str,
+) -> Result<FieldDefinition, CrmError> {
+    require_reader(caller)?;
+    store
+        .definition(&caller.tenant_id, entity, key)
+        .await?
+        .filter(|d| d.visible_to(caller))
+        .ok_or(CrmError::NotFound)
+}
+
+pub async fn create(
+    store: &FieldStore,
+    caller: &Caller,
+    input: NewFieldDefinition,
+) -> Result<FieldDefinition, CrmError> {
+    require_admin(caller)?;
+    let schema = store.schema(&caller.tenant_id, input.entity).await?;
+    let def = input
+        .validate(&schema.fields, &schema.groups)
+        .map_err(CrmError::Validation)?;
+    store.insert_definition(&caller.tenant_id, &def).await?;
+    Ok(def)
+}
+
+pub async fn create_group(
+    store: &FieldStore,
+    caller: &Caller,
+    input: NewFieldGroup,
+) -> Result<FieldGroup, CrmError> {
+    require_admin(caller)?;
+    let groups = store.groups(&caller.tenant_id, input.entity).await?;
+    let group = input.validate(&groups).map_err(CrmError::Validation)?;
+    store.insert_group(&caller.tenant_id, &group).await?;
+    Ok(group)
+}
+
+/// What a definition change did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChangeOutcome {
+    #[schema(value_type = Object)]
+    pub definition: Value,
+    /// Records whose stored value was converted or mapped.
+    pub migrated_records: usize,
+}
+
+/// `PATCH /custom-fields/{entity}/{key}`: a JSON merge patch over the definition (arrays,
+/// such as `options`, are replaced whole; options keep their ids, so a new label is a rename),
+/// with an optional `option_mapping` (`{"removed_id": "other_id" | null}`) for removed options.
+pub async fn change(
+    store: &FieldStore,
+    table: &Table,
+    caller: &Caller,
+    entity: Entity,
+    key: &str,
+    mut patch: Map<String, Value>,
+    if_match: Option<u64>,
+) -> Result<ChangeOutcome, CrmError> {
+    require_admin(caller)?;
+    let tenant = &caller.tenant_id;
+    let old = store
+        .definition(tenant, entity, key)
+        .await?
+        .ok_or(CrmError::NotFound)?;
+    if if_match.is_some_and(|v| v != old.version) {
+        return Err(CrmError::PreconditionFailed);
+    }
+    let mapping: OptionMapping = match patch.remove("option_mapping") {
+        None | Some(Value::Null) => OptionMapping::new(),
+        Some(v) => serde_json::from_value(v).map_err(|e| CrmError::BadRequest {
+            detail: format!("option_mapping: {e}"),
+            errors: vec![FieldError::new(
+                "option_mapping",
+                "type",
+                "must map option ids to an option id or null",
+            )],
+        })?,
+    };
+    for fixed in ["version"] {
+        if patch.contains_key(fixed) {
+            return Err(CrmError::BadRequest {
+                detail: format!("{fixed} is not changed through the body"),
+                errors: vec![FieldError::new(fixed, "unknown_field", "read-only")],
+            });
+        }
+    }
+    let mut merged = old.to_json();
+    if let Some(obj) = merged.as_object_mut() {
+        obj.remove("version");
+        for (k, v) in patch {
+            if v.is_null() {
+                obj.remove(&k);
+            } else {
+                obj.insert(k, v);
+            }
+        }
+    }
+    let input: NewFieldDefinition =
+        serde_json::from_value(merged).map_err(|e| CrmError::BadRequest {
+            detail: format!("the changed definition is not valid: {e}"),
+            errors: vec![],
+        })?;
+    let groups = store.groups(tenant, entity).await?;
+    let new = input
+        .validate_change(&old, &groups)
+        .map_err(CrmError::Validation)?;
+    let unchanged = FieldDefinition {
+        version: old.version,
+        ..new.clone()
+    } == old;
+    if unchanged {
+        return Ok(ChangeOutcome {
+            definition: old.to_json(),
+            migrated_records: 0,
+        });
+    }
+    if !mapping.is_empty() {
+        validate_mapping(&old, &new, &mapping).map_err(CrmError::Validation)?;
+    }
+    let impact = assess_change(&old, &new);
+    let mut migrated = 0;
+    if !impact.is_safe() || impact.needs_migration() || !mapping.is_empty() {
+        // Only the removed options' entries can hold values that break, unless the type or a
+        // rule changed.
+        let ranges = if impact.type_change.is_none() && impact.narrowed_rules.is_empty() {
+            impact
+                .removed_options
+                .iter()
+                .map(|id| TermRange::Prefix(format!("{id}#")))
+                .collect()
+        } else {
+            vec![TermRange::Between("!".into(), "\u{10FFFF}".into())]
+        };
+        let stored = stored_values(table, tenant, entity, key, &ranges).await?;
+        let mut failing = Vec::new();
+        let mut conversions = Vec::new();
+        for (record, value) in stored {
+            match migrate_to(&new, &value, &mapping) {
+                Err(()) => failing.push(record),
+                Ok(next) if next.as_ref() != Some(&value) || impact.type_change.is_some() => {
+                    conversions.push((record, next))
+                }
+                Ok(_) => {}
+            }
+        }
+        if !failing.is_empty() {
+            return Err(refused(&impact_fields(&impact), failing.len()));
+        }
+        if conversions.len() > MAX_MIGRATED_RECORDS {
+            return Err(CrmError::Conflict {
+                detail: format!(
+                    "{} records would be converted; one change converts at most {MAX_MIGRATED_RECORDS}",
+                    conversions.len()
+                ),
+                errors: vec![FieldError::new(
+                    "type",
+                    "affected_records",
+                    format!("{} records", conversions.len()),
+                )],
+            });
+        }
+        for (record, value) in conversions {
+            set_value(table, caller, entity, record, &new, value).await?;
+            migrated += 1;
+        }
+    }
+    store.replace_definition(tenant, old.version, &new).await?;
+    Ok(ChangeOutcome {
+        definition: new.to_json(),
+        migrated_records: migrated,
+    })
+}
+
+fn impact_fields(impact: &super::change::ChangeImpact) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(t) = impact.type_change {
+        out.push((
+            "type",
+            format!("from {} to {}", t.from.as_str(), t.to.as_str()),
+        ));
+    }
+    if !impact.removed_options.is_empty() {
+        out.push((
+            "type.options",
+            format!(
+                "removed options {} (map them with option_mapping)",
+                impact.removed_options.join(", ")
+            ),
+        ));
+    }
+    for rule in &impact.narrowed_rules {
+        out.push(("type", format!("narrowed rule {rule}")));
+    }
+    out
+}
+
+/// 409 with the number of records whose stored value would not survive the change.
+fn refused(what: &[(&'static str, String)], affected: usize) -> CrmError {
+    CrmError::ChangeRefused {
+        detail: format!(
+            "{affected} record(s) hold values this change would orphan or make invalid; nothing was changed"
+        ),
+        affected_records: affected as u64,
+        errors: what
+            .iter()
+            .map(|(field, why)| {
+                FieldError::new(
+                    *field,
+                    "affected_records",
+                    format!("{why}: {affected} record(s) affected"),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The stored values of one field in the given entry ranges, one per record.
+pub async fn stored_values(
+    table: &Table,
+    tenant: &str,
+    entity: Entity,
+    key: &str,
+    ranges: &[TermRange],
+) -> Result<BTreeMap<Uuid, FieldValue>, CrmError> {
+    let mut out = BTreeMap::new();
+    for partition in field_partitions(tenant, entity, key) {
+        for range in ranges {
+            let mut start = None;
+            loop {
+                let mut q = table
+                    .client
+                    .query()
+                    .table_name(&table.name)
+                    .expression_attribute_names("#pk", "PK")
+                    .expression_attribute_names("#sk", "SK")
+                    .expression_attribute_values(":pk", s(&partition))
+                    .projection_expression("rid, cfv")
+                    .set_exclusive_start_key(start);
+                q = match range {
+                    TermRange::Prefix(p) => q
+                        .key_condition_expression("#pk = :pk AND begins_with(#sk, :p)")
+                        .expression_attribute_values(":p", s(p)),
+                    TermRange::Between(lo, hi) => q
+                        .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+                        .expression_attribute_values(":lo", s(lo))
+                        .expression_attribute_values(":hi", s(hi)),
+                };
+                let page = q
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("Query custom field entries", e))?;
+                for item in page.items.unwrap_or_default() {
+                    let entry = read_entry(&item)?;
+                    out.entry(entry.record).or_insert(entry.value);
+                }
+                match page.last_evaluated_key {
+                    Some(k) => start = Some(k),
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes one record's converted value (or removes it), with an audit entry; retried when a
+/// concurrent write got there first.
+async fn set_value(
+    table: &Table,
+    caller: &Caller,
+    entity: Entity,
+    record: Uuid,
+    def: &FieldDefinition,
+    value: Option<FieldValue>,
+) -> Result<(), CrmError> {
+    let tenant = &caller.tenant_id;
+    let source = format!("custom_field_change:{}", def.key);
+    let apply =
+        |values: &mut BTreeMap<String, FieldValue>, terms: &mut super::entries::Terms| match &value
+        {
+            Some(v) => {
+                values.insert(def.key.clone(), v.clone());
+                let t = stored_terms(def, v);
+                if t.is_empty() {
+                    terms.remove(&def.key);
+                } else {
+                    terms.insert(def.key.clone(), t);
+                }
+            }
+            None => {
+                values.remove(&def.key);
+                terms.remove(&def.key);
+            }
+        };
+    for _ in 0..3 {
+        let result = match entity {
+            Entity::Contact => {
+                let repo = DynamoContacts::new(table.clone());
+                let Some(current) = repo.get(tenant, record).await? else {
+                    return Ok(());
+                };
+                let mut next = current.next_version(&caller.user_id);
+                apply(&mut next.custom_fields, &mut next.custom_terms);
+                let audit = AuditEntry::of_change(
+                    Some(&current),
+                    Some(&next),
+                    &caller.user_id,
+                    Some(source.clone()),
+                );
+                repo.replace(tenant, &current, &next, &audit).await
+            }
+            Entity::Client => {
+                let repo = DynamoClients::new(table.clone());
+                let Some(current) = repo.get(tenant, record).await? else {
+                    return Ok(());
+                };
+                let mut next = current.clone();
+                next.version += 1;
+                next.updated_at = crate::now();
+                next.updated_by = caller.user_id.clone();
+                apply(&mut next.custom_fields, &mut next.custom_terms);
+                let audit = AuditEntry::of_records(
+                    AuditAction::Updated,
+                    Some(&current),
+                    Some(&next),
+                    &caller.user_id,
+                    next.version,
+                )?
+                .with_source(source.clone());
+                repo.replace(tenant, &current, &next, &audit).await
+            }
+            // Deals have no records yet.
+            Entity::Deal => return Ok(()),
+        };
+        match result {
+            Err(CrmError::PreconditionFailed) => continue,
+            other => return other,
+        }
+    }
+    Err(CrmError::Internal(format!(
+        "record {record} kept changing during the migration of {}",
+        def.key
+    )))
+}
