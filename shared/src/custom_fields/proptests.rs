@@ -141,6 +141,12 @@ proptest! {
             prop_assert_eq!(again.as_ref().map(FieldValue::to_json), Ok(value.to_json()));
             prop_assert_eq!(again, Ok(value.clone()));
             prop_assert!(value_survives(&def, &value));
+            // What filters read: the value as its index entry carries it.
+            let terms = crate::custom_fields::entries::stored_terms(&def, &value);
+            let entry = crate::custom_fields::entries::entry_attributes(
+                uuid::Uuid::nil(), "f", &value, &terms,
+            ).unwrap();
+            prop_assert_eq!(&crate::custom_fields::entries::read_entry(&entry).unwrap().value, &value);
             for term in index_terms(&def, &value) {
                 prop_assert!(!term.contains('#') && !term.is_empty(), "{}", term);
             }
