@@ -796,6 +796,12 @@ async fn s3_5_filters_by_every_operator_combined_with_standard_filters_and_sorte
     for def in every_type() {
         define(&stack, &admin, def).await;
     }
+    define(
+        &stack,
+        &admin,
+        json!({"key": "notes", "entity": "contact", "label": "Notes", "type": {"kind": "text"}}),
+    )
+    .await;
     let rows = [
         // name, status, custom values
         (
@@ -820,7 +826,12 @@ async fn s3_5_filters_by_every_operator_combined_with_standard_filters_and_sorte
                    "stage": "qualified", "interests": ["bi", "erp"],
                    "billing_email": "cleo@south.example"}),
         ),
-        ("Dan", "lead", json!({})),
+        (
+            "Dan",
+            "lead",
+            // More words than the index keeps: the last ones are found through the overflow.
+            json!({"notes": "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda my nu xi omicron pi rho sigma tau zebra"}),
+        ),
     ];
     let mut id = std::collections::BTreeMap::new();
     for (name, status, values) in &rows {
@@ -870,6 +881,8 @@ async fn s3_5_filters_by_every_operator_combined_with_standard_filters_and_sorte
         ("cf.nickname[contains]=fish", vec!["Anna", "Ben"]),
         ("cf.nickname[contains]=sma%20fi", vec!["Ben"]),
         ("cf.bio[contains]=chess", vec!["Anna"]),
+        ("cf.notes[contains]=zebra", vec!["Dan"]),
+        ("cf.notes[contains]=alpha%20zeb", vec!["Dan"]),
         ("cf.billing_email[contains]=south", vec!["Cleo"]),
         ("cf.stage[empty]=false", vec!["Anna", "Ben", "Cleo"]),
         ("cf.stage[empty]=true", vec!["Dan"]),
@@ -1012,4 +1025,84 @@ async fn s3_3_client_fields_validate_show_and_count_affected_clients() {
         .await;
     assert_eq!(refused.status, 409, "{:?}", refused.body);
     assert_eq!(refused.body["affected_records"], 1);
+}
+
+#[tokio::test]
+async fn s3_3_imported_rows_fill_custom_fields_through_the_same_validator() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    define(
+        &stack,
+        &admin,
+        json!({"key": "tier", "entity": "contact", "label": "Customer tier",
+               "type": {"kind": "select", "options": [{"id": "gold", "label": "Gold"}, {"id": "silver", "label": "Silver"}]}}),
+    )
+    .await;
+    define(
+        &stack,
+        &admin,
+        json!({"key": "seats", "entity": "contact", "label": "Seats",
+               "type": {"kind": "integer", "min": 1}}),
+    )
+    .await;
+    let r = stack
+        .call(
+            "POST",
+            "/imports",
+            &admin,
+            Some(json!({"file_name": "leads.csv"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["import"]["id"].as_str().unwrap().to_string();
+    let url = r.body["upload"]["url"].as_str().unwrap().to_string();
+    // Columns by label and by `cf.{key}`; row 3 breaks two rules.
+    let csv = "Name,Email,Customer Tier,cf.seats\nAda Lovelace,ada@example.com,Gold,12\nBob Byte,bob@example.com,Bronze,0\n";
+    let put = reqwest::Client::new()
+        .put(&url)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    assert_eq!(stack.runtime.deliver_s3_events().await.unwrap(), 1);
+    let import = stack
+        .call("GET", &format!("/imports/{id}"), &admin, None)
+        .await;
+    assert_eq!(import.body["status"], "completed", "{:?}", import.body);
+    assert_eq!(import.body["created"], 1);
+    let mut row_errors: Vec<(String, String, String)> = import.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["column"].as_str().unwrap_or("").to_string(),
+                e["value"].as_str().unwrap_or("").to_string(),
+                e["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    row_errors.sort();
+    assert_eq!(
+        row_errors,
+        vec![
+            (
+                "Customer Tier".to_string(),
+                "Bronze".to_string(),
+                "option".to_string()
+            ),
+            ("cf.seats".to_string(), "0".to_string(), "min".to_string()),
+        ]
+    );
+    let found = ids(&stack, &admin, "cf.tier=gold&cf.seats[gte]=10").await;
+    assert_eq!(found.len(), 1);
+    let c = stack
+        .call("GET", &format!("/contacts/{}", found[0]), &admin, None)
+        .await;
+    assert_eq!(
+        c.body["custom_fields"],
+        json!({"tier": "gold", "seats": 12})
+    );
 }

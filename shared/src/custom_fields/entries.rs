@@ -74,6 +74,13 @@ pub fn stored_terms(def: &FieldDefinition, value: &FieldValue) -> Vec<String> {
             out.push(term);
         }
     }
+    // The tokenizers stop at `search_keys::MAX_TOKENS`: a value that filled them may hold
+    // more words than were indexed, so it is found through the overflow entry too.
+    if words >= MAX_WORD_TERMS.min(crate::search_keys::MAX_TOKENS)
+        && !out.iter().any(|t| t == OVERFLOW_TERM)
+    {
+        out.push(OVERFLOW_TERM.to_string());
+    }
     out
 }
 

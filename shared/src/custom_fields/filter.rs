@@ -470,13 +470,27 @@ impl FieldFilter {
             (Op::Contains(Contains::Words(words)), Some(FieldValue::Text(t))) => {
                 let tokens = match self.def.kind() {
                     FieldKind::Email => search_keys::email_tokens(t),
-                    _ => search_keys::tokens(t),
+                    _ => all_words(t),
                 };
                 search_keys::matches_all(words, &tokens)
             }
             _ => false,
         }
     }
+}
+
+/// Every word of a text, folded and transliterated: unlike the index tokens, not capped, so
+/// a long value's last words are checked too.
+fn all_words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = search_keys::fold(text)
+        .split(' ')
+        .chain(search_keys::transliterate_de(text).split(' '))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    words.sort();
+    words.dedup();
+    words
 }
 
 /// Equality as filters mean it (module comment).

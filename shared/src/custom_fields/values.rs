@@ -58,15 +58,33 @@ impl CustomValues {
             return Ok(None);
         }
         let defs = self.store.definitions(&caller.tenant_id, entity).await?;
+        self.write_with(&defs, caller, input, existing)
+            .await
+            .map(Some)
+    }
+
+    /// [`Self::write`] with the entity's definitions already loaded (an import loads them
+    /// once for all its rows).
+    pub async fn write_with(
+        &self,
+        defs: &[FieldDefinition],
+        caller: &Caller,
+        input: Option<&Map<String, Value>>,
+        existing: Option<&BTreeMap<String, FieldValue>>,
+    ) -> Result<WrittenValues, CrmError> {
+        let is_create = existing.is_none();
         if defs.is_empty() && input.is_none_or(Map::is_empty) {
-            return Ok(Some(WrittenValues::default()));
+            return Ok(WrittenValues {
+                values: existing.cloned().unwrap_or_default(),
+                terms: Terms::new(),
+            });
         }
         let empty = Map::new();
         let values = validate_values(&defs, input.unwrap_or(&empty), existing, caller, is_create)
             .map_err(CrmError::Validation)?;
         self.check_references(caller, existing, &values).await?;
-        let terms = terms_of(&defs, &values);
-        Ok(Some(WrittenValues { values, terms }))
+        let terms = terms_of(defs, &values);
+        Ok(WrittenValues { values, terms })
     }
 
     /// Every reference a write sets must point at a record of the tenant the writer can see

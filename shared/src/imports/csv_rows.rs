@@ -1,14 +1,18 @@
-//! CSV rows → contact input. Headers are matched case-insensitively in English and German.
+//! CSV rows → contact input. Headers are matched case-insensitively in English and German;
+//! a column named like a custom field (its key, `cf.{key}` or its label) feeds that field (S3.3,
+//! S3.5), validated like every other write.
 
 use super::RowError;
 use crate::FieldError;
 use crate::contacts::NewContact;
+use crate::custom_fields::FieldDefinition;
+use serde_json::{Map, Value};
 
 /// A whole-file problem: the import fails with this reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadFailure(pub String);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     FirstName,
     LastName,
@@ -16,10 +20,26 @@ enum Target {
     FullName,
     Email,
     Company,
+    /// A custom field, by key.
+    Custom(String),
 }
 
 impl Target {
-    fn from_header(header: &str) -> Option<Self> {
+    /// A standard field by its English or German name, else a custom field by key, `cf.{key}`
+    /// or label (archived fields take no new values and are not mapped).
+    fn from_header(header: &str, defs: &[FieldDefinition]) -> Option<Self> {
+        if let Some(t) = Self::standard(header) {
+            return Some(t);
+        }
+        let h = header.trim();
+        let key = h.strip_prefix("cf.").unwrap_or(h);
+        defs.iter()
+            .filter(|d| !d.archived)
+            .find(|d| d.key == key || d.label.eq_ignore_ascii_case(h))
+            .map(|d| Self::Custom(d.key.clone()))
+    }
+
+    fn standard(header: &str) -> Option<Self> {
         let h: String = header
             .trim()
             .to_lowercase()
@@ -37,12 +57,13 @@ impl Target {
     }
 
     /// The contact field a validation error names.
-    fn field(self) -> &'static str {
+    fn field(&self) -> String {
         match self {
-            Self::FirstName | Self::FullName => "first_name",
-            Self::LastName => "last_name",
-            Self::Email => "email",
-            Self::Company => "company",
+            Self::FirstName | Self::FullName => "first_name".into(),
+            Self::LastName => "last_name".into(),
+            Self::Email => "email".into(),
+            Self::Company => "company".into(),
+            Self::Custom(key) => format!("custom_fields.{key}"),
         }
     }
 }
@@ -58,6 +79,8 @@ pub struct ParsedRow {
     /// Line number in the file; the header is line 1.
     pub line: u64,
     pub contact: NewContact,
+    /// The custom field cells, by field key, as text (the validator reads text forms).
+    pub custom: Map<String, Value>,
     /// (header, value) of every mapped cell.
     cells: Vec<(String, Target, String)>,
 }
@@ -68,7 +91,10 @@ impl ColumnMap {
         let cell = row
             .cells
             .iter()
-            .find(|(_, t, _)| t.field() == e.field)
+            .find(|(_, t, _)| {
+                let f = t.field();
+                e.field == f || e.field.starts_with(&format!("{f}."))
+            })
             .or_else(|| {
                 row.cells
                     .iter()
@@ -84,7 +110,11 @@ impl ColumnMap {
     }
 }
 
-pub fn parse_contact_rows(bytes: &[u8]) -> Result<(ColumnMap, Vec<ParsedRow>), ReadFailure> {
+/// `defs`: the custom fields the importer may write.
+pub fn parse_contact_rows(
+    bytes: &[u8],
+    defs: &[FieldDefinition],
+) -> Result<(ColumnMap, Vec<ParsedRow>), ReadFailure> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if std::str::from_utf8(bytes).is_err() {
         return Err(ReadFailure("the file is not UTF-8 text".into()));
@@ -97,7 +127,7 @@ pub fn parse_contact_rows(bytes: &[u8]) -> Result<(ColumnMap, Vec<ParsedRow>), R
     let columns: Vec<(usize, String, Target)> = headers
         .iter()
         .enumerate()
-        .filter_map(|(i, h)| Target::from_header(h).map(|t| (i, h.trim().to_string(), t)))
+        .filter_map(|(i, h)| Target::from_header(h, defs).map(|t| (i, h.trim().to_string(), t)))
         .collect();
     if columns.is_empty() {
         return Err(ReadFailure(
@@ -109,6 +139,7 @@ pub fn parse_contact_rows(bytes: &[u8]) -> Result<(ColumnMap, Vec<ParsedRow>), R
         let record = record.map_err(|e| ReadFailure(format!("the file is not valid CSV: {e}")))?;
         let line = record.position().map_or(0, |p| p.line());
         let mut contact = NewContact::default();
+        let mut custom = Map::new();
         let mut cells = Vec::new();
         for (i, header, target) in &columns {
             let value = record.get(*i).unwrap_or("").to_string();
@@ -120,6 +151,9 @@ pub fn parse_contact_rows(bytes: &[u8]) -> Result<(ColumnMap, Vec<ParsedRow>), R
                 Target::LastName => contact.last_name = Some(value.clone()),
                 Target::Email => contact.email = Some(value.clone()),
                 Target::Company => contact.company = Some(value.clone()),
+                Target::Custom(key) => {
+                    custom.insert(key.clone(), Value::String(value.clone()));
+                }
                 Target::FullName => {
                     let trimmed = value.trim();
                     match trimmed.split_once(char::is_whitespace) {
@@ -137,7 +171,7 @@ pub fn parse_contact_rows(bytes: &[u8]) -> Result<(ColumnMap, Vec<ParsedRow>), R
                     }
                 }
             }
-            cells.push((header.clone(), *target, value));
+            cells.push((header.clone(), target.clone(), value));
         }
         // Blank lines in spreadsheets' CSV exports are not rows.
         if record.iter().all(|c| c.trim().is_empty()) {
@@ -146,6 +180,7 @@ pub fn parse_contact_rows(bytes: &[u8]) -> Result<(ColumnMap, Vec<ParsedRow>), R
         rows.push(ParsedRow {
             line,
             contact,
+            custom,
             cells,
         });
     }
@@ -166,7 +201,7 @@ mod tests {
     #[test]
     fn s5_1_maps_english_and_german_headers_and_strips_the_bom() {
         let csv = "\u{feff}Name,E-Mail,Firma,ignored\nAda Lovelace,ADA@example.com,Analytical Engines,x\n\n,,,\nGrace,grace@example.com,,y\n";
-        let (map, rows) = parse_contact_rows(csv.as_bytes()).unwrap();
+        let (map, rows) = parse_contact_rows(csv.as_bytes(), &[]).unwrap();
         assert_eq!(map.headers(), vec!["Name", "E-Mail", "Firma"]);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].line, 2);
@@ -183,13 +218,13 @@ mod tests {
     #[test]
     fn s5_3_unreadable_files_fail_with_a_reason() {
         assert!(
-            parse_contact_rows(b"foo,bar\n1,2\n")
+            parse_contact_rows(b"foo,bar\n1,2\n", &[])
                 .unwrap_err()
                 .0
                 .contains("no column maps")
         );
         assert!(
-            parse_contact_rows(b"name\n\xff\xfe\n")
+            parse_contact_rows(b"name\n\xff\xfe\n", &[])
                 .unwrap_err()
                 .0
                 .contains("UTF-8")
@@ -198,7 +233,7 @@ mod tests {
 
     #[test]
     fn row_errors_name_the_file_column_and_value() {
-        let (map, rows) = parse_contact_rows(b"name,email\nBob,not-an-email\n").unwrap();
+        let (map, rows) = parse_contact_rows(b"name,email\nBob,not-an-email\n", &[]).unwrap();
         let e = map.row_error(&rows[0], FieldError::new("email", "format", "bad"));
         assert_eq!(
             (e.row, e.column.as_deref(), e.value.as_deref()),
@@ -215,7 +250,7 @@ mod tests {
             w.write_record(["first_name", "email"]).unwrap();
             w.write_record([first.as_str(), email.as_str()]).unwrap();
             let bytes = w.into_inner().unwrap();
-            let (_, rows) = parse_contact_rows(&bytes).unwrap();
+            let (_, rows) = parse_contact_rows(&bytes, &[]).unwrap();
             prop_assert_eq!(rows.len(), 1);
             prop_assert_eq!(rows[0].contact.first_name.as_deref(), Some(first.as_str()));
             prop_assert_eq!(rows[0].contact.email.as_deref(), Some(email.as_str()));

@@ -7,9 +7,11 @@ mod csv_rows;
 pub use csv_rows::{ColumnMap, ParsedRow, ReadFailure, parse_contact_rows};
 
 use crate::contacts::{Contact, ContactFields, ContactRepository, DynamoContacts, ImportRowWrite};
+use crate::custom_fields::values::CustomValues;
+use crate::custom_fields::{Entity, FieldDefinition};
 use crate::error::sdk_error;
 use crate::table::{Item, Table, from_item, is_condition_failed, key, s, to_item};
-use crate::{Caller, CrmError, Deps, FieldError};
+use crate::{Caller, CrmError, Deps, FieldError, Role};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -66,6 +68,12 @@ pub struct Import {
     pub status: ImportStatus,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
+    /// The importer's role and teams when the import started: the custom fields their rows
+    /// may write (S3.4).
+    #[serde(default = "member")]
+    pub created_by_role: Role,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_by_teams: Vec<Uuid>,
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
@@ -156,6 +164,10 @@ async fn load(table: &Table, tenant: &str, id: Uuid) -> Result<Option<Import>, C
 }
 
 /// `POST /imports`: records the import and returns a presigned PUT for its file.
+fn member() -> Role {
+    Role::Member
+}
+
 pub async fn start(
     deps: &Deps,
     caller: &Caller,
@@ -185,6 +197,8 @@ pub async fn start(
         status: ImportStatus::AwaitingUpload,
         created_at: now,
         created_by: caller.user_id.clone(),
+        created_by_role: caller.role,
+        created_by_teams: caller.teams.clone(),
         updated_at: now,
         started_at: None,
         finished_at: None,
@@ -283,7 +297,22 @@ pub async fn process_upload(
         Ok(bytes) => bytes,
         Err(ReadFailure(reason)) => return finish_failed(&table, &tenant, &import, reason).await,
     };
-    let (columns, rows) = match parse_contact_rows(&bytes) {
+    // The importer writes as themself: their role and teams decide which custom fields they
+    // may fill (a changed role or a deactivation since the start applies).
+    let importer = crate::directory::Directory::new(table.clone())
+        .effective_caller(Caller {
+            teams: import.created_by_teams.clone(),
+            ..Caller::new(&tenant, &import.created_by, import.created_by_role)
+        })
+        .await?;
+    let custom = CustomValues::new(table.clone());
+    let defs: Vec<FieldDefinition> = custom.definitions(&importer, Entity::Contact).await?;
+    let visible: Vec<FieldDefinition> = defs
+        .iter()
+        .filter(|d| d.visible_to(&importer))
+        .cloned()
+        .collect();
+    let (columns, rows) = match parse_contact_rows(&bytes, &visible) {
         Ok(parsed) => parsed,
         Err(ReadFailure(reason)) => return finish_failed(&table, &tenant, &import, reason).await,
     };
@@ -298,7 +327,15 @@ pub async fn process_upload(
     let contacts = DynamoContacts::new(table.clone());
     let actor = import.created_by.clone();
     let outcomes: Vec<Result<Vec<RowError>, CrmError>> = futures::stream::iter(rows)
-        .map(|row| write_row(&contacts, &table, &tenant, id, &actor, &columns, row))
+        .map(|row| {
+            let writer = RowWriter {
+                contacts: &contacts,
+                custom: &custom,
+                defs: &defs,
+                importer: &importer,
+            };
+            write_row(writer, &table, &tenant, id, &actor, &columns, row)
+        })
         .buffer_unordered(ROW_CONCURRENCY)
         .collect()
         .await;
@@ -354,8 +391,17 @@ async fn read_object(deps: &Deps, bucket: &str, object_key: &str) -> Result<Vec<
 }
 
 /// Writes one row; returns its errors (empty when the contact was created).
+/// What writes an import row's contact.
+#[derive(Clone, Copy)]
+struct RowWriter<'a> {
+    contacts: &'a DynamoContacts,
+    custom: &'a CustomValues,
+    defs: &'a [FieldDefinition],
+    importer: &'a Caller,
+}
+
 async fn write_row(
-    contacts: &DynamoContacts,
+    writer: RowWriter<'_>,
     table: &Table,
     tenant: &str,
     import: Uuid,
@@ -370,13 +416,31 @@ async fn write_row(
     input
         .lead_source
         .get_or_insert_with(|| "import".to_string());
-    let errors = match ContactFields::validate(input) {
+    let contacts = writer.contacts;
+    let fields = ContactFields::validate(input);
+    let custom = writer
+        .custom
+        .write_with(writer.defs, writer.importer, Some(&row.custom), None)
+        .await;
+    let checked = match (fields, custom) {
+        (Ok(f), Ok(c)) => Ok((f, c)),
+        (Err(mut a), Err(CrmError::Validation(b))) => {
+            a.extend(b);
+            Err(a)
+        }
+        (Err(a), Ok(_)) => Err(a),
+        (_, Err(CrmError::Validation(b))) => Err(b),
+        (_, Err(e)) => return Err(e),
+    };
+    let errors = match checked {
         Err(field_errors) => field_errors
             .into_iter()
             .map(|e| columns.row_error(&row, e))
             .collect(),
-        Ok(fields) => {
-            let contact = Contact::new(fields, actor, Some(import));
+        Ok((fields, custom)) => {
+            let mut contact = Contact::new(fields, actor, Some(import));
+            contact.custom_fields = custom.values;
+            contact.custom_terms = custom.terms;
             let outcome = row_outcome(line, Some(contact.id), &[])?;
             let audit = crate::contacts::audit::AuditEntry::of_change(
                 None,
