@@ -902,17 +902,25 @@ async fn s3_5_filters_by_every_operator_combined_with_standard_filters_and_sorte
         assert_eq!(unique.len(), found.len(), "{query}: repeated {found:?}");
         assert_eq!(names(found), expected, "{query}");
     }
-    // Sorting by a custom field, both ways (records without a value are not listed).
+    // Sorting by a custom field, both ways; records without a value come after the others.
     let by_score = ids(&stack, &admin, "sort=cf.score&limit=2").await;
     assert_eq!(
         by_score,
-        vec![id["Anna"].clone(), id["Ben"].clone(), id["Cleo"].clone()]
+        vec![
+            id["Anna"].clone(),
+            id["Ben"].clone(),
+            id["Cleo"].clone(),
+            id["Dan"].clone()
+        ]
     );
+    let by_score_desc = ids(&stack, &admin, "sort=-cf.score&status=customer").await;
+    assert_eq!(by_score_desc, vec![id["Cleo"].clone(), id["Ben"].clone()]);
     let by_score_desc = ids(&stack, &admin, "sort=-cf.score&cf.score[lt]=90").await;
     assert_eq!(by_score_desc, vec![id["Ben"].clone(), id["Anna"].clone()]);
     // A multi-valued field sorted: each record once.
     let by_interest = ids(&stack, &admin, "sort=cf.interests&limit=1").await;
-    assert_eq!(by_interest.len(), 3, "{by_interest:?}");
+    assert_eq!(by_interest.len(), 4, "{by_interest:?}");
+    assert_eq!(by_interest[3], id["Dan"], "the one without a value last");
     // Bad filters are named with their rule.
     for (query, field, rule) in [
         ("cf.bio[gt]=a", "cf.bio[gt]", "operator"),

@@ -22,8 +22,8 @@ use super::index::{ContactSummary, NEVER, facet_partitions, facet_pk, time_key};
 use super::{ContactRepository, DynamoContacts, LifecycleStatus, tag_key};
 use crate::custom_fields::entries::{field_partitions, read_entry, term_of_sk};
 use crate::custom_fields::filter::{
-    FieldFilter, FieldSort, MAX_FILTERS, RawFilter, Resume, TermRange, accepts_all, is_first_match,
-    raw_filter, resolve,
+    FieldFilter, FieldSort, MAX_FILTERS, Op, RawFilter, Resume, TermRange, accepts_all,
+    is_first_match, raw_filter, resolve,
 };
 use crate::custom_fields::{Entity, FieldValue};
 use crate::error::sdk_error;
@@ -506,14 +506,56 @@ pub async fn list_with_stats(
             },
         ));
     }
-    let after = start.and_then(|k| match k.get("pos") {
+    let attr = |k: &Item, name: &str| match k.get(name) {
         Some(AttributeValue::S(p)) => Some(p.clone()),
         _ => None,
+    };
+    let after = start.as_ref().and_then(|k| attr(k, "pos"));
+    // A sort by a custom field lists the records with a value first, in its order, then
+    // (phase 2, its own pages) those without one, newest first: nobody drops out of a list
+    // because a column is empty. Unless a filter on that field already excludes them.
+    let with_empties = custom.sort.as_ref().is_some_and(|s| {
+        !custom
+            .filters
+            .iter()
+            .any(|f| f.def.key == s.def.key && !matches!(f.op, Op::Empty(true) | Op::Ne(_)))
     });
-    let driver = plan_with(tenant, caller, query, &custom);
-    let mut run = Run::new(repo, tenant, query, &custom, &driver, after);
+    let phase2 = with_empties && start.as_ref().and_then(|k| attr(k, "phase")).is_some();
+    let (run_query, run_custom) = if phase2 {
+        let sort = custom.sort.clone().expect("a custom sort");
+        let mut filters = custom.filters.clone();
+        filters.push(FieldFilter {
+            def: sort.def,
+            op: Op::Empty(true),
+        });
+        let q = ContactQuery {
+            sort: SortField::Created,
+            descending: true,
+            sort_given: true,
+            ..query.clone()
+        };
+        (
+            q,
+            CustomQuery {
+                filters,
+                sort: None,
+            },
+        )
+    } else {
+        (query.clone(), custom.clone())
+    };
+    let driver = plan_with(tenant, caller, &run_query, &run_custom);
+    let mut run = Run::new(repo, tenant, &run_query, &run_custom, &driver, after);
     let (items, last_pos) = run.collect(caller, limit as usize).await?;
-    let next = last_pos.map(|p| Item::from([("pos".to_string(), s(p))]));
+    let next = match (last_pos, phase2) {
+        (Some(p), false) => Some(Item::from([("pos".to_string(), s(p))])),
+        (Some(p), true) => Some(Item::from([
+            ("pos".to_string(), s(p)),
+            ("phase".to_string(), s("2")),
+        ])),
+        (None, false) if with_empties => Some(Item::from([("phase".to_string(), s("2"))])),
+        (None, _) => None,
+    };
     Ok((list.page(items, next), run.stats))
 }
 

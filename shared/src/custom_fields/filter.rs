@@ -533,7 +533,7 @@ fn compare(v: &FieldValue, x: &FieldValue) -> Option<Ordering> {
     }
 }
 
-/// A sort by a custom field: `sort=cf.{key}` (records without a value are not listed).
+/// A sort by a custom field: `sort=cf.{key}`; records without a value follow those with one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldSort {
     pub def: FieldDefinition,
