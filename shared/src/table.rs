@@ -10,6 +10,8 @@
 //! | workflow run         | `T#{t}#RUN#{id}`                | `RUN`         | `T#{t}#WORKFLOW#{wf}#RUNS` / `{id}` | `T#{t}#CONTACT#{c}#RUNS` / `{id}` |
 //! | step effect marker   | `T#{t}#RUN#{id}`                | `EFFECT#{n:04}` | –                              | –               |
 //! | idempotency record   | `T#{t}#IDEMPOTENCY#{key}`       | `IDEMPOTENCY` | –                                | –               |
+//! | custom field def / group | `T#{t}#CFDEF`               | `F#{entity}#{key}` / `G#…` | –                     | –               |
+//! | custom field value entry | `T#{t}#CF#{entity}#{key}#{shard}` | `{term}#{id}` | –                        | –               |
 //!
 //! Ids are UUIDv7, so a GSI1SK of `{id}` sorts by creation time.
 
