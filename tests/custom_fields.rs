@@ -314,6 +314,17 @@ async fn s3_1_s3_2_every_type_is_defined_validated_and_round_trips() {
         .map(|c| c["field"].as_str().unwrap())
         .collect();
     assert_eq!(changed, vec!["custom_fields.bio", "custom_fields.score"]);
+    // The data export shows the same plain values.
+    let export = stack
+        .call("GET", &format!("/contacts/{id}/export"), &admin, None)
+        .await;
+    assert_eq!(export.status, 200, "{:?}", export.body);
+    assert_eq!(export.body["contact"]["custom_fields"]["score"], "12.00");
+    assert_eq!(
+        export.body["contact"]["custom_fields"]["budget"],
+        json!({"amount": "1234.50", "currency": "USD"})
+    );
+    assert!(export.body["contact"].get("custom_terms").is_none());
 }
 
 #[tokio::test]
@@ -673,14 +684,52 @@ async fn s3_4_fields_hidden_from_a_team_are_absent_and_cannot_be_written() {
     }
     let fred = stack.token("acme", "fred", "member");
     let sam = stack.token("acme", "sam", "member");
+    // A section meant for Finance, ordered first; a team that does not exist is refused.
+    let group = stack
+        .call(
+            "POST",
+            "/custom-field-groups",
+            &admin,
+            Some(json!({"key": "finance", "entity": "contact", "label": "Finance", "order": 0, "teams": [finance]})),
+        )
+        .await;
+    assert_eq!(group.status, 201, "{:?}", group.body);
+    let ghost = stack
+        .call(
+            "POST",
+            "/custom-field-groups",
+            &admin,
+            Some(
+                json!({"key": "ghost", "entity": "contact", "label": "Ghost",
+                        "teams": ["0190a0a0-0000-7000-8000-000000000000"]}),
+            ),
+        )
+        .await;
+    assert_eq!(ghost.status, 422);
+    assert_eq!(errors(&ghost), vec![pair("teams", "exists")]);
+    let no_group = stack
+        .call(
+            "POST",
+            "/custom-fields",
+            &admin,
+            Some(json!({"key": "x", "entity": "contact", "label": "X", "type": {"kind": "boolean"}, "group": "nope"})),
+        )
+        .await;
+    assert_eq!(no_group.status, 422);
+    assert_eq!(errors(&no_group), vec![pair("group", "unknown_group")]);
     define(
         &stack,
         &admin,
-        json!({"key": "credit_limit", "entity": "contact", "label": "Credit limit",
+        json!({"key": "credit_limit", "entity": "contact", "label": "Credit limit", "group": "finance",
                "type": {"kind": "currency", "currencies": ["EUR"]},
                "visibility": {"kind": "restricted", "teams": [finance]}}),
     )
     .await;
+    let fred_view = stack
+        .call("GET", "/custom-fields?entity=contact", &fred, None)
+        .await;
+    assert_eq!(fred_view.body["groups"][0]["key"], "finance");
+    assert_eq!(fred_view.body["fields"][0]["group"], "finance");
     define(
         &stack,
         &admin,
@@ -724,6 +773,11 @@ async fn s3_4_fields_hidden_from_a_team_are_absent_and_cannot_be_written() {
         .map(|f| f["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, vec!["hobby"]);
+    assert_eq!(
+        defs.body["groups"],
+        json!([]),
+        "the Finance section is not Sam's"
+    );
     let hidden = stack
         .call("GET", "/custom-fields/contact/credit_limit", &sam, None)
         .await;
@@ -782,6 +836,42 @@ async fn s3_4_fields_hidden_from_a_team_are_absent_and_cannot_be_written() {
         !all_fields.iter().any(|f| f.contains("credit_limit")),
         "{all_fields:?}"
     );
+    // A reference must point at a record the writer can see.
+    define(
+        &stack,
+        &admin,
+        json!({"key": "partner", "entity": "contact", "label": "Partner", "type": {"kind": "contact_ref"}}),
+    )
+    .await;
+    let private = create_contact(
+        &stack,
+        &fred,
+        json!({"first_name": "Private", "visibility": "private"}),
+    )
+    .await;
+    let pid = private["id"].as_str().unwrap();
+    let unseen = stack
+        .call(
+            "PATCH",
+            &format!("/contacts/{id}"),
+            &sam,
+            Some(json!({"custom_fields": {"partner": pid}})),
+        )
+        .await;
+    assert_eq!(unseen.status, 422, "{:?}", unseen.body);
+    assert_eq!(
+        errors(&unseen),
+        vec![pair("custom_fields.partner", "reference")]
+    );
+    let seen = stack
+        .call(
+            "PATCH",
+            &format!("/contacts/{id}"),
+            &fred,
+            Some(json!({"custom_fields": {"partner": pid}})),
+        )
+        .await;
+    assert_eq!(seen.status, 200, "{:?}", seen.body);
     // Fred's team filter works.
     assert_eq!(
         ids(&stack, &fred, "cf.credit_limit[gte]=1000%20EUR").await,

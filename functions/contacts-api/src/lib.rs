@@ -7,7 +7,8 @@ use api_kit::{
 use crm_shared::contacts::audit::AuditEntry;
 use crm_shared::contacts::search::{self, ContactQuery};
 use crm_shared::contacts::{
-    self, Contact, ContactPatch, ContactSummary, DynamoContacts, NewContact, ShareInput,
+    self, Contact, ContactPatch, ContactRepository, ContactSummary, DynamoContacts, NewContact,
+    ShareInput,
 };
 use crm_shared::links::{self, ClientLink, LinkInput};
 use crm_shared::pagination::Page;
@@ -256,7 +257,15 @@ async fn export_contact(
 ) -> Result<Response<Body>, CrmError> {
     let export =
         crm_shared::privacy::export_contact(&api.deps, caller, path_id(req, "id")?).await?;
-    Ok(json_response(StatusCode::OK, &export, None))
+    // Custom field values in their plain shape, only those the caller may see.
+    let mut body = serde_json::to_value(&export).map_err(CrmError::internal)?;
+    let defs = api
+        .repo
+        .custom_values()
+        .definitions(caller, crm_shared::custom_fields::Entity::Contact)
+        .await?;
+    crm_shared::custom_fields::values::present_nested(&mut body, &defs, caller);
+    Ok(json_response(StatusCode::OK, &body, None))
 }
 
 /// Take a deleted contact out of the trash (within 30 days of the delete).

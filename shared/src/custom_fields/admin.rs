@@ -90,8 +90,46 @@ pub async fn create(
     let def = input
         .validate(&schema.fields, &schema.groups)
         .map_err(CrmError::Validation)?;
+    check_teams(
+        table_of(store),
+        caller,
+        restricted_teams(&def),
+        "visibility.teams",
+    )
+    .await?;
     store.insert_definition(&caller.tenant_id, &def).await?;
     Ok(def)
+}
+
+fn restricted_teams(def: &FieldDefinition) -> &[Uuid] {
+    match &def.visibility {
+        super::FieldVisibility::Restricted { teams, .. } => teams,
+        super::FieldVisibility::All => &[],
+    }
+}
+
+fn table_of(store: &FieldStore) -> &Table {
+    store.table()
+}
+
+/// Teams a field or group names must exist in the tenant.
+async fn check_teams(
+    table: &Table,
+    caller: &Caller,
+    teams: &[Uuid],
+    field: &str,
+) -> Result<(), CrmError> {
+    let directory = crate::directory::Directory::new(table.clone());
+    for team in teams {
+        if directory.team(&caller.tenant_id, *team).await?.is_none() {
+            return Err(CrmError::validation(
+                field,
+                "exists",
+                format!("no team {team} in the tenant"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub async fn create_group(
@@ -102,6 +140,7 @@ pub async fn create_group(
     require_admin(caller)?;
     let groups = store.groups(&caller.tenant_id, input.entity).await?;
     let group = input.validate(&groups).map_err(CrmError::Validation)?;
+    check_teams(table_of(store), caller, &group.teams, "teams").await?;
     store.insert_group(&caller.tenant_id, &group).await?;
     Ok(group)
 }
@@ -175,6 +214,9 @@ pub async fn change(
     let new = input
         .validate_change(&old, &groups)
         .map_err(CrmError::Validation)?;
+    if restricted_teams(&new) != restricted_teams(&old) {
+        check_teams(table, caller, restricted_teams(&new), "visibility.teams").await?;
+    }
     let unchanged = FieldDefinition {
         version: old.version,
         ..new.clone()

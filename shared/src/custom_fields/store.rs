@@ -41,6 +41,10 @@ impl FieldStore {
         Self { table }
     }
 
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
     /// The entity's definitions (archived ones included), ordered by group order, then field
     /// order and key.
     pub async fn definitions(
