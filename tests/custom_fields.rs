@@ -4,26 +4,8 @@
 //! affected records or migrated, option renames, archived fields, visibility by team and role,
 //! and list filters with every operator.
 
-use crm_e2e_tests::{Reply, Stack, json};
+use crm_e2e_tests::{Reply, Stack, errors, json, pair};
 use serde_json::Value;
-
-fn errors(r: &Reply) -> Vec<(String, String)> {
-    r.body["errors"]
-        .as_array()
-        .unwrap_or(&vec![])
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap_or("").to_string(),
-                e["rule"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-fn pair(field: &str, rule: &str) -> (String, String) {
-    (field.to_string(), rule.to_string())
-}
 
 async fn define(stack: &Stack, token: &str, def: Value) -> Reply {
     let r = stack.call("POST", "/custom-fields", token, Some(def)).await;

@@ -2,7 +2,7 @@
 //! gateway and tenant-api: defaults, who may change them, validation naming the rate, If-Match,
 //! the base-currency rule, tenancy.
 
-use crm_e2e_tests::{Reply, Stack, json};
+use crm_e2e_tests::{Reply, Stack, errors, json, pair};
 use crm_shared::table::Table;
 use crm_shared::{audit, settings};
 
@@ -17,24 +17,6 @@ async fn patch(
         req = req.header("if-match", etag);
     }
     stack.send(req).await
-}
-
-fn errors(r: &Reply) -> Vec<(String, String)> {
-    r.body["errors"]
-        .as_array()
-        .unwrap_or(&vec![])
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap_or("").to_string(),
-                e["rule"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-fn pair(field: &str, rule: &str) -> (String, String) {
-    (field.to_string(), rule.to_string())
 }
 
 #[tokio::test]

@@ -45,6 +45,21 @@ pub fn to_item<T: serde::Serialize>(record: &T, keys: Item) -> Result<Item, CrmE
     Ok(item)
 }
 
+/// A list-of-strings attribute (`None` when absent or of another type).
+pub fn string_list(item: &Item, name: &str) -> Option<Vec<String>> {
+    match item.get(name) {
+        Some(AttributeValue::L(l)) => Some(
+            l.iter()
+                .filter_map(|v| match v {
+                    AttributeValue::S(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, CrmError> {
     serde_dynamo::from_item(item).map_err(CrmError::internal)
 }

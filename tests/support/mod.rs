@@ -36,6 +36,26 @@ impl Reply {
     }
 }
 
+/// The `(field, rule)` of every error of a problem reply.
+pub fn errors(r: &Reply) -> Vec<(String, String)> {
+    r.body["errors"]
+        .as_array()
+        .unwrap_or(&vec![])
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap_or("").to_string(),
+                e["rule"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A `(field, rule)` pair as [`errors`] lists them.
+pub fn pair(field: &str, rule: &str) -> (String, String) {
+    (field.to_string(), rule.to_string())
+}
+
 impl Stack {
     pub async fn start() -> Self {
         // The tail of a UUIDv7 is random; its head is the clock, shared by tests starting together.

@@ -231,24 +231,7 @@ pub fn json_body_with_custom_fields<T: serde::de::DeserializeOwned>(
             });
         }
     };
-    let fields = serde_json::from_value(value).map_err(|e| {
-        let text = e.to_string();
-        let field = text
-            .split('`')
-            .nth(1)
-            .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
-            .unwrap_or("body")
-            .to_string();
-        let rule = if text.starts_with("unknown field") {
-            "unknown_field"
-        } else {
-            "type"
-        };
-        CrmError::BadRequest {
-            detail: format!("the body is not valid: {text}"),
-            errors: vec![FieldError::new(field, rule, text.clone())],
-        }
-    })?;
+    let fields = serde_json::from_value(value).map_err(body_error)?;
     Ok((fields, custom))
 }
 
@@ -268,26 +251,30 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Crm
             )],
         });
     }
-    serde_json::from_slice(body_bytes(req)).map_err(|e| {
-        let text = e.to_string();
-        let field = text
-            .split('`')
-            .nth(1)
-            .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
-            .unwrap_or("body")
-            .to_string();
-        let rule = if text.starts_with("unknown field") {
-            "unknown_field"
-        } else if text.starts_with("missing field") {
-            "required"
-        } else {
-            "json"
-        };
-        CrmError::BadRequest {
-            detail: text,
-            errors: vec![FieldError::new(field, rule, e.to_string())],
-        }
-    })
+    serde_json::from_slice(body_bytes(req)).map_err(body_error)
+}
+
+/// A body that does not deserialise: 400 naming the unknown or missing field when serde says
+/// which.
+fn body_error(e: serde_json::Error) -> CrmError {
+    let text = e.to_string();
+    let field = text
+        .split('`')
+        .nth(1)
+        .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
+        .unwrap_or("body")
+        .to_string();
+    let rule = if text.starts_with("unknown field") {
+        "unknown_field"
+    } else if text.starts_with("missing field") {
+        "required"
+    } else {
+        "json"
+    };
+    CrmError::BadRequest {
+        detail: text.clone(),
+        errors: vec![FieldError::new(field, rule, text)],
+    }
 }
 
 /// A path parameter that must be an id. A malformed id cannot name a record: 404.

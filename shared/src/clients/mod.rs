@@ -9,7 +9,7 @@ pub use store::{DynamoClients, client_pk};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::contacts::{normalize_email, normalize_text};
 use crate::custom_fields::entries::Terms;
-use crate::custom_fields::values::{CustomValues, WrittenValues};
+use crate::custom_fields::values::{CustomValues, join_validation};
 use crate::custom_fields::{Entity, FieldValue};
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
@@ -626,22 +626,6 @@ async fn check_parent(
 
 fn custom_values(repo: &DynamoClients) -> CustomValues {
     CustomValues::new(repo.table().clone())
-}
-
-/// Standard and custom field errors reported together, in one problem.
-fn join_validation<T>(
-    fields: Result<T, Vec<FieldError>>,
-    custom: Result<Option<WrittenValues>, CrmError>,
-) -> Result<(T, Option<WrittenValues>), CrmError> {
-    match (fields, custom) {
-        (Ok(f), Ok(c)) => Ok((f, c)),
-        (Err(mut a), Err(CrmError::Validation(b))) => {
-            a.extend(b);
-            Err(CrmError::Validation(a))
-        }
-        (Err(a), Ok(_)) => Err(CrmError::Validation(a)),
-        (_, Err(e)) => Err(e),
-    }
 }
 
 /// A client as a response shows it to the caller: custom field values filtered to the fields

@@ -15,7 +15,7 @@ pub use normalize::{display_name, normalize_email, normalize_text};
 pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk, stored_items};
 
 use crate::custom_fields::entries::Terms;
-use crate::custom_fields::values::WrittenValues;
+use crate::custom_fields::values::join_validation;
 use crate::custom_fields::{Entity, FieldValue};
 use crate::pagination::{ListQuery, Page};
 use crate::patch::Patch;
@@ -359,22 +359,6 @@ async fn hide_custom_fields(
         defs.iter().any(|d| d.key == key && d.visible_to(caller))
     });
     Ok(())
-}
-
-/// Standard and custom field errors reported together, in one problem.
-fn join_validation<T>(
-    fields: Result<T, Vec<FieldError>>,
-    custom: Result<Option<WrittenValues>, CrmError>,
-) -> Result<(T, Option<WrittenValues>), CrmError> {
-    match (fields, custom) {
-        (Ok(f), Ok(c)) => Ok((f, c)),
-        (Err(mut a), Err(CrmError::Validation(b))) => {
-            a.extend(b);
-            Err(CrmError::Validation(a))
-        }
-        (Err(a), Ok(_)) => Err(CrmError::Validation(a)),
-        (_, Err(e)) => Err(e),
-    }
 }
 
 /// A contact as a response shows it to the caller: custom field values filtered to the fields

@@ -1046,15 +1046,8 @@ fn start_key(partition: &str, sort: SortField, pos: &str) -> Item {
 /// A contact has a search entry per token; it is returned at the first of its tokens that
 /// matches the prefix only, so it appears once. All query words must match its tokens.
 fn first_match(item: &Item, pos: &str, prefix: &str, words: &[String]) -> bool {
-    let tokens: Vec<String> = match item.get("tokens") {
-        Some(AttributeValue::L(l)) => l
-            .iter()
-            .filter_map(|v| match v {
-                AttributeValue::S(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => return false,
+    let Some(tokens) = crate::table::string_list(item, "tokens") else {
+        return false;
     };
     let token = pos.rsplit_once('#').map_or(pos, |(t, _)| t);
     let first = tokens.iter().filter(|t| t.starts_with(prefix)).min();

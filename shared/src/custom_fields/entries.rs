@@ -217,16 +217,7 @@ pub fn read_entry(item: &Item) -> Result<EntryValue, CrmError> {
         Some(v) => serde_dynamo::from_attribute_value(v.clone()).map_err(CrmError::internal)?,
         None => return Err(CrmError::Internal("custom field entry without cfv".into())),
     };
-    let terms = match item.get("terms") {
-        Some(AttributeValue::L(l)) => l
-            .iter()
-            .filter_map(|v| match v {
-                AttributeValue::S(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let terms = crate::table::string_list(item, "terms").unwrap_or_default();
     Ok(EntryValue {
         record,
         value,
@@ -242,24 +233,8 @@ pub fn term_of_sk(sk: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::custom_fields::{FieldType, FieldVisibility};
-
-    fn def(key: &str, field_type: FieldType) -> FieldDefinition {
-        FieldDefinition {
-            key: key.into(),
-            entity: Entity::Contact,
-            label: key.into(),
-            field_type,
-            help_text: None,
-            required: false,
-            default: None,
-            order: 0,
-            group: None,
-            visibility: FieldVisibility::All,
-            archived: false,
-            version: 1,
-        }
-    }
+    use crate::custom_fields::FieldType;
+    use crate::custom_fields::filter::tests::def;
 
     #[test]
     fn s3_5_long_words_overflow_and_long_text_keeps_one_term() {

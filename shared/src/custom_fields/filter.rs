@@ -573,12 +573,13 @@ pub fn accepts_all(filters: &[FieldFilter], values: &BTreeMap<String, FieldValue
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::Role;
     use crate::custom_fields::{Entity, FieldVisibility, index_terms};
 
-    fn def(key: &str, field_type: FieldType) -> FieldDefinition {
+    /// A contact field of this type with default settings.
+    pub(crate) fn def(key: &str, field_type: FieldType) -> FieldDefinition {
         FieldDefinition {
             key: key.into(),
             entity: Entity::Contact,

@@ -15,7 +15,7 @@ use crate::clients::DynamoClients;
 use crate::contacts::{ContactRepository, DynamoContacts};
 use crate::directory::Directory;
 use crate::table::Table;
-use crate::{Caller, CrmError};
+use crate::{Caller, CrmError, FieldError};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -151,6 +151,22 @@ impl CustomValues {
         }
         let defs = self.definitions(caller, entity).await?;
         Ok(values_to_json(&visible_values(&defs, values, caller)))
+    }
+}
+
+/// Standard and custom field errors reported together, in one problem.
+pub fn join_validation<T>(
+    fields: Result<T, Vec<FieldError>>,
+    custom: Result<Option<WrittenValues>, CrmError>,
+) -> Result<(T, Option<WrittenValues>), CrmError> {
+    match (fields, custom) {
+        (Ok(f), Ok(c)) => Ok((f, c)),
+        (Err(mut a), Err(CrmError::Validation(b))) => {
+            a.extend(b);
+            Err(CrmError::Validation(a))
+        }
+        (Err(a), Ok(_)) => Err(CrmError::Validation(a)),
+        (_, Err(e)) => Err(e),
     }
 }
 
