@@ -118,6 +118,18 @@ async fn s3_1_s3_2_every_type_is_defined_validated_and_round_trips() {
     let errs = errors(&bad);
     assert!(errs.contains(&pair("key", "format")), "{errs:?}");
     assert!(errs.contains(&pair("label", "required")), "{errs:?}");
+    // Deals have no records yet, but their fields can be defined now.
+    define(
+        &stack,
+        &admin,
+        json!({"key": "probability", "entity": "deal", "label": "Probability",
+               "type": {"kind": "integer", "min": 0, "max": 100}}),
+    )
+    .await;
+    let deal_fields = stack
+        .call("GET", "/custom-fields?entity=deal", &member, None)
+        .await;
+    assert_eq!(deal_fields.body["fields"][0]["key"], "probability");
     let listed = stack
         .call("GET", "/custom-fields?entity=contact", &member, None)
         .await;
@@ -238,6 +250,30 @@ async fn s3_1_s3_2_every_type_is_defined_validated_and_round_trips() {
     ] {
         assert!(errs.contains(&expected), "{expected:?} missing in {errs:?}");
     }
+    // The upper bounds.
+    let above = stack
+        .call(
+            "POST",
+            "/contacts",
+            &admin,
+            Some(json!({"first_name": "Big", "custom_fields": {
+                "nickname": "A very long nickname indeed",
+                "employees": 100001,
+                "score": "100.01",
+                "budget": {"amount": "-1", "currency": "EUR"},
+            }})),
+        )
+        .await;
+    assert_eq!(above.status, 422, "{:?}", above.body);
+    assert_eq!(
+        errors(&above),
+        vec![
+            pair("custom_fields.budget.amount", "min"),
+            pair("custom_fields.employees", "max"),
+            pair("custom_fields.nickname", "max_length"),
+            pair("custom_fields.score", "max"),
+        ]
+    );
     assert_eq!(
         stack.list_all("/contacts", &admin).await.len(),
         before,
@@ -818,6 +854,40 @@ async fn s3_4_fields_hidden_from_a_team_are_absent_and_cannot_be_written() {
         !all_fields.iter().any(|f| f.contains("credit_limit")),
         "{all_fields:?}"
     );
+    // A field for a role: managers (of any team) see it, members do not.
+    define(
+        &stack,
+        &admin,
+        json!({"key": "margin", "entity": "contact", "label": "Margin", "type": {"kind": "decimal"},
+               "visibility": {"kind": "restricted", "roles": ["manager"]}}),
+    )
+    .await;
+    let r = stack
+        .call(
+            "PUT",
+            "/users/max",
+            &admin,
+            Some(json!({"role": "manager", "teams": [sales]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let max = stack.token("acme", "max", "manager");
+    let keys_of = |body: &Value| -> Vec<String> {
+        body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let for_max = stack
+        .call("GET", "/custom-fields?entity=contact", &max, None)
+        .await;
+    assert!(keys_of(&for_max.body).contains(&"margin".to_string()));
+    let for_sam = stack
+        .call("GET", "/custom-fields?entity=contact", &sam, None)
+        .await;
+    assert!(!keys_of(&for_sam.body).contains(&"margin".to_string()));
     // A reference must point at a record the writer can see.
     define(
         &stack,
