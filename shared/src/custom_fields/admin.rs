@@ -32,6 +32,7 @@ use uuid::Uuid;
 /// Most records one definition change converts in its request; a change affecting more is
 /// refused with the count (split it: e.g. map fewer options at once).
 pub const MAX_MIGRATED_RECORDS: usize = 1_000;
+const MIGRATION_CONCURRENCY: usize = 10;
 
 pub fn require_admin(caller: &Caller) -> Result<(), CrmError> {
     if caller.role.is_admin() {
@@ -272,8 +273,16 @@ pub async fn change(
                 )],
             });
         }
-        for (record, value) in conversions {
-            set_value(table, caller, entity, record, &new, value).await?;
+        // Each record is its own transaction; ten at a time keep a large migration within
+        // the request's time.
+        use futures::StreamExt;
+        let results: Vec<Result<(), CrmError>> = futures::stream::iter(conversions)
+            .map(|(record, value)| set_value(table, caller, entity, record, &new, value))
+            .buffer_unordered(MIGRATION_CONCURRENCY)
+            .collect()
+            .await;
+        for r in results {
+            r?;
             migrated += 1;
         }
     }
