@@ -81,18 +81,24 @@ async fn create_client(
     Ok(response)
 }
 
-/// List clients, newest first, cursor-paginated.
+/// List clients, newest first, cursor-paginated; filtered and sorted by custom fields with
+/// `cf.{key}=v`, `cf.{key}[op]=v` (`eq ne lt gt lte gte contains in empty`) and
+/// `sort=cf.{key}` / `-cf.{key}` (S3.5). A page can come back short with a `next_cursor`.
 #[utoipa::path(get, path = "/clients", tag = "clients",
-    params(("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+    params(("cf.{key}" = Option<String>, Query, description = "A custom field filter; `cf.{key}[op]` for other operators"),
+           ("sort" = Option<String>, Query, description = "`cf.{key}` or `-cf.{key}`; default newest first"),
+           ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
-    responses((status = 200, description = "A page of clients", body = Page<Client>)))]
+    responses((status = 200, description = "A page of clients", body = Page<Client>),
+              (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
 async fn list_clients(
     api: &ClientsApi,
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let (limit, cursor) = page_params(req)?;
-    let page = clients::list(&api.repo, caller, limit, cursor.as_deref()).await?;
+    let query = clients::ClientQuery::parse(&api_kit::query_params(req))?;
+    let page = clients::list_filtered(&api.repo, caller, &query, limit, cursor.as_deref()).await?;
     Ok(json_response(
         StatusCode::OK,
         &clients::present_all(&api.repo, caller, &page).await?,

@@ -9,6 +9,12 @@ pub use store::{DynamoClients, client_pk};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::contacts::{normalize_email, normalize_text};
 use crate::custom_fields::entries::Terms;
+use crate::custom_fields::entries::{read_entry, term_of_sk};
+use crate::custom_fields::filter::{
+    FieldFilter, FieldSort, MAX_FILTERS, Op, RawFilter, TermRange, accepts_all, is_first_match,
+    narrowest, raw_filter, resolve, visible_definition,
+};
+use crate::custom_fields::reader::EntryReader;
 use crate::custom_fields::values::{CustomValues, join_validation};
 use crate::custom_fields::{Entity, FieldValue};
 use crate::pagination::{ListQuery, Page};
@@ -900,6 +906,246 @@ pub async fn list(
     // come back short, with a cursor), so a request reads at most `limit` clients.
     items.retain(|c| caller.sees(&c.access()));
     Ok(query.page(items, last))
+}
+
+/// The parameters of `GET /clients`: custom field filters (`cf.{key}`, `cf.{key}[op]`) and
+/// `sort=cf.{key}` / `-cf.{key}` (S3.5), besides `limit` and `cursor`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientQuery {
+    pub custom: Vec<RawFilter>,
+    /// The sort key and whether descending.
+    pub sort: Option<(String, bool)>,
+}
+
+impl ClientQuery {
+    pub fn parse(params: &BTreeMap<String, String>) -> Result<Self, CrmError> {
+        let mut q = Self::default();
+        let mut errors = Vec::new();
+        for (name, value) in params {
+            if let Some(raw) = raw_filter(name, value) {
+                q.custom.push(raw);
+                continue;
+            }
+            match name.as_str() {
+                "limit" | "cursor" => {}
+                "sort" => {
+                    let (desc, field) = match value.trim().strip_prefix('-') {
+                        Some(f) => (true, f),
+                        None => (false, value.trim()),
+                    };
+                    match field.strip_prefix("cf.") {
+                        Some(key) => q.sort = Some((key.to_string(), desc)),
+                        None => errors.push(FieldError::new(
+                            "sort",
+                            "one_of",
+                            "must be cf.{key}, with - for descending (default: newest first)",
+                        )),
+                    }
+                }
+                _ => errors.push(FieldError::new(
+                    name.clone(),
+                    "unknown_parameter",
+                    "not a parameter of this list",
+                )),
+            }
+        }
+        if q.custom.len() > MAX_FILTERS {
+            errors.push(FieldError::new(
+                "cf",
+                "max_items",
+                format!("at most {MAX_FILTERS} custom field filters"),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(q)
+        } else {
+            Err(CrmError::Validation(errors))
+        }
+    }
+}
+
+/// Queries one filtered client list request makes at most (besides its read budget).
+const MAX_REQUESTS: usize = 100;
+
+/// `GET /clients` with custom field filters or a custom field sort (S3.5). The most selective
+/// indexed filter (or the sort field) drives: its value entries are read in term order across
+/// shards, the clients they name are read in one BatchGetItem per page, and visibility and
+/// the other filters are checked on them. Filters no index answers (`ne`, `empty=true`) are
+/// checked on the pages of the plain list. A request reads at most `read_budget(limit)` value
+/// entries; a sort lists clients without a value after the others.
+pub async fn list_filtered(
+    repo: &DynamoClients,
+    caller: &Caller,
+    q: &ClientQuery,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<Page<Client>, CrmError> {
+    if q.custom.is_empty() && q.sort.is_none() {
+        return list(repo, caller, limit, cursor).await;
+    }
+    require_read(caller)?;
+    let tenant = &caller.tenant_id;
+    let defs = custom_values(repo)
+        .definitions(caller, Entity::Client)
+        .await?;
+    let mut filters = Vec::new();
+    let mut errors = Vec::new();
+    for raw in &q.custom {
+        match resolve(&defs, caller, raw) {
+            Ok(f) => filters.push(f),
+            Err(e) => errors.extend(e),
+        }
+    }
+    let sort = match &q.sort {
+        Some((key, desc)) => match visible_definition(&defs, caller, key, "sort") {
+            Ok(def) => Some(FieldSort {
+                def: def.clone(),
+                descending: *desc,
+            }),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(CrmError::Validation(errors));
+    }
+    if caller.role == Role::Portal {
+        let own = match caller.portal_client_id.filter(|_| cursor.is_none()) {
+            Some(id) => get(repo, caller, id)
+                .await
+                .ok()
+                .filter(|c| accepts_all(&filters, &c.custom_fields))
+                .into_iter()
+                .collect(),
+            None => vec![],
+        };
+        return Ok(Page {
+            items: own,
+            next_cursor: None,
+        });
+    }
+    let query = ListQuery::new(tenant, format!("clients:{q:?}:{}", caller.user_id));
+    let start = query.start(cursor)?;
+    let in_phase2 = start.as_ref().is_some_and(|k| k.get("phase").is_some());
+    let with_empties = sort.as_ref().is_some_and(|s| {
+        !filters
+            .iter()
+            .any(|f| f.def.key == s.def.key && !matches!(f.op, Op::Empty(true) | Op::Ne(_)))
+    });
+    // The driving field and its ranges.
+    let driver: Option<(String, Vec<TermRange>, bool)> = match &sort {
+        Some(s) if !in_phase2 => Some((
+            s.def.key.clone(),
+            narrowest(&filters, &s.def.key).unwrap_or_else(|| vec![s.range()]),
+            s.descending,
+        )),
+        Some(_) => None,
+        None => filters
+            .iter()
+            .filter(|f| f.ranges().is_some())
+            .max_by_key(|f| f.selectivity())
+            .and_then(|f| narrowest(&filters, &f.def.key).map(|r| (f.def.key.clone(), r, false))),
+    };
+    let Some((field, ranges, descending)) = driver else {
+        // No index answers the filters (or the clients without a value of the sort field):
+        // the plain list's pages, with every filter checked on the records.
+        let mut residual = filters.clone();
+        if let Some(s) = sort.as_ref().filter(|_| in_phase2) {
+            residual.push(FieldFilter {
+                def: s.def.clone(),
+                op: Op::Empty(true),
+            });
+        }
+        // The phase marker is not part of the key; phase 2 starts at the list's top.
+        let start = start
+            .map(|mut k| {
+                k.remove("phase");
+                k
+            })
+            .filter(|k| !k.is_empty());
+        let (mut items, last) = repo.list(tenant, limit, start).await?;
+        items.retain(|c| caller.sees(&c.access()) && accepts_all(&residual, &c.custom_fields));
+        let last = last.map(|mut k| {
+            if in_phase2 {
+                k.insert("phase".into(), crate::table::s("2"));
+            }
+            k
+        });
+        return Ok(query.page(items, last));
+    };
+    let after = start.as_ref().and_then(|k| match k.get("pos") {
+        Some(aws_sdk_dynamodb::types::AttributeValue::S(p)) => Some(p.clone()),
+        _ => None,
+    });
+    let partitions =
+        crate::custom_fields::entries::field_partitions(tenant, Entity::Client, &field);
+    let table = repo.table();
+    let mut reader = EntryReader::new(table, &partitions, &ranges, descending, after.as_deref());
+    let budget = crate::contacts::search::read_budget(limit);
+    let (on_field, residual): (Vec<&FieldFilter>, Vec<&FieldFilter>) =
+        filters.iter().partition(|f| f.def.key == field);
+    let limit = limit as usize;
+    let mut out: Vec<Client> = Vec::new();
+    // The last entry taken off the reader: every entry up to it has been decided.
+    let mut last_pos: Option<String> = None;
+    let cursor_at =
+        |pos: String| crate::table::Item::from([("pos".to_string(), crate::table::s(pos))]);
+    loop {
+        let need = limit - out.len();
+        let mut candidates: Vec<(String, Uuid)> = Vec::new();
+        while candidates.len() < need
+            && reader.items_read < budget
+            && reader.requests < MAX_REQUESTS
+        {
+            let Some((pos, item)) = reader.next((need + 1) as i32).await? else {
+                break;
+            };
+            last_pos = Some(pos.clone());
+            let entry = read_entry(&item)?;
+            let listed_here = is_first_match(
+                term_of_sk(&pos),
+                entry.record,
+                &entry.terms,
+                &ranges,
+                descending,
+            );
+            if listed_here && on_field.iter().all(|f| f.accepts(Some(&entry.value))) {
+                candidates.push((pos, entry.record));
+            }
+        }
+        let ids: Vec<Uuid> = candidates.iter().map(|(_, id)| *id).collect();
+        let found = repo.get_many(tenant, &ids).await?;
+        let total = candidates.len();
+        for (n, (pos, id)) in candidates.into_iter().enumerate() {
+            let Some(client) = found.get(&id) else {
+                continue;
+            };
+            if caller.sees(&client.access())
+                && residual
+                    .iter()
+                    .all(|f| f.accepts(client.custom_fields.get(&f.def.key)))
+            {
+                out.push(client.clone());
+                if out.len() == limit {
+                    let more = n + 1 < total || reader.has_more() || with_empties;
+                    return Ok(query.page(out, more.then(|| cursor_at(pos))));
+                }
+            }
+        }
+        if !reader.has_more() {
+            // The field's entries are done: next, the clients without a value (sort only).
+            let next = with_empties
+                .then(|| crate::table::Item::from([("phase".to_string(), crate::table::s("2"))]));
+            return Ok(query.page(out, next));
+        }
+        if reader.items_read >= budget || reader.requests >= MAX_REQUESTS {
+            // Out of budget: a short page, continued from the last entry decided.
+            return Ok(query.page(out, last_pos.map(cursor_at)));
+        }
+    }
 }
 
 /// Direct subsidiaries of a client, paginated (C8).

@@ -246,6 +246,55 @@ impl DynamoClients {
         ))
     }
 
+    /// The clients with these ids that exist (BatchGetItem, 100 keys a call).
+    pub async fn get_many(
+        &self,
+        tenant: &str,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Client>, CrmError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| key(client_pk(tenant, *id), "CLIENT"))
+                .collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .build()
+                    .map_err(CrmError::internal)?,
+            );
+            for attempt in 0..8 {
+                let Some(req) = request.take() else { break };
+                let result = self
+                    .table
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table.name, req)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem clients", e))?;
+                for item in result
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table.name))
+                    .unwrap_or_default()
+                {
+                    let client = client_of(item)?;
+                    out.insert(client.id, client);
+                }
+                request = result
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table.name))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether any contact is linked to the client (S1.5).
     pub async fn has_linked_contacts(&self, tenant: &str, client: Uuid) -> Result<bool, CrmError> {
         let page = self

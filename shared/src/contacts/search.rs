@@ -23,7 +23,7 @@ use super::{ContactRepository, DynamoContacts, LifecycleStatus, tag_key};
 use crate::custom_fields::entries::{field_partitions, read_entry, term_of_sk};
 use crate::custom_fields::filter::{
     FieldFilter, FieldSort, MAX_FILTERS, Op, RawFilter, Resume, TermRange, accepts_all,
-    is_first_match, raw_filter, resolve,
+    is_first_match, narrowest, raw_filter, resolve,
 };
 use crate::custom_fields::{Entity, FieldValue};
 use crate::error::sdk_error;
@@ -423,36 +423,6 @@ pub fn plan_with(tenant: &str, caller: &Caller, q: &ContactQuery, custom: &Custo
         (None, None) => facet_partitions(tenant, "all"),
     };
     Driver::Entries { partitions }
-}
-
-/// The ranges of the filters on one field, intersected when they are single ranges (`100 ≤
-/// score < 150` reads only that slice); else the ranges of the most selective one.
-fn narrowest(filters: &[FieldFilter], key: &str) -> Option<Vec<TermRange>> {
-    let on_field: Vec<Vec<TermRange>> = filters
-        .iter()
-        .filter(|f| f.def.key == key)
-        .filter_map(FieldFilter::ranges)
-        .collect();
-    let between: Option<Vec<(&String, &String)>> = on_field
-        .iter()
-        .map(|r| match r.as_slice() {
-            [TermRange::Between(lo, hi)] => Some((lo, hi)),
-            _ => None,
-        })
-        .collect();
-    match between {
-        Some(b) if b.len() > 1 => {
-            let lo = b.iter().map(|(lo, _)| *lo).max()?.clone();
-            let hi = b.iter().map(|(_, hi)| *hi).min()?.clone();
-            Some(vec![TermRange::Between(lo, hi)])
-        }
-        _ => filters
-            .iter()
-            .filter(|f| f.def.key == key)
-            .filter_map(|f| f.ranges().map(|r| (f.selectivity(), r)))
-            .max_by_key(|(s, _)| *s)
-            .map(|(_, r)| r),
-    }
 }
 
 /// Reads counted while answering one request.

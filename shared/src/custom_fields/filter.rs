@@ -567,6 +567,36 @@ pub fn is_first_match(
     first.map(String::as_str) == Some(term)
 }
 
+/// The ranges of the filters on one field, intersected when they are single ranges (`100 ≤
+/// score < 150` reads only that slice); else the ranges of the most selective one.
+pub fn narrowest(filters: &[FieldFilter], key: &str) -> Option<Vec<TermRange>> {
+    let on_field: Vec<Vec<TermRange>> = filters
+        .iter()
+        .filter(|f| f.def.key == key)
+        .filter_map(FieldFilter::ranges)
+        .collect();
+    let between: Option<Vec<(&String, &String)>> = on_field
+        .iter()
+        .map(|r| match r.as_slice() {
+            [TermRange::Between(lo, hi)] => Some((lo, hi)),
+            _ => None,
+        })
+        .collect();
+    match between {
+        Some(b) if b.len() > 1 => {
+            let lo = b.iter().map(|(lo, _)| *lo).max()?.clone();
+            let hi = b.iter().map(|(_, hi)| *hi).min()?.clone();
+            Some(vec![TermRange::Between(lo, hi)])
+        }
+        _ => filters
+            .iter()
+            .filter(|f| f.def.key == key)
+            .filter_map(|f| f.ranges().map(|r| (f.selectivity(), r)))
+            .max_by_key(|(s, _)| *s)
+            .map(|(_, r)| r),
+    }
+}
+
 /// The filters of a list, by field key, for the values of one record.
 pub fn accepts_all(filters: &[FieldFilter], values: &BTreeMap<String, FieldValue>) -> bool {
     filters.iter().all(|f| f.accepts(values.get(&f.def.key)))

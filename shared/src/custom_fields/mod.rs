@@ -56,6 +56,7 @@ pub mod entries;
 pub mod filter;
 pub mod index;
 pub mod number;
+pub mod reader;
 pub mod store;
 pub mod value;
 pub mod values;
