@@ -743,10 +743,45 @@ async fn s3_4_fields_hidden_from_a_team_are_absent_and_cannot_be_written() {
                "visibility": {"kind": "restricted", "teams": [finance]}}),
     )
     .await;
+    // Groups are renamed and reordered; their key stays.
+    let general = stack
+        .call(
+            "POST",
+            "/custom-field-groups",
+            &admin,
+            Some(json!({"key": "general", "entity": "contact", "label": "General", "order": 5})),
+        )
+        .await;
+    assert_eq!(general.status, 201);
+    let moved = stack
+        .call(
+            "PATCH",
+            "/custom-field-groups/contact/finance",
+            &admin,
+            Some(json!({"label": "Finance & billing", "order": 9})),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    let rekey = stack
+        .call(
+            "PATCH",
+            "/custom-field-groups/contact/finance",
+            &admin,
+            Some(json!({"key": "money"})),
+        )
+        .await;
+    assert_eq!(rekey.status, 400);
     let fred_view = stack
         .call("GET", "/custom-fields?entity=contact", &fred, None)
         .await;
-    assert_eq!(fred_view.body["groups"][0]["key"], "finance");
+    let group_keys: Vec<&str> = fred_view.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(group_keys, vec!["general", "finance"], "ordered");
+    assert_eq!(fred_view.body["groups"][1]["label"], "Finance & billing");
     assert_eq!(fred_view.body["fields"][0]["group"], "finance");
     define(
         &stack,
@@ -791,9 +826,15 @@ async fn s3_4_fields_hidden_from_a_team_are_absent_and_cannot_be_written() {
         .map(|f| f["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, vec!["hobby"]);
+    let sam_groups: Vec<&str> = defs.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        defs.body["groups"],
-        json!([]),
+        sam_groups,
+        vec!["general"],
         "the Finance section is not Sam's"
     );
     let hidden = stack

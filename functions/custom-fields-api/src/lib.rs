@@ -38,6 +38,7 @@ impl api_kit::HttpHandler for CustomFieldsApi {
             "GET /custom-fields/{entity}/{key}" => get_field(self, &caller, &req).await,
             "PATCH /custom-fields/{entity}/{key}" => change_field(self, &caller, &req).await,
             "POST /custom-field-groups" => create_group(self, &caller, &req).await,
+            "PATCH /custom-field-groups/{entity}/{key}" => change_group(self, &caller, &req).await,
             _ => return api_kit::unknown_route(),
         };
         result.unwrap_or_else(error_response)
@@ -178,6 +179,34 @@ async fn create_group(
     Ok(json_response(StatusCode::CREATED, &group, None))
 }
 
+/// Rename, reorder or re-scope a group (merge patch of `label`, `order`, `teams`).
+#[utoipa::path(patch, path = "/custom-field-groups/{entity}/{key}", tag = "custom fields", request_body = Object,
+    params(("entity" = String, Path), ("key" = String, Path)),
+    responses((status = 200, description = "The group", body = Object),
+              (status = 400, description = "Another attribute than label, order, teams", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Only owners and admins change groups", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A rule is broken", body = Problem, content_type = "application/problem+json")))]
+async fn change_group(
+    api: &CustomFieldsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    admin::require_admin(caller)?;
+    let entity = entity(path_param(req, "entity"), "entity").map_err(|_| CrmError::NotFound)?;
+    let key = path_param(req, "key").ok_or(CrmError::NotFound)?;
+    let patch: serde_json::Map<String, Value> = json_body(req)?;
+    let group = admin::change_group(&api.store, caller, entity, &key, patch).await?;
+    Ok(json_response(StatusCode::OK, &group, None))
+}
+
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list_fields, create_field, get_field, change_field, create_group))]
+#[openapi(paths(
+    list_fields,
+    create_field,
+    get_field,
+    change_field,
+    create_group,
+    change_group
+))]
 pub struct CustomFieldsDoc;

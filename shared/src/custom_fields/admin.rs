@@ -146,6 +146,56 @@ pub async fn create_group(
     Ok(group)
 }
 
+/// `PATCH /custom-field-groups/{entity}/{key}`: a merge patch of `label`, `order` and `teams`
+/// (the key and entity stay).
+pub async fn change_group(
+    store: &FieldStore,
+    caller: &Caller,
+    entity: Entity,
+    key: &str,
+    patch: Map<String, Value>,
+) -> Result<FieldGroup, CrmError> {
+    require_admin(caller)?;
+    let groups = store.groups(&caller.tenant_id, entity).await?;
+    let current = groups
+        .iter()
+        .find(|g| g.key == key)
+        .ok_or(CrmError::NotFound)?
+        .clone();
+    let mut merged = serde_json::to_value(&current).map_err(CrmError::internal)?;
+    if let Some(obj) = merged.as_object_mut() {
+        for (k, v) in patch {
+            if !["label", "order", "teams"].contains(&k.as_str()) {
+                return Err(CrmError::BadRequest {
+                    detail: format!("{k} cannot be changed"),
+                    errors: vec![FieldError::new(
+                        k,
+                        "unknown_field",
+                        "label, order and teams change",
+                    )],
+                });
+            }
+            if v.is_null() {
+                obj.remove(&k);
+            } else {
+                obj.insert(k, v);
+            }
+        }
+    }
+    let input: NewFieldGroup =
+        serde_json::from_value(merged).map_err(|e| CrmError::BadRequest {
+            detail: format!("the changed group is not valid: {e}"),
+            errors: vec![],
+        })?;
+    let others: Vec<FieldGroup> = groups.into_iter().filter(|g| g.key != key).collect();
+    let group = input.validate(&others).map_err(CrmError::Validation)?;
+    if group.teams != current.teams {
+        check_teams(table_of(store), caller, &group.teams, "teams").await?;
+    }
+    store.replace_group(&caller.tenant_id, &group).await?;
+    Ok(group)
+}
+
 /// What a definition change did.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChangeOutcome {

@@ -164,6 +164,20 @@ impl FieldStore {
             })
     }
 
+    /// Replaces an existing group (layout: the last writer wins); `NotFound` when it is gone.
+    pub async fn replace_group(&self, tenant: &str, group: &FieldGroup) -> Result<(), CrmError> {
+        let item = to_item(
+            group,
+            key(definitions_pk(tenant), group_sk(group.entity, &group.key)),
+        )?;
+        self.put_conditional(item, "attribute_exists(PK)", None)
+            .await
+            .map_err(|e| match e {
+                Refused::Condition => CrmError::NotFound,
+                Refused::Other(e) => e,
+            })
+    }
+
     async fn put_conditional(
         &self,
         item: Item,
