@@ -58,6 +58,13 @@ fn entity(raw: Option<String>, name: &str) -> Result<Entity, CrmError> {
     }
 }
 
+/// The `{entity}/{key}` of a path; an unknown entity names nothing: 404.
+fn entity_and_key(req: &Request) -> Result<(Entity, String), CrmError> {
+    let entity = entity(path_param(req, "entity"), "entity").map_err(|_| CrmError::NotFound)?;
+    let key = path_param(req, "key").ok_or(CrmError::NotFound)?;
+    Ok((entity, key))
+}
+
 fn definition_response(status: StatusCode, def: &FieldDefinition) -> Response<Body> {
     json_response(status, &def.to_json(), Some(format!("\"{}\"", def.version)))
 }
@@ -114,8 +121,7 @@ async fn get_field(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let entity = entity(path_param(req, "entity"), "entity").map_err(|_| CrmError::NotFound)?;
-    let key = path_param(req, "key").ok_or(CrmError::NotFound)?;
+    let (entity, key) = entity_and_key(req)?;
     let def = admin::get(&api.store, caller, entity, &key).await?;
     Ok(definition_response(StatusCode::OK, &def))
 }
@@ -140,8 +146,7 @@ async fn change_field(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     admin::require_admin(caller)?;
-    let entity = entity(path_param(req, "entity"), "entity").map_err(|_| CrmError::NotFound)?;
-    let key = path_param(req, "key").ok_or(CrmError::NotFound)?;
+    let (entity, key) = entity_and_key(req)?;
     let expected = if_match(req)?;
     let patch: serde_json::Map<String, Value> = json_body(req)?;
     let outcome: ChangeOutcome = admin::change(
@@ -193,8 +198,7 @@ async fn change_group(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     admin::require_admin(caller)?;
-    let entity = entity(path_param(req, "entity"), "entity").map_err(|_| CrmError::NotFound)?;
-    let key = path_param(req, "key").ok_or(CrmError::NotFound)?;
+    let (entity, key) = entity_and_key(req)?;
     let patch: serde_json::Map<String, Value> = json_body(req)?;
     let group = admin::change_group(&api.store, caller, entity, &key, patch).await?;
     Ok(json_response(StatusCode::OK, &group, None))
