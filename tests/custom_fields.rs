@@ -1258,18 +1258,9 @@ async fn s3_3_imported_rows_fill_custom_fields_through_the_same_validator() {
         .unwrap();
     assert!(put.status().is_success());
     // The notification delivered twice: the second delivery writes nothing again.
-    let mut events = stack.runtime.receive_s3_events().await.unwrap();
-    assert_eq!(events.len(), 1);
-    let crm_local::S3Delivery { event, receipt, .. } = events.remove(0);
-    let first = stack
-        .runtime
-        .invoke_import_processor(event.clone())
-        .await
-        .unwrap();
-    let second = stack.runtime.invoke_import_processor(event).await.unwrap();
+    let (first, second) = stack.deliver_upload_twice().await;
     assert_eq!(format!("{first:?}"), "[Processed(Completed)]");
     assert_eq!(format!("{second:?}"), "[AlreadyDone]");
-    stack.runtime.ack_s3_event(&receipt).await.unwrap();
     let import = stack
         .call("GET", &format!("/imports/{id}"), &admin, None)
         .await;

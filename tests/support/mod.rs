@@ -115,6 +115,27 @@ impl Stack {
         }
     }
 
+    /// Delivers the one pending S3 notification to the import processor twice, as
+    /// at-least-once delivery may, and acknowledges it: the outcomes of both deliveries.
+    pub async fn deliver_upload_twice(
+        &self,
+    ) -> (
+        Vec<crm_shared::imports::ProcessOutcome>,
+        Vec<crm_shared::imports::ProcessOutcome>,
+    ) {
+        let mut events = self.runtime.receive_s3_events().await.unwrap();
+        assert_eq!(events.len(), 1, "one ObjectCreated notification");
+        let crm_local::S3Delivery { event, receipt, .. } = events.remove(0);
+        let first = self
+            .runtime
+            .invoke_import_processor(event.clone())
+            .await
+            .unwrap();
+        let second = self.runtime.invoke_import_processor(event).await.unwrap();
+        self.runtime.ack_s3_event(&receipt).await.unwrap();
+        (first, second)
+    }
+
     /// Every item of a list route (`path` may carry a query string), following `next_cursor`.
     pub async fn list_all(&self, path: &str, token: &str) -> Vec<Value> {
         let mut items = Vec::new();

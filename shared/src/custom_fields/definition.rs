@@ -355,6 +355,11 @@ pub struct NewFieldGroup {
     pub teams: Vec<Uuid>,
 }
 
+/// The position after the last of `orders` (0 for the first).
+fn after_last(orders: impl Iterator<Item = u32>) -> u32 {
+    orders.map(|o| o.saturating_add(1)).max().unwrap_or(0)
+}
+
 /// `^[a-z][a-z0-9_]{0,39}$`: field and group keys end up in attribute names and index keys.
 pub fn is_valid_key(key: &str) -> bool {
     let mut bytes = key.bytes();
@@ -452,13 +457,9 @@ impl NewFieldDefinition {
                 format!("at most {MAX_FIELDS_PER_ENTITY} custom fields per entity"),
             );
         }
-        let order = self.order.unwrap_or_else(|| {
-            siblings
-                .iter()
-                .map(|f| f.order.saturating_add(1))
-                .max()
-                .unwrap_or(0)
-        });
+        let order = self
+            .order
+            .unwrap_or_else(|| after_last(siblings.iter().map(|f| f.order)));
         self.build(e, order, 1, &[], groups)
     }
 
@@ -890,13 +891,9 @@ impl NewFieldGroup {
                 format!("at most {MAX_AUDIENCE} teams"),
             );
         }
-        let order = self.order.unwrap_or_else(|| {
-            siblings
-                .iter()
-                .map(|g| g.order.saturating_add(1))
-                .max()
-                .unwrap_or(0)
-        });
+        let order = self
+            .order
+            .unwrap_or_else(|| after_last(siblings.iter().map(|g| g.order)));
         if !e.0.is_empty() {
             return Err(e.0);
         }
