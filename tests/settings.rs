@@ -83,8 +83,8 @@ async fn s2_4_defaults_then_an_admin_sets_the_base_currency_and_rates() {
     assert_eq!(
         errors(&carried),
         vec![
-            pair("exchange_rates/GBP", "restate_on_base_change"),
-            pair("exchange_rates/USD", "not_base")
+            pair("exchange_rates.GBP", "restate_on_base_change"),
+            pair("exchange_rates.USD", "not_base")
         ]
     );
     let rebased = patch(
@@ -243,12 +243,12 @@ async fn s2_4_bad_currencies_and_rates_are_refused_naming_the_entry() {
     assert_eq!(r.status, 422, "{:?}", r.body);
     let got = errors(&r);
     for expected in [
-        pair("exchange_rates/XYZ", "iso_4217"),
-        pair("exchange_rates/USD", "rate"),
-        pair("exchange_rates/GBP", "decimal_string"),
-        pair("exchange_rates/CHF", "rate"),
-        pair("exchange_rates/JPY", "rate"),
-        pair("exchange_rates/EUR", "not_base"),
+        pair("exchange_rates.XYZ", "iso_4217"),
+        pair("exchange_rates.USD", "rate"),
+        pair("exchange_rates.GBP", "decimal_string"),
+        pair("exchange_rates.CHF", "rate"),
+        pair("exchange_rates.JPY", "rate"),
+        pair("exchange_rates.EUR", "not_base"),
     ] {
         assert!(got.contains(&expected), "{expected:?} in {got:?}");
     }
@@ -262,7 +262,7 @@ async fn s2_4_bad_currencies_and_rates_are_refused_naming_the_entry() {
             )
             .await
         ),
-        vec![pair("exchange_rates/EUR", "not_base")]
+        vec![pair("exchange_rates.EUR", "not_base")]
     );
 
     // Unknown and read-only fields, malformed JSON: 400.

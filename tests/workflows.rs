@@ -245,7 +245,7 @@ async fn s7_2_workflow_definitions_are_validated() {
     assert_eq!(bad.status, 422);
     assert_eq!(
         bad.problem_field(),
-        ("steps/0/subject".into(), "merge_field".into())
+        ("steps[0].subject".into(), "merge_field".into())
     );
     let unknown_step = stack
         .call(

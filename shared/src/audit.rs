@@ -166,8 +166,8 @@ pub fn diff_json(old: Option<&Value>, new: Option<&Value>, ignore: &[&str]) -> V
 impl AuditEntry {
     pub fn new(action: AuditAction, changes: Vec<FieldChange>, actor: &str, version: u64) -> Self {
         Self {
-            id: crate::new_id(),
-            at: crate::now(),
+            id: crate::values::new_id(),
+            at: crate::values::now(),
             actor: actor.to_string(),
             action,
             source: None,

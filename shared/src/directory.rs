@@ -9,8 +9,9 @@
 //! Items: users `T#{t}#USERS` / `USER#{user_id}`, teams `T#{t}#TEAMS` / `TEAM#{id}`. A tenant
 //! has hundreds of users, not millions: both lists are one partition, read in pages.
 
+use crate::errors::{FieldErrors, FieldPath};
 use crate::pagination::{ListQuery, Page};
-use crate::patch::Patch;
+use crate::values::Patch;
 use crate::table::{Item, Table, from_item, key, n, s, to_item};
 use crate::visibility::{MAX_SHARES, Principal};
 use crate::{Caller, CrmError, FieldError, Role};
@@ -123,14 +124,7 @@ fn team_sk(id: Uuid) -> String {
     format!("TEAM#{id}")
 }
 
-/// User ids are the identity provider's `sub`; they end up in keys, so their alphabet is safe.
-pub fn is_valid_user_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@:|+".contains(&b))
-}
+pub use crate::values::ids::is_valid_user_id;
 
 #[derive(Clone)]
 pub struct Directory {
@@ -197,7 +191,7 @@ impl Directory {
         match req.send().await {
             Ok(_) => Ok(()),
             Err(e) if crate::table::is_condition_failed(&e) => Err(CrmError::PreconditionFailed),
-            Err(e) => Err(crate::error::sdk_error("PutItem", e)),
+            Err(e) => Err(crate::errors::sdk_error("PutItem", e)),
         }
     }
 }
@@ -220,32 +214,28 @@ impl Directory {
         before: Option<(Option<&str>, Option<Uuid>)>,
     ) -> Result<(), CrmError> {
         let tenant = &caller.tenant_id;
-        let mut errors = Vec::new();
+        let mut errors = FieldErrors::new();
         if let Some(owner) = owner {
             let changed = before.is_none_or(|(o, _)| o != Some(owner));
             if changed && owner != caller.user_id && !self.is_active_user(tenant, owner).await? {
-                errors.push(FieldError::new(
+                errors.push(
                     "owner",
                     "exists",
                     "no active user with this id in the tenant",
-                ));
+                );
             }
         }
         if let Some(team) = team {
             let changed = before.is_none_or(|(_, t)| t != Some(team));
             if changed && self.team(tenant, team).await?.is_none() {
-                errors.push(FieldError::new(
+                errors.push(
                     "team",
                     "exists",
                     "no such team in the tenant",
-                ));
+                );
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(CrmError::Validation(errors))
-        }
+        errors.into_result()
     }
 
     /// A record may be shared with an active user or a team of the tenant, with at most
@@ -307,17 +297,6 @@ fn require_member(caller: &Caller) -> Result<(), CrmError> {
     }
 }
 
-fn text(field: &str, v: Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
-    match v.map(|v| crate::contacts::normalize_text(&v, NAME_MAX)) {
-        None | Some(Ok(None)) => None,
-        Some(Ok(Some(v))) => Some(v),
-        Some(Err(rule)) => {
-            errors.push(FieldError::new(field, rule.code(), rule.message(NAME_MAX)));
-            None
-        }
-    }
-}
-
 /// `PUT /users/{user_id}`: adds a member or changes their role, teams or status. Only an
 /// owner grants or takes away the owner role, and nobody deactivates or demotes themselves
 /// (so a tenant always keeps someone who can administer it).
@@ -343,64 +322,44 @@ pub async fn put_user(
             return Err(CrmError::PreconditionFailed);
         }
     }
-    let mut errors = Vec::new();
-    let name = text("name", input.name, &mut errors);
-    let email = match input
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        None => None,
-        Some(e) => match crate::contacts::normalize_email(e) {
-            Some(e) => Some(e),
-            None => {
-                errors.push(FieldError::new(
-                    "email",
-                    "format",
-                    "must be an email address",
-                ));
-                None
-            }
-        },
-    };
+    let mut errors = FieldErrors::new();
+    let name = errors.text("name", input.name, NAME_MAX);
+    let email = errors.email("email", input.email);
     let mut teams = input.teams.clone();
     teams.sort();
     teams.dedup();
     if teams.len() > MAX_TEAMS_PER_USER {
-        errors.push(FieldError::new(
+        errors.push(
             "teams",
             "max_items",
             format!("at most {MAX_TEAMS_PER_USER} teams"),
-        ));
+        );
     }
     for (i, t) in teams.iter().enumerate() {
         if dir.team(tenant, *t).await?.is_none() {
-            errors.push(FieldError::new(
-                format!("teams[{i}]"),
+            errors.push(
+                FieldPath::new("teams").index(i),
                 "exists",
                 "no such team in this tenant",
-            ));
+            );
         }
     }
     let is_portal = input.role == Role::Portal;
     if is_portal && input.portal_client_id.is_none() {
-        errors.push(FieldError::new(
+        errors.push(
             "portal_client_id",
             "required",
             "a portal user belongs to one client",
-        ));
+        );
     }
     if !is_portal && (input.portal_client_id.is_some() || input.portal_contact_id.is_some()) {
-        errors.push(FieldError::new(
+        errors.push(
             "portal_client_id",
             "portal_only",
             "only portal users have a portal client or contact",
-        ));
+        );
     }
-    if !errors.is_empty() {
-        return Err(CrmError::Validation(errors));
-    }
+    errors.into_result()?;
     let status = input.status.unwrap_or(UserStatus::Active);
     let touches_owner =
         input.role == Role::Owner || current.as_ref().is_some_and(|c| c.role == Role::Owner);
@@ -415,7 +374,7 @@ pub async fn put_user(
             errors: vec![FieldError::new("role", "not_self", "ask another admin")],
         });
     }
-    let now = crate::now();
+    let now = crate::values::now();
     let user = User {
         user_id: user_id.to_string(),
         name,
@@ -485,21 +444,19 @@ pub async fn create_team(
     input: NewTeam,
 ) -> Result<Team, CrmError> {
     require_admin(caller)?;
-    let mut errors = Vec::new();
-    let name = text("name", Some(input.name), &mut errors);
-    let description = text("description", input.description, &mut errors);
+    let mut errors = FieldErrors::new();
+    let name = errors.text("name", Some(input.name), NAME_MAX);
+    let description = errors.text("description", input.description, NAME_MAX);
     let Some(name) = name else {
         if errors.is_empty() {
-            errors.push(FieldError::new("name", "required", "a team needs a name"));
+            errors.push("name", "required", "a team needs a name");
         }
-        return Err(CrmError::Validation(errors));
+        return Err(CrmError::Validation(errors.into_vec()));
     };
-    if !errors.is_empty() {
-        return Err(CrmError::Validation(errors));
-    }
-    let now = crate::now();
+    errors.into_result()?;
+    let now = crate::values::now();
     let team = Team {
-        id: crate::new_id(),
+        id: crate::values::new_id(),
         name,
         description,
         created_at: now,
@@ -538,27 +495,23 @@ pub async fn patch_team(
     if if_match.is_some_and(|v| v != current.version) {
         return Err(CrmError::PreconditionFailed);
     }
-    let mut errors = Vec::new();
-    let name = text(
-        "name",
-        patch.name.apply(Some(current.name.clone())),
-        &mut errors,
-    );
-    let description = text(
+    let mut errors = FieldErrors::new();
+    let name = errors.text("name", patch.name.apply(Some(current.name.clone())), NAME_MAX);
+    let description = errors.text(
         "description",
         patch.description.apply(current.description.clone()),
-        &mut errors,
+        NAME_MAX,
     );
     let Some(name) = name.filter(|_| errors.is_empty()) else {
         if errors.is_empty() {
-            errors.push(FieldError::new("name", "required", "a team needs a name"));
+            errors.push("name", "required", "a team needs a name");
         }
-        return Err(CrmError::Validation(errors));
+        return Err(CrmError::Validation(errors.into_vec()));
     };
     let next = Team {
         name,
         description,
-        updated_at: crate::now(),
+        updated_at: crate::values::now(),
         updated_by: caller.user_id.clone(),
         version: current.version + 1,
         ..current.clone()

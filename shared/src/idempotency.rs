@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on POST: the first response is stored and replayed for the same key; the
 //! same key with a different request is refused. Records expire after a day (table TTL).
 
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::table::{Table, is_condition_failed, key, n, s};
 use crate::{CrmError, FieldError};
 use aws_sdk_dynamodb::types::AttributeValue;

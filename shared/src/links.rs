@@ -6,7 +6,7 @@
 use crate::clients::{self, DynamoClients};
 use crate::contacts::audit::AuditEntry;
 use crate::contacts::{self, Contact, DynamoContacts, contact_pk};
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::pagination::{ListQuery, Page};
 use crate::table::{GSI2, Item, Table, cancellation_codes, from_item, key, s, to_item};
 use crate::{Caller, CrmError, Deps};
@@ -156,7 +156,7 @@ pub async fn set_link(
         client_id,
         role: input.role,
         primary: input.primary,
-        updated_at: crate::now(),
+        updated_at: crate::values::now(),
         updated_by: caller.user_id.clone(),
     };
     let was_primary = contact.primary_client_id == Some(client_id);

@@ -68,7 +68,7 @@ pub async fn export_contact(
         }
     }
     Ok(ContactExport {
-        exported_at: crate::now(),
+        exported_at: crate::values::now(),
         contact,
         history,
         workflow_runs,
@@ -139,7 +139,7 @@ pub async fn erase_contact(deps: &Deps, caller: &Caller, id: Uuid) -> Result<(),
     marker.insert("entity".into(), s("contact_erasure"));
     marker.insert(
         "erased_at".into(),
-        s(crate::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        s(crate::values::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     );
     marker.insert("erased_by".into(), s(caller.user_id.clone()));
     table.put(marker, "PutItem erasure").await?;

@@ -11,7 +11,7 @@
 //! **Changing the base currency** makes every stored rate wrong: each one is a price in the old
 //! base. So the PATCH that changes `base_currency` must also restate (set) or clear (`null`)
 //! every rate that is to remain, or clear them all with `"exchange_rates": null`; a rate carried
-//! over silently is refused (422, `exchange_rates/{code}`, rule `restate_on_base_change`), and so
+//! over silently is refused (422, `exchange_rates.{code}`, rule `restate_on_base_change`), and so
 //! is a rate left for the new base (`not_base`). The API never derives rates itself (e.g. by
 //! dividing through the old rate of the new base): a derived number nobody entered cannot be
 //! traced to a source, which is what a finance user checks first.
@@ -24,25 +24,24 @@
 //! rounding in between.
 
 use crate::audit::{AuditAction, AuditEntry};
-use crate::clients::currency;
-use crate::error::sdk_error;
-use crate::patch::Patch;
+use crate::errors::{FieldErrors, FieldPath};
+use crate::values::currency;
+use crate::values::money::{self, normalize_rate};
+pub use crate::values::money::{
+    ConversionError, MAX_AMOUNT_FRACTION_DIGITS, MAX_AMOUNT_INTEGER_DIGITS, MAX_RATE_FRACTION_DIGITS,
+    MAX_RATE_INTEGER_DIGITS,
+};
+use crate::errors::sdk_error;
+use crate::values::Patch;
 use crate::table::{Item, Table, cancellation_codes, from_item, key, n, s, to_item};
 use crate::{Caller, CrmError, FieldError, Role};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const DEFAULT_BASE_CURRENCY: &str = "EUR";
-pub const MAX_RATE_INTEGER_DIGITS: usize = 12;
-pub const MAX_RATE_FRACTION_DIGITS: usize = 12;
-/// Most integer digits of an amount given to [`convert`].
-pub const MAX_AMOUNT_INTEGER_DIGITS: usize = 16;
-/// Most fractional digits of an amount given to [`convert`].
-pub const MAX_AMOUNT_FRACTION_DIGITS: usize = 12;
 /// Most entries in one PATCH's `exchange_rates` (there are fewer currencies).
 pub const MAX_RATE_ENTRIES: usize = 200;
 const SETTINGS_SK: &str = "SETTINGS";
@@ -97,34 +96,8 @@ pub struct SettingsPatch {
     pub exchange_rates: Patch<BTreeMap<String, Option<Value>>>,
 }
 
-/// A rate as stored: digits only, `> 0`, within the digit limits, without redundant zeros.
-pub fn normalize_rate(raw: &str) -> Option<String> {
-    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let well_formed = !whole.is_empty()
-        && whole.len() <= MAX_RATE_INTEGER_DIGITS
-        && frac.len() <= MAX_RATE_FRACTION_DIGITS
-        && digits(whole)
-        && digits(frac)
-        && !(raw.contains('.') && frac.is_empty());
-    if !well_formed {
-        return None;
-    }
-    let whole = whole.trim_start_matches('0');
-    let frac = frac.trim_end_matches('0');
-    if whole.is_empty() && frac.is_empty() {
-        return None; // zero
-    }
-    let whole = if whole.is_empty() { "0" } else { whole };
-    Some(if frac.is_empty() {
-        whole.to_string()
-    } else {
-        format!("{whole}.{frac}")
-    })
-}
-
 fn rate_field(code: &str) -> String {
-    format!("exchange_rates/{code}")
+    FieldPath::new("exchange_rates").field(code).to_string()
 }
 
 impl SettingsPatch {
@@ -133,27 +106,27 @@ impl SettingsPatch {
         self,
         current: &TenantSettings,
     ) -> Result<(String, BTreeMap<String, String>), Vec<FieldError>> {
-        let mut errors = Vec::new();
+        let mut errors = FieldErrors::new();
         let mut base_valid = true;
         let base = match self.base_currency {
             Patch::Absent => current.base_currency.clone(),
             Patch::Clear => {
-                errors.push(FieldError::new(
+                errors.push(
                     "base_currency",
                     "required",
                     "the tenant always has a base currency",
-                ));
+                );
                 current.base_currency.clone()
             }
             Patch::Set(code) => {
                 let code = code.trim().to_uppercase();
                 if currency::minor_digits(&code).is_none() {
                     base_valid = false;
-                    errors.push(FieldError::new(
+                    errors.push(
                         "base_currency",
                         "iso_4217",
                         "must be an ISO 4217 currency code such as EUR",
-                    ));
+                    );
                 }
                 code
             }
@@ -164,11 +137,11 @@ impl SettingsPatch {
             Patch::Absent => current.exchange_rates.clone(),
             Patch::Clear => BTreeMap::new(),
             Patch::Set(entries) if entries.len() > MAX_RATE_ENTRIES => {
-                errors.push(FieldError::new(
+                errors.push(
                     "exchange_rates",
                     "max_items",
                     format!("at most {MAX_RATE_ENTRIES} entries per request"),
-                ));
+                );
                 current.exchange_rates.clone()
             }
             Patch::Set(entries) => {
@@ -177,19 +150,19 @@ impl SettingsPatch {
                     let code = raw_code.trim().to_uppercase();
                     let field = rate_field(&raw_code);
                     if currency::minor_digits(&code).is_none() {
-                        errors.push(FieldError::new(
+                        errors.push(
                             field,
                             "iso_4217",
                             "rates are keyed by ISO 4217 currency codes such as USD",
-                        ));
+                        );
                         continue;
                     }
                     if !restated.insert(code.clone()) {
-                        errors.push(FieldError::new(
+                        errors.push(
                             field,
                             "duplicate",
                             format!("{code} is given more than once"),
-                        ));
+                        );
                         continue;
                     }
                     match value {
@@ -200,7 +173,7 @@ impl SettingsPatch {
                             Some(rate) => {
                                 rates.insert(code, rate);
                             }
-                            None => errors.push(FieldError::new(
+                            None => errors.push(
                                 field,
                                 "rate",
                                 format!(
@@ -208,13 +181,13 @@ impl SettingsPatch {
                                      {MAX_RATE_INTEGER_DIGITS} integer and \
                                      {MAX_RATE_FRACTION_DIGITS} fractional digits, e.g. \"0.92\""
                                 ),
-                            )),
+                            ),
                         },
-                        Some(_) => errors.push(FieldError::new(
+                        Some(_) => errors.push(
                             field,
                             "decimal_string",
                             "give the rate as a string such as \"0.92\", so that no digit is lost",
-                        )),
+                        ),
                     }
                 }
                 rates
@@ -223,13 +196,13 @@ impl SettingsPatch {
         let base_changed = base_valid && base != current.base_currency;
         for code in rates.keys() {
             if *code == base {
-                errors.push(FieldError::new(
+                errors.push(
                     rate_field(code),
                     "not_base",
                     format!("{base} is the base currency and has no rate; clear it (null)"),
-                ));
+                );
             } else if base_changed && !restated.contains(code) {
-                errors.push(FieldError::new(
+                errors.push(
                     rate_field(code),
                     "restate_on_base_change",
                     format!(
@@ -237,28 +210,11 @@ impl SettingsPatch {
                          that changes the base currency",
                         current.base_currency
                     ),
-                ));
+                );
             }
         }
-        if errors.is_empty() {
-            Ok((base, rates))
-        } else {
-            Err(errors)
-        }
+        errors.finish((base, rates))
     }
-}
-
-/// Why an amount could not be converted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConversionError {
-    #[error("not an amount: {0:?}")]
-    InvalidAmount(String),
-    #[error("not an ISO 4217 currency: {0:?}")]
-    UnknownCurrency(String),
-    #[error("no exchange rate for {0}")]
-    MissingRate(String),
-    #[error("the converted amount is out of range")]
-    Overflow,
 }
 
 impl From<ConversionError> for CrmError {
@@ -277,82 +233,16 @@ impl From<ConversionError> for CrmError {
     }
 }
 
-fn parse_amount(raw: &str) -> Option<Decimal> {
-    let unsigned = raw.strip_prefix('-').unwrap_or(raw);
-    let (whole, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let well_formed = !whole.is_empty()
-        && whole.len() <= MAX_AMOUNT_INTEGER_DIGITS
-        && frac.len() <= MAX_AMOUNT_FRACTION_DIGITS
-        && digits(whole)
-        && digits(frac)
-        && !(unsigned.contains('.') && frac.is_empty());
-    well_formed
-        .then(|| Decimal::from_str_exact(raw).ok())
-        .flatten()
-}
-
-/// The stored rate of `code` (checked when it was saved).
-fn rate_of(settings: &TenantSettings, code: &str) -> Result<Decimal, ConversionError> {
-    settings
-        .exchange_rates
-        .get(code)
-        .and_then(|r| Decimal::from_str_exact(r).ok())
-        .filter(|r| *r > Decimal::ZERO)
-        .ok_or_else(|| ConversionError::MissingRate(code.to_string()))
-}
-
-/// Converts `amount` (a decimal string such as `"-1200.5"`) from currency `from` to `to` with
-/// the tenant's rates, rounded half away from zero to the minor units of `to` and written with
-/// exactly that many decimals (`"1104.46"`). Converting to the same currency only rounds (and
-/// pads) the amount. Fails, never panics, on a malformed amount, an unknown currency, a missing
-/// rate, or a result out of range.
+/// Converts `amount` from currency `from` to `to` with the tenant's rates (see
+/// [`crate::values::money::convert`]): exact, rounded once, half away from zero, to the minor
+/// units of `to`.
 pub fn convert(
     amount: &str,
     from: &str,
     to: &str,
     settings: &TenantSettings,
 ) -> Result<String, ConversionError> {
-    let value =
-        parse_amount(amount).ok_or_else(|| ConversionError::InvalidAmount(amount.to_string()))?;
-    for code in [from, to] {
-        if currency::minor_digits(code).is_none() {
-            return Err(ConversionError::UnknownCurrency(code.to_string()));
-        }
-    }
-    let digits = currency::minor_digits(to).unwrap_or(0);
-    let base = settings.base_currency.as_str();
-    let converted = if from == to {
-        value
-    } else {
-        // Into the base (multiply by the rate of `from`), then out of it (divide by the rate of
-        // `to`), unrounded in between.
-        let in_base = if from == base {
-            value
-        } else {
-            value
-                .checked_mul(rate_of(settings, from)?)
-                .ok_or(ConversionError::Overflow)?
-        };
-        if to == base {
-            in_base
-        } else {
-            in_base
-                .checked_div(rate_of(settings, to)?)
-                .ok_or(ConversionError::Overflow)?
-        }
-    };
-    let mut rounded =
-        converted.round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero);
-    if rounded.is_zero() {
-        rounded.set_sign_positive(true);
-    }
-    // Pads to the minor units ("5" → "5.00"); never rounds again, the scale is at most `digits`.
-    rounded.rescale(digits);
-    if rounded.scale() != digits {
-        return Err(ConversionError::Overflow); // too large to carry the minor units
-    }
-    Ok(rounded.to_string())
+    money::convert(amount, from, to, &settings.base_currency, &settings.exchange_rates)
 }
 
 pub fn settings_pk(tenant: &str) -> String {
@@ -473,7 +363,7 @@ pub async fn patch(
         base_currency,
         exchange_rates,
         version: current.version + 1,
-        updated_at: Some(crate::now()),
+        updated_at: Some(crate::values::now()),
         updated_by: Some(caller.user_id.clone()),
     };
     // Diffed against what was in force, the defaults included.
@@ -492,6 +382,7 @@ pub async fn patch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -598,10 +489,10 @@ mod tests {
         );
         for expected in [
             pair("base_currency", "iso_4217"),
-            pair("exchange_rates/XYZ", "iso_4217"),
-            pair("exchange_rates/USD", "rate"),
-            pair("exchange_rates/GBP", "decimal_string"),
-            pair("exchange_rates/CHF", "rate"),
+            pair("exchange_rates.XYZ", "iso_4217"),
+            pair("exchange_rates.USD", "rate"),
+            pair("exchange_rates.GBP", "decimal_string"),
+            pair("exchange_rates.CHF", "rate"),
         ] {
             assert!(got.contains(&expected), "{expected:?} in {got:?}");
         }
@@ -609,7 +500,7 @@ mod tests {
             broken(
                 patch(json!({"exchange_rates": {"EUR": "1"}})).apply(&TenantSettings::default())
             ),
-            vec![pair("exchange_rates/EUR", "not_base")]
+            vec![pair("exchange_rates.EUR", "not_base")]
         );
         assert_eq!(
             broken(patch(json!({"base_currency": null})).apply(&TenantSettings::default())),
@@ -620,7 +511,7 @@ mod tests {
                 patch(json!({"exchange_rates": {"USD": "1", "usd": "2"}}))
                     .apply(&TenantSettings::default())
             ),
-            vec![pair("exchange_rates/usd", "duplicate")]
+            vec![pair("exchange_rates.usd", "duplicate")]
         );
     }
 
@@ -631,8 +522,8 @@ mod tests {
         assert_eq!(
             broken(patch(json!({"base_currency": "USD"})).apply(&current)),
             vec![
-                pair("exchange_rates/GBP", "restate_on_base_change"),
-                pair("exchange_rates/USD", "not_base"),
+                pair("exchange_rates.GBP", "restate_on_base_change"),
+                pair("exchange_rates.USD", "not_base"),
             ]
         );
         assert_eq!(
@@ -640,7 +531,7 @@ mod tests {
                 patch(json!({"base_currency": "USD", "exchange_rates": {"USD": null}}))
                     .apply(&current)
             ),
-            vec![pair("exchange_rates/GBP", "restate_on_base_change")]
+            vec![pair("exchange_rates.GBP", "restate_on_base_change")]
         );
         // Restated in the new base: accepted.
         let (base, rates) = patch(json!({"base_currency": "usd",
@@ -738,7 +629,7 @@ mod tests {
         );
         let e: CrmError = ConversionError::MissingRate("GBP".into()).into();
         assert!(
-            matches!(e, CrmError::Validation(ref v) if v[0].field == "exchange_rates/GBP" && v[0].rule == "rate_missing")
+            matches!(e, CrmError::Validation(ref v) if v[0].field == "exchange_rates.GBP" && v[0].rule == "rate_missing")
         );
     }
 
@@ -811,7 +702,7 @@ mod tests {
             let amount = amount_in(base, whole, frac, false);
             let there = convert(&amount, base, x, &settings).unwrap();
             // A tiny rate can make the amount in X longer than an amount may be.
-            prop_assume!(parse_amount(&there).is_some());
+            prop_assume!(money::parse_amount(&there).is_some());
             let back = convert(&there, x, base, &settings).unwrap();
             let diff = (Decimal::from_str_exact(&back).unwrap() - Decimal::from_str_exact(&amount).unwrap()).abs();
             let one_minor = Decimal::ONE / Decimal::from(10u64.pow(db));

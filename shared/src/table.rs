@@ -16,7 +16,7 @@
 //! Ids are UUIDv7, so a GSI1SK of `{id}` sorts by creation time.
 
 use crate::CrmError;
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 

@@ -1,13 +1,14 @@
 //! Client companies (S2): master data, communication preferences, currency and billing terms,
 //! and the parent / subsidiary hierarchy (cycles refused).
 
-pub mod currency;
 mod store;
 
 pub use store::{DynamoClients, client_pk};
 
 use crate::audit::{AuditAction, AuditEntry};
-use crate::contacts::{normalize_email, normalize_text};
+use crate::errors::{FieldErrors, FieldPath};
+use crate::values::phone::Phone;
+use crate::values::{Currency, ids, money};
 use crate::custom_fields::entries::Terms;
 use crate::custom_fields::entries::{read_entry, term_of_sk};
 use crate::custom_fields::filter::{
@@ -18,7 +19,7 @@ use crate::custom_fields::reader::EntryReader;
 use crate::custom_fields::values::{CustomValues, join_validation};
 use crate::custom_fields::{Entity, FieldValue};
 use crate::pagination::{ListQuery, Page};
-use crate::patch::Patch;
+use crate::values::Patch;
 use crate::visibility::{Access, Principal, RecordKind, Visibility};
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
@@ -326,59 +327,6 @@ impl ClientPatch {
     }
 }
 
-/// Collects field errors while normalising.
-struct Check(Vec<FieldError>);
-
-impl Check {
-    fn fail(&mut self, field: &str, rule: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, rule, message));
-    }
-
-    fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
-        match normalize_text(&value?, max) {
-            Ok(v) => v,
-            Err(rule) => {
-                self.fail(field, rule.code(), rule.message(max));
-                None
-            }
-        }
-    }
-
-    fn email(&mut self, field: &str, value: Option<String>) -> Option<String> {
-        let v = self.text(field, value, 254)?;
-        let normalised = normalize_email(&v);
-        if normalised.is_none() {
-            self.fail(
-                field,
-                "format",
-                "must be an email address like name@example.com",
-            );
-        }
-        normalised
-    }
-
-    fn address(&mut self, field: &str, value: Option<Address>) -> Option<Address> {
-        let a = value?;
-        let address = Address {
-            street: self.text(&format!("{field}/street"), a.street, 200),
-            postal_code: self.text(&format!("{field}/postal_code"), a.postal_code, 20),
-            city: self.text(&format!("{field}/city"), a.city, 100),
-            region: self.text(&format!("{field}/region"), a.region, 100),
-            country: a.country.map(|c| c.trim().to_uppercase()),
-        };
-        if let Some(c) = &address.country {
-            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
-                self.fail(
-                    &format!("{field}/country"),
-                    "iso_3166_1",
-                    "must be a two-letter country code such as DE",
-                );
-            }
-        }
-        (address != Address::default()).then_some(address)
-    }
-}
-
 fn is_domain(d: &str) -> bool {
     let labels: Vec<&str> = d.split('.').collect();
     d.len() <= 253
@@ -392,45 +340,44 @@ fn is_domain(d: &str) -> bool {
         })
 }
 
+fn validate_address(e: &mut FieldErrors, field: &str, value: Option<Address>) -> Option<Address> {
+    let a = value?;
+    let path = FieldPath::new(field);
+    let address = Address {
+        street: e.text(path.field("street"), a.street, 200),
+        postal_code: e.text(path.field("postal_code"), a.postal_code, 20),
+        city: e.text(path.field("city"), a.city, 100),
+        region: e.text(path.field("region"), a.region, 100),
+        country: e.country(path.field("country"), a.country),
+    };
+    (address != Address::default()).then_some(address)
+}
+
 impl ClientFields {
     /// Normalises and validates every field; reports every broken rule.
     pub fn validate(self) -> Result<Self, Vec<FieldError>> {
-        let mut c = Check(Vec::new());
-        let name = c.text("name", Some(self.name), 200).unwrap_or_default();
-        if name.is_empty() && c.0.is_empty() {
-            c.fail("name", "required", "name must not be empty");
+        let mut e = FieldErrors::new();
+        let name = e.text("name", Some(self.name), 200).unwrap_or_default();
+        if name.is_empty() && e.is_empty() {
+            e.push("name", "required", "name must not be empty");
         }
-        let domain = c.text("domain", self.domain, 253).map(|d| d.to_lowercase());
+        let domain = e.text("domain", self.domain, 253).map(|d| d.to_lowercase());
         if domain.as_deref().is_some_and(|d| !is_domain(d)) {
-            c.fail("domain", "format", "must be a domain such as acme.example");
+            e.push("domain", "format", "must be a domain such as acme.example");
         }
-        let website = c.text("website", self.website, 2000);
-        if website
-            .as_deref()
-            .is_some_and(|w| !(w.starts_with("https://") || w.starts_with("http://")))
-        {
-            c.fail("website", "format", "must be an http(s) URL");
-        }
-        let phone = c.text("phone", self.phone, 40);
-        if phone.as_deref().is_some_and(|p| {
-            !p.chars()
-                .all(|ch| ch.is_ascii_digit() || " +()-./".contains(ch))
-                || p.chars().filter(char::is_ascii_digit).count() < 5
-        }) {
-            c.fail(
-                "phone",
-                "format",
-                "must be a phone number (digits, spaces, + ( ) - . /)",
-            );
-        }
-        let vat_id = c
+        let website = e.url("website", self.website, 2000);
+        let phone = e
+            .text("phone", self.phone, 40)
+            .and_then(|p| e.check("phone", Phone::parse(&p, None)))
+            .map(|p| p.display().to_string());
+        let vat_id = e
             .text("vat_id", self.vat_id, 30)
             .map(|v| v.replace(' ', "").to_uppercase());
         if vat_id
             .as_deref()
             .is_some_and(|v| !v.chars().all(|ch| ch.is_ascii_alphanumeric()))
         {
-            c.fail(
+            e.push(
                 "vat_id",
                 "format",
                 "must be letters and digits, e.g. DE123456789",
@@ -438,32 +385,24 @@ impl ClientFields {
         }
         let mut tags: Vec<String> = Vec::new();
         for (i, tag) in self.tags.into_iter().enumerate() {
-            if let Some(t) = c.text(&format!("tags/{i}"), Some(tag), 50) {
+            if let Some(t) = e.text(FieldPath::new("tags").index(i), Some(tag), 50) {
                 if !tags.iter().any(|x| x.eq_ignore_ascii_case(&t)) {
                     tags.push(t);
                 }
             }
         }
         if tags.len() > 50 {
-            c.fail("tags", "max_items", "at most 50 tags");
+            e.push("tags", "max_items", "at most 50 tags");
         }
-        let currency = self
-            .currency
-            .map(|v| v.trim().to_uppercase())
-            .unwrap_or_else(|| DEFAULT_CURRENCY.to_string());
-        let known_currency = currency::minor_digits(&currency).is_some();
-        if !known_currency {
-            c.fail(
-                "currency",
-                "iso_4217",
-                "must be an ISO 4217 currency code such as EUR",
-            );
-        }
-        let default_hourly_rate = match self.default_hourly_rate {
-            Some(rate) if known_currency => {
-                let normalised = currency::normalize_amount(&rate, &currency);
+        let currency = e.check(
+            "currency",
+            Currency::parse(self.currency.as_deref().unwrap_or(DEFAULT_CURRENCY)),
+        );
+        let default_hourly_rate = match (self.default_hourly_rate, currency) {
+            (Some(rate), Some(currency)) => {
+                let normalised = money::normalize_amount(&rate, currency.code());
                 if normalised.is_none() {
-                    c.fail(
+                    e.push(
                         "default_hourly_rate",
                         "amount",
                         format!(
@@ -473,12 +412,12 @@ impl ClientFields {
                 }
                 normalised
             }
-            other => other,
+            (other, _) => other,
         };
         if self.payment_terms_days.is_some_and(|d| d > 365) {
-            c.fail("payment_terms_days", "range", "must be from 0 to 365");
+            e.push("payment_terms_days", "range", "must be from 0 to 365");
         }
-        let language = c.text("communication/language", self.communication.language, 35);
+        let language = e.text("communication.language", self.communication.language, 35);
         if language.as_deref().is_some_and(|l| {
             let mut parts = l.split('-');
             let primary = parts.next().unwrap_or("");
@@ -488,41 +427,45 @@ impl ClientFields {
                     !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric())
                 })
         }) {
-            c.fail(
-                "communication/language",
+            e.push(
+                "communication.language",
                 "bcp_47",
                 "must be a language tag such as de or de-AT",
             );
         }
-        let time_zone = c.text("communication/time_zone", self.communication.time_zone, 64);
+        let time_zone = e.text("communication.time_zone", self.communication.time_zone, 64);
         if time_zone.as_deref().is_some_and(|z| {
             z != "UTC"
                 && !(z.contains('/')
                     && z.chars()
                         .all(|ch| ch.is_ascii_alphanumeric() || "/_-+".contains(ch)))
         }) {
-            c.fail(
-                "communication/time_zone",
+            e.push(
+                "communication.time_zone",
                 "iana",
                 "must be an IANA time zone such as Europe/Berlin",
             );
         }
+        let owner = self
+            .owner
+            .filter(|o| !o.trim().is_empty())
+            .and_then(|o| e.check("owner", ids::user_id(&o)));
         let fields = ClientFields {
             name,
-            legal_name: c.text("legal_name", self.legal_name, 200),
+            legal_name: e.text("legal_name", self.legal_name, 200),
             domain,
-            industry: c.text("industry", self.industry, 100),
+            industry: e.text("industry", self.industry, 100),
             size: self.size,
             status: Some(self.status.unwrap_or(ClientStatus::Active)),
-            owner: c.text("owner", self.owner, 128),
+            owner,
             team: self.team,
             visibility: self.visibility,
             tags,
             parent_id: self.parent_id,
-            billing_address: c.address("billing_address", self.billing_address),
-            shipping_address: c.address("shipping_address", self.shipping_address),
+            billing_address: validate_address(&mut e, "billing_address", self.billing_address),
+            shipping_address: validate_address(&mut e, "shipping_address", self.shipping_address),
             phone,
-            email: c.email("email", self.email),
+            email: e.email("email", self.email),
             website,
             vat_id,
             communication: CommunicationPreferences {
@@ -530,13 +473,15 @@ impl ClientFields {
                 time_zone,
                 ..self.communication
             },
-            currency: Some(currency),
+            currency: Some(
+                currency.map_or_else(|| DEFAULT_CURRENCY.to_string(), |c| c.code().to_string()),
+            ),
             payment_terms_days: self.payment_terms_days,
             payment_method: self.payment_method,
-            billing_email: c.email("billing_email", self.billing_email),
+            billing_email: e.email("billing_email", self.billing_email),
             default_hourly_rate,
         };
-        if c.0.is_empty() { Ok(fields) } else { Err(c.0) }
+        e.finish(fields)
     }
 }
 
@@ -679,9 +624,9 @@ pub async fn create(
         }
     }
     check_references(repo, caller, &fields, None).await?;
-    let id = crate::new_id();
+    let id = crate::values::new_id();
     check_parent(repo, &caller.tenant_id, id, fields.parent_id).await?;
-    let now = crate::now();
+    let now = crate::values::now();
     let client = Client {
         id,
         fields,
@@ -754,7 +699,7 @@ pub async fn patch(
     check_references(repo, caller, &fields, Some(&current.fields)).await?;
     let mut next = Client {
         fields,
-        updated_at: crate::now(),
+        updated_at: crate::values::now(),
         updated_by: caller.user_id.clone(),
         version: current.version + 1,
         ..current.clone()
@@ -1246,7 +1191,7 @@ pub async fn share(
         .await?;
     let tenant = &caller.tenant_id;
     let mut next = Client {
-        updated_at: crate::now(),
+        updated_at: crate::values::now(),
         updated_by: caller.user_id.clone(),
         version: current.version + 1,
         ..current.clone()
@@ -1276,7 +1221,7 @@ pub async fn unshare(
         return Err(CrmError::NotFound);
     }
     let mut next = Client {
-        updated_at: crate::now(),
+        updated_at: crate::values::now(),
         updated_by: caller.user_id.clone(),
         version: current.version + 1,
         ..current.clone()
@@ -1352,12 +1297,44 @@ mod tests {
             ("name", "required"),
             ("currency", "iso_4217"),
             ("payment_terms_days", "range"),
-            ("communication/language", "bcp_47"),
-            ("communication/time_zone", "iana"),
-            ("billing_address/country", "iso_3166_1"),
+            ("communication.language", "bcp_47"),
+            ("communication.time_zone", "iana"),
+            ("billing_address.country", "iso_3166"),
             ("email", "format"),
         ] {
             assert!(got.contains(&expected), "{expected:?} in {got:?}");
         }
+    }
+
+    #[test]
+    fn a_client_address_country_follows_the_one_country_rule() {
+        // "ZZ" is two capital letters but no ISO 3166-1 country: refused on a client as on a
+        // contact (it used to pass the client's own two-letter check).
+        let client = ClientFields {
+            billing_address: Some(Address {
+                country: Some("ZZ".into()),
+                ..Default::default()
+            }),
+            ..fields("Acme")
+        }
+        .validate()
+        .unwrap_err();
+        let contact = crate::contacts::ContactFields::validate(crate::contacts::NewContact {
+            first_name: Some("Ada".into()),
+            addresses: Some(vec![crate::contacts::ContactAddress {
+                country: Some("ZZ".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            (client[0].field.as_str(), client[0].rule.as_str()),
+            ("billing_address.country", "iso_3166")
+        );
+        assert_eq!(
+            (contact[0].field.as_str(), contact[0].rule.as_str()),
+            ("addresses[0].country", "iso_3166")
+        );
     }
 }

@@ -7,7 +7,7 @@
 use super::{Client, ClientTombstone};
 use crate::CrmError;
 use crate::audit::{self, AuditEntry};
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::table::{GSI1, GSI2, Item, Table, cancellation_codes, from_item, key, n, s, to_item};
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use uuid::Uuid;

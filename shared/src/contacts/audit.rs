@@ -65,8 +65,8 @@ impl AuditEntry {
         };
         let version = after.or(before).map_or(0, |c| c.version);
         Self {
-            id: crate::new_id(),
-            at: crate::now(),
+            id: crate::values::new_id(),
+            at: crate::values::now(),
             actor: actor.to_string(),
             action,
             source,

@@ -1,9 +1,12 @@
 //! The editable fields of a contact (S1.1), their input shape and their validation. Every
 //! broken rule is reported with the field's path (`emails[1].address`) and the rule's name.
 
-use super::normalize::{normalize_email, normalize_text};
-use super::phone::{normalize_phone, validate_country};
 use crate::FieldError;
+use crate::errors::{FieldErrors, FieldPath};
+use crate::values::country::Country;
+use crate::values::phone::Phone;
+use crate::values::url::is_web_url;
+use crate::values::{Email, ids};
 use crate::visibility::Visibility;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -220,46 +223,15 @@ pub struct NewContact {
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-struct Errors(Vec<FieldError>);
-
-impl Errors {
-    fn push(&mut self, field: impl Into<String>, rule: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, rule, message));
-    }
-
-    fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
-        match normalize_text(&value?, max) {
-            Ok(v) => v,
-            Err(rule) => {
-                self.push(field, rule.code(), rule.message(max));
-                None
-            }
-        }
-    }
-}
-
 /// A lead source key (S8.2): lower-case letters, digits, `-` and `_`, 1–50 characters.
 pub fn is_valid_key(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 50
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
-pub(crate) fn is_web_url(s: &str) -> bool {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"));
-    rest.is_some_and(|r| {
-        let host = r.split(['/', '?', '#']).next().unwrap_or("");
-        host.contains('.') && !host.starts_with('.') && !host.chars().any(char::is_whitespace)
-    }) && !s.chars().any(char::is_whitespace)
+    ids::is_valid_key(s)
 }
 
 impl ContactFields {
     /// Normalises and validates; every violated rule is reported, not just the first.
     pub fn validate(raw: NewContact) -> Result<Self, Vec<FieldError>> {
-        let mut e = Errors(Vec::new());
+        let mut e = FieldErrors::new();
         let first_name = e.text("first_name", raw.first_name, NAME_MAX);
         let last_name = e.text("last_name", raw.last_name, NAME_MAX);
         let explicit_display_name = e.text("display_name", raw.display_name, NAME_MAX * 2);
@@ -280,13 +252,11 @@ impl ContactFields {
             }],
             (None, many) => many.unwrap_or_default(),
         };
-        let before = e.0.len();
+        let before = e.len();
         let emails = validate_emails(&mut e, email_inputs);
         if shorthand {
             // Errors about the `email` shorthand name the field the caller sent.
-            for err in &mut e.0[before..] {
-                err.field = "email".into();
-            }
+            e.rename_since(before, "email");
         }
 
         let addresses = raw.addresses.unwrap_or_default();
@@ -309,14 +279,7 @@ impl ContactFields {
             default_country.as_deref(),
         );
 
-        let website = e.text("website", raw.website, URL_MAX);
-        if website.as_deref().is_some_and(|w| !is_web_url(w)) {
-            e.push(
-                "website",
-                "url",
-                "must be an http(s) URL like https://example.com",
-            );
-        }
+        let website = e.url("website", raw.website, URL_MAX);
         let social = raw.social_profiles.unwrap_or_default();
         if social.len() > MAX_SOCIAL {
             e.push(
@@ -327,8 +290,8 @@ impl ContactFields {
         }
         let mut social_profiles = Vec::new();
         for (i, p) in social.into_iter().enumerate() {
-            let field = format!("social_profiles[{i}].url");
-            match normalize_text(&p.url, URL_MAX) {
+            let field = FieldPath::new("social_profiles").index(i).field("url");
+            match crate::values::text::text(&p.url, URL_MAX) {
                 Ok(Some(url))
                     if is_web_url(&url)
                         || (url.starts_with('@') && url.len() > 1 && !url.contains(' ')) =>
@@ -339,11 +302,11 @@ impl ContactFields {
                     })
                 }
                 Ok(_) => e.push(field, "url", "must be an http(s) URL or an @handle"),
-                Err(rule) => e.push(field, rule.code(), rule.message(URL_MAX)),
+                Err(invalid) => e.invalid(field, invalid),
             }
         }
 
-        let today = crate::now().date_naive();
+        let today = crate::values::now().date_naive();
         if let Some(b) = raw.birthday {
             if b > today || b < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
                 e.push("birthday", "range", "must be between 1900-01-01 and today");
@@ -351,7 +314,7 @@ impl ContactFields {
         }
         if raw
             .last_contacted_at
-            .is_some_and(|t| t > crate::now() + chrono::Duration::minutes(5))
+            .is_some_and(|t| t > crate::values::now() + chrono::Duration::minutes(5))
         {
             e.push(
                 "last_contacted_at",
@@ -363,25 +326,11 @@ impl ContactFields {
         let tags = validate_tags(&mut e, raw.tags.unwrap_or_default());
         let owner = raw
             .owner
-            .map(|o| o.trim().to_string())
-            .filter(|o| !o.is_empty());
-        if owner
-            .as_deref()
-            .is_some_and(|o| !crate::directory::is_valid_user_id(o))
-        {
-            e.push("owner", "format", "must be a user id of this tenant");
-        }
+            .filter(|o| !o.trim().is_empty())
+            .and_then(|o| e.check("owner", ids::user_id(&o)));
         let lead_source = raw
             .lead_source
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        if lead_source.as_deref().is_some_and(|s| !is_valid_key(s)) {
-            e.push(
-                "lead_source",
-                "format",
-                "must be a key of lower-case letters, digits, - and _ (at most 50)",
-            );
-        }
+            .and_then(|s| e.check("lead_source", ids::key(&s)).flatten());
 
         let fields = Self {
             first_name,
@@ -403,14 +352,14 @@ impl ContactFields {
             lifecycle_status: raw.lifecycle_status.unwrap_or_default(),
             last_contacted_at: raw.last_contacted_at,
         };
-        if e.0.is_empty() && fields.display_name().is_none() {
+        if e.is_empty() && fields.display_name().is_none() {
             e.push(
                 "first_name",
                 "required_one_of",
                 "give at least one of first_name, last_name, display_name, company or email",
             );
         }
-        if e.0.is_empty() { Ok(fields) } else { Err(e.0) }
+        e.finish(fields)
     }
 
     /// The primary email address.
@@ -474,7 +423,7 @@ impl ContactFields {
     }
 }
 
-fn validate_emails(e: &mut Errors, inputs: Vec<EmailInput>) -> Vec<EmailAddress> {
+fn validate_emails(e: &mut FieldErrors, inputs: Vec<EmailInput>) -> Vec<EmailAddress> {
     if inputs.len() > MAX_EMAILS {
         e.push(
             "emails",
@@ -488,19 +437,14 @@ fn validate_emails(e: &mut Errors, inputs: Vec<EmailInput>) -> Vec<EmailAddress>
     }
     let mut out: Vec<EmailAddress> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
-        match normalize_email(&input.address) {
-            None => e.push(
-                format!("emails[{i}].address"),
-                "format",
-                "must be an email address like name@example.com",
-            ),
-            Some(address) if out.iter().any(|o| o.address == address) => e.push(
-                format!("emails[{i}].address"),
-                "unique",
-                "the address is listed twice",
-            ),
+        let path = FieldPath::new("emails").index(i).field("address");
+        match e.check(&path, Email::parse(&input.address)) {
+            None => {}
+            Some(address) if out.iter().any(|o| o.address == address.as_str()) => {
+                e.push(path, "unique", "the address is listed twice")
+            }
             Some(address) => out.push(EmailAddress {
-                address,
+                address: address.into_string(),
                 label: input.label,
                 primary: input.primary,
             }),
@@ -518,7 +462,7 @@ fn validate_emails(e: &mut Errors, inputs: Vec<EmailInput>) -> Vec<EmailAddress>
 }
 
 fn validate_phones(
-    e: &mut Errors,
+    e: &mut FieldErrors,
     inputs: Vec<PhoneInput>,
     default_country: Option<&str>,
 ) -> Vec<PhoneNumber> {
@@ -534,38 +478,23 @@ fn validate_phones(
     }
     let mut out: Vec<PhoneNumber> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
-        let country = match input
-            .country
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        {
+        let path = FieldPath::new("phones").index(i);
+        let country = match input.country.filter(|c| !c.trim().is_empty()) {
             None => default_country.map(str::to_string),
-            Some(c) => match validate_country(c) {
-                Some(c) => Some(c),
-                None => {
-                    e.push(
-                        format!("phones[{i}].country"),
-                        "iso_3166",
-                        "must be an ISO 3166-1 alpha-2 country code",
-                    );
-                    continue;
-                }
+            Some(c) => match e.check(path.field("country"), Country::parse(&c)) {
+                Some(c) => Some(c.to_string()),
+                None => continue,
             },
         };
-        match normalize_phone(&input.number, country.as_deref()) {
-            Err(rule) => e.push(format!("phones[{i}].number"), rule.code(), rule.message()),
+        match Phone::parse(&input.number, country.as_deref()).map(Phone::into_parts) {
+            Err(invalid) => e.invalid(path.field("number"), invalid),
             Ok(p) => {
                 let duplicate = out.iter().any(|o| match (&o.e164, &p.e164) {
                     (Some(a), Some(b)) => a == b,
                     _ => o.number == p.display,
                 });
                 if duplicate {
-                    e.push(
-                        format!("phones[{i}].number"),
-                        "unique",
-                        "the number is listed twice",
-                    );
+                    e.push(path.field("number"), "unique", "the number is listed twice");
                 } else {
                     out.push(PhoneNumber {
                         number: p.display,
@@ -588,55 +517,35 @@ fn validate_phones(
     out
 }
 
-fn validate_address(e: &mut Errors, i: usize, a: ContactAddress) -> ContactAddress {
-    let f = |name: &str| format!("addresses[{i}].{name}");
-    let country = match a
-        .country
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        None => None,
-        Some(c) => match validate_country(c) {
-            Some(c) => Some(c),
-            None => {
-                e.push(
-                    f("country"),
-                    "iso_3166",
-                    "must be an ISO 3166-1 alpha-2 country code",
-                );
-                None
-            }
-        },
-    };
+fn validate_address(e: &mut FieldErrors, i: usize, a: ContactAddress) -> ContactAddress {
+    let path = FieldPath::new("addresses").index(i);
     ContactAddress {
         label: a.label,
-        street: e.text(&f("street"), a.street, 200),
-        postal_code: e.text(&f("postal_code"), a.postal_code, 20),
-        city: e.text(&f("city"), a.city, NAME_MAX),
-        region: e.text(&f("region"), a.region, NAME_MAX),
-        country,
+        street: e.text(path.field("street"), a.street, 200),
+        postal_code: e.text(path.field("postal_code"), a.postal_code, 20),
+        city: e.text(path.field("city"), a.city, NAME_MAX),
+        region: e.text(path.field("region"), a.region, NAME_MAX),
+        country: e.country(path.field("country"), a.country),
     }
 }
 
-fn validate_tags(e: &mut Errors, tags: Vec<String>) -> Vec<String> {
+fn validate_tags(e: &mut FieldErrors, tags: Vec<String>) -> Vec<String> {
     if tags.len() > MAX_TAGS {
         e.push("tags", "max_items", format!("at most {MAX_TAGS} tags"));
     }
     let mut out: Vec<String> = Vec::new();
     for (i, t) in tags.into_iter().enumerate() {
-        match normalize_text(&t, TAG_MAX) {
-            Ok(None) => e.push(format!("tags[{i}]"), "required", "a tag is not empty"),
-            Ok(Some(t)) if t.contains('#') => {
-                e.push(format!("tags[{i}]"), "no_hash", "a tag does not contain #")
-            }
+        let path = FieldPath::new("tags").index(i);
+        match crate::values::text::text(&t, TAG_MAX) {
+            Ok(None) => e.push(path, "required", "a tag is not empty"),
+            Ok(Some(t)) if t.contains('#') => e.push(path, "no_hash", "a tag does not contain #"),
             // Tags compare case-insensitively: "VIP" and "vip" are one tag.
             Ok(Some(t)) => {
                 if !out.iter().any(|o| tag_key(o) == tag_key(&t)) {
                     out.push(t)
                 }
             }
-            Err(rule) => e.push(format!("tags[{i}]"), rule.code(), rule.message(TAG_MAX)),
+            Err(invalid) => e.invalid(path, invalid),
         }
     }
     out
@@ -644,5 +553,5 @@ fn validate_tags(e: &mut Errors, tags: Vec<String>) -> Vec<String> {
 
 /// The key a tag is indexed and filtered by.
 pub fn tag_key(tag: &str) -> String {
-    crate::search_keys::fold(tag)
+    crate::values::search::fold(tag)
 }

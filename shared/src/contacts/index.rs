@@ -25,7 +25,8 @@ use crate::contacts::LifecycleStatus;
 use crate::custom_fields::{Entity, entries};
 use crate::table::{Item, n, s, to_item};
 use crate::visibility::{Access, Principal, RecordKind, Visibility, record_scopes};
-use crate::{CrmError, search_keys};
+use crate::CrmError;
+use crate::values::search as search_keys;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -319,7 +320,7 @@ mod tests {
                 .any(|(pk, sk)| pk == "T#t1#CX#q:m" && sk.starts_with("muller#"))
         );
         let trashed = Contact {
-            deleted_at: Some(crate::now()),
+            deleted_at: Some(crate::values::now()),
             ..c
         };
         assert!(entry_keys("t1", &trashed).is_empty());

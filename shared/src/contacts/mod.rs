@@ -4,21 +4,18 @@
 pub mod audit;
 mod fields;
 pub mod index;
-mod normalize;
-pub mod phone;
 pub mod search;
 mod store;
 
 pub use fields::*;
 pub use index::ContactSummary;
-pub use normalize::{display_name, normalize_email, normalize_text};
 pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk, stored_items};
 
 use crate::custom_fields::entries::Terms;
 use crate::custom_fields::values::join_validation;
 use crate::custom_fields::{Entity, FieldValue};
 use crate::pagination::{ListQuery, Page};
-use crate::patch::Patch;
+use crate::values::Patch;
 use crate::visibility::{Access, Principal, RecordKind, Visibility};
 use crate::{Caller, CrmError, FieldError};
 use audit::{AuditAction, AuditEntry, diff};
@@ -202,9 +199,9 @@ impl ContactPatch {
 impl Contact {
     /// A new contact from validated fields.
     pub fn new(fields: ContactFields, actor: &str, import_id: Option<Uuid>) -> Self {
-        let now = crate::now();
+        let now = crate::values::now();
         Self {
-            id: crate::new_id(),
+            id: crate::values::new_id(),
             display_name: fields.display_name().unwrap_or_default(),
             email: fields.email().map(str::to_string),
             fields,
@@ -227,7 +224,7 @@ impl Contact {
     /// The next version of this contact, changed by `actor`.
     pub fn next_version(&self, actor: &str) -> Self {
         Self {
-            updated_at: crate::now(),
+            updated_at: crate::values::now(),
             updated_by: actor.to_string(),
             version: self.version + 1,
             ..self.clone()
@@ -470,7 +467,7 @@ pub async fn delete(
     let current = load_live(repo, caller, id).await?;
     require_change(caller, &current)?;
     check_version(&current, if_match)?;
-    let now = crate::now();
+    let now = crate::values::now();
     let trashed = Contact {
         deleted_at: Some(now),
         deleted_by: Some(caller.user_id.clone()),
@@ -501,7 +498,7 @@ pub async fn restore(
         return Ok(current);
     };
     // The TTL removes expired items within days, not at once: the deadline is checked here.
-    if deleted_at + chrono::Duration::days(TRASH_DAYS) < crate::now() {
+    if deleted_at + chrono::Duration::days(TRASH_DAYS) < crate::values::now() {
         return Err(CrmError::NotFound);
     }
     let restored = Contact {
@@ -548,7 +545,7 @@ impl ShareInput {
 /// `team:{uuid}`.
 pub fn parse_principal(s: &str) -> Option<Principal> {
     match s.split_once(':')? {
-        ("user", u) if crate::directory::is_valid_user_id(u) => {
+        ("user", u) if crate::values::ids::is_valid_user_id(u) => {
             Some(Principal::User(u.to_string()))
         }
         ("team", t) => t.parse().ok().map(Principal::Team),
@@ -625,6 +622,29 @@ pub async fn history(
     hide_custom_fields(repo, caller, &mut items).await?;
     Ok(query.page(items, last))
 }
+
+/// S1.1: explicit > "First Last" > company > email.
+pub fn display_name(
+    explicit: Option<&str>,
+    first: Option<&str>,
+    last: Option<&str>,
+    company: Option<&str>,
+    email: Option<&str>,
+) -> Option<String> {
+    if let Some(e) = explicit {
+        return Some(e.to_string());
+    }
+    let full = [first, last]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !full.is_empty() {
+        return Some(full);
+    }
+    company.or(email).map(str::to_string)
+}
+
 
 #[cfg(test)]
 mod tests {

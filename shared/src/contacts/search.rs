@@ -26,9 +26,9 @@ use crate::custom_fields::filter::{
     is_first_match, narrowest, raw_filter, resolve,
 };
 use crate::custom_fields::{Entity, FieldValue};
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::pagination::{ListQuery, Page};
-use crate::search_keys;
+use crate::values::search as search_keys;
 use crate::table::{Item, from_item, s};
 use crate::{Caller, CrmError, FieldError, Role};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -1082,8 +1082,8 @@ mod tests {
 
     #[test]
     fn created_bounds_enclose_ids_of_that_time() {
-        let id = crate::new_id();
-        let now = crate::now();
+        let id = crate::values::new_id();
+        let now = crate::values::now();
         let lo = v7_bound(now - chrono::Duration::seconds(1), false);
         let hi = v7_bound(now + chrono::Duration::seconds(1), true);
         assert!(lo < id.to_string() && id.to_string() < hi);

@@ -4,7 +4,7 @@
 use super::audit::{AuditEntry, audit_sk};
 use super::{Contact, index};
 use crate::CrmError;
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::table::{Item, Table, cancellation_codes, from_item, key, s, to_item};
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use std::collections::BTreeSet;

@@ -21,7 +21,7 @@ use super::value::FieldValue;
 use crate::audit::{AuditAction, AuditEntry};
 use crate::clients::DynamoClients;
 use crate::contacts::{ContactRepository, DynamoContacts};
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::table::{Table, s};
 use crate::{Caller, CrmError, FieldError, Role};
 use serde::Serialize;
@@ -488,7 +488,7 @@ async fn set_value(
                 };
                 let mut next = current.clone();
                 next.version += 1;
-                next.updated_at = crate::now();
+                next.updated_at = crate::values::now();
                 next.updated_by = caller.user_id.clone();
                 apply(&mut next.custom_fields, &mut next.custom_terms);
                 let audit = AuditEntry::of_records(

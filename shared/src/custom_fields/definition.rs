@@ -3,10 +3,10 @@
 //! changed; values are validated against it on every write ([`super::value`]).
 
 use super::limits::*;
-use super::number::Exact;
 use super::value::{FieldValue, validate_type};
-use crate::contacts::normalize_text;
-use crate::contacts::phone::validate_country;
+use crate::errors::FieldErrors;
+use crate::values::Exact;
+use crate::values::country::validate_country;
 use crate::{Caller, FieldError, Role};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -378,63 +378,6 @@ pub fn is_valid_option_id(id: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-/// Collects every broken rule of a definition.
-struct Errors(Vec<FieldError>);
-
-impl Errors {
-    fn push(&mut self, field: impl Into<String>, rule: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, rule, message));
-    }
-
-    /// A trimmed, whitespace-collapsed text of at most `max` characters.
-    fn text(&mut self, field: &str, raw: &str, max: usize) -> Option<String> {
-        match normalize_text(raw, max) {
-            Ok(t) => t,
-            Err(rule) => {
-                self.push(field, rule.code(), rule.message(max));
-                None
-            }
-        }
-    }
-
-    fn required_text(&mut self, field: &str, raw: &str, max: usize) -> String {
-        let before = self.0.len();
-        let text = self.text(field, raw, max);
-        if text.is_none() && self.0.len() == before {
-            self.push(field, "required", "must not be empty");
-        }
-        text.unwrap_or_default()
-    }
-
-    fn range<T: PartialOrd + std::fmt::Display>(
-        &mut self,
-        field: &str,
-        min: Option<T>,
-        max: Option<T>,
-    ) {
-        if let (Some(min), Some(max)) = (min, max) {
-            if min > max {
-                self.push(
-                    field,
-                    "range",
-                    format!("the minimum {min} is greater than the maximum {max}"),
-                );
-            }
-        }
-    }
-
-    fn at_most<T: PartialOrd + std::fmt::Display>(
-        &mut self,
-        field: &str,
-        value: Option<T>,
-        limit: T,
-    ) {
-        if value.is_some_and(|v| v > limit) {
-            self.push(field, "max", format!("must be at most {limit}"));
-        }
-    }
-}
-
 impl NewFieldDefinition {
     /// Validates a new field of `self.entity`. `fields` and `groups` are the tenant's existing
     /// definitions (any entity; only the same entity's count): the key must be new, the group
@@ -444,7 +387,7 @@ impl NewFieldDefinition {
         fields: &[FieldDefinition],
         groups: &[FieldGroup],
     ) -> Result<FieldDefinition, Vec<FieldError>> {
-        let mut e = Errors(Vec::new());
+        let mut e = FieldErrors::new();
         let siblings: Vec<&FieldDefinition> =
             fields.iter().filter(|f| f.entity == self.entity).collect();
         if siblings.iter().any(|f| f.key == self.key) {
@@ -471,7 +414,7 @@ impl NewFieldDefinition {
         old: &FieldDefinition,
         groups: &[FieldGroup],
     ) -> Result<FieldDefinition, Vec<FieldError>> {
-        let mut e = Errors(Vec::new());
+        let mut e = FieldErrors::new();
         if self.key != old.key {
             e.push("key", "immutable", "a field's key cannot change");
         }
@@ -485,7 +428,7 @@ impl NewFieldDefinition {
 
     fn build(
         self,
-        mut e: Errors,
+        mut e: FieldErrors,
         order: u32,
         version: u64,
         old_options: &[SelectOption],
@@ -504,7 +447,7 @@ impl NewFieldDefinition {
         let help_text = self
             .help_text
             .as_deref()
-            .and_then(|h| e.text("help_text", h, HELP_TEXT_MAX));
+            .and_then(|h| e.text_of("help_text", h, HELP_TEXT_MAX));
         let mut field_type = self.field_type;
         validate_field_type(&mut e, &mut field_type, old_options);
         let group = self
@@ -525,18 +468,18 @@ impl NewFieldDefinition {
         }
         let visibility = validate_visibility(&mut e, self.visibility);
         // The default is checked only against a type that is valid itself.
-        let default = match (&self.default, e.0.is_empty()) {
+        let default = match (&self.default, e.is_empty()) {
             (Some(raw), true) => match validate_type(&field_type, raw, "default", None) {
                 Ok(v) => v,
                 Err(errs) => {
-                    e.0.extend(errs);
+                    e.extend(errs);
                     None
                 }
             },
             _ => None,
         };
-        if !e.0.is_empty() {
-            return Err(e.0);
+        if !e.is_empty() {
+            return Err(e.into_vec());
         }
         Ok(FieldDefinition {
             key: self.key,
@@ -555,7 +498,7 @@ impl NewFieldDefinition {
     }
 }
 
-fn validate_visibility(e: &mut Errors, v: FieldVisibility) -> FieldVisibility {
+fn validate_visibility(e: &mut FieldErrors, v: FieldVisibility) -> FieldVisibility {
     match v {
         FieldVisibility::All => FieldVisibility::All,
         FieldVisibility::Restricted { teams, roles } => {
@@ -594,7 +537,7 @@ fn validate_visibility(e: &mut Errors, v: FieldVisibility) -> FieldVisibility {
 
 /// Checks the type's own rules and normalises them (currency codes upper-cased, option
 /// labels trimmed, missing option ids generated).
-fn validate_field_type(e: &mut Errors, ty: &mut FieldType, old_options: &[SelectOption]) {
+fn validate_field_type(e: &mut FieldErrors, ty: &mut FieldType, old_options: &[SelectOption]) {
     match ty {
         FieldType::Text {
             min_length,
@@ -715,7 +658,7 @@ fn validate_field_type(e: &mut Errors, ty: &mut FieldType, old_options: &[Select
     }
 }
 
-fn bound_scale(e: &mut Errors, field: &str, bound: Option<Exact>, scale: u32) {
+fn bound_scale(e: &mut FieldErrors, field: &str, bound: Option<Exact>, scale: u32) {
     if bound.is_some_and(|b| b.fit_scale(scale).is_none()) {
         e.push(
             field,
@@ -725,7 +668,7 @@ fn bound_scale(e: &mut Errors, field: &str, bound: Option<Exact>, scale: u32) {
     }
 }
 
-fn validate_regex(e: &mut Errors, pattern: &str) {
+fn validate_regex(e: &mut FieldErrors, pattern: &str) {
     if pattern.chars().count() > REGEX_MAX {
         e.push(
             "type.regex",
@@ -741,7 +684,7 @@ fn validate_regex(e: &mut Errors, pattern: &str) {
     }
 }
 
-fn validate_currencies(e: &mut Errors, list: &mut [String]) {
+fn validate_currencies(e: &mut FieldErrors, list: &mut [String]) {
     if list.is_empty() {
         e.push(
             "type.currencies",
@@ -759,7 +702,7 @@ fn validate_currencies(e: &mut Errors, list: &mut [String]) {
     let mut seen = BTreeSet::new();
     for (i, code) in list.iter_mut().enumerate() {
         *code = code.trim().to_ascii_uppercase();
-        if crate::clients::currency::minor_digits(code).is_none() {
+        if crate::values::currency::minor_digits(code).is_none() {
             e.push(
                 format!("type.currencies[{i}]"),
                 "currency",
@@ -775,7 +718,7 @@ fn validate_currencies(e: &mut Errors, list: &mut [String]) {
     }
 }
 
-fn validate_options(e: &mut Errors, ty: &mut FieldType, old_options: &[SelectOption]) {
+fn validate_options(e: &mut FieldErrors, ty: &mut FieldType, old_options: &[SelectOption]) {
     let Some(options) = ty.options_mut() else {
         return;
     };
@@ -793,7 +736,7 @@ fn validate_options(e: &mut Errors, ty: &mut FieldType, old_options: &[SelectOpt
     for (i, option) in options.iter_mut().enumerate() {
         let field = format!("type.options[{i}].label");
         option.label = e.required_text(&field, &option.label, OPTION_LABEL_MAX);
-        if !option.label.is_empty() && !labels.insert(crate::search_keys::fold(&option.label)) {
+        if !option.label.is_empty() && !labels.insert(crate::values::search::fold(&option.label)) {
             e.push(field, "unique", "two options have this label");
         }
         option.id = option.id.trim().to_string();
@@ -827,7 +770,7 @@ fn validate_options(e: &mut Errors, ty: &mut FieldType, old_options: &[SelectOpt
 /// An option id made from its label: folded, words joined by `_`, cut to fit, made unique
 /// with `_2`, `_3`, …; `option` when the label has no ASCII letters or digits.
 pub fn generate_option_id(label: &str, taken: &BTreeSet<String>) -> String {
-    let folded = crate::search_keys::fold(label);
+    let folded = crate::values::search::fold(label);
     let mut base: String = folded
         .split(' ')
         .map(|w| {
@@ -857,7 +800,7 @@ pub fn generate_option_id(label: &str, taken: &BTreeSet<String>) -> String {
 impl NewFieldGroup {
     /// Validates a new group; `groups` are the tenant's existing groups (any entity).
     pub fn validate(self, groups: &[FieldGroup]) -> Result<FieldGroup, Vec<FieldError>> {
-        let mut e = Errors(Vec::new());
+        let mut e = FieldErrors::new();
         let siblings: Vec<&FieldGroup> =
             groups.iter().filter(|g| g.entity == self.entity).collect();
         if !is_valid_key(&self.key) {
@@ -894,8 +837,8 @@ impl NewFieldGroup {
         let order = self
             .order
             .unwrap_or_else(|| after_last(siblings.iter().map(|g| g.order)));
-        if !e.0.is_empty() {
-            return Err(e.0);
+        if !e.is_empty() {
+            return Err(e.into_vec());
         }
         Ok(FieldGroup {
             key: self.key,

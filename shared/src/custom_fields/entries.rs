@@ -76,7 +76,7 @@ pub fn stored_terms(def: &FieldDefinition, value: &FieldValue) -> Vec<String> {
     }
     // The tokenizers stop at `search_keys::MAX_TOKENS`: a value that filled them may hold
     // more words than were indexed, so it is found through the overflow entry too.
-    if words >= MAX_WORD_TERMS.min(crate::search_keys::MAX_TOKENS)
+    if words >= MAX_WORD_TERMS.min(crate::values::search::MAX_TOKENS)
         && !out.iter().any(|t| t == OVERFLOW_TERM)
     {
         out.push(OVERFLOW_TERM.to_string());
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn s3_5_entries_are_sharded_by_record() {
-        let id = crate::new_id();
+        let id = crate::values::new_id();
         let terms = Terms::from([("stage".to_string(), vec!["won".to_string()])]);
         let keys = entry_keys("t", Entity::Contact, id, &terms);
         assert_eq!(keys.len(), 1);

@@ -27,7 +27,7 @@
 use super::definition::{FieldDefinition, FieldKind, FieldType, SelectOption};
 use super::entries::{OVERFLOW_TERM, stored_terms};
 use super::value::{FieldValue, Money, validate_type};
-use crate::search_keys;
+use crate::values::search as search_keys;
 use crate::{Caller, FieldError};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -642,12 +642,12 @@ pub(crate) mod tests {
                 scale: Some(2),
             },
         );
-        let id = crate::new_id();
+        let id = crate::values::new_id();
         for (op, bound) in [("lt", "10"), ("lte", "10"), ("gt", "10"), ("gte", "10")] {
             let f = filter(&d, op, bound).unwrap();
             let ranges = f.ranges().unwrap();
             for v in ["-3.5", "0", "9.99", "10", "10.00", "10.01", "1000"] {
-                let value = FieldValue::Decimal(crate::custom_fields::Exact::parse(v).unwrap());
+                let value = FieldValue::Decimal(crate::values::Exact::parse(v).unwrap());
                 let term = &index_terms(&d, &value)[0];
                 assert_eq!(
                     ranges.iter().any(|r| r.holds(term, id)),
@@ -695,7 +695,7 @@ pub(crate) mod tests {
 
     #[test]
     fn s3_5_a_multi_valued_record_is_listed_once() {
-        let id = crate::new_id();
+        let id = crate::values::new_id();
         let terms = vec!["a".to_string(), "b".to_string(), "c".to_string()];
         let ranges = vec![exact("b".into()), exact("c".into())];
         assert!(is_first_match("b", id, &terms, &ranges, false));

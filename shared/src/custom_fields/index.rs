@@ -19,8 +19,8 @@
 //! | boolean           | `false`, `true`                                          |
 //! | select            | the option id                                            |
 //! | multi-select      | each option id                                           |
-//! | text, long text   | `v:{folded value, first 60 chars}` and `w:{token}` per word token ([`crate::search_keys::tokens`]) |
-//! | email             | `v:{address}` and `w:{token}` per [`crate::search_keys::email_tokens`] |
+//! | text, long text   | `v:{folded value, first 60 chars}` and `w:{token}` per word token ([`crate::values::search::tokens`]) |
+//! | email             | `v:{address}` and `w:{token}` per [`crate::values::search::email_tokens`] |
 //! | phone             | `v:{E.164 or as stored}`                                 |
 //! | URL               | `v:{lower-cased, first 200 chars}`                       |
 //! | user / contact / client ref | the id                                         |
@@ -36,7 +36,7 @@
 //! | `=`      | all                                 | `begins_with(sk, term#)`; text: `v:` term, residual exact comparison when the value is longer than the 60 kept characters |
 //! | `≠`      | all                                 | no key condition: the complement of `=`, a residual check over another query (the list by any other filter, or the field's whole partition — which is every record with a value; add [`EMPTY_TERM`]'s entries for records without one) |
 //! | `<` `>` `≤` `≥` | integer, decimal, currency (per currency), date, datetime | `sk < lo#` / `sk > hi#~` / `BETWEEN`: terms are order-preserving; a range on `v:` text terms sorts by the folded prefix only (residual check for exactness) |
-//! | `contains` | text, long text, email (word prefix); multi-select (an option id) | text: `begins_with(sk, "w:{prefix}")` per word, further words as a residual [`crate::search_keys::matches_all`]; long text indexes at most the first 16 distinct words, so a miss there is a residual check over other candidates; multi-select: `=` on the id |
+//! | `contains` | text, long text, email (word prefix); multi-select (an option id) | text: `begins_with(sk, "w:{prefix}")` per word, further words as a residual [`crate::values::search::matches_all`]; long text indexes at most the first 16 distinct words, so a miss there is a residual check over other candidates; multi-select: `=` on the id |
 //! | `in`     | select, multi-select, boolean, references, integer | one `=` query per listed value, merged by record id |
 //! | `is empty` | all                               | `=` on [`EMPTY_TERM`] when the store writes it for records without a value; `is not empty`: the field's partition minus `EMPTY_TERM` (a range above `-`) |
 //!
@@ -48,7 +48,7 @@
 use super::definition::{FieldDefinition, FieldType};
 use super::limits::{MAX_DECIMAL_INTEGER_DIGITS, MAX_DECIMAL_SCALE};
 use super::value::FieldValue;
-use crate::search_keys;
+use crate::values::search as search_keys;
 use rust_decimal::Decimal;
 
 /// The term of "no value": sorts before every other term (`-` < `0` < `A` < `a`).

@@ -55,7 +55,6 @@ pub mod definition;
 pub mod entries;
 pub mod filter;
 pub mod index;
-pub mod number;
 pub mod reader;
 pub mod store;
 pub mod value;
@@ -75,7 +74,7 @@ pub use definition::{
     NewFieldGroup, SelectOption, layout,
 };
 pub use index::{EMPTY_TERM, decode_number, encode_number, index_terms};
-pub use number::Exact;
+pub use crate::values::Exact;
 pub use value::{
     FieldValue, Money, Reference, changed_references, reference_error, validate, validate_values,
     values_to_json, visible_values,
@@ -115,7 +114,7 @@ pub mod limits {
     pub const MAX_DECIMAL_SCALE: u32 = 10;
     /// Digits before the point of a decimal or currency amount. With [`MAX_DECIMAL_SCALE`]
     /// that is 28 digits: exact in rust_decimal, and the width of the index encoding.
-    pub const MAX_DECIMAL_INTEGER_DIGITS: usize = 18;
+    pub const MAX_DECIMAL_INTEGER_DIGITS: usize = crate::values::decimal::MAX_DECIMAL_INTEGER_DIGITS;
     /// Allowed currencies a currency field may list.
     pub const MAX_CURRENCIES: usize = 50;
     /// Teams plus roles a restricted field or a group may name.

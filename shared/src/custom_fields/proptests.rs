@@ -192,7 +192,7 @@ proptest! {
         let value = validate(&def, &json!({"amount": raw, "currency": currency}), "f").unwrap();
         let FieldValue::Currency(money) = &value else { panic!("{value:?}") };
         prop_assert_eq!(money.amount.0, Decimal::from_str_exact(&raw).unwrap());
-        prop_assert_eq!(money.amount.scale(), crate::clients::currency::minor_digits(currency).unwrap());
+        prop_assert_eq!(money.amount.scale(), crate::values::currency::minor_digits(currency).unwrap());
         prop_assert_eq!(&stored_round_trip(&value), &value);
         prop_assert_eq!(stored_round_trip(&value).to_json(), value.to_json());
     }

@@ -5,7 +5,7 @@
 
 use super::filter::{Resume, TermRange};
 use crate::CrmError;
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::table::{Item, Table, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::VecDeque;

@@ -9,7 +9,7 @@
 
 use super::definition::{Entity, FieldDefinition, FieldGroup};
 use crate::CrmError;
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::table::{Item, Table, from_item, is_condition_failed, key, n, to_item};
 
 pub fn definitions_pk(tenant: &str) -> String {

@@ -13,11 +13,12 @@
 
 use super::definition::{FieldDefinition, FieldType, SelectOption};
 use super::limits::*;
-use super::number::{DecimalError, Exact};
-use crate::clients::currency::minor_digits;
-use crate::contacts::normalize_email;
-use crate::contacts::normalize_text;
-use crate::contacts::phone::normalize_phone;
+use crate::errors::FieldErrors;
+use crate::values::currency::minor_digits;
+use crate::values::decimal::{DecimalError, Exact};
+use crate::values::email::normalize_email;
+use crate::values::phone::Phone;
+use crate::values::text::normalize_text;
 use crate::{Caller, FieldError};
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use regex::Regex;
@@ -51,14 +52,7 @@ pub enum FieldValue {
     Client(Uuid),
 }
 
-/// An exact amount of money. The amount has exactly the currency's minor digits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Money {
-    pub amount: Exact,
-    /// ISO 4217, upper-case.
-    pub currency: String,
-}
+pub use crate::values::money::Money;
 
 /// A record a value points at; whether it exists and the writer may see it is the caller's
 /// check (it needs storage).
@@ -126,7 +120,7 @@ pub fn changed_references(
 /// the same, so the answer reveals nothing.
 pub fn reference_error(key: &str) -> FieldError {
     FieldError::new(
-        format!("custom_fields.{key}"),
+        crate::errors::FieldPath::new("custom_fields").field(key).as_str(),
         "reference",
         "must refer to an existing record you can see",
     )
@@ -163,7 +157,7 @@ pub(crate) fn validate_type(
     }
     let mut c = Check {
         path,
-        errors: Vec::new(),
+        errors: FieldErrors::new(),
     };
     let value = match ty {
         FieldType::Text {
@@ -195,30 +189,23 @@ pub(crate) fn validate_type(
         FieldType::ContactRef => c.uuid(raw).map(FieldValue::Contact),
         FieldType::ClientRef => c.uuid(raw).map(FieldValue::Client),
     };
-    if c.errors.is_empty() {
-        Ok(value)
-    } else {
-        Err(c.errors)
-    }
+    c.errors.finish(value)
 }
 
 /// The errors of one value, all under its path.
 struct Check<'a> {
     path: &'a str,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
 }
 
 impl Check<'_> {
     fn push(&mut self, rule: &str, message: impl Into<String>) {
-        self.errors.push(FieldError::new(self.path, rule, message));
+        self.errors.push(self.path, rule, message);
     }
 
+    /// A finding deeper in the value: `suffix` is `.amount`, `[2]`, …
     fn push_at(&mut self, suffix: &str, rule: &str, message: impl Into<String>) {
-        self.errors.push(FieldError::new(
-            format!("{}{suffix}", self.path),
-            rule,
-            message,
-        ));
+        self.errors.push(format!("{}{suffix}", self.path), rule, message);
     }
 
     fn type_error(&mut self, expected: &str) {
@@ -557,10 +544,10 @@ fn find_option<'o>(
             Ok(o)
         };
     }
-    let folded = crate::search_keys::fold(given);
+    let folded = crate::values::search::fold(given);
     options
         .iter()
-        .find(|o| !o.archived && crate::search_keys::fold(&o.label) == folded)
+        .find(|o| !o.archived && crate::values::search::fold(&o.label) == folded)
         .ok_or("unknown")
 }
 
@@ -667,14 +654,11 @@ fn email(c: &mut Check, raw: &Value) -> Option<FieldValue> {
 
 fn phone(c: &mut Check, raw: &Value, default_country: Option<&str>) -> Option<FieldValue> {
     let s = c.string(raw, "a phone number string")?;
-    match normalize_phone(s, default_country) {
-        // E.164 alone loses an extension; the display form keeps it and reads back the same.
-        Ok(p) => Some(FieldValue::Text(match (p.e164, &p.extension) {
-            (Some(e164), None) => e164,
-            _ => p.display,
-        })),
-        Err(rule) => {
-            c.push(rule.code(), rule.message());
+    match Phone::parse(s, default_country) {
+        // E.164 alone loses an extension; the canonical form keeps it and reads back the same.
+        Ok(p) => Some(FieldValue::Text(p.canonical())),
+        Err(invalid) => {
+            c.push(invalid.rule, invalid.message);
             None
         }
     }
@@ -689,7 +673,7 @@ fn url(c: &mut Check, raw: &Value) -> Option<FieldValue> {
         );
         return None;
     }
-    if !crate::contacts::is_web_url(s) {
+    if !crate::values::url::is_web_url(s) {
         c.push("format", "must be an http(s) URL like https://example.com");
         return None;
     }
@@ -698,7 +682,7 @@ fn url(c: &mut Check, raw: &Value) -> Option<FieldValue> {
 
 fn user_ref(c: &mut Check, raw: &Value) -> Option<FieldValue> {
     let s = c.string(raw, "a user id string")?;
-    if !crate::directory::is_valid_user_id(s) {
+    if !crate::values::ids::is_valid_user_id(s) {
         c.push("format", "must be a user id of this tenant");
         return None;
     }
@@ -751,33 +735,30 @@ pub fn validate_values(
     is_create: bool,
 ) -> Result<BTreeMap<String, FieldValue>, Vec<FieldError>> {
     let mut values = existing.cloned().unwrap_or_default();
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::new();
+    let root = crate::errors::FieldPath::new("custom_fields");
     for (key, raw) in input {
-        let path = format!("custom_fields.{key}");
+        let path = root.field(key);
         let Some(def) = defs.iter().find(|d| &d.key == key && d.visible_to(caller)) else {
-            errors.push(FieldError::new(
-                path,
-                "unknown_field",
-                "there is no custom field with this key",
-            ));
+            errors.push(path, "unknown_field", "there is no custom field with this key");
             continue;
         };
         let stored = values.get(key);
-        match validate_type(&def.field_type, raw, &path, stored) {
+        match validate_type(&def.field_type, raw, path.as_str(), stored) {
             Err(errs) => errors.extend(errs),
-            Ok(None) if def.required && !def.archived => errors.push(FieldError::new(
+            Ok(None) if def.required && !def.archived => errors.push(
                 path,
                 "required",
                 "the field is required and cannot be cleared",
-            )),
+            ),
             Ok(None) => {
                 values.remove(key);
             }
-            Ok(Some(v)) if def.archived && stored != Some(&v) => errors.push(FieldError::new(
+            Ok(Some(v)) if def.archived && stored != Some(&v) => errors.push(
                 path,
                 "archived",
                 "the field is archived: its value can be cleared but not changed",
-            )),
+            ),
             Ok(Some(v)) => {
                 values.insert(key.clone(), v);
             }
@@ -791,15 +772,11 @@ pub fn validate_values(
         {
             // A key the body named was either set or already reported.
             if !input.contains_key(&def.key) && !values.contains_key(&def.key) {
-                errors.push(required(&format!("custom_fields.{}", def.key)));
+                errors.extend([required(root.field(&def.key).as_str())]);
             }
         }
     }
-    if errors.is_empty() {
-        Ok(values)
-    } else {
-        Err(errors)
-    }
+    errors.finish(values)
 }
 
 /// Defaults fill fields the create left without a value; a field the body cleared

@@ -9,7 +9,7 @@ pub use csv_rows::{ColumnMap, ParsedRow, ReadFailure, parse_contact_rows};
 use crate::contacts::{Contact, ContactFields, ContactRepository, DynamoContacts, ImportRowWrite};
 use crate::custom_fields::values::CustomValues;
 use crate::custom_fields::{Entity, FieldDefinition};
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::table::{Item, Table, from_item, is_condition_failed, key, s, to_item};
 use crate::{Caller, CrmError, Deps, FieldError, Role};
 use chrono::{DateTime, Utc};
@@ -178,7 +178,7 @@ pub async fn start(
             "this role cannot import contacts".into(),
         ));
     }
-    let file_name = crate::contacts::normalize_text(&input.file_name, 255)
+    let file_name = crate::values::text::normalize_text(&input.file_name, 255)
         .map_err(|rule| CrmError::validation("file_name", rule.code(), rule.message(255)))?
         .ok_or_else(|| {
             CrmError::validation("file_name", "required", "file_name must not be empty")
@@ -190,9 +190,9 @@ pub async fn start(
             "only .csv files can be imported",
         )]));
     }
-    let now = crate::now();
+    let now = crate::values::now();
     let import = Import {
-        id: crate::new_id(),
+        id: crate::values::new_id(),
         file_name,
         status: ImportStatus::AwaitingUpload,
         created_at: now,
@@ -521,7 +521,7 @@ async fn earlier_outcome(
 }
 
 async fn mark_processing(table: &Table, tenant: &str, id: Uuid) -> Result<(), CrmError> {
-    let now = crate::now();
+    let now = crate::values::now();
     let result = table
         .client
         .update_item()
@@ -559,7 +559,7 @@ async fn finish_failed(
 
 /// Writes the final state unless another delivery already did.
 async fn finish(table: &Table, tenant: &str, import: Import) -> Result<ProcessOutcome, CrmError> {
-    let now = crate::now();
+    let now = crate::values::now();
     let status = import.status;
     let current = load(table, tenant, import.id)
         .await?
@@ -595,7 +595,7 @@ mod tests {
 
     #[test]
     fn object_keys_round_trip_and_reject_strangers() {
-        let id = crate::new_id();
+        let id = crate::values::new_id();
         assert_eq!(
             parse_object_key(&object_key("tenant-a", id)),
             Some(("tenant-a".into(), id))

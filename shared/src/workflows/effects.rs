@@ -2,7 +2,7 @@
 //! wake-up, send an email.
 
 use super::StepMessage;
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::{CrmError, Deps, Timestamp};
 
 #[allow(async_fn_in_trait)]

@@ -50,7 +50,7 @@ pub async fn execute_step_message(
     loop {
         let index = run.current_step;
         let expected_version = run.version;
-        let now = crate::now();
+        let now = crate::values::now();
         let record = |kind: &str, result: &str, detail: Option<String>| StepRecord {
             step_index: index,
             kind: kind.to_string(),
@@ -187,7 +187,7 @@ async fn bump_and_replace(
     expected_version: u64,
 ) -> Result<bool, CrmError> {
     run.version = expected_version + 1;
-    run.updated_at = crate::now();
+    run.updated_at = crate::values::now();
     store::replace_run(table, tenant, run, expected_version).await
 }
 

@@ -1,4 +1,5 @@
 use crate::FieldError;
+use crate::errors::{FieldErrors, FieldPath};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -134,73 +135,59 @@ pub struct StepMessage {
 
 impl Workflow {
     pub fn new(input: NewWorkflow, actor: &str) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let name = match crate::contacts::normalize_text(&input.name, 200) {
-            Ok(Some(n)) => Some(n),
-            Ok(None) => {
-                errors.push(FieldError::new(
-                    "name",
-                    "required",
-                    "name must not be empty",
-                ));
-                None
-            }
-            Err(rule) => {
-                errors.push(FieldError::new("name", rule.code(), rule.message(200)));
-                None
-            }
-        };
+        let mut errors = FieldErrors::new();
+        let name = errors.required_text("name", &input.name, 200);
         if input.steps.is_empty() {
-            errors.push(FieldError::new(
+            errors.push(
                 "steps",
                 "min_items",
                 "a workflow needs at least one step",
-            ));
+            );
         }
         if input.steps.len() > MAX_STEPS {
-            errors.push(FieldError::new(
+            errors.push(
                 "steps",
                 "max_items",
                 format!("at most {MAX_STEPS} steps"),
-            ));
+            );
         }
         for (i, step) in input.steps.iter().enumerate() {
             match step {
                 Step::Wait { minutes } => {
                     if *minutes == 0 || *minutes > MAX_WAIT_MINUTES {
-                        errors.push(FieldError::new(
-                            format!("steps/{i}/minutes"),
+                        errors.push(
+                            FieldPath::new("steps").index(i).field("minutes"),
                             "range",
                             format!("minutes must be from 1 to {MAX_WAIT_MINUTES}"),
-                        ));
+                        );
                     }
                 }
                 Step::SendEmail { subject, body } => {
                     if subject.trim().is_empty() || subject.chars().count() > 998 {
-                        errors.push(FieldError::new(
-                            format!("steps/{i}/subject"),
+                        errors.push(
+                            FieldPath::new("steps").index(i).field("subject"),
                             "length",
                             "subject must have 1 to 998 characters",
-                        ));
+                        );
                     }
                     if body.len() > 100_000 {
-                        errors.push(FieldError::new(
-                            format!("steps/{i}/body"),
+                        errors.push(
+                            FieldPath::new("steps").index(i).field("body"),
                             "max_length",
                             "body must be at most 100000 bytes",
-                        ));
+                        );
                     }
                     for (field, text) in [("subject", subject), ("body", body)] {
                         for name in merge_field_names(text) {
                             if !MERGE_FIELDS.contains(&name.as_str()) {
-                                errors.push(FieldError::new(
-                                    format!("steps/{i}/{field}"),
+                                errors.push(
+                                    FieldPath::new("steps").index(i).field(field),
                                     "merge_field",
                                     format!(
                                         "unknown merge field {{{{{name}}}}}; known: {}",
                                         MERGE_FIELDS.join(", ")
                                     ),
-                                ));
+                                );
                             }
                         }
                     }
@@ -208,12 +195,12 @@ impl Workflow {
             }
         }
         if !errors.is_empty() {
-            return Err(errors);
+            return Err(errors.into_vec());
         }
-        let now = crate::now();
+        let now = crate::values::now();
         Ok(Self {
-            id: crate::new_id(),
-            name: name.unwrap_or_default(),
+            id: crate::values::new_id(),
+            name,
             trigger: input.trigger,
             steps: input.steps,
             allow_reenrollment: input.allow_reenrollment,
@@ -227,9 +214,9 @@ impl Workflow {
 
 impl WorkflowRun {
     pub fn start(workflow: &Workflow, contact_id: Uuid, actor: &str) -> Self {
-        let now = crate::now();
+        let now = crate::values::now();
         Self {
-            id: crate::new_id(),
+            id: crate::values::new_id(),
             workflow_id: workflow.id,
             workflow_version: workflow.version,
             contact_id,
@@ -321,8 +308,8 @@ mod tests {
             got,
             vec![
                 ("name", "required"),
-                ("steps/0/minutes", "range"),
-                ("steps/1/body", "merge_field")
+                ("steps[0].minutes", "range"),
+                ("steps[1].body", "merge_field")
             ]
         );
     }

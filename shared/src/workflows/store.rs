@@ -2,7 +2,7 @@
 
 use super::{Workflow, WorkflowRun};
 use crate::CrmError;
-use crate::error::sdk_error;
+use crate::errors::sdk_error;
 use crate::table::{
     Item, Table, cancellation_codes, from_item, is_condition_failed, key, n, s, to_item,
 };

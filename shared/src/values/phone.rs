@@ -9,6 +9,7 @@
 //! The first call loads libphonenumber's metadata (about 0.1 s in a release build); each
 //! region's patterns are compiled on first use of that region and cached.
 
+use super::country::validate_country;
 use phonenumber::country::Id;
 
 /// Digits a phone number must have, not counting an extension.
@@ -74,6 +75,55 @@ impl PhoneRule {
     }
 }
 
+impl PhoneRule {
+    pub fn invalid(self) -> super::Invalid {
+        super::Invalid::new(self.code(), self.message())
+    }
+}
+
+/// A plausible phone number, normalised by [`normalize_phone`]: E.164 when its country is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(NormalizedPhone);
+
+impl Phone {
+    /// Parses `raw`, reading a national number in `default_country` (ISO 3166-1 alpha-2).
+    pub fn parse(raw: &str, default_country: Option<&str>) -> Result<Self, super::Invalid> {
+        normalize_phone(raw, default_country)
+            .map(Self)
+            .map_err(PhoneRule::invalid)
+    }
+
+    pub fn e164(&self) -> Option<&str> {
+        self.0.e164.as_deref()
+    }
+
+    /// For people: the international format with any extension, or the input tidied.
+    pub fn display(&self) -> &str {
+        &self.0.display
+    }
+
+    pub fn country(&self) -> Option<&str> {
+        self.0.country.as_deref()
+    }
+
+    pub fn extension(&self) -> Option<&str> {
+        self.0.extension.as_deref()
+    }
+
+    /// The one string a single phone value is kept as: E.164 when known and without an
+    /// extension (E.164 has no room for one), else the display form, which reads back the same.
+    pub fn canonical(&self) -> String {
+        match (&self.0.e164, &self.0.extension) {
+            (Some(e164), None) => e164.clone(),
+            _ => self.0.display.clone(),
+        }
+    }
+
+    pub fn into_parts(self) -> NormalizedPhone {
+        self.0
+    }
+}
+
 /// Normalises a phone number.
 ///
 /// - `+…` or `00…` (international prefix), or a known `default_country` (ISO 3166-1 alpha-2,
@@ -133,20 +183,6 @@ pub fn normalize_phone(
         country: number.country().id().map(|id| id.as_ref().to_string()),
         extension: parts.extension,
     })
-}
-
-/// The upper-cased code when `code` is an officially assigned ISO 3166-1 alpha-2 code
-/// (`"de"` → `"DE"`). User-assigned codes such as `XK` are not accepted.
-pub fn validate_country(code: &str) -> Option<String> {
-    let code = code.trim();
-    if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return None;
-    }
-    let upper = code.to_ascii_uppercase();
-    ISO_3166_ALPHA2
-        .binary_search(&upper.as_str())
-        .is_ok()
-        .then_some(upper)
 }
 
 /// Parses `+{digits}`.
@@ -272,29 +308,10 @@ fn collapse_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The officially assigned ISO 3166-1 alpha-2 codes, sorted.
-const ISO_3166_ALPHA2: [&str; 249] = [
-    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
-    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
-    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
-    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
-    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
-    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
-    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
-    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
-    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
-    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
-    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
-    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
-    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
-    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
-    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
-    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::country::ISO_3166_ALPHA2;
     use proptest::prelude::*;
 
     fn e164(raw: &str, country: Option<&str>) -> Option<String> {

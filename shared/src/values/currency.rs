@@ -1,4 +1,54 @@
-//! ISO 4217 currencies in circulation, with their minor-unit digits.
+//! Currencies: ISO 4217 codes in circulation, with their minor-unit digits (EUR 2, JPY 0, KWD 3).
+
+use super::Invalid;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// An ISO 4217 code of a currency in circulation, upper-case. Codes of funds, metals and
+/// testing (`X..`) are not currencies a client pays in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
+pub struct Currency(&'static str);
+
+impl Currency {
+    /// Parses a code, trimmed and in any case (`" eur "` → `EUR`).
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let code = raw.trim().to_ascii_uppercase();
+        CURRENCIES
+            .binary_search_by(|(c, _)| (*c).cmp(code.as_str()))
+            .map(|i| Self(CURRENCIES[i].0))
+            .map_err(|_| Invalid::new("iso_4217", "must be an ISO 4217 currency code such as EUR"))
+    }
+
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+
+    /// Digits after the point of its minor unit (cents): 2 for EUR, 0 for JPY, 3 for KWD.
+    pub fn minor_digits(self) -> u32 {
+        minor_digits(self.0).expect("a parsed currency is in the table")
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.0.to_string()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Currency::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
 
 /// (code, minor digits). Codes of funds, metals and testing (X..) are not currencies a client pays in.
 const CURRENCIES: &[(&str, u32)] = &[
@@ -167,31 +217,6 @@ pub fn minor_digits(code: &str) -> Option<u32> {
         .map(|i| CURRENCIES[i].1)
 }
 
-/// Checks a non-negative decimal amount (`"95.5"`, `"1200"`) against the currency's minor
-/// digits and returns it normalised to exactly that many decimals (`"95.50"`). Exact: strings,
-/// never floats.
-pub fn normalize_amount(raw: &str, currency: &str) -> Option<String> {
-    let digits = minor_digits(currency)? as usize;
-    let raw = raw.trim();
-    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
-    let ok = !whole.is_empty()
-        && whole.len() <= 12
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && frac.len() <= digits
-        && frac.bytes().all(|b| b.is_ascii_digit())
-        && !(raw.contains('.') && frac.is_empty());
-    if !ok {
-        return None;
-    }
-    let whole = whole.trim_start_matches('0');
-    let whole = if whole.is_empty() { "0" } else { whole };
-    Some(if digits == 0 {
-        whole.to_string()
-    } else {
-        format!("{whole}.{frac:0<digits$}")
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,26 +232,13 @@ mod tests {
         assert_eq!(minor_digits("eur"), None);
     }
 
-    #[test]
-    fn s2_4_amounts_are_exact_and_normalised() {
-        assert_eq!(normalize_amount("95.5", "EUR").as_deref(), Some("95.50"));
-        assert_eq!(normalize_amount("007", "EUR").as_deref(), Some("7.00"));
-        assert_eq!(normalize_amount("1200", "JPY").as_deref(), Some("1200"));
-        assert_eq!(normalize_amount("1.5", "JPY"), None);
-        assert_eq!(normalize_amount("1.234", "EUR"), None);
-        assert_eq!(normalize_amount("-1", "EUR"), None);
-        assert_eq!(normalize_amount("1.", "EUR"), None);
-        assert_eq!(normalize_amount("1e3", "EUR"), None);
-    }
-
     proptest! {
-        // Any amount with at most the currency's decimals round-trips exactly (no float ever).
         #[test]
-        fn amounts_round_trip(whole in 0u64..1_000_000_000_000, cents in 0u32..100) {
-            let raw = format!("{whole}.{cents:02}");
-            let normalised = normalize_amount(&raw, "EUR").unwrap();
-            prop_assert_eq!(&normalised, &raw);
-            prop_assert_eq!(normalize_amount(&normalised, "EUR"), Some(normalised.clone()));
+        fn every_listed_code_parses_in_any_case(i in 0usize..CURRENCIES.len()) {
+            let (code, digits) = CURRENCIES[i];
+            let c = Currency::parse(&code.to_lowercase()).unwrap();
+            prop_assert_eq!(c.code(), code);
+            prop_assert_eq!(c.minor_digits(), digits);
         }
     }
 }
