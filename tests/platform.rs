@@ -123,3 +123,15 @@ async fn openapi_document_is_served_and_matches_the_template_routes() {
         "openapi.json is stale: run `make openapi`"
     );
 }
+
+/// The storage port's contract holds for DynamoDB as it does for the in-memory store the
+/// domain rules are unit-tested on.
+#[tokio::test]
+async fn the_dynamodb_store_keeps_the_store_contract() {
+    let stack = Stack::start().await;
+    let table = crm_shared::table::Table::new(
+        stack.runtime.aws.dynamodb.clone(),
+        stack.runtime.provisioned.resolved.refs["CrmTable"].clone(),
+    );
+    crm_shared::store::contract::run(&table.store(), "T#contract#").await;
+}

@@ -215,6 +215,11 @@ impl AuditEntry {
         to_item(self, keys)
     }
 
+    /// The write that stores this entry (never over another one), for the record's transaction.
+    pub fn write(&self, pk: String, entity: &str) -> Result<crate::store::WriteOp, CrmError> {
+        Ok(crate::store::WriteOp::put_new(self.item(pk, entity)?))
+    }
+
     /// A transaction item that writes this entry (never over another one).
     pub fn put_tx(
         &self,
@@ -224,6 +229,25 @@ impl AuditEntry {
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, CrmError> {
         table.put_if_absent(self.item(pk, entity)?)
     }
+}
+
+/// One page of the audit entries of the record whose partition is `pk`, newest first.
+pub async fn history(
+    table: &crate::store::Table,
+    pk: String,
+    limit: i32,
+    start: Option<Item>,
+) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError> {
+    let page = table
+        .query(
+            crate::store::Query::partition(pk)
+                .prefix(AUDIT_SK_PREFIX)
+                .newest_first(true)
+                .limit(limit)
+                .start(start),
+        )
+        .await?;
+    Ok((page.decode()?, page.last_key))
 }
 
 /// One page of the audit entries of the record whose partition is `pk`, newest first.

@@ -9,11 +9,12 @@
 //! Items: users `T#{t}#USERS` / `USER#{user_id}`, teams `T#{t}#TEAMS` / `TEAM#{id}`. A tenant
 //! has hundreds of users, not millions: both lists are one partition, read in pages.
 
+use crate::access::visibility::{MAX_SHARES, Principal};
+use crate::access::{Action, Policy, Subject};
 use crate::errors::{FieldErrors, FieldPath};
-use crate::pagination::{ListQuery, Page};
+use crate::store::cursor::{ListQuery, Page};
+use crate::store::{Condition, Item, Query, Table, WriteError, from_item, key, s, to_item};
 use crate::values::Patch;
-use crate::table::{Item, Table, from_item, key, n, s, to_item};
-use crate::visibility::{MAX_SHARES, Principal};
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -141,7 +142,7 @@ impl Directory {
             return Ok(None);
         }
         self.table
-            .get(users_pk(tenant), &user_sk(user))
+            .get(users_pk(tenant), user_sk(user))
             .await?
             .map(strip_keys)
             .map(from_item)
@@ -150,7 +151,7 @@ impl Directory {
 
     pub async fn team(&self, tenant: &str, id: Uuid) -> Result<Option<Team>, CrmError> {
         self.table
-            .get(teams_pk(tenant), &team_sk(id))
+            .get(teams_pk(tenant), team_sk(id))
             .await?
             .map(strip_keys)
             .map(from_item)
@@ -176,22 +177,14 @@ impl Directory {
     }
 
     async fn put_versioned(&self, item: Item, expected: Option<u64>) -> Result<(), CrmError> {
-        let req = self
-            .table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(item));
-        let req = match expected {
-            None => req.condition_expression("attribute_not_exists(PK)"),
-            Some(v) => req
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
+        let condition = match expected {
+            None => Condition::NotExists,
+            Some(v) => Condition::version(v),
         };
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if crate::table::is_condition_failed(&e) => Err(CrmError::PreconditionFailed),
-            Err(e) => Err(crate::errors::sdk_error("PutItem", e)),
+        match self.table.put_if(item, condition).await {
+            Ok(()) => Ok(()),
+            Err(WriteError::ConditionFailed) => Err(CrmError::PreconditionFailed),
+            Err(WriteError::Other(e)) => Err(e),
         }
     }
 }
@@ -228,11 +221,7 @@ impl Directory {
         if let Some(team) = team {
             let changed = before.is_none_or(|(_, t)| t != Some(team));
             if changed && self.team(tenant, team).await?.is_none() {
-                errors.push(
-                    "team",
-                    "exists",
-                    "no such team in the tenant",
-                );
+                errors.push("team", "exists", "no such team in the tenant");
             }
         }
         errors.into_result()
@@ -280,21 +269,11 @@ fn strip_keys(mut item: Item) -> Item {
 }
 
 fn require_admin(caller: &Caller) -> Result<(), CrmError> {
-    if caller.role.is_admin() {
-        Ok(())
-    } else {
-        Err(CrmError::Forbidden(
-            "only owners and admins manage users and teams".into(),
-        ))
-    }
+    Policy::check(caller, Action::Write, Subject::Directory)
 }
 
 fn require_member(caller: &Caller) -> Result<(), CrmError> {
-    if caller.role == Role::Portal {
-        Err(CrmError::NotFound)
-    } else {
-        Ok(())
-    }
+    Policy::check(caller, Action::Read, Subject::Directory)
 }
 
 /// `PUT /users/{user_id}`: adds a member or changes their role, teams or status. Only an
@@ -417,13 +396,11 @@ pub async fn list_users(
     let query = ListQuery::new(&caller.tenant_id, format!("users:{team:?}"));
     let page = dir
         .table
-        .query_page(
-            None,
-            users_pk(&caller.tenant_id),
-            Some("USER#"),
-            false,
-            limit,
-            query.start(cursor)?,
+        .query(
+            Query::partition(users_pk(&caller.tenant_id))
+                .prefix("USER#")
+                .limit(limit)
+                .start(query.start(cursor)?),
         )
         .await?;
     let mut users: Vec<User> = page
@@ -496,7 +473,11 @@ pub async fn patch_team(
         return Err(CrmError::PreconditionFailed);
     }
     let mut errors = FieldErrors::new();
-    let name = errors.text("name", patch.name.apply(Some(current.name.clone())), NAME_MAX);
+    let name = errors.text(
+        "name",
+        patch.name.apply(Some(current.name.clone())),
+        NAME_MAX,
+    );
     let description = errors.text(
         "description",
         patch.description.apply(current.description.clone()),
@@ -531,13 +512,11 @@ pub async fn list_teams(
     let query = ListQuery::new(&caller.tenant_id, "teams");
     let page = dir
         .table
-        .query_page(
-            None,
-            teams_pk(&caller.tenant_id),
-            Some("TEAM#"),
-            false,
-            limit,
-            query.start(cursor)?,
+        .query(
+            Query::partition(teams_pk(&caller.tenant_id))
+                .prefix("TEAM#")
+                .limit(limit)
+                .start(query.start(cursor)?),
         )
         .await?;
     let teams = page

@@ -173,7 +173,11 @@ impl FieldErrors {
     }
 
     /// The parsed value, or `None` with its refusal recorded under `path`.
-    pub fn check<T>(&mut self, path: impl Into<FieldPath>, parsed: Result<T, Invalid>) -> Option<T> {
+    pub fn check<T>(
+        &mut self,
+        path: impl Into<FieldPath>,
+        parsed: Result<T, Invalid>,
+    ) -> Option<T> {
         match parsed {
             Ok(v) => Some(v),
             Err(e) => {
@@ -194,12 +198,22 @@ impl FieldErrors {
     }
 
     /// Free text given as a string slice; blank is `None`.
-    pub fn text_of(&mut self, path: impl Into<FieldPath>, raw: &str, max_chars: usize) -> Option<String> {
+    pub fn text_of(
+        &mut self,
+        path: impl Into<FieldPath>,
+        raw: &str,
+        max_chars: usize,
+    ) -> Option<String> {
         self.check(path, text(raw, max_chars)).flatten()
     }
 
     /// Free text that must not be blank (`required`).
-    pub fn required_text(&mut self, path: impl Into<FieldPath>, raw: &str, max_chars: usize) -> String {
+    pub fn required_text(
+        &mut self,
+        path: impl Into<FieldPath>,
+        raw: &str,
+        max_chars: usize,
+    ) -> String {
         let path = path.into();
         let before = self.len();
         let t = self.text_of(&path, raw, max_chars);
@@ -253,10 +267,16 @@ impl FieldErrors {
     }
 
     /// An optional web address; blank is `None`.
-    pub fn url(&mut self, path: impl Into<FieldPath>, raw: Option<String>, max_chars: usize) -> Option<String> {
+    pub fn url(
+        &mut self,
+        path: impl Into<FieldPath>,
+        raw: Option<String>,
+        max_chars: usize,
+    ) -> Option<String> {
         let path = path.into();
         let t = self.text(&path, raw, max_chars)?;
-        self.check(path, WebUrl::parse(&t, max_chars)).map(WebUrl::into_string)
+        self.check(path, WebUrl::parse(&t, max_chars))
+            .map(WebUrl::into_string)
     }
 
     pub fn extend(&mut self, other: impl IntoIterator<Item = FieldError>) {
@@ -285,7 +305,11 @@ impl FieldErrors {
 
     /// `value` when nothing was found, else every finding.
     pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
-        if self.0.is_empty() { Ok(value) } else { Err(self.0) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
     }
 
     /// As a 422 problem when anything was found.
@@ -332,19 +356,31 @@ mod tests {
     fn one_path_style() {
         let p = FieldPath::new("addresses").index(0).field("country");
         assert_eq!(p.as_str(), "addresses[0].country");
-        assert_eq!(FieldPath::new("exchange_rates").field("GBP").as_str(), "exchange_rates.GBP");
-        assert_eq!(FieldPath::new("custom_fields").field("k").index(2).as_str(), "custom_fields.k[2]");
+        assert_eq!(
+            FieldPath::new("exchange_rates").field("GBP").as_str(),
+            "exchange_rates.GBP"
+        );
+        assert_eq!(
+            FieldPath::new("custom_fields").field("k").index(2).as_str(),
+            "custom_fields.k[2]"
+        );
         assert_eq!(FieldPath::new("").field("a").as_str(), "a");
     }
 
     #[test]
     fn every_finding_is_kept_under_its_path() {
         let mut e = FieldErrors::new();
-        assert_eq!(e.country("billing_address.country", Some("ZZ".into())), None);
+        assert_eq!(
+            e.country("billing_address.country", Some("ZZ".into())),
+            None
+        );
         assert_eq!(e.country("x", Some(" de ".into())).as_deref(), Some("DE"));
         assert_eq!(e.email("email", Some("nope".into())), None);
         assert_eq!(e.text("name", Some("a\u{1}".into()), 10), None);
-        let found: Vec<_> = e.iter().map(|f| (f.field.as_str(), f.rule.as_str())).collect();
+        let found: Vec<_> = e
+            .iter()
+            .map(|f| (f.field.as_str(), f.rule.as_str()))
+            .collect();
         assert_eq!(
             found,
             vec![

@@ -1,8 +1,8 @@
 //! `Idempotency-Key` on POST: the first response is stored and replayed for the same key; the
 //! same key with a different request is refused. Records expire after a day (table TTL).
 
-use crate::errors::sdk_error;
-use crate::table::{Table, is_condition_failed, key, n, s};
+use crate::store::item::text;
+use crate::store::{Condition, Key, Table, WriteError, key, n, s};
 use crate::{CrmError, FieldError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
@@ -66,29 +66,23 @@ pub async fn begin(
     item.insert("state".into(), s("in_progress"));
     item.insert("lease_until".into(), n(now_ms + LEASE_MS));
     item.insert("expires_at".into(), n(now_ms / 1000 + RETENTION_SECONDS));
-    let put = table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK) OR (#state = :in_progress AND lease_until < :now AND fingerprint = :fp)")
-        .expression_attribute_names("#state", "state")
-        .expression_attribute_values(":in_progress", s("in_progress"))
-        .expression_attribute_values(":now", n(now_ms))
-        .expression_attribute_values(":fp", s(fingerprint))
-        .send()
-        .await;
-    match put {
-        Ok(_) => Ok(Begin::New),
-        Err(e) if is_condition_failed(&e) => {
+    // A crashed first attempt gives its key up when its lease runs out.
+    let claimable = Condition::Or(vec![
+        Condition::NotExists,
+        Condition::And(vec![
+            Condition::eq("state", s("in_progress")),
+            Condition::Lt("lease_until".into(), n(now_ms)),
+            Condition::eq("fingerprint", s(fingerprint)),
+        ]),
+    ]);
+    match table.put_if(item, claimable).await {
+        Ok(()) => Ok(Begin::New),
+        Err(WriteError::ConditionFailed) => {
             let existing = table
                 .get(pk(tenant, idem_key), "IDEMPOTENCY")
                 .await?
                 .ok_or_else(|| CrmError::Internal("idempotency record vanished".into()))?;
-            let text = |name: &str| match existing.get(name) {
-                Some(AttributeValue::S(v)) => v.clone(),
-                _ => String::new(),
-            };
+            let text = |name: &str| text(&existing, name).unwrap_or_default().to_string();
             if text("fingerprint") != fingerprint {
                 return Err(CrmError::IdempotencyMismatch);
             }
@@ -107,7 +101,7 @@ pub async fn begin(
                 headers,
             }))
         }
-        Err(e) => Err(sdk_error("PutItem idempotency", e)),
+        Err(WriteError::Other(e)) => Err(e),
     }
 }
 
@@ -129,17 +123,13 @@ pub async fn complete(
         s(serde_json::to_string(&response.headers).map_err(CrmError::internal)?),
     );
     item.insert("expires_at".into(), n(now_ms / 1000 + RETENTION_SECONDS));
-    table.put(item, "PutItem idempotency").await?;
-    Ok(())
+    table.put(item).await
 }
 
 /// Releases the key after a server fault so that a retry runs the request again.
 pub async fn abort(table: &Table, tenant: &str, idem_key: &str) -> Result<(), CrmError> {
     table
-        .release_claim(
-            key(pk(tenant, idem_key), "IDEMPOTENCY"),
-            "DeleteItem idempotency",
-        )
+        .release_claim(Key::new(pk(tenant, idem_key), "IDEMPOTENCY"))
         .await
 }
 
@@ -161,5 +151,45 @@ mod tests {
         assert!(validate_key("").is_err());
         assert!(validate_key("has space").is_err());
         assert!(validate_key(&"x".repeat(256)).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_key_replays_its_first_response_and_refuses_another_request() {
+        let table = Table::in_memory();
+        let fp = fingerprint("POST", "/contacts", b"{}");
+        assert!(matches!(
+            begin(&table, "t", "k", &fp).await.unwrap(),
+            Begin::New
+        ));
+        // Still running: a retry waits.
+        assert!(matches!(
+            begin(&table, "t", "k", &fp).await,
+            Err(CrmError::IdempotencyInProgress)
+        ));
+        let response = StoredResponse {
+            status: 201,
+            body: "{}".into(),
+            headers: vec![("etag".into(), "\"1\"".into())],
+        };
+        complete(&table, "t", "k", &fp, &response).await.unwrap();
+        assert!(
+            matches!(begin(&table, "t", "k", &fp).await.unwrap(), Begin::Replay(r) if r == response)
+        );
+        let other = fingerprint("POST", "/contacts", b"{\"a\":1}");
+        assert!(matches!(
+            begin(&table, "t", "k", &other).await,
+            Err(CrmError::IdempotencyMismatch)
+        ));
+        // Another tenant's key of the same name is its own.
+        assert!(matches!(
+            begin(&table, "u", "k", &other).await.unwrap(),
+            Begin::New
+        ));
+        // A server fault gives the key back.
+        abort(&table, "u", "k").await.unwrap();
+        assert!(matches!(
+            begin(&table, "u", "k", &other).await.unwrap(),
+            Begin::New
+        ));
     }
 }

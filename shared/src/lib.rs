@@ -1,8 +1,8 @@
 //! The CRM's domain core. Handlers (in `functions/`) parse a request or event, call into this
 //! crate and map the result; nothing here knows about Lambda, API Gateway or the local runtime.
 
+pub mod access;
 pub mod audit;
-pub mod caller;
 pub mod clients;
 pub mod config;
 pub mod contacts;
@@ -13,16 +13,17 @@ pub mod errors;
 pub mod idempotency;
 pub mod imports;
 pub mod links;
-pub mod pagination;
 pub mod privacy;
 pub mod settings;
+pub mod store;
 pub mod table;
 pub mod values;
-pub mod visibility;
 pub mod workflows;
 
-pub use caller::{Caller, Role};
+pub use access::{Caller, Role, caller, visibility};
 pub use config::Config;
 pub use deps::{AwsClients, Deps};
 pub use errors::{CrmError, FieldError};
+/// Cursors and pages of lists (kept under its old name for the handlers).
+pub use store::cursor as pagination;
 pub use values::{Timestamp, new_id, now};

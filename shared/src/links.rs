@@ -7,7 +7,7 @@ use crate::clients::{self, DynamoClients};
 use crate::contacts::audit::AuditEntry;
 use crate::contacts::{self, Contact, DynamoContacts, contact_pk};
 use crate::errors::sdk_error;
-use crate::pagination::{ListQuery, Page};
+use crate::store::cursor::{ListQuery, Page};
 use crate::table::{GSI2, Item, Table, cancellation_codes, from_item, key, s, to_item};
 use crate::{Caller, CrmError, Deps};
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};

@@ -23,19 +23,18 @@
 //! Between two currencies that are not the base, the amount goes through the base without
 //! rounding in between.
 
+use crate::access::{Action, Policy, Subject};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::errors::{FieldErrors, FieldPath};
+use crate::store::{Condition, Item, Key, Table, WriteOp, key, s, to_item};
+use crate::values::Patch;
 use crate::values::currency;
 use crate::values::money::{self, normalize_rate};
 pub use crate::values::money::{
-    ConversionError, MAX_AMOUNT_FRACTION_DIGITS, MAX_AMOUNT_INTEGER_DIGITS, MAX_RATE_FRACTION_DIGITS,
-    MAX_RATE_INTEGER_DIGITS,
+    ConversionError, MAX_AMOUNT_FRACTION_DIGITS, MAX_AMOUNT_INTEGER_DIGITS,
+    MAX_RATE_FRACTION_DIGITS, MAX_RATE_INTEGER_DIGITS,
 };
-use crate::errors::sdk_error;
-use crate::values::Patch;
-use crate::table::{Item, Table, cancellation_codes, from_item, key, n, s, to_item};
-use crate::{Caller, CrmError, FieldError, Role};
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use crate::{Caller, CrmError, FieldError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -242,18 +241,24 @@ pub fn convert(
     to: &str,
     settings: &TenantSettings,
 ) -> Result<String, ConversionError> {
-    money::convert(amount, from, to, &settings.base_currency, &settings.exchange_rates)
+    money::convert(
+        amount,
+        from,
+        to,
+        &settings.base_currency,
+        &settings.exchange_rates,
+    )
 }
 
 pub fn settings_pk(tenant: &str) -> String {
     format!("T#{tenant}#SETTINGS")
 }
 
-pub struct DynamoSettings {
+pub struct SettingsStore {
     table: Table,
 }
 
-impl DynamoSettings {
+impl SettingsStore {
     pub fn new(table: Table) -> Self {
         Self { table }
     }
@@ -262,10 +267,8 @@ impl DynamoSettings {
     pub async fn get(&self, tenant: &str) -> Result<TenantSettings, CrmError> {
         Ok(self
             .table
-            .get(settings_pk(tenant), SETTINGS_SK)
+            .get_as(Key::new(settings_pk(tenant), SETTINGS_SK))
             .await?
-            .map(from_item)
-            .transpose()?
             .unwrap_or_default())
     }
 
@@ -281,76 +284,39 @@ impl DynamoSettings {
         let mut keys: Item = key(settings_pk(tenant), SETTINGS_SK);
         keys.insert("entity".into(), s("settings"));
         keys.insert("tenant_id".into(), s(tenant));
-        let put = Put::builder()
-            .table_name(&self.table.name)
-            .set_item(Some(to_item(next, keys)?));
-        let put = if current_version == 0 {
-            put.condition_expression("attribute_not_exists(PK)")
+        let condition = if current_version == 0 {
+            Condition::NotExists
         } else {
-            put.condition_expression("version = :v")
-                .expression_attribute_values(":v", n(current_version))
-        }
-        .build()
-        .map_err(CrmError::internal)?;
-        let items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            audit.put_tx(&self.table, settings_pk(tenant), "settings_audit")?,
+            Condition::version(current_version)
+        };
+        let writes = vec![
+            WriteOp::put_if(to_item(next, keys)?, condition),
+            audit.write(settings_pk(tenant), "settings_audit")?,
         ];
-        match self
-            .table
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match cancellation_codes(&e) {
-                Some(codes)
-                    if codes.first().and_then(|c| c.as_deref())
-                        == Some("ConditionalCheckFailed") =>
-                {
-                    Err(CrmError::PreconditionFailed)
-                }
-                Some(codes) => Err(CrmError::Internal(format!(
-                    "settings update cancelled: {codes:?}"
-                ))),
-                None => Err(sdk_error("TransactWriteItems settings", e)),
-            },
+        match self.table.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.failed_at(0) => Err(CrmError::PreconditionFailed),
+            Err(e) => Err(e.into_error("settings update")),
         }
     }
 }
 
 /// `GET /settings`: every signed-in role but portal users may read the tenant's settings.
-pub async fn get(repo: &DynamoSettings, caller: &Caller) -> Result<TenantSettings, CrmError> {
-    if caller.role == Role::Portal {
-        return Err(CrmError::Forbidden(
-            "portal users cannot read the tenant settings".into(),
-        ));
-    }
+pub async fn get(repo: &SettingsStore, caller: &Caller) -> Result<TenantSettings, CrmError> {
+    Policy::check(caller, Action::Read, Subject::Settings)?;
     repo.get(&caller.tenant_id).await
-}
-
-/// Only owners and admins change the settings; others get 403 (whatever their request says).
-pub fn require_admin(caller: &Caller) -> Result<(), CrmError> {
-    if caller.role.is_admin() {
-        Ok(())
-    } else {
-        Err(CrmError::Forbidden(
-            "only owners and admins change the tenant settings".into(),
-        ))
-    }
 }
 
 /// `PATCH /settings`: owners and admins change the base currency and the rates (see the module
 /// documentation for the base-currency rule). A patch that changes nothing writes nothing.
 pub async fn patch(
-    repo: &DynamoSettings,
+    repo: &SettingsStore,
     caller: &Caller,
     patch: SettingsPatch,
     if_match: Option<u64>,
 ) -> Result<TenantSettings, CrmError> {
-    require_admin(caller)?;
+    // Only owners and admins change the settings; others get 403, whatever their request says.
+    Policy::check(caller, Action::Write, Subject::Settings)?;
     let current = repo.get(&caller.tenant_id).await?;
     if if_match.is_some_and(|v| v != current.version) {
         return Err(CrmError::PreconditionFailed);
@@ -382,8 +348,8 @@ pub async fn patch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_decimal::Decimal;
     use proptest::prelude::*;
+    use rust_decimal::Decimal;
     use serde_json::json;
 
     fn settings(base: &str, rates: &[(&str, &str)]) -> TenantSettings {
@@ -708,5 +674,52 @@ mod tests {
             let one_minor = Decimal::ONE / Decimal::from(10u64.pow(db));
             prop_assert!(diff <= one_minor, "{amount} {base} → {x} → {back} {base}");
         }
+    }
+
+    #[tokio::test]
+    async fn s2_4_settings_are_saved_with_their_audit_entry_and_guarded_by_version() {
+        let table = Table::in_memory();
+        let repo = SettingsStore::new(table.clone());
+        let admin = Caller::new("t", "a", crate::Role::Admin);
+        let member = Caller::new("t", "m", crate::Role::Member);
+        assert_eq!(
+            get(&repo, &member).await.unwrap(),
+            TenantSettings::default()
+        );
+        let rates = |v: serde_json::Value| serde_json::from_value::<SettingsPatch>(v).unwrap();
+        assert!(matches!(
+            super::patch(&repo, &member, rates(json!({"base_currency": "USD"})), None).await,
+            Err(CrmError::Forbidden(_))
+        ));
+        let saved = super::patch(
+            &repo,
+            &admin,
+            rates(json!({"exchange_rates": {"USD": "0.92"}})),
+            Some(0),
+        )
+        .await
+        .unwrap();
+        assert_eq!(saved.version, 1);
+        assert!(matches!(
+            super::patch(
+                &repo,
+                &admin,
+                rates(json!({"exchange_rates": {"USD": "0.93"}})),
+                Some(0)
+            )
+            .await,
+            Err(CrmError::PreconditionFailed)
+        ));
+        let (history, _) = crate::audit::history(&table, settings_pk("t"), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].changes[0].field, "exchange_rates");
+        assert_eq!(get(&repo, &member).await.unwrap(), saved);
+        let portal = Caller::new("t", "p", crate::Role::Portal);
+        assert!(matches!(
+            get(&repo, &portal).await,
+            Err(CrmError::Forbidden(_))
+        ));
     }
 }

@@ -68,6 +68,8 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, CrmErr
 pub struct Table {
     pub client: aws_sdk_dynamodb::Client,
     pub name: String,
+    /// The same table behind the storage port, for the code that moved onto it.
+    store: crate::store::Table,
 }
 
 /// One page of a query: the items and the key to continue from.
@@ -85,7 +87,20 @@ impl QueryPage {
 
 impl Table {
     pub fn new(client: aws_sdk_dynamodb::Client, name: String) -> Self {
-        Self { client, name }
+        let store = crate::store::Table::new(crate::store::dynamo::DynamoItemStore::new(
+            client.clone(),
+            name.clone(),
+        ));
+        Self {
+            client,
+            name,
+            store,
+        }
+    }
+
+    /// The table behind the storage port.
+    pub fn store(&self) -> crate::store::Table {
+        self.store.clone()
     }
 
     pub async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, CrmError> {

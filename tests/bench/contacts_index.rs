@@ -386,7 +386,7 @@ async fn main() {
 
     let started = std::time::Instant::now();
     let defs = custom_fields();
-    let store = FieldStore::new(Table::new(aws.dynamodb.clone(), table_name.clone()));
+    let store = FieldStore::new(Table::new(aws.dynamodb.clone(), table_name.clone()).store());
     for def in &defs {
         store
             .insert_definition(TENANT, def)

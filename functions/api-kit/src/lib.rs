@@ -176,7 +176,7 @@ pub fn caller(req: &Request) -> Result<Caller, Problem> {
 /// and 403 for a deactivated user.
 pub async fn authenticate(deps: &Deps, req: &Request) -> Result<Caller, Response<Body>> {
     let token = caller(req).map_err(Problem::into_response)?;
-    crm_shared::directory::Directory::new(deps.table())
+    crm_shared::directory::Directory::new(deps.table().store())
         .effective_caller(token)
         .await
         .map_err(error_response)
@@ -371,7 +371,7 @@ where
     }
     let fingerprint =
         idempotency::fingerprint(req.method().as_str(), req.uri().path(), body_bytes(req));
-    let table = deps.table();
+    let table = deps.table().store();
     match idempotency::begin(&table, &caller.tenant_id, &idem_key, &fingerprint).await {
         Err(e) => return error_response(e),
         Ok(Begin::Replay(stored)) => return replayed(stored),

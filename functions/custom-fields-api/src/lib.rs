@@ -19,7 +19,7 @@ pub struct CustomFieldsApi {
 impl CustomFieldsApi {
     pub fn new(deps: Deps) -> Self {
         Self {
-            store: FieldStore::new(deps.table()),
+            store: FieldStore::new(deps.table().store()),
             deps,
         }
     }

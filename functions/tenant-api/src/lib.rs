@@ -5,24 +5,25 @@ use api_kit::{
     Problem, error_response, if_match, json_body, json_response, page_params, path_id, path_param,
     route_key,
 };
+use crm_shared::access::{Action, Policy, Subject};
 use crm_shared::directory::{self, Directory, NewTeam, Team, TeamPatch, User, UserInput};
 use crm_shared::pagination::Page;
-use crm_shared::settings::{self, DynamoSettings, SettingsPatch, TenantSettings};
+use crm_shared::settings::{self, SettingsPatch, SettingsStore, TenantSettings};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 pub struct TenantApi {
     deps: Deps,
-    settings: DynamoSettings,
+    settings: SettingsStore,
     directory: Directory,
 }
 
 impl TenantApi {
     pub fn new(deps: Deps) -> Self {
         Self {
-            settings: DynamoSettings::new(deps.table()),
-            directory: Directory::new(deps.table()),
+            settings: SettingsStore::new(deps.table().store()),
+            directory: Directory::new(deps.table().store()),
             deps,
         }
     }
@@ -78,13 +79,14 @@ async fn get_settings(api: &TenantApi, caller: &Caller) -> Result<Response<Body>
               (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Only owners and admins change the settings", body = Problem, content_type = "application/problem+json"),
               (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "A field breaks a rule, e.g. `exchange_rates/USD` `rate`", body = Problem, content_type = "application/problem+json")))]
+              (status = 422, description = "A field breaks a rule, e.g. `exchange_rates.USD` `rate`", body = Problem, content_type = "application/problem+json")))]
 async fn patch_settings(
     api: &TenantApi,
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    settings::require_admin(caller)?;
+    // The role decides before the body is read: a member gets 403 whatever they send.
+    Policy::check(caller, Action::Write, Subject::Settings)?;
     let expected = if_match(req)?;
     let patch: SettingsPatch = json_body(req)?;
     Ok(settings_response(

@@ -5,10 +5,8 @@ mod store;
 
 pub use store::{DynamoClients, client_pk};
 
+use crate::access::visibility::{Access, Principal, RecordKind, Visibility};
 use crate::audit::{AuditAction, AuditEntry};
-use crate::errors::{FieldErrors, FieldPath};
-use crate::values::phone::Phone;
-use crate::values::{Currency, ids, money};
 use crate::custom_fields::entries::Terms;
 use crate::custom_fields::entries::{read_entry, term_of_sk};
 use crate::custom_fields::filter::{
@@ -18,9 +16,11 @@ use crate::custom_fields::filter::{
 use crate::custom_fields::reader::EntryReader;
 use crate::custom_fields::values::{CustomValues, join_validation};
 use crate::custom_fields::{Entity, FieldValue};
-use crate::pagination::{ListQuery, Page};
+use crate::errors::{FieldErrors, FieldPath};
+use crate::store::cursor::{ListQuery, Page};
 use crate::values::Patch;
-use crate::visibility::{Access, Principal, RecordKind, Visibility};
+use crate::values::phone::Phone;
+use crate::values::{Currency, ids, money};
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -509,7 +509,7 @@ async fn check_references(
     fields: &ClientFields,
     before: Option<&ClientFields>,
 ) -> Result<(), CrmError> {
-    crate::directory::Directory::new(repo.table().clone())
+    crate::directory::Directory::new(repo.table().store())
         .check_assignment(
             caller,
             fields.owner.as_deref(),
@@ -1186,7 +1186,7 @@ pub async fn share(
     if current.shared_with.contains(&principal) {
         return Ok(current);
     }
-    crate::directory::Directory::new(repo.table().clone())
+    crate::directory::Directory::new(repo.table().store())
         .check_share(caller, &current.shared_with, &principal)
         .await?;
     let tenant = &caller.tenant_id;

@@ -2,12 +2,12 @@
 //! broken rule is reported with the field's path (`emails[1].address`) and the rule's name.
 
 use crate::FieldError;
+use crate::access::visibility::Visibility;
 use crate::errors::{FieldErrors, FieldPath};
 use crate::values::country::Country;
 use crate::values::phone::Phone;
 use crate::values::url::is_web_url;
 use crate::values::{Email, ids};
-use crate::visibility::Visibility;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -21,11 +21,11 @@
 //! Trashed contacts have no entries.
 
 use super::Contact;
+use crate::CrmError;
+use crate::access::visibility::{Access, Principal, RecordKind, Visibility, record_scopes};
 use crate::contacts::LifecycleStatus;
 use crate::custom_fields::{Entity, entries};
 use crate::table::{Item, n, s, to_item};
-use crate::visibility::{Access, Principal, RecordKind, Visibility, record_scopes};
-use crate::CrmError;
 use crate::values::search as search_keys;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

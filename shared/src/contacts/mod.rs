@@ -11,12 +11,12 @@ pub use fields::*;
 pub use index::ContactSummary;
 pub use store::{ContactRepository, DynamoContacts, ImportRowWrite, contact_pk, stored_items};
 
+use crate::access::visibility::{Access, Principal, RecordKind, Visibility};
 use crate::custom_fields::entries::Terms;
 use crate::custom_fields::values::join_validation;
 use crate::custom_fields::{Entity, FieldValue};
-use crate::pagination::{ListQuery, Page};
+use crate::store::cursor::{ListQuery, Page};
 use crate::values::Patch;
-use crate::visibility::{Access, Principal, RecordKind, Visibility};
 use crate::{Caller, CrmError, FieldError};
 use audit::{AuditAction, AuditEntry, diff};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -644,7 +644,6 @@ pub fn display_name(
     }
     company.or(email).map(str::to_string)
 }
-
 
 #[cfg(test)]
 mod tests {

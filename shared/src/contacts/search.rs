@@ -27,9 +27,9 @@ use crate::custom_fields::filter::{
 };
 use crate::custom_fields::{Entity, FieldValue};
 use crate::errors::sdk_error;
-use crate::pagination::{ListQuery, Page};
-use crate::values::search as search_keys;
+use crate::store::cursor::{ListQuery, Page};
 use crate::table::{Item, from_item, s};
+use crate::values::search as search_keys;
 use crate::{Caller, CrmError, FieldError, Role};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};

@@ -443,7 +443,7 @@ impl ContactRepository for DynamoContacts {
     }
 
     fn directory(&self) -> crate::directory::Directory {
-        crate::directory::Directory::new(self.table.clone())
+        crate::directory::Directory::new(self.table.store())
     }
 
     fn custom_values(&self) -> crate::custom_fields::values::CustomValues {

@@ -18,12 +18,13 @@ use super::entries::{field_partitions, read_entry, stored_terms};
 use super::filter::TermRange;
 use super::store::{FieldStore, Schema};
 use super::value::FieldValue;
+use crate::access::{Action, Policy, Subject};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::clients::DynamoClients;
 use crate::contacts::{ContactRepository, DynamoContacts};
 use crate::errors::sdk_error;
 use crate::table::{Table, s};
-use crate::{Caller, CrmError, FieldError, Role};
+use crate::{Caller, CrmError, FieldError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -35,23 +36,11 @@ pub const MAX_MIGRATED_RECORDS: usize = 1_000;
 const MIGRATION_CONCURRENCY: usize = 10;
 
 pub fn require_admin(caller: &Caller) -> Result<(), CrmError> {
-    if caller.role.is_admin() {
-        Ok(())
-    } else {
-        Err(CrmError::Forbidden(
-            "only owners and admins define custom fields".into(),
-        ))
-    }
+    Policy::check(caller, Action::Write, Subject::FieldDefinitions)
 }
 
 fn require_reader(caller: &Caller) -> Result<(), CrmError> {
-    if caller.role == Role::Portal {
-        Err(CrmError::Forbidden(
-            "portal users cannot read field definitions".into(),
-        ))
-    } else {
-        Ok(())
-    }
+    Policy::check(caller, Action::Read, Subject::FieldDefinitions)
 }
 
 /// An entity's fields and groups as the caller may see them (admins: all).
@@ -91,13 +80,7 @@ pub async fn create(
     let def = input
         .validate(&schema.fields, &schema.groups)
         .map_err(CrmError::Validation)?;
-    check_teams(
-        table_of(store),
-        caller,
-        restricted_teams(&def),
-        "visibility.teams",
-    )
-    .await?;
+    check_teams(store, caller, restricted_teams(&def), "visibility.teams").await?;
     store.insert_definition(&caller.tenant_id, &def).await?;
     Ok(def)
 }
@@ -109,18 +92,14 @@ fn restricted_teams(def: &FieldDefinition) -> &[Uuid] {
     }
 }
 
-fn table_of(store: &FieldStore) -> &Table {
-    store.table()
-}
-
 /// Teams a field or group names must exist in the tenant.
 async fn check_teams(
-    table: &Table,
+    store: &FieldStore,
     caller: &Caller,
     teams: &[Uuid],
     field: &str,
 ) -> Result<(), CrmError> {
-    let directory = crate::directory::Directory::new(table.clone());
+    let directory = crate::directory::Directory::new(store.table().clone());
     for team in teams {
         if directory.team(&caller.tenant_id, *team).await?.is_none() {
             return Err(CrmError::validation(
@@ -141,7 +120,7 @@ pub async fn create_group(
     require_admin(caller)?;
     let groups = store.groups(&caller.tenant_id, input.entity).await?;
     let group = input.validate(&groups).map_err(CrmError::Validation)?;
-    check_teams(table_of(store), caller, &group.teams, "teams").await?;
+    check_teams(store, caller, &group.teams, "teams").await?;
     store.insert_group(&caller.tenant_id, &group).await?;
     Ok(group)
 }
@@ -190,7 +169,7 @@ pub async fn change_group(
     let others: Vec<FieldGroup> = groups.into_iter().filter(|g| g.key != key).collect();
     let group = input.validate(&others).map_err(CrmError::Validation)?;
     if group.teams != current.teams {
-        check_teams(table_of(store), caller, &group.teams, "teams").await?;
+        check_teams(store, caller, &group.teams, "teams").await?;
     }
     store.replace_group(&caller.tenant_id, &group).await?;
     Ok(group)
@@ -266,7 +245,7 @@ pub async fn change(
         .validate_change(&old, &groups)
         .map_err(CrmError::Validation)?;
     if restricted_teams(&new) != restricted_teams(&old) {
-        check_teams(table, caller, restricted_teams(&new), "visibility.teams").await?;
+        check_teams(store, caller, restricted_teams(&new), "visibility.teams").await?;
     }
     let unchanged = FieldDefinition {
         version: old.version,

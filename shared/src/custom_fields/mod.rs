@@ -65,6 +65,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use crate::values::Exact;
 pub use change::{
     ChangeImpact, OptionMapping, TypeChange, assess_change, migrate, migrate_to, validate_mapping,
     value_survives,
@@ -74,7 +75,6 @@ pub use definition::{
     NewFieldGroup, SelectOption, layout,
 };
 pub use index::{EMPTY_TERM, decode_number, encode_number, index_terms};
-pub use crate::values::Exact;
 pub use value::{
     FieldValue, Money, Reference, changed_references, reference_error, validate, validate_values,
     values_to_json, visible_values,
@@ -114,7 +114,8 @@ pub mod limits {
     pub const MAX_DECIMAL_SCALE: u32 = 10;
     /// Digits before the point of a decimal or currency amount. With [`MAX_DECIMAL_SCALE`]
     /// that is 28 digits: exact in rust_decimal, and the width of the index encoding.
-    pub const MAX_DECIMAL_INTEGER_DIGITS: usize = crate::values::decimal::MAX_DECIMAL_INTEGER_DIGITS;
+    pub const MAX_DECIMAL_INTEGER_DIGITS: usize =
+        crate::values::decimal::MAX_DECIMAL_INTEGER_DIGITS;
     /// Allowed currencies a currency field may list.
     pub const MAX_CURRENCIES: usize = 50;
     /// Teams plus roles a restricted field or a group may name.

@@ -9,8 +9,7 @@
 
 use super::definition::{Entity, FieldDefinition, FieldGroup};
 use crate::CrmError;
-use crate::errors::sdk_error;
-use crate::table::{Item, Table, from_item, is_condition_failed, key, n, to_item};
+use crate::store::{Condition, Item, Key, Query, Table, WriteError, from_item, key, to_item};
 
 pub fn definitions_pk(tenant: &str) -> String {
     format!("T#{tenant}#CFDEF")
@@ -55,9 +54,7 @@ impl FieldStore {
         let items = self
             .table
             .query_all(
-                None,
-                definitions_pk(tenant),
-                Some(&format!("F#{}#", entity.as_str())),
+                Query::partition(definitions_pk(tenant)).prefix(format!("F#{}#", entity.as_str())),
             )
             .await?;
         let mut fields = items
@@ -72,9 +69,7 @@ impl FieldStore {
         let items = self
             .table
             .query_all(
-                None,
-                definitions_pk(tenant),
-                Some(&format!("G#{}#", entity.as_str())),
+                Query::partition(definitions_pk(tenant)).prefix(format!("G#{}#", entity.as_str())),
             )
             .await?;
         let mut groups = items
@@ -100,10 +95,8 @@ impl FieldStore {
         key: &str,
     ) -> Result<Option<FieldDefinition>, CrmError> {
         self.table
-            .get(definitions_pk(tenant), &field_sk(entity, key))
-            .await?
-            .map(from_item)
-            .transpose()
+            .get_as(Key::new(definitions_pk(tenant), field_sk(entity, key)))
+            .await
     }
 
     /// Stores a new field; `Conflict` naming `key` when the entity has one with this key.
@@ -113,7 +106,7 @@ impl FieldStore {
         def: &FieldDefinition,
     ) -> Result<(), CrmError> {
         let item = definition_item(tenant, def)?;
-        self.put_conditional(item, "attribute_not_exists(PK)", None)
+        self.put_conditional(item, Condition::NotExists)
             .await
             .map_err(|e| match e {
                 Refused::Condition => CrmError::Conflict {
@@ -136,7 +129,7 @@ impl FieldStore {
         def: &FieldDefinition,
     ) -> Result<(), CrmError> {
         let item = definition_item(tenant, def)?;
-        self.put_conditional(item, "version = :v", Some(n(expected)))
+        self.put_conditional(item, Condition::version(expected))
             .await
             .map_err(|e| match e {
                 Refused::Condition => CrmError::PreconditionFailed,
@@ -149,7 +142,7 @@ impl FieldStore {
             group,
             key(definitions_pk(tenant), group_sk(group.entity, &group.key)),
         )?;
-        self.put_conditional(item, "attribute_not_exists(PK)", None)
+        self.put_conditional(item, Condition::NotExists)
             .await
             .map_err(|e| match e {
                 Refused::Condition => CrmError::Conflict {
@@ -170,7 +163,7 @@ impl FieldStore {
             group,
             key(definitions_pk(tenant), group_sk(group.entity, &group.key)),
         )?;
-        self.put_conditional(item, "attribute_exists(PK)", None)
+        self.put_conditional(item, Condition::Exists)
             .await
             .map_err(|e| match e {
                 Refused::Condition => CrmError::NotFound,
@@ -178,26 +171,11 @@ impl FieldStore {
             })
     }
 
-    async fn put_conditional(
-        &self,
-        item: Item,
-        condition: &str,
-        version: Option<aws_sdk_dynamodb::types::AttributeValue>,
-    ) -> Result<(), Refused> {
-        let result = self
-            .table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_values(version.map(|v| [(":v".to_string(), v)].into()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(Refused::Condition),
-            Err(e) => Err(Refused::Other(sdk_error("PutItem custom field", e))),
+    async fn put_conditional(&self, item: Item, condition: Condition) -> Result<(), Refused> {
+        match self.table.put_if(item, condition).await {
+            Ok(()) => Ok(()),
+            Err(WriteError::ConditionFailed) => Err(Refused::Condition),
+            Err(WriteError::Other(e)) => Err(Refused::Other(e)),
         }
     }
 }

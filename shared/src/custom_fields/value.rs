@@ -120,7 +120,9 @@ pub fn changed_references(
 /// the same, so the answer reveals nothing.
 pub fn reference_error(key: &str) -> FieldError {
     FieldError::new(
-        crate::errors::FieldPath::new("custom_fields").field(key).as_str(),
+        crate::errors::FieldPath::new("custom_fields")
+            .field(key)
+            .as_str(),
         "reference",
         "must refer to an existing record you can see",
     )
@@ -205,7 +207,8 @@ impl Check<'_> {
 
     /// A finding deeper in the value: `suffix` is `.amount`, `[2]`, …
     fn push_at(&mut self, suffix: &str, rule: &str, message: impl Into<String>) {
-        self.errors.push(format!("{}{suffix}", self.path), rule, message);
+        self.errors
+            .push(format!("{}{suffix}", self.path), rule, message);
     }
 
     fn type_error(&mut self, expected: &str) {
@@ -740,7 +743,11 @@ pub fn validate_values(
     for (key, raw) in input {
         let path = root.field(key);
         let Some(def) = defs.iter().find(|d| &d.key == key && d.visible_to(caller)) else {
-            errors.push(path, "unknown_field", "there is no custom field with this key");
+            errors.push(
+                path,
+                "unknown_field",
+                "there is no custom field with this key",
+            );
             continue;
         };
         let stored = values.get(key);

@@ -35,7 +35,7 @@ pub struct CustomValues {
 impl CustomValues {
     pub fn new(table: Table) -> Self {
         Self {
-            store: FieldStore::new(table.clone()),
+            store: FieldStore::new(table.store()),
             table,
         }
     }
@@ -101,7 +101,7 @@ impl CustomValues {
             let ok = match &reference {
                 Reference::User(u) => {
                     u == &caller.user_id
-                        || Directory::new(self.table.clone())
+                        || Directory::new(self.table.store())
                             .user(tenant, u)
                             .await?
                             .is_some()

@@ -299,7 +299,7 @@ pub async fn process_upload(
     };
     // The importer writes as themself: their role and teams decide which custom fields they
     // may fill (a changed role or a deactivation since the start applies).
-    let importer = crate::directory::Directory::new(table.clone())
+    let importer = crate::directory::Directory::new(table.store())
         .effective_caller(Caller {
             teams: import.created_by_teams.clone(),
             ..Caller::new(&tenant, &import.created_by, import.created_by_role)

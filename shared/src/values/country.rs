@@ -19,7 +19,12 @@ impl Country {
                 let b = c.as_bytes();
                 Self([b[0], b[1]])
             })
-            .ok_or_else(|| Invalid::new("iso_3166", "must be an ISO 3166-1 alpha-2 country code such as DE"))
+            .ok_or_else(|| {
+                Invalid::new(
+                    "iso_3166",
+                    "must be an ISO 3166-1 alpha-2 country code such as DE",
+                )
+            })
     }
 
     pub fn as_str(&self) -> &str {

@@ -49,7 +49,6 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
-
 /// (code, minor digits). Codes of funds, metals and testing (X..) are not currencies a client pays in.
 const CURRENCIES: &[(&str, u32)] = &[
     ("AED", 2),

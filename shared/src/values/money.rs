@@ -14,9 +14,9 @@
 //! (Council Regulation (EC) No 1103/97, art. 5). Between two currencies that are not the base,
 //! the amount goes through the base without rounding in between.
 
+use super::Invalid;
 use super::currency::{Currency, minor_digits};
 use super::decimal::Exact;
-use super::Invalid;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -81,7 +81,6 @@ pub fn normalize_amount(raw: &str, currency: &str) -> Option<String> {
         format!("{whole}.{frac:0<digits$}")
     })
 }
-
 
 /// A rate as stored: digits only, `> 0`, within the digit limits, without redundant zeros.
 pub fn normalize_rate(raw: &str) -> Option<String> {
@@ -221,10 +220,24 @@ mod tests {
     fn money_takes_the_minor_units_of_its_currency() {
         let eur = Currency::parse("EUR").unwrap();
         let m = Money::new(Exact::parse("12.5").unwrap(), eur).unwrap();
-        assert_eq!(serde_json::to_value(&m).unwrap(), serde_json::json!({"amount": "12.50", "currency": "EUR"}));
-        assert_eq!(Money::new(Exact::parse("1.234").unwrap(), eur).unwrap_err().rule, "scale");
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            serde_json::json!({"amount": "12.50", "currency": "EUR"})
+        );
+        assert_eq!(
+            Money::new(Exact::parse("1.234").unwrap(), eur)
+                .unwrap_err()
+                .rule,
+            "scale"
+        );
         let jpy = Currency::parse("JPY").unwrap();
-        assert_eq!(Money::new(Exact::parse("1200.00").unwrap(), jpy).unwrap().amount.to_string(), "1200");
+        assert_eq!(
+            Money::new(Exact::parse("1200.00").unwrap(), jpy)
+                .unwrap()
+                .amount
+                .to_string(),
+            "1200"
+        );
     }
 
     proptest! {

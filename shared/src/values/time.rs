@@ -32,9 +32,8 @@ pub fn parse_bound(raw: &str, end: DayEnd) -> Result<Timestamp, Invalid> {
         DayEnd::Start => d.and_hms_opt(0, 0, 0),
         DayEnd::End => d.and_hms_milli_opt(23, 59, 59, 999),
     });
-    t.map(|t| t.and_utc()).ok_or_else(|| {
-        Invalid::new("datetime", "must be an RFC 3339 time or a YYYY-MM-DD date")
-    })
+    t.map(|t| t.and_utc())
+        .ok_or_else(|| Invalid::new("datetime", "must be an RFC 3339 time or a YYYY-MM-DD date"))
 }
 
 /// The lowest (or highest) UUIDv7 string of a millisecond: ids sort by creation time, so a
@@ -61,7 +60,10 @@ mod tests {
             time_key(parse_bound("2026-11-29T10:00:00+01:00", DayEnd::End).unwrap()),
             "2026-11-29T09:00:00.000Z"
         );
-        assert_eq!(parse_bound("29.11.2026", DayEnd::Start).unwrap_err().rule, "datetime");
+        assert_eq!(
+            parse_bound("29.11.2026", DayEnd::Start).unwrap_err().rule,
+            "datetime"
+        );
     }
 
     #[test]

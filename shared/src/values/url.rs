@@ -61,14 +61,24 @@ mod tests {
     #[test]
     fn web_addresses() {
         assert_eq!(
-            WebUrl::parse(" https://acme.example/x ", 100).unwrap().as_str(),
+            WebUrl::parse(" https://acme.example/x ", 100)
+                .unwrap()
+                .as_str(),
             "https://acme.example/x"
         );
-        for bad in ["acme.example", "ftp://acme.example", "https://localhost", "https://a b.de", "https://.de"] {
+        for bad in [
+            "acme.example",
+            "ftp://acme.example",
+            "https://localhost",
+            "https://a b.de",
+            "https://.de",
+        ] {
             assert_eq!(WebUrl::parse(bad, 100).unwrap_err().rule, "url", "{bad}");
         }
         assert_eq!(
-            WebUrl::parse("https://acme.example/long", 10).unwrap_err().rule,
+            WebUrl::parse("https://acme.example/long", 10)
+                .unwrap_err()
+                .rule,
             "max_length"
         );
     }

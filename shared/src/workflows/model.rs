@@ -138,18 +138,10 @@ impl Workflow {
         let mut errors = FieldErrors::new();
         let name = errors.required_text("name", &input.name, 200);
         if input.steps.is_empty() {
-            errors.push(
-                "steps",
-                "min_items",
-                "a workflow needs at least one step",
-            );
+            errors.push("steps", "min_items", "a workflow needs at least one step");
         }
         if input.steps.len() > MAX_STEPS {
-            errors.push(
-                "steps",
-                "max_items",
-                format!("at most {MAX_STEPS} steps"),
-            );
+            errors.push("steps", "max_items", format!("at most {MAX_STEPS} steps"));
         }
         for (i, step) in input.steps.iter().enumerate() {
             match step {

@@ -86,10 +86,6 @@ impl Caller {
 
     /// Tenant ids are embedded in every key, so they are restricted to a safe alphabet.
     pub fn is_valid_tenant_id(tenant: &str) -> bool {
-        !tenant.is_empty()
-            && tenant.len() <= 64
-            && tenant
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        crate::values::ids::is_valid_tenant_id(tenant)
     }
 }

@@ -1,8 +1,8 @@
 //! Opaque list cursors. A cursor carries the last key read, bound to the tenant and to the query
 //! it came from: replaying it for another tenant or another query is refused.
 
+use super::item::Item;
 use crate::CrmError;
-use crate::table::Item;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,7 @@ pub struct Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::s;
+    use crate::store::item::s;
 
     fn sample_key() -> Item {
         Item::from([

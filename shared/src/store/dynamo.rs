@@ -1,0 +1,431 @@
+//! The DynamoDB adapter of [`super::ItemStore`]: one table, through the AWS SDK.
+
+use super::item::{Item, Key};
+use super::port::{
+    Condition, ItemStore, KeyRange, MAX_TRANSACTION_WRITES, Query, QueryPage, TransactError,
+    WriteError, WriteOp,
+};
+use crate::CrmError;
+use crate::errors::sdk_error;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put,
+    TransactWriteItem, WriteRequest,
+};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct DynamoItemStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoItemStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+/// A condition as an expression with its placeholder names and values.
+#[derive(Default)]
+struct Expression {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expression {
+    fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#a{}", self.names.len());
+        self.names
+            .insert(placeholder.clone(), attribute.to_string());
+        placeholder
+    }
+
+    fn value(&mut self, v: &AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), v.clone());
+        placeholder
+    }
+
+    fn render(&mut self, c: &Condition) -> String {
+        match c {
+            Condition::Exists => format!("attribute_exists({})", self.name("PK")),
+            Condition::NotExists => format!("attribute_not_exists({})", self.name("PK")),
+            Condition::Eq(a, v) => format!("{} = {}", self.name(a), self.value(v)),
+            Condition::Lt(a, v) => format!("{} < {}", self.name(a), self.value(v)),
+            Condition::In(a, vs) => {
+                let name = self.name(a);
+                let values: Vec<String> = vs.iter().map(|v| self.value(v)).collect();
+                format!("{name} IN ({})", values.join(", "))
+            }
+            Condition::And(cs) => self.join(cs, " AND "),
+            Condition::Or(cs) => self.join(cs, " OR "),
+        }
+    }
+
+    fn join(&mut self, cs: &[Condition], op: &str) -> String {
+        let parts: Vec<String> = cs.iter().map(|c| format!("({})", self.render(c))).collect();
+        parts.join(op)
+    }
+
+    fn of(condition: Option<&Condition>) -> (Option<String>, Self) {
+        let mut e = Self::default();
+        let text = condition.map(|c| e.render(c));
+        (text, e)
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+fn is_condition_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+impl DynamoItemStore {
+    async fn do_query(&self, q: Query) -> Result<QueryPage, CrmError> {
+        let (pk_attr, sk_attr) = q.key_attributes();
+        let mut names = HashMap::from([("#pk".to_string(), pk_attr)]);
+        let mut values = HashMap::from([(":pk".to_string(), AttributeValue::S(q.pk.clone()))]);
+        let key_condition = match &q.range {
+            KeyRange::All => "#pk = :pk".to_string(),
+            KeyRange::Prefix(p) => {
+                names.insert("#sk".into(), sk_attr);
+                values.insert(":p".into(), AttributeValue::S(p.clone()));
+                "#pk = :pk AND begins_with(#sk, :p)".to_string()
+            }
+            KeyRange::Between(lo, hi) => {
+                names.insert("#sk".into(), sk_attr);
+                values.insert(":lo".into(), AttributeValue::S(lo.clone()));
+                values.insert(":hi".into(), AttributeValue::S(hi.clone()));
+                "#pk = :pk AND #sk BETWEEN :lo AND :hi".to_string()
+            }
+        };
+        let projection = q.projection.as_ref().map(|attrs| {
+            attrs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let placeholder = format!("#p{i}");
+                    names.insert(placeholder.clone(), a.clone());
+                    placeholder
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(q.index.map(str::to_string))
+            .key_condition_expression(key_condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .set_projection_expression(projection)
+            .scan_index_forward(!q.descending)
+            .set_limit(q.limit.map(|l| l.max(1)))
+            .set_exclusive_start_key(q.start)
+            .consistent_read(q.consistent && q.index.is_none())
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        Ok(QueryPage {
+            scanned: out.scanned_count().max(0) as usize,
+            items: out.items.unwrap_or_default(),
+            last_key: out.last_evaluated_key,
+        })
+    }
+
+    fn transact_item(&self, op: WriteOp) -> Result<TransactWriteItem, CrmError> {
+        Ok(match op {
+            WriteOp::Put { item, condition } => {
+                let (text, e) = Expression::of(condition.as_ref());
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+                    .build()
+                    .map_err(CrmError::internal)?;
+                TransactWriteItem::builder().put(put).build()
+            }
+            WriteOp::Delete { key, condition } => {
+                let (text, e) = Expression::of(condition.as_ref());
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key.item()))
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+                    .build()
+                    .map_err(CrmError::internal)?;
+                TransactWriteItem::builder().delete(delete).build()
+            }
+            WriteOp::Check { key, condition } => {
+                let (text, e) = Expression::of(Some(&condition));
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key.item()))
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+                    .build()
+                    .map_err(CrmError::internal)?;
+                TransactWriteItem::builder().condition_check(check).build()
+            }
+        })
+    }
+}
+
+impl ItemStore for DynamoItemStore {
+    fn get(&self, key: Key, consistent: bool) -> BoxFuture<'_, Result<Option<Item>, CrmError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key.item()))
+                .consistent_read(consistent)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetItem", e))?;
+            Ok(out.item)
+        })
+    }
+
+    fn batch_get(
+        &self,
+        keys: Vec<Key>,
+        projection: Option<Vec<String>>,
+    ) -> BoxFuture<'_, Result<Vec<Item>, CrmError>> {
+        Box::pin(async move {
+            let mut found = Vec::new();
+            // BatchGetItem takes 100 keys a call.
+            for chunk in keys.chunks(100) {
+                let mut names = HashMap::new();
+                let projection_text = projection.as_ref().map(|attrs| {
+                    attrs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| {
+                            names.insert(format!("#p{i}"), a.clone());
+                            format!("#p{i}")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+                let mut request = Some(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(chunk.iter().map(Key::item).collect()))
+                        .set_projection_expression(projection_text)
+                        .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                        .build()
+                        .map_err(CrmError::internal)?,
+                );
+                for attempt in 0..8 {
+                    let Some(req) = request.take() else { break };
+                    let out = self
+                        .client
+                        .batch_get_item()
+                        .request_items(&self.table, req)
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("BatchGetItem", e))?;
+                    found.extend(
+                        out.responses
+                            .and_then(|mut r| r.remove(&self.table))
+                            .unwrap_or_default(),
+                    );
+                    request = out
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(&self.table))
+                        .filter(|k| !k.keys().is_empty());
+                    if request.is_some() {
+                        if attempt == 7 {
+                            return Err(CrmError::Internal(
+                                "BatchGetItem left keys unprocessed".into(),
+                            ));
+                        }
+                        tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    }
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn query(&self, query: Query) -> BoxFuture<'_, Result<QueryPage, CrmError>> {
+        Box::pin(self.do_query(query))
+    }
+
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> BoxFuture<'_, Result<(), WriteError>> {
+        Box::pin(async move {
+            let (text, e) = Expression::of(condition.as_ref());
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .set_condition_expression(text)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) if is_condition_failed(&e) => Err(WriteError::ConditionFailed),
+                Err(e) => Err(WriteError::Other(sdk_error("PutItem", e))),
+            }
+        })
+    }
+
+    fn delete(
+        &self,
+        key: Key,
+        condition: Option<Condition>,
+    ) -> BoxFuture<'_, Result<(), WriteError>> {
+        Box::pin(async move {
+            let (text, e) = Expression::of(condition.as_ref());
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key.item()))
+                .set_condition_expression(text)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) if is_condition_failed(&e) => Err(WriteError::ConditionFailed),
+                Err(e) => Err(WriteError::Other(sdk_error("DeleteItem", e))),
+            }
+        })
+    }
+
+    fn transact(&self, writes: Vec<WriteOp>) -> BoxFuture<'_, Result<(), TransactError>> {
+        Box::pin(async move {
+            if writes.len() > MAX_TRANSACTION_WRITES {
+                return Err(TransactError::Other(CrmError::Internal(format!(
+                    "a transaction of {} writes (at most {MAX_TRANSACTION_WRITES})",
+                    writes.len()
+                ))));
+            }
+            let items = writes
+                .into_iter()
+                .map(|w| self.transact_item(w))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(TransactError::Other)?;
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                    match e.as_service_error() {
+                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                            Err(TransactError::Cancelled(
+                                c.cancellation_reasons()
+                                    .iter()
+                                    .map(|r| r.code().filter(|c| *c != "None").map(str::to_string))
+                                    .collect(),
+                            ))
+                        }
+                        _ => Err(TransactError::Other(sdk_error("TransactWriteItems", e))),
+                    }
+                }
+            }
+        })
+    }
+
+    fn delete_many(&self, keys: Vec<Key>) -> BoxFuture<'_, Result<(), CrmError>> {
+        Box::pin(async move {
+            // 25 per BatchWriteItem (the AWS limit); what DynamoDB leaves unprocessed is retried.
+            for chunk in keys.chunks(25) {
+                let mut requests = chunk
+                    .iter()
+                    .map(|k| {
+                        DeleteRequest::builder()
+                            .set_key(Some(k.item()))
+                            .build()
+                            .map(|d| WriteRequest::builder().delete_request(d).build())
+                            .map_err(CrmError::internal)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                for attempt in 0..8 {
+                    let out = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, requests)
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("BatchWriteItem", e))?;
+                    requests = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(&self.table))
+                        .unwrap_or_default();
+                    if requests.is_empty() {
+                        break;
+                    }
+                    if attempt == 7 {
+                        return Err(CrmError::Internal(
+                            "BatchWriteItem left items unprocessed".into(),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::item::{n, s};
+
+    #[test]
+    fn conditions_render_with_placeholders() {
+        let c = Condition::Or(vec![
+            Condition::NotExists,
+            Condition::And(vec![
+                Condition::eq("state", s("in_progress")),
+                Condition::Lt("lease_until".into(), n(5)),
+            ]),
+        ]);
+        let (text, e) = Expression::of(Some(&c));
+        assert_eq!(
+            text.as_deref(),
+            Some("(attribute_not_exists(#a0)) OR ((#a1 = :v0) AND (#a2 < :v1))")
+        );
+        assert_eq!(e.names["#a2"], "lease_until");
+        assert_eq!(e.values[":v1"], n(5));
+        let (text, _) = Expression::of(Some(&Condition::In("status".into(), vec![s("a"), s("b")])));
+        assert_eq!(text.as_deref(), Some("#a0 IN (:v0, :v1)"));
+    }
+}
