@@ -129,9 +129,5 @@ async fn openapi_document_is_served_and_matches_the_template_routes() {
 #[tokio::test]
 async fn the_dynamodb_store_keeps_the_store_contract() {
     let stack = Stack::start().await;
-    let table = crm_shared::table::Table::new(
-        stack.runtime.aws.dynamodb.clone(),
-        stack.runtime.provisioned.resolved.refs["CrmTable"].clone(),
-    );
-    crm_shared::store::contract::run(&table.store(), "T#contract#").await;
+    crm_shared::store::contract::run(&stack.table(), "T#contract#").await;
 }

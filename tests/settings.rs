@@ -3,7 +3,6 @@
 //! the base-currency rule, tenancy.
 
 use crm_e2e_tests::{Reply, Stack, errors, json, pair};
-use crm_shared::table::Table;
 use crm_shared::{audit, settings};
 
 async fn patch(
@@ -133,11 +132,8 @@ async fn s2_4_defaults_then_an_admin_sets_the_base_currency_and_rates() {
     );
 
     // Every save left an audit entry beside the settings (S6.5), newest first; the no-op none.
-    let table = Table::new(
-        stack.runtime.aws.dynamodb.clone(),
-        stack.runtime.provisioned.resolved.refs["CrmTable"].clone(),
-    );
-    let (entries, _) = audit::history_page(&table, settings::settings_pk("acme"), 50, None)
+    let table = stack.table();
+    let (entries, _) = audit::history(&table, settings::settings_pk("acme"), 50, None)
         .await
         .unwrap();
     let actors: Vec<&str> = entries.iter().map(|e| e.actor.as_str()).collect();

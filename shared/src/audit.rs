@@ -10,7 +10,7 @@
 //! so that the two do not shadow each other in the merged document until then.
 
 use crate::CrmError;
-use crate::table::{Item, Table, key, s, to_item};
+use crate::store::{Item, key, s, to_item};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -185,6 +185,19 @@ impl AuditEntry {
         actor: &str,
         version: u64,
     ) -> Result<Self, CrmError> {
+        Self::of_records_ignoring(action, before, after, actor, version, &[])
+    }
+
+    /// [`Self::of_records`] leaving out more top-level fields (`ignore`) besides the
+    /// bookkeeping: fields derived from others, which change with them.
+    pub fn of_records_ignoring<T: Serialize>(
+        action: AuditAction,
+        before: Option<&T>,
+        after: Option<&T>,
+        actor: &str,
+        version: u64,
+        ignore: &[&str],
+    ) -> Result<Self, CrmError> {
         let json = |r: Option<&T>| {
             r.map(serde_json::to_value)
                 .transpose()
@@ -196,7 +209,8 @@ impl AuditEntry {
                 })
                 .map_err(CrmError::internal)
         };
-        let changes = diff_json(json(before)?.as_ref(), json(after)?.as_ref(), META_FIELDS);
+        let ignored: Vec<&str> = META_FIELDS.iter().chain(ignore).copied().collect();
+        let changes = diff_json(json(before)?.as_ref(), json(after)?.as_ref(), &ignored);
         Ok(Self::new(action, changes, actor, version))
     }
 
@@ -219,16 +233,6 @@ impl AuditEntry {
     pub fn write(&self, pk: String, entity: &str) -> Result<crate::store::WriteOp, CrmError> {
         Ok(crate::store::WriteOp::put_new(self.item(pk, entity)?))
     }
-
-    /// A transaction item that writes this entry (never over another one).
-    pub fn put_tx(
-        &self,
-        table: &Table,
-        pk: String,
-        entity: &str,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, CrmError> {
-        table.put_if_absent(self.item(pk, entity)?)
-    }
 }
 
 /// One page of the audit entries of the record whose partition is `pk`, newest first.
@@ -246,19 +250,6 @@ pub async fn history(
                 .limit(limit)
                 .start(start),
         )
-        .await?;
-    Ok((page.decode()?, page.last_key))
-}
-
-/// One page of the audit entries of the record whose partition is `pk`, newest first.
-pub async fn history_page(
-    table: &Table,
-    pk: String,
-    limit: i32,
-    start: Option<Item>,
-) -> Result<(Vec<AuditEntry>, Option<Item>), CrmError> {
-    let page = table
-        .query_page(None, pk, Some(AUDIT_SK_PREFIX), true, limit, start)
         .await?;
     Ok((page.decode()?, page.last_key))
 }
@@ -385,9 +376,8 @@ mod tests {
         );
         assert_eq!(json["action"], "updated");
         // The same JSON is a contact audit entry, and back.
-        let contact: crate::contacts::audit::AuditEntry =
-            serde_json::from_value(json.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&contact).unwrap(), json);
+        let again: AuditEntry = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), json);
         let deleted =
             AuditEntry::of_records::<R>(AuditAction::Deleted, Some(&after), None, "u", 2).unwrap();
         assert_eq!(deleted.changes[0].old, Some(json!("B")));

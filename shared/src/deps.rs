@@ -1,4 +1,6 @@
-//! What every function needs, built once per cold start and shared by all invocations.
+//! Wiring: the configuration and AWS clients a function builds once per cold start, and the
+//! adapters of the core's ports made from them (the table, the uploads bucket, the workflow
+//! effects). Only functions use this; the core takes the ports.
 
 use crate::{Config, CrmError};
 use std::sync::Arc;
@@ -61,7 +63,38 @@ impl Deps {
         Ok(Self::new(Config::from_env()?, AwsClients::from_env().await))
     }
 
-    pub fn table(&self) -> crate::table::Table {
-        crate::table::Table::new(self.aws.dynamodb.clone(), self.config.table_name.clone())
+    /// The table, through the storage port.
+    pub fn table(&self) -> crate::store::Table {
+        crate::store::Table::new(crate::store::dynamo::DynamoItemStore::new(
+            self.aws.dynamodb.clone(),
+            self.config.table_name.clone(),
+        ))
+    }
+
+    /// Every kind's use cases over the table.
+    pub fn catalog(&self) -> crate::catalog::Catalog {
+        crate::catalog::Catalog::new(self.table())
+    }
+
+    /// The imports bucket.
+    pub fn uploads(&self) -> crate::imports::S3Uploads {
+        crate::imports::S3Uploads {
+            client: self.aws.s3.clone(),
+            bucket: self.config.imports_bucket.clone(),
+        }
+    }
+
+    /// The side effects of workflow steps: SQS, EventBridge Scheduler, SES.
+    pub fn step_effects(&self) -> crate::workflows::AwsEffects {
+        crate::workflows::AwsEffects {
+            sqs: self.aws.sqs.clone(),
+            scheduler: self.aws.scheduler.clone(),
+            sesv2: self.aws.sesv2.clone(),
+            step_queue_url: self.config.step_queue_url.clone(),
+            step_queue_arn: self.config.step_queue_arn.clone(),
+            scheduler_role_arn: self.config.scheduler_role_arn.clone(),
+            schedule_group: self.config.schedule_group.clone(),
+            ses_sender: self.config.ses_sender.clone(),
+        }
     }
 }

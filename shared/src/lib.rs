@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod catalog;
 pub mod clients;
 pub mod config;
 pub mod contacts;
@@ -14,9 +15,9 @@ pub mod idempotency;
 pub mod imports;
 pub mod links;
 pub mod privacy;
+pub mod records;
 pub mod settings;
 pub mod store;
-pub mod table;
 pub mod values;
 pub mod workflows;
 

@@ -3,14 +3,15 @@
 //! the contact's clients, C5) and in GSI2 under the client (`T#t#CLIENT#{c}#CONTACTS`: the
 //! client's contacts, C5). Link, contact and the previous primary link change in one transaction.
 
-use crate::clients::{self, DynamoClients};
-use crate::contacts::audit::AuditEntry;
-use crate::contacts::{self, Contact, DynamoContacts, contact_pk};
-use crate::errors::sdk_error;
+use crate::access::{Action, Policy, Subject};
+use crate::audit::AuditAction;
+use crate::catalog::Catalog;
+use crate::clients::ClientKind;
+use crate::contacts::{Contact, ContactKind, Contacts};
+use crate::records::{Kind, Records, keys::record_pk, next_version};
 use crate::store::cursor::{ListQuery, Page};
-use crate::table::{GSI2, Item, Table, cancellation_codes, from_item, key, s, to_item};
-use crate::{Caller, CrmError, Deps};
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use crate::store::{Item, Key, Query, WriteOp, key, s, to_item};
+use crate::{Caller, CrmError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -52,6 +53,10 @@ fn link_sk(client: Uuid) -> String {
     format!("CLIENT#{client}")
 }
 
+fn contact_pk(tenant: &str, contact: Uuid) -> String {
+    record_pk(tenant, ContactKind::schema(), contact)
+}
+
 fn link_item(tenant: &str, link: &ClientLink) -> Result<Item, CrmError> {
     let mut keys = key(contact_pk(tenant, link.contact_id), link_sk(link.client_id));
     keys.insert(
@@ -63,93 +68,58 @@ fn link_item(tenant: &str, link: &ClientLink) -> Result<Item, CrmError> {
     to_item(link, keys)
 }
 
-fn put_tx(table: &Table, item: Item) -> Result<TransactWriteItem, CrmError> {
-    let put = Put::builder()
-        .table_name(&table.name)
-        .set_item(Some(item))
-        .build()
-        .map_err(CrmError::internal)?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 async fn get_link(
-    table: &Table,
+    catalog: &Catalog,
     tenant: &str,
     contact: Uuid,
     client: Uuid,
 ) -> Result<Option<ClientLink>, CrmError> {
-    table
-        .get(contact_pk(tenant, contact), &link_sk(client))
-        .await?
-        .map(from_item)
-        .transpose()
-}
-
-async fn transact(table: &Table, items: Vec<TransactWriteItem>) -> Result<(), CrmError> {
-    match table
-        .client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
+    catalog
+        .table()
+        .get_as(Key::new(contact_pk(tenant, contact), link_sk(client)))
         .await
-    {
-        Ok(_) => Ok(()),
-        // Item 0 is always the contact, guarded by its version.
-        Err(e)
-            if cancellation_codes(&e).is_some_and(|c| {
-                c.first().and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
-            }) =>
-        {
-            Err(CrmError::PreconditionFailed)
-        }
-        Err(e) => Err(sdk_error("TransactWriteItems link", e)),
-    }
 }
 
 /// Most clients one contact is linked to (each link is an index entry of the contact).
 pub const MAX_LINKS_PER_CONTACT: usize = 20;
 
-/// The contact after a link change: its client list and primary client.
-fn with_links(
+/// Writes the contact's new client list and primary client together with the link writes.
+async fn write_links(
+    contacts: &Contacts,
+    caller: &Caller,
     contact: &Contact,
     clients: Vec<Uuid>,
     primary: Option<Uuid>,
-    actor: &str,
-) -> Contact {
-    Contact {
+    links: Vec<WriteOp>,
+) -> Result<(), CrmError> {
+    let next = Contact {
         client_ids: clients,
         primary_client_id: primary,
-        ..contact.next_version(actor)
-    }
-}
-
-/// The contact write (record, index entries, audit entry) for a link change.
-fn contact_write(
-    repo: &DynamoContacts,
-    tenant: &str,
-    current: &Contact,
-    next: &Contact,
-    actor: &str,
-) -> Result<Vec<TransactWriteItem>, CrmError> {
-    let audit = AuditEntry::of_change(Some(current), Some(next), actor, None);
-    Ok(repo.replace_items(tenant, current, next, &audit)?.items)
+        ..next_version(contact, &caller.user_id)
+    };
+    let audit = Contacts::audit(
+        AuditAction::Updated,
+        Some(contact),
+        Some(&next),
+        &caller.user_id,
+    )?;
+    contacts
+        .replace(&caller.tenant_id, contact, &next, &audit, links)
+        .await
 }
 
 /// `PUT /contacts/{id}/clients/{client_id}`: creates or changes the link.
 pub async fn set_link(
-    deps: &Deps,
+    catalog: &Catalog,
     caller: &Caller,
     contact_id: Uuid,
     client_id: Uuid,
     input: LinkInput,
 ) -> Result<ClientLink, CrmError> {
-    let table = deps.table();
-    let contacts_repo = DynamoContacts::new(table.clone());
-    let contact = contacts::get(&contacts_repo, caller, contact_id).await?;
-    clients::get(&DynamoClients::new(table.clone()), caller, client_id).await?;
-    if !caller.role.can_write() {
-        return Err(CrmError::Forbidden("this role cannot change links".into()));
-    }
+    let contacts = catalog.contacts();
+    let contact = contacts.get(caller, contact_id).await?;
+    catalog.clients().get(caller, client_id).await?;
+    Policy::check(caller, Action::Write, Subject::Links)?;
     let tenant = &caller.tenant_id;
     let link = ClientLink {
         contact_id,
@@ -168,140 +138,128 @@ pub async fn set_link(
     let mut clients = contact.client_ids.clone();
     if !clients.contains(&client_id) {
         if clients.len() >= MAX_LINKS_PER_CONTACT {
-            return Err(CrmError::Validation(vec![crate::FieldError::new(
+            return Err(CrmError::validation(
                 "client_id",
                 "max_items",
                 format!("a contact is linked to at most {MAX_LINKS_PER_CONTACT} clients"),
-            )]));
+            ));
         }
         clients.push(client_id);
     }
-    let next = with_links(&contact, clients, new_primary, &caller.user_id);
-    let mut items = contact_write(&contacts_repo, tenant, &contact, &next, &caller.user_id)?;
-    items.push(put_tx(&table, link_item(tenant, &link)?)?);
+    let mut writes = vec![WriteOp::put(link_item(tenant, &link)?)];
     if let Some(previous) = contact
         .primary_client_id
         .filter(|p| input.primary && *p != client_id)
     {
-        if let Some(old) = get_link(&table, tenant, contact_id, previous).await? {
-            items.push(put_tx(
-                &table,
-                link_item(
-                    tenant,
-                    &ClientLink {
-                        primary: false,
-                        ..old
-                    },
-                )?,
-            )?);
+        if let Some(old) = get_link(catalog, tenant, contact_id, previous).await? {
+            writes.push(WriteOp::put(link_item(
+                tenant,
+                &ClientLink {
+                    primary: false,
+                    ..old
+                },
+            )?));
         }
     }
-    transact(&table, items).await?;
+    write_links(&contacts, caller, &contact, clients, new_primary, writes).await?;
     Ok(link)
 }
 
 /// `DELETE /contacts/{id}/clients/{client_id}`.
 pub async fn remove_link(
-    deps: &Deps,
+    catalog: &Catalog,
     caller: &Caller,
     contact_id: Uuid,
     client_id: Uuid,
 ) -> Result<(), CrmError> {
-    let table = deps.table();
-    let contacts_repo = DynamoContacts::new(table.clone());
-    let contact = contacts::get(&contacts_repo, caller, contact_id).await?;
-    if !caller.role.can_write() {
-        return Err(CrmError::Forbidden("this role cannot change links".into()));
-    }
-    get_link(&table, &caller.tenant_id, contact_id, client_id)
+    let contacts = catalog.contacts();
+    let contact = contacts.get(caller, contact_id).await?;
+    Policy::check(caller, Action::Write, Subject::Links)?;
+    let tenant = &caller.tenant_id;
+    get_link(catalog, tenant, contact_id, client_id)
         .await?
         .ok_or(CrmError::NotFound)?;
-    let tenant = &caller.tenant_id;
     let primary = contact.primary_client_id.filter(|p| *p != client_id);
-    let delete = Delete::builder()
-        .table_name(&table.name)
-        .set_key(Some(key(
-            contact_pk(tenant, contact_id),
-            link_sk(client_id),
-        )))
-        .build()
-        .map_err(CrmError::internal)?;
     let clients = contact
         .client_ids
         .iter()
         .copied()
         .filter(|c| *c != client_id)
         .collect();
-    let next = with_links(&contact, clients, primary, &caller.user_id);
-    let mut items = contact_write(&contacts_repo, tenant, &contact, &next, &caller.user_id)?;
-    items.push(TransactWriteItem::builder().delete(delete).build());
-    transact(&table, items).await
+    let delete = WriteOp::delete(Key::new(contact_pk(tenant, contact_id), link_sk(client_id)));
+    write_links(&contacts, caller, &contact, clients, primary, vec![delete]).await
+}
+
+/// Keeps the links whose other side the caller may see (one read per link of the page).
+async fn visible_links<K: crate::records::Kind>(
+    records: &Records<K>,
+    caller: &Caller,
+    links: Vec<ClientLink>,
+    other: impl Fn(&ClientLink) -> Uuid,
+) -> Result<Vec<ClientLink>, CrmError> {
+    if caller.role.sees_everything() {
+        return Ok(links);
+    }
+    let mut visible = Vec::with_capacity(links.len());
+    for link in links {
+        if records.get(caller, other(&link)).await.is_ok() {
+            visible.push(link);
+        }
+    }
+    Ok(visible)
 }
 
 /// `GET /contacts/{id}/clients`: the contact's clients with the role at each.
 pub async fn clients_of_contact(
-    deps: &Deps,
+    catalog: &Catalog,
     caller: &Caller,
     contact_id: Uuid,
     limit: i32,
     cursor: Option<&str>,
 ) -> Result<Page<ClientLink>, CrmError> {
-    let table = deps.table();
-    contacts::get(&DynamoContacts::new(table.clone()), caller, contact_id).await?;
+    catalog.contacts().get(caller, contact_id).await?;
     let query = ListQuery::new(&caller.tenant_id, format!("contact-clients:{contact_id}"));
-    let start = query.start(cursor)?;
-    let page = table
-        .query_page(
-            None,
-            contact_pk(&caller.tenant_id, contact_id),
-            Some("CLIENT#"),
-            false,
-            limit,
-            start,
+    let page = catalog
+        .table()
+        .query(
+            Query::partition(contact_pk(&caller.tenant_id, contact_id))
+                .prefix("CLIENT#")
+                .limit(limit)
+                .start(query.start(cursor)?),
         )
         .await?;
-    let mut links: Vec<ClientLink> = page.decode()?;
-    if !caller.role.sees_everything() {
-        // Only the clients the caller may see (one read per link of the page).
-        let repo = DynamoClients::new(table.clone());
-        let mut visible = Vec::with_capacity(links.len());
-        for link in links {
-            if clients::get(&repo, caller, link.client_id).await.is_ok() {
-                visible.push(link);
-            }
-        }
-        links = visible;
-    }
+    let links = visible_links(
+        &catalog.records::<ClientKind>(),
+        caller,
+        page.decode()?,
+        |l| l.client_id,
+    )
+    .await?;
     Ok(query.page(links, page.last_key))
 }
 
 /// `GET /clients/{id}/contacts`: the client's contacts with their role there.
 pub async fn contacts_of_client(
-    deps: &Deps,
+    catalog: &Catalog,
     caller: &Caller,
     client_id: Uuid,
     limit: i32,
     cursor: Option<&str>,
 ) -> Result<Page<ClientLink>, CrmError> {
-    let table = deps.table();
-    clients::get(&DynamoClients::new(table.clone()), caller, client_id).await?;
+    catalog.clients().get(caller, client_id).await?;
     let query = ListQuery::new(&caller.tenant_id, format!("client-contacts:{client_id}"));
-    let start = query.start(cursor)?;
     let pk = format!("T#{}#CLIENT#{client_id}#CONTACTS", caller.tenant_id);
-    let page = table
-        .query_page(Some(GSI2), pk, None, false, limit, start)
+    let page = catalog
+        .table()
+        .query(
+            Query::index("GSI2", pk)
+                .limit(limit)
+                .start(query.start(cursor)?),
+        )
         .await?;
-    let mut links: Vec<ClientLink> = page.decode()?;
-    if !caller.role.sees_everything() {
-        // Only the contacts the caller may see (one read per link of the page).
-        let repo = DynamoContacts::new(table.clone());
-        let mut visible = Vec::with_capacity(links.len());
-        for link in links {
-            if contacts::get(&repo, caller, link.contact_id).await.is_ok() {
-                visible.push(link);
-            }
-        }
-        links = visible;
-    }
+    let links = visible_links(&catalog.contacts(), caller, page.decode()?, |l| {
+        l.contact_id
+    })
+    .await?;
     Ok(query.page(links, page.last_key))
 }

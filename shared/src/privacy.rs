@@ -2,13 +2,16 @@
 //! The contact's partition holds the record and its audit trail (C11); its workflow runs are
 //! found through GSI2. The cost is the size of that contact's data, never the tenant's.
 
-use crate::contacts::audit::AuditEntry;
-use crate::contacts::contact_pk;
-use crate::contacts::{self, Contact, ContactRepository, DynamoContacts};
-use crate::table::{GSI2, key, primary_key, s};
+use crate::access::{Action, Policy, Subject};
+use crate::audit::AuditEntry;
+use crate::catalog::Catalog;
+use crate::contacts::{Contact, ContactKind, email_pk};
+use crate::records::entries::entry_keys;
+use crate::records::{Kind, keys::record_pk};
+use crate::store::{Key, Query, from_item, key, s};
 use crate::workflows::WorkflowRun;
 use crate::workflows::{run_pk, workflow_pk};
-use crate::{Caller, CrmError, Deps};
+use crate::{Caller, CrmError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -24,22 +27,24 @@ pub struct ContactExport {
     pub workflow_runs: Vec<WorkflowRun>,
 }
 
+fn runs_pk(tenant: &str, contact: Uuid) -> String {
+    format!("T#{tenant}#CONTACT#{contact}#RUNS")
+}
+
 /// `GET /contacts/{id}/export`.
 pub async fn export_contact(
-    deps: &Deps,
+    catalog: &Catalog,
     caller: &Caller,
     id: Uuid,
 ) -> Result<ContactExport, CrmError> {
-    let table = deps.table();
-    let repo = DynamoContacts::new(table.clone());
+    let contacts = catalog.contacts();
     // Same visibility as reading the contact.
-    let contact = contacts::get(&repo, caller, id).await?;
+    let contact = contacts.get(caller, id).await?;
     let tenant = &caller.tenant_id;
-
     let mut history = Vec::new();
     let mut start = None;
     loop {
-        let (page, last) = repo.history(tenant, id, PAGE, start).await?;
+        let (page, last) = contacts.store.history(tenant, id, PAGE, start).await?;
         history.extend(page);
         match last {
             Some(k) => start = Some(k),
@@ -47,26 +52,13 @@ pub async fn export_contact(
         }
     }
     history.reverse();
-
-    let mut workflow_runs = Vec::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .query_page(
-                Some(GSI2),
-                format!("T#{tenant}#CONTACT#{id}#RUNS"),
-                None,
-                false,
-                PAGE,
-                start,
-            )
-            .await?;
-        workflow_runs.extend(page.decode::<WorkflowRun>()?);
-        match page.last_key {
-            Some(k) => start = Some(k),
-            None => break,
-        }
-    }
+    let workflow_runs = catalog
+        .table()
+        .query_all(Query::index("GSI2", runs_pk(tenant, id)))
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
     Ok(ContactExport {
         exported_at: crate::values::now(),
         contact,
@@ -76,74 +68,68 @@ pub async fn export_contact(
 }
 
 /// `POST /contacts/{id}/erase`: removes the contact and everything about them for good (GDPR
-/// right to erasure): the record, its audit trail, its client links, its workflow runs with their step records
-/// and enrollment markers, its email reservation. What remains is one erasure marker without
-/// personal data (who erased, when). Owners and admins only. The contact item goes last, so a
-/// retry after a failure finds it and finishes the job.
-pub async fn erase_contact(deps: &Deps, caller: &Caller, id: Uuid) -> Result<(), CrmError> {
-    let table = deps.table();
-    let repo = DynamoContacts::new(table.clone());
+/// right to erasure): the record, its audit trail, its client links, its workflow runs with
+/// their step records and enrollment markers, its email reservations, its list and search
+/// entries. What remains is one erasure marker without personal data (who erased, when).
+/// Owners and admins only. The contact item goes last, so a retry after a failure finds it
+/// and finishes the job.
+pub async fn erase_contact(catalog: &Catalog, caller: &Caller, id: Uuid) -> Result<(), CrmError> {
     if caller.role == crate::Role::Portal {
         return Err(CrmError::NotFound);
     }
     // In the trash or not: erasure covers both; a contact the caller cannot see is 404.
-    let contact = contacts::load_any(&repo, caller, id)
+    let contact = catalog
+        .contacts()
+        .find(caller, id)
         .await?
         .ok_or(CrmError::NotFound)?;
-    if !caller.role.is_admin() {
-        return Err(CrmError::Forbidden(
-            "only owners and admins can erase contacts".into(),
-        ));
-    }
+    Policy::check(caller, Action::Erase, Subject::Record("contact"))?;
     let tenant = &caller.tenant_id;
-
+    let table = catalog.table();
     let mut keys = Vec::new();
     for run in table
-        .query_all(Some(GSI2), format!("T#{tenant}#CONTACT#{id}#RUNS"), None)
+        .query_all(Query::index("GSI2", runs_pk(tenant, id)))
         .await?
     {
-        let run: WorkflowRun = crate::table::from_item(run)?;
+        let run: WorkflowRun = from_item(run)?;
         keys.extend(
             table
-                .query_all(None, run_pk(tenant, run.id), None)
+                .query_all(Query::partition(run_pk(tenant, run.id)))
                 .await?
                 .iter()
-                .map(primary_key),
+                .filter_map(Key::of),
         );
-        keys.push(key(
+        keys.push(Key::new(
             workflow_pk(tenant, run.workflow_id),
             format!("ENROLLED#{id}"),
         ));
     }
+    // Its email reservations (a contact in the trash holds none: another may have the
+    // address by now).
     for email in contact.live_emails() {
-        keys.push(key(format!("T#{tenant}#EMAIL#{email}"), "EMAIL"));
+        keys.push(Key::new(email_pk(tenant, email), "EMAIL"));
     }
     // The list and search entries: nothing about the contact stays findable.
-    keys.extend(
-        contacts::index::entry_keys(tenant, &contact)
-            .into_iter()
-            .map(|(pk, sk)| key(pk, sk)),
-    );
+    keys.extend(entry_keys::<ContactKind>(tenant, &contact)?);
     // The rest of the contact's partition: audit trail, client links, any earlier marker.
+    let pk = record_pk(tenant, ContactKind::schema(), id);
     keys.extend(
         table
-            .query_all(None, contact_pk(tenant, id), None)
+            .query_all(Query::partition(pk.clone()))
             .await?
             .iter()
-            .map(primary_key)
-            .filter(|k| !matches!(k.get("SK"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk == "CONTACT")),
+            .filter_map(Key::of)
+            .filter(|k| k.sk != "CONTACT"),
     );
-    table.delete_all(keys).await?;
+    table.delete_many(keys).await?;
 
-    let mut marker = key(contact_pk(tenant, id), "ERASED");
+    let mut marker = key(pk.clone(), "ERASED");
     marker.insert("entity".into(), s("contact_erasure"));
     marker.insert(
         "erased_at".into(),
         s(crate::values::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     );
     marker.insert("erased_by".into(), s(caller.user_id.clone()));
-    table.put(marker, "PutItem erasure").await?;
-    table
-        .delete_all(vec![key(contact_pk(tenant, id), "CONTACT")])
-        .await
+    table.put(marker).await?;
+    table.delete_many(vec![Key::new(pk, "CONTACT")]).await
 }

@@ -19,12 +19,14 @@ use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{Duration, Utc};
 use crm_local::template::Template;
-use crm_shared::contacts::search::{self, ContactQuery};
-use crm_shared::contacts::{Contact, ContactFields, DynamoContacts, NewContact, stored_items};
+use crm_shared::catalog::Catalog;
+use crm_shared::contacts::{Contact, ContactFields, ContactKind, NewContact, stored_items};
 use crm_shared::custom_fields::entries::terms_of;
 use crm_shared::custom_fields::store::FieldStore;
 use crm_shared::custom_fields::{Exact, FieldDefinition, FieldValue, NewFieldDefinition};
-use crm_shared::table::Table;
+use crm_shared::records::{Kind, RecordQuery, Stamp};
+use crm_shared::store::Table;
+use crm_shared::store::dynamo::DynamoItemStore;
 use crm_shared::{Caller, Role};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -253,7 +255,12 @@ fn generate(i: usize, rng: &mut Rng, teams: &[Uuid], defs: &[FieldDefinition]) -
         ..Default::default()
     };
     let fields = ContactFields::validate(input).expect("generated contacts are valid");
-    let mut contact = Contact::new(fields, &format!("u{owner:02}"), None);
+    let stamp = Stamp {
+        id: Uuid::now_v7(),
+        actor: format!("u{owner:02}"),
+        at: crm_shared::now(),
+    };
+    let mut contact = Contact::new(fields, &stamp, None);
     // Custom fields (S3.5): a tier for 90 % of contacts, a score (0.00–999.99) for 80 %.
     let mut values = BTreeMap::new();
     if rng.below(10) < 9 {
@@ -332,7 +339,7 @@ async fn load(
 async fn write_batch(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
-    batch: Vec<crm_shared::table::Item>,
+    batch: Vec<crm_shared::store::Item>,
 ) -> usize {
     let n = batch.len();
     let mut requests: Vec<WriteRequest> = batch
@@ -386,7 +393,10 @@ async fn main() {
 
     let started = std::time::Instant::now();
     let defs = custom_fields();
-    let store = FieldStore::new(Table::new(aws.dynamodb.clone(), table_name.clone()).store());
+    let store = FieldStore::new(Table::new(DynamoItemStore::new(
+        aws.dynamodb.clone(),
+        table_name.clone(),
+    )));
     for def in &defs {
         store
             .insert_definition(TENANT, def)
@@ -407,7 +417,7 @@ async fn main() {
             .interceptor(meter.clone())
             .build(),
     );
-    let repo = DynamoContacts::new(Table::new(client, table_name));
+    let contacts = Catalog::new(Table::new(DynamoItemStore::new(client, table_name))).contacts();
     let admin = Caller::new(TENANT, "admin", Role::Admin);
     let member = Caller {
         teams: vec![teams[3]],
@@ -535,15 +545,15 @@ async fn main() {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
-        let query = ContactQuery::parse(&params).expect("valid query");
+        let query = RecordQuery::parse(ContactKind::schema(), &params).expect("valid query");
         let mut cursor: Option<String> = None;
         let (mut total_read, mut total_returned) = (0, 0);
         for page_no in 1..=3 {
             meter.take();
-            let (page, _stats) =
-                search::list_with_stats(&repo, &sc.caller, &query, PAGE, cursor.as_deref())
-                    .await
-                    .expect("list");
+            let (page, _stats) = contacts
+                .list_with_stats(&sc.caller, &query, PAGE, cursor.as_deref())
+                .await
+                .expect("list");
             let (requests, read) = meter.take();
             let returned = page.items.len();
             total_read += read;

@@ -78,6 +78,14 @@ impl Stack {
         }
     }
 
+    /// The stack's table through the storage port (for looking at what was stored).
+    pub fn table(&self) -> crm_shared::store::Table {
+        crm_shared::store::Table::new(crm_shared::store::dynamo::DynamoItemStore::new(
+            self.runtime.aws.dynamodb.clone(),
+            self.runtime.provisioned.resolved.refs["CrmTable"].clone(),
+        ))
+    }
+
     pub fn token(&self, tenant: &str, user: &str, role: &str) -> String {
         self.runtime.token(tenant, user, role)
     }

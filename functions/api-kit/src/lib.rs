@@ -2,6 +2,8 @@
 //! body parsing, problem+json errors, ETag / If-Match, Idempotency-Key. The handlers stay thin:
 //! parse with this, call the domain core, answer with this.
 
+pub mod records;
+
 use crm_shared::idempotency::{self, Begin, StoredResponse};
 use crm_shared::{Caller, CrmError, Deps, FieldError, Role};
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -176,7 +178,7 @@ pub fn caller(req: &Request) -> Result<Caller, Problem> {
 /// and 403 for a deactivated user.
 pub async fn authenticate(deps: &Deps, req: &Request) -> Result<Caller, Response<Body>> {
     let token = caller(req).map_err(Problem::into_response)?;
-    crm_shared::directory::Directory::new(deps.table().store())
+    crm_shared::directory::Directory::new(deps.table())
         .effective_caller(token)
         .await
         .map_err(error_response)
@@ -371,7 +373,7 @@ where
     }
     let fingerprint =
         idempotency::fingerprint(req.method().as_str(), req.uri().path(), body_bytes(req));
-    let table = deps.table().store();
+    let table = deps.table();
     match idempotency::begin(&table, &caller.tenant_id, &idem_key, &fingerprint).await {
         Err(e) => return error_response(e),
         Ok(Begin::Replay(stored)) => return replayed(stored),

@@ -1,12 +1,13 @@
 //! `clients-api`: client companies and their hierarchy (S2). Parse, call `crm_shared::clients`, answer.
 
+use api_kit::records;
 use api_kit::{
-    Problem, error_response, idempotent, if_match, json_body, json_response, no_content,
-    page_params, path_id, route_key,
+    Problem, error_response, idempotent, json_response, page_params, path_id, route_key,
 };
+use crm_shared::access::visibility::ShareInput;
 use crm_shared::audit::AuditEntry;
-use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, DynamoClients};
-use crm_shared::contacts::ShareInput;
+use crm_shared::catalog::Catalog;
+use crm_shared::clients::{self, Client, ClientFields, ClientPatch, ClientTree, Clients};
 use crm_shared::links::ClientLink;
 use crm_shared::pagination::Page;
 use crm_shared::{Caller, CrmError, Deps};
@@ -15,13 +16,18 @@ use lambda_http::{Body, Request, Response};
 
 pub struct ClientsApi {
     deps: Deps,
-    repo: DynamoClients,
+    catalog: Catalog,
+    clients: Clients,
 }
 
 impl ClientsApi {
     pub fn new(deps: Deps) -> Self {
-        let repo = DynamoClients::new(deps.table());
-        Self { deps, repo }
+        let catalog = deps.catalog();
+        Self {
+            clients: catalog.clients(),
+            catalog,
+            deps,
+        }
     }
 }
 
@@ -65,20 +71,7 @@ async fn create_client(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let (fields, custom) = api_kit::json_body_with_custom_fields(req)?;
-    let client = clients::create(&api.repo, caller, fields, custom).await?;
-    let mut response = json_response(
-        StatusCode::CREATED,
-        &clients::present(&api.repo, caller, &client).await?,
-        Some(client.etag()),
-    );
-    response.headers_mut().insert(
-        lambda_http::http::header::LOCATION,
-        format!("/clients/{}", client.id)
-            .parse()
-            .expect("valid header"),
-    );
-    Ok(response)
+    records::create(&api.clients, caller, req).await
 }
 
 /// List clients, newest first, cursor-paginated; filtered and sorted by custom fields with
@@ -96,14 +89,7 @@ async fn list_clients(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let (limit, cursor) = page_params(req)?;
-    let query = clients::ClientQuery::parse(&api_kit::query_params(req))?;
-    let page = clients::list_filtered(&api.repo, caller, &query, limit, cursor.as_deref()).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &clients::present_all(&api.repo, caller, &page).await?,
-        None,
-    ))
+    records::list(&api.clients, caller, req).await
 }
 
 #[utoipa::path(get, path = "/clients/{id}", tag = "clients", params(("id" = uuid::Uuid, Path)),
@@ -114,12 +100,7 @@ async fn get_client(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let client = clients::get(&api.repo, caller, path_id(req, "id")?).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &clients::present(&api.repo, caller, &client).await?,
-        Some(client.etag()),
-    ))
+    records::get(&api.clients, caller, req).await
 }
 
 /// Change some fields (JSON merge patch; nested objects are replaced whole).
@@ -134,15 +115,7 @@ async fn patch_client(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let id = path_id(req, "id")?;
-    let expected = if_match(req)?;
-    let patch: ClientPatch = json_body(req)?;
-    let client = clients::patch(&api.repo, caller, id, patch, expected).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &clients::present(&api.repo, caller, &client).await?,
-        Some(client.etag()),
-    ))
+    records::patch(&api.clients, caller, req).await
 }
 
 /// Delete a client without subsidiaries.
@@ -157,9 +130,7 @@ async fn delete_client(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let id = path_id(req, "id")?;
-    clients::delete(&api.repo, caller, id, if_match(req)?).await?;
-    Ok(no_content())
+    records::delete(&api.clients, caller, req).await
 }
 
 /// Direct subsidiaries of a client (S2.2).
@@ -174,7 +145,7 @@ async fn list_subsidiaries(
 ) -> Result<Response<Body>, CrmError> {
     let (limit, cursor) = page_params(req)?;
     let page = clients::subsidiaries(
-        &api.repo,
+        &api.clients,
         caller,
         path_id(req, "id")?,
         limit,
@@ -183,7 +154,7 @@ async fn list_subsidiaries(
     .await?;
     Ok(json_response(
         StatusCode::OK,
-        &clients::present_all(&api.repo, caller, &page).await?,
+        &api.clients.present_all(caller, &page).await?,
         None,
     ))
 }
@@ -197,10 +168,10 @@ async fn client_hierarchy(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let tree = clients::hierarchy(&api.repo, caller, path_id(req, "id")?).await?;
+    let tree = clients::hierarchy(&api.clients, caller, path_id(req, "id")?).await?;
     Ok(json_response(
         StatusCode::OK,
-        &clients::present_all(&api.repo, caller, &tree).await?,
+        &api.clients.present_all(caller, &tree).await?,
         None,
     ))
 }
@@ -217,18 +188,14 @@ async fn list_client_contacts(
 ) -> Result<Response<Body>, CrmError> {
     let (limit, cursor) = page_params(req)?;
     let page = crm_shared::links::contacts_of_client(
-        &api.deps,
+        &api.catalog,
         caller,
         path_id(req, "id")?,
         limit,
         cursor.as_deref(),
     )
     .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &clients::present_all(&api.repo, caller, &page).await?,
-        None,
-    ))
+    Ok(json_response(StatusCode::OK, &page, None))
 }
 
 /// The client's audit trail, newest first: who changed which field from what to what (S6.5).
@@ -244,14 +211,7 @@ async fn client_history(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let id = path_id(req, "id")?;
-    let (limit, cursor) = page_params(req)?;
-    let page = clients::history(&api.repo, caller, id, limit, cursor.as_deref()).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &clients::present_all(&api.repo, caller, &page).await?,
-        None,
-    ))
+    records::history(&api.clients, caller, req).await
 }
 
 /// Share the client with a user or a team of the tenant (S9.4).
@@ -266,13 +226,7 @@ async fn share_client(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let input: ShareInput = json_body(req)?;
-    let client = clients::share(&api.repo, caller, path_id(req, "id")?, input.principal()?).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &clients::present(&api.repo, caller, &client).await?,
-        Some(client.etag()),
-    ))
+    records::share(&api.clients, caller, req).await
 }
 
 /// Stop sharing the client with a user (`user:{id}`) or team (`team:{id}`).
@@ -285,17 +239,7 @@ async fn unshare_client(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let id = path_id(req, "id")?;
-    let principal = api_kit::path_param(req, "principal")
-        .as_deref()
-        .and_then(crm_shared::contacts::parse_principal)
-        .ok_or(CrmError::NotFound)?;
-    let client = clients::unshare(&api.repo, caller, id, principal).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &clients::present(&api.repo, caller, &client).await?,
-        Some(client.etag()),
-    ))
+    records::unshare(&api.clients, caller, req).await
 }
 
 #[derive(utoipa::OpenApi)]

@@ -1,15 +1,14 @@
 //! `contacts-api`: the contact routes (S1). Parse, call `crm_shared::contacts`, answer.
 
+use api_kit::records;
 use api_kit::{
-    Problem, error_response, idempotent, if_match, json_body, json_response, no_content,
-    page_params, path_id, route_key,
+    Problem, error_response, idempotent, json_body, json_response, no_content, page_params,
+    path_id, route_key,
 };
-use crm_shared::contacts::audit::AuditEntry;
-use crm_shared::contacts::search::{self, ContactQuery};
-use crm_shared::contacts::{
-    self, Contact, ContactPatch, ContactRepository, ContactSummary, DynamoContacts, NewContact,
-    ShareInput,
-};
+use crm_shared::access::visibility::ShareInput;
+use crm_shared::audit::AuditEntry;
+use crm_shared::catalog::Catalog;
+use crm_shared::contacts::{Contact, ContactPatch, ContactSummary, Contacts, NewContact};
 use crm_shared::links::{self, ClientLink, LinkInput};
 use crm_shared::pagination::Page;
 use crm_shared::privacy::ContactExport;
@@ -19,13 +18,18 @@ use lambda_http::{Body, Request, Response};
 
 pub struct ContactsApi {
     deps: Deps,
-    repo: DynamoContacts,
+    catalog: Catalog,
+    contacts: Contacts,
 }
 
 impl ContactsApi {
     pub fn new(deps: Deps) -> Self {
-        let repo = DynamoContacts::new(deps.table());
-        Self { deps, repo }
+        let catalog = deps.catalog();
+        Self {
+            contacts: catalog.contacts(),
+            catalog,
+            deps,
+        }
     }
 }
 
@@ -73,17 +77,6 @@ impl api_kit::HttpHandler for ContactsApi {
     }
 }
 
-/// A contact as the caller may read it: custom fields they may not see left out (S3.4).
-async fn contact_response(
-    api: &ContactsApi,
-    caller: &Caller,
-    status: StatusCode,
-    contact: &Contact,
-) -> Result<Response<Body>, CrmError> {
-    let body = contacts::present(&api.repo, caller, contact).await?;
-    Ok(json_response(status, &body, Some(contact.etag())))
-}
-
 /// Create a contact (S1.1, S1.2).
 #[utoipa::path(post, path = "/contacts", tag = "contacts", request_body = NewContact,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
@@ -98,16 +91,7 @@ async fn create_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let input: NewContact = json_body(req)?;
-    let contact = contacts::create(&api.repo, caller, input).await?;
-    let mut response = contact_response(api, caller, StatusCode::CREATED, &contact).await?;
-    response.headers_mut().insert(
-        lambda_http::http::header::LOCATION,
-        format!("/contacts/{}", contact.id)
-            .parse()
-            .expect("valid header"),
-    );
-    Ok(response)
+    records::create(&api.contacts, caller, req).await
 }
 
 /// List, filter and search the contacts the caller may see (S1.3, S1.4), newest first unless
@@ -133,10 +117,7 @@ async fn list_contacts(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let (limit, cursor) = page_params(req)?;
-    let query = ContactQuery::parse(&api_kit::query_params(req))?;
-    let page = search::list(&api.repo, caller, &query, limit, cursor.as_deref()).await?;
-    Ok(json_response(StatusCode::OK, &page, None))
+    records::list(&api.contacts, caller, req).await
 }
 
 /// Share the contact with a user or a team of the tenant (S9.4).
@@ -151,10 +132,7 @@ async fn share_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let input: ShareInput = json_body(req)?;
-    let contact =
-        contacts::share(&api.repo, caller, path_id(req, "id")?, input.principal()?).await?;
-    contact_response(api, caller, StatusCode::OK, &contact).await
+    records::share(&api.contacts, caller, req).await
 }
 
 /// Stop sharing the contact with a user (`user:{id}`) or team (`team:{id}`).
@@ -167,13 +145,7 @@ async fn unshare_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let id = path_id(req, "id")?;
-    let principal = api_kit::path_param(req, "principal")
-        .as_deref()
-        .and_then(contacts::parse_principal)
-        .ok_or(CrmError::NotFound)?;
-    let contact = contacts::unshare(&api.repo, caller, id, principal).await?;
-    contact_response(api, caller, StatusCode::OK, &contact).await
+    records::unshare(&api.contacts, caller, req).await
 }
 
 /// Read one contact; its ETag is its version.
@@ -186,8 +158,7 @@ async fn get_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let contact = contacts::get(&api.repo, caller, path_id(req, "id")?).await?;
-    contact_response(api, caller, StatusCode::OK, &contact).await
+    records::get(&api.contacts, caller, req).await
 }
 
 /// Change some fields (JSON merge patch); `If-Match` guards against lost updates.
@@ -202,11 +173,7 @@ async fn patch_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let id = path_id(req, "id")?;
-    let expected = if_match(req)?;
-    let patch: ContactPatch = json_body(req)?;
-    let contact = contacts::patch(&api.repo, caller, id, patch, expected).await?;
-    contact_response(api, caller, StatusCode::OK, &contact).await
+    records::patch(&api.contacts, caller, req).await
 }
 
 /// Move a contact to the trash: it disappears from reads and lists, its email is free again,
@@ -221,9 +188,7 @@ async fn delete_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let id = path_id(req, "id")?;
-    contacts::delete(&api.repo, caller, id, if_match(req)?).await?;
-    Ok(no_content())
+    records::delete(&api.contacts, caller, req).await
 }
 
 /// The contact's audit trail, newest first: who changed which field from what to what (S6.5).
@@ -238,10 +203,7 @@ async fn contact_history(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let id = path_id(req, "id")?;
-    let (limit, cursor) = page_params(req)?;
-    let page = contacts::history(&api.repo, caller, id, limit, cursor.as_deref()).await?;
-    Ok(json_response(StatusCode::OK, &page, None))
+    records::history(&api.contacts, caller, req).await
 }
 
 /// Everything held about one contact, as JSON: the record, its audit trail and its workflow
@@ -256,15 +218,9 @@ async fn export_contact(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let export =
-        crm_shared::privacy::export_contact(&api.deps, caller, path_id(req, "id")?).await?;
+        crm_shared::privacy::export_contact(&api.catalog, caller, path_id(req, "id")?).await?;
     // Custom field values in their plain shape, only those the caller may see.
-    let mut body = serde_json::to_value(&export).map_err(CrmError::internal)?;
-    let defs = api
-        .repo
-        .custom_values()
-        .definitions(caller, crm_shared::custom_fields::Entity::Contact)
-        .await?;
-    crm_shared::custom_fields::values::present_nested(&mut body, &defs, caller);
+    let body = api.contacts.present_all(caller, &export).await?;
     Ok(json_response(StatusCode::OK, &body, None))
 }
 
@@ -279,8 +235,7 @@ async fn restore_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let contact = contacts::restore(&api.repo, caller, path_id(req, "id")?).await?;
-    contact_response(api, caller, StatusCode::OK, &contact).await
+    records::restore(&api.contacts, caller, req).await
 }
 
 /// Erase a contact and everything about them for good (GDPR); owners and admins only.
@@ -294,7 +249,7 @@ async fn erase_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    crm_shared::privacy::erase_contact(&api.deps, caller, path_id(req, "id")?).await?;
+    crm_shared::privacy::erase_contact(&api.catalog, caller, path_id(req, "id")?).await?;
     Ok(no_content())
 }
 
@@ -310,7 +265,7 @@ async fn list_contact_clients(
 ) -> Result<Response<Body>, CrmError> {
     let (limit, cursor) = page_params(req)?;
     let page = links::clients_of_contact(
-        &api.deps,
+        &api.catalog,
         caller,
         path_id(req, "id")?,
         limit,
@@ -332,7 +287,7 @@ async fn link_client(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let (contact, client) = (path_id(req, "id")?, path_id(req, "client_id")?);
-    let link = links::set_link(&api.deps, caller, contact, client, json_body(req)?).await?;
+    let link = links::set_link(&api.catalog, caller, contact, client, json_body(req)?).await?;
     Ok(json_response(StatusCode::OK, &link, None))
 }
 
@@ -347,7 +302,7 @@ async fn unlink_client(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     links::remove_link(
-        &api.deps,
+        &api.catalog,
         caller,
         path_id(req, "id")?,
         path_id(req, "client_id")?,

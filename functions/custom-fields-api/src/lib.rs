@@ -14,12 +14,14 @@ use serde_json::{Value, json};
 pub struct CustomFieldsApi {
     deps: Deps,
     store: FieldStore,
+    catalog: crm_shared::catalog::Catalog,
 }
 
 impl CustomFieldsApi {
     pub fn new(deps: Deps) -> Self {
         Self {
-            store: FieldStore::new(deps.table().store()),
+            store: FieldStore::new(deps.table()),
+            catalog: deps.catalog(),
             deps,
         }
     }
@@ -46,11 +48,9 @@ impl api_kit::HttpHandler for CustomFieldsApi {
 }
 
 fn entity(raw: Option<String>, name: &str) -> Result<Entity, CrmError> {
-    match raw.as_deref() {
-        Some("contact") => Ok(Entity::Contact),
-        Some("client") => Ok(Entity::Client),
-        Some("deal") => Ok(Entity::Deal),
-        _ => Err(CrmError::Validation(vec![FieldError::new(
+    match raw.as_deref().and_then(Entity::parse) {
+        Some(entity) => Ok(entity),
+        None => Err(CrmError::Validation(vec![FieldError::new(
             name,
             "one_of",
             "must be contact, client or deal",
@@ -151,7 +151,7 @@ async fn change_field(
     let patch: serde_json::Map<String, Value> = json_body(req)?;
     let outcome: ChangeOutcome = admin::change(
         &api.store,
-        &api.deps.table(),
+        &api.catalog,
         caller,
         entity,
         &key,

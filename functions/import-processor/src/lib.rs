@@ -6,7 +6,8 @@ use crm_shared::imports::{self, ProcessOutcome};
 use crm_shared::{CrmError, Deps};
 
 pub struct ImportProcessor {
-    deps: Deps,
+    catalog: crm_shared::catalog::Catalog,
+    uploads: imports::S3Uploads,
 }
 
 /// S3 event keys are URL-encoded with `+` for spaces.
@@ -19,7 +20,10 @@ pub fn decode_event_key(raw: &str) -> String {
 
 impl ImportProcessor {
     pub fn new(deps: Deps) -> Self {
-        Self { deps }
+        Self {
+            catalog: deps.catalog(),
+            uploads: deps.uploads(),
+        }
     }
 
     /// An error makes Lambda retry the event, then hand it to the on-failure destination.
@@ -38,7 +42,8 @@ impl ImportProcessor {
                 continue;
             };
             let key = decode_event_key(&key);
-            let outcome = imports::process_upload(&self.deps, &bucket, &key).await?;
+            let outcome =
+                imports::process_upload(&self.catalog, &self.uploads, &bucket, &key).await?;
             tracing::info!(%bucket, %key, ?outcome, "import object processed");
             outcomes.push(outcome);
         }

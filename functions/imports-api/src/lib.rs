@@ -8,11 +8,17 @@ use lambda_http::{Body, Request, Response};
 
 pub struct ImportsApi {
     deps: Deps,
+    table: crm_shared::store::Table,
+    uploads: imports::S3Uploads,
 }
 
 impl ImportsApi {
     pub fn new(deps: Deps) -> Self {
-        Self { deps }
+        Self {
+            table: deps.table(),
+            uploads: deps.uploads(),
+            deps,
+        }
     }
 }
 
@@ -49,7 +55,7 @@ async fn create_import(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let input: NewImport = json_body(req)?;
-    let created = imports::start(&api.deps, caller, input).await?;
+    let created = imports::start(&api.table, &api.uploads, caller, input).await?;
     let etag = format!("\"{}\"", created.import.version);
     Ok(json_response(StatusCode::CREATED, &created, Some(etag)))
 }
@@ -63,7 +69,7 @@ async fn get_import(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let import = imports::get(&api.deps, caller, path_id(req, "id")?).await?;
+    let import = imports::get(&api.table, caller, path_id(req, "id")?).await?;
     let etag = format!("\"{}\"", import.version);
     Ok(json_response(StatusCode::OK, &import, Some(etag)))
 }

@@ -7,20 +7,22 @@ use crm_shared::workflows::{AwsEffects, StepMessage, StepOutcome, execute_step_m
 use crm_shared::{CrmError, Deps};
 
 pub struct StepExecutor {
-    deps: Deps,
+    table: crm_shared::store::Table,
     effects: AwsEffects,
 }
 
 impl StepExecutor {
     pub fn new(deps: Deps) -> Self {
-        let effects = AwsEffects::new(deps.clone());
-        Self { deps, effects }
+        Self {
+            table: deps.table(),
+            effects: deps.step_effects(),
+        }
     }
 
     async fn process(&self, body: Option<&str>) -> Result<StepOutcome, CrmError> {
         let message: StepMessage = serde_json::from_str(body.unwrap_or(""))
             .map_err(|e| CrmError::Internal(format!("not a step message: {e}")))?;
-        execute_step_message(&self.deps, &self.effects, &message).await
+        execute_step_message(&self.table, &self.effects, &message).await
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {

@@ -22,8 +22,8 @@ pub struct TenantApi {
 impl TenantApi {
     pub fn new(deps: Deps) -> Self {
         Self {
-            settings: SettingsStore::new(deps.table().store()),
-            directory: Directory::new(deps.table().store()),
+            settings: SettingsStore::new(deps.table()),
+            directory: Directory::new(deps.table()),
             deps,
         }
     }

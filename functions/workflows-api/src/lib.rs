@@ -8,13 +8,17 @@ use lambda_http::{Body, Request, Response};
 
 pub struct WorkflowsApi {
     deps: Deps,
+    table: crm_shared::store::Table,
     effects: AwsEffects,
 }
 
 impl WorkflowsApi {
     pub fn new(deps: Deps) -> Self {
-        let effects = AwsEffects::new(deps.clone());
-        Self { deps, effects }
+        Self {
+            table: deps.table(),
+            effects: deps.step_effects(),
+            deps,
+        }
     }
 }
 
@@ -56,7 +60,7 @@ async fn create_workflow(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let input: NewWorkflow = json_body(req)?;
-    let workflow = workflows::create(&api.deps, caller, input).await?;
+    let workflow = workflows::create(&api.table, caller, input).await?;
     let etag = format!("\"{}\"", workflow.version);
     Ok(json_response(StatusCode::CREATED, &workflow, Some(etag)))
 }
@@ -69,7 +73,7 @@ async fn get_workflow(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let workflow = workflows::get(&api.deps, caller, path_id(req, "id")?).await?;
+    let workflow = workflows::get(&api.table, caller, path_id(req, "id")?).await?;
     let etag = format!("\"{}\"", workflow.version);
     Ok(json_response(StatusCode::OK, &workflow, Some(etag)))
 }
@@ -88,7 +92,7 @@ async fn start_run(
 ) -> Result<Response<Body>, CrmError> {
     let workflow_id = path_id(req, "id")?;
     let input: StartRun = json_body(req)?;
-    let run = workflows::start_run(&api.deps, &api.effects, caller, workflow_id, input).await?;
+    let run = workflows::start_run(&api.table, &api.effects, caller, workflow_id, input).await?;
     let mut response = json_response(StatusCode::CREATED, &run, Some(run.etag()));
     response.headers_mut().insert(
         lambda_http::http::header::LOCATION,
@@ -108,7 +112,7 @@ async fn get_run(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    let run = workflows::get_run(&api.deps, caller, path_id(req, "id")?).await?;
+    let run = workflows::get_run(&api.table, caller, path_id(req, "id")?).await?;
     Ok(json_response(StatusCode::OK, &run, Some(run.etag())))
 }
 

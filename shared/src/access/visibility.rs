@@ -11,7 +11,7 @@
 //!
 //! A record nobody may see answers 404: the rules never produce a 403 for reading.
 
-use crate::{Caller, Role};
+use crate::{Caller, CrmError, FieldError, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -39,16 +39,19 @@ pub enum Principal {
 /// Most principals a record can be shared with (each is an index entry of the record).
 pub const MAX_SHARES: usize = 10;
 
+/// Which record of a kind a portal user (S9.5) sees: their own contact, their own client, or
+/// nothing of the kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
-    Contact,
-    Client,
+pub enum PortalView {
+    OwnContact,
+    OwnClient,
+    Nothing,
 }
 
 /// The facts about a record that decide who sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Access<'a> {
-    pub kind: RecordKind,
+    pub portal: PortalView,
     pub id: Uuid,
     pub owner: Option<&'a str>,
     pub team: Option<Uuid>,
@@ -61,9 +64,10 @@ impl Caller {
     pub fn sees(&self, r: &Access) -> bool {
         match self.role {
             Role::Owner | Role::Admin | Role::Viewer => true,
-            Role::Portal => match r.kind {
-                RecordKind::Contact => self.portal_contact_id == Some(r.id),
-                RecordKind::Client => self.portal_client_id == Some(r.id),
+            Role::Portal => match r.portal {
+                PortalView::OwnContact => self.portal_contact_id == Some(r.id),
+                PortalView::OwnClient => self.portal_client_id == Some(r.id),
+                PortalView::Nothing => false,
             },
             Role::Manager | Role::Member => {
                 let scopes = self.scopes().unwrap_or_default();
@@ -97,6 +101,16 @@ impl Caller {
     }
 }
 
+/// The team qualifier of a record (`tv:{team}` when its team sees it, else `tp:{team}`): index
+/// entries are also found under it, so a manager's or member's filtered list reads only their
+/// teams' records.
+pub fn team_qualifier(r: &Access) -> Option<String> {
+    r.team.map(|t| match r.visibility {
+        Visibility::Team => format!("tv:{t}"),
+        Visibility::Private => format!("tp:{t}"),
+    })
+}
+
 /// The scopes a record is listed under: `o:` its owner, `t:` its team (for managers), `tv:`
 /// its team when team-visible (for members), `su:` / `st:` each user / team it is shared with.
 pub fn record_scopes(r: &Access) -> Vec<String> {
@@ -117,6 +131,43 @@ pub fn record_scopes(r: &Access) -> Vec<String> {
         });
     }
     scopes
+}
+
+/// Body of a share (`POST /contacts/{id}/shares`, `POST /clients/{id}/shares`): exactly one
+/// of `user` or `team`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareInput {
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub team: Option<Uuid>,
+}
+
+impl ShareInput {
+    pub fn principal(self) -> Result<Principal, CrmError> {
+        match (self.user, self.team) {
+            (Some(u), None) => Ok(Principal::User(u)),
+            (None, Some(t)) => Ok(Principal::Team(t)),
+            _ => Err(CrmError::Validation(vec![FieldError::new(
+                "user",
+                "one_of",
+                "give exactly one of `user` or `team`",
+            )])),
+        }
+    }
+}
+
+/// Parses the `{principal}` of `DELETE /{records}/{id}/shares/{principal}`: `user:{id}` or
+/// `team:{uuid}`.
+pub fn parse_principal(s: &str) -> Option<Principal> {
+    match s.split_once(':')? {
+        ("user", u) if crate::values::ids::is_valid_user_id(u) => {
+            Some(Principal::User(u.to_string()))
+        }
+        ("team", t) => t.parse().ok().map(Principal::Team),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -142,7 +193,7 @@ mod tests {
         shared: &'a [Principal],
     ) -> Access<'a> {
         Access {
-            kind: RecordKind::Contact,
+            portal: PortalView::OwnContact,
             id: Uuid::from_bytes([9; 16]),
             owner,
             team: t,
@@ -178,7 +229,7 @@ mod tests {
             ..team_rec
         }));
         assert!(!portal.sees(&Access {
-            kind: RecordKind::Client,
+            portal: PortalView::OwnClient,
             ..team_rec
         }));
     }

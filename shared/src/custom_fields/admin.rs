@@ -14,17 +14,14 @@
 
 use super::change::{OptionMapping, assess_change, migrate_to, validate_mapping};
 use super::definition::{Entity, FieldDefinition, FieldGroup, NewFieldDefinition, NewFieldGroup};
-use super::entries::{field_partitions, read_entry, stored_terms};
+use super::entries::{field_partitions, read_entry};
 use super::filter::TermRange;
 use super::store::{FieldStore, Schema};
 use super::value::FieldValue;
 use crate::access::{Action, Policy, Subject};
-use crate::audit::{AuditAction, AuditEntry};
-use crate::clients::DynamoClients;
-use crate::contacts::{ContactRepository, DynamoContacts};
-use crate::errors::sdk_error;
-use crate::table::{Table, s};
+use crate::store::{KeyRange, Query, Table};
 use crate::{Caller, CrmError, FieldError};
+use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -189,7 +186,7 @@ pub struct ChangeOutcome {
 /// with an optional `option_mapping` (`{"removed_id": "other_id" | null}`) for removed options.
 pub async fn change(
     store: &FieldStore,
-    table: &Table,
+    records: &dyn RecordValues,
     caller: &Caller,
     entity: Entity,
     key: &str,
@@ -274,7 +271,7 @@ pub async fn change(
         } else {
             vec![TermRange::Between("!".into(), "\u{10FFFF}".into())]
         };
-        let stored = stored_values(table, tenant, entity, key, &ranges).await?;
+        let stored = stored_values(store.table(), tenant, entity, key, &ranges).await?;
         let mut failing = Vec::new();
         let mut conversions = Vec::new();
         for (record, value) in stored {
@@ -306,7 +303,7 @@ pub async fn change(
         // the request's time.
         use futures::StreamExt;
         let results: Vec<Result<(), CrmError>> = futures::stream::iter(conversions)
-            .map(|(record, value)| set_value(table, caller, entity, record, &new, value))
+            .map(|(record, value)| records.set_value(caller, entity, record, &new, value))
             .buffer_unordered(MIGRATION_CONCURRENCY)
             .collect()
             .await;
@@ -376,120 +373,36 @@ pub async fn stored_values(
     let mut out = BTreeMap::new();
     for partition in field_partitions(tenant, entity, key) {
         for range in ranges {
-            let mut start = None;
-            loop {
-                let mut q = table
-                    .client
-                    .query()
-                    .table_name(&table.name)
-                    .expression_attribute_names("#pk", "PK")
-                    .expression_attribute_names("#sk", "SK")
-                    .expression_attribute_values(":pk", s(&partition))
-                    .projection_expression("rid, cfv")
-                    .set_exclusive_start_key(start);
-                q = match range {
-                    TermRange::Prefix(p) => q
-                        .key_condition_expression("#pk = :pk AND begins_with(#sk, :p)")
-                        .expression_attribute_values(":p", s(p)),
-                    TermRange::Between(lo, hi) => q
-                        .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
-                        .expression_attribute_values(":lo", s(lo))
-                        .expression_attribute_values(":hi", s(hi)),
-                };
-                let page = q
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("Query custom field entries", e))?;
-                for item in page.items.unwrap_or_default() {
-                    let entry = read_entry(&item)?;
-                    out.entry(entry.record).or_insert(entry.value);
-                }
-                match page.last_evaluated_key {
-                    Some(k) => start = Some(k),
-                    None => break,
-                }
+            let range = match range {
+                TermRange::Prefix(p) => KeyRange::Prefix(p.clone()),
+                TermRange::Between(lo, hi) => KeyRange::Between(lo.clone(), hi.clone()),
+            };
+            let items = table
+                .query_all(
+                    Query::partition(partition.clone())
+                        .range(range)
+                        .project(&["rid", "cfv", "terms"]),
+                )
+                .await?;
+            for item in items {
+                let entry = read_entry(&item)?;
+                out.entry(entry.record).or_insert(entry.value);
             }
         }
     }
     Ok(out)
 }
 
-/// Writes one record's converted value (or removes it), with an audit entry; retried when a
-/// concurrent write got there first.
-async fn set_value(
-    table: &Table,
-    caller: &Caller,
-    entity: Entity,
-    record: Uuid,
-    def: &FieldDefinition,
-    value: Option<FieldValue>,
-) -> Result<(), CrmError> {
-    let tenant = &caller.tenant_id;
-    let source = format!("custom_field_change:{}", def.key);
-    let apply =
-        |values: &mut BTreeMap<String, FieldValue>, terms: &mut super::entries::Terms| match &value
-        {
-            Some(v) => {
-                values.insert(def.key.clone(), v.clone());
-                let t = stored_terms(def, v);
-                if t.is_empty() {
-                    terms.remove(&def.key);
-                } else {
-                    terms.insert(def.key.clone(), t);
-                }
-            }
-            None => {
-                values.remove(&def.key);
-                terms.remove(&def.key);
-            }
-        };
-    for _ in 0..3 {
-        let result = match entity {
-            Entity::Contact => {
-                let repo = DynamoContacts::new(table.clone());
-                let Some(current) = repo.get(tenant, record).await? else {
-                    return Ok(());
-                };
-                let mut next = current.next_version(&caller.user_id);
-                apply(&mut next.custom_fields, &mut next.custom_terms);
-                let audit = AuditEntry::of_change(
-                    Some(&current),
-                    Some(&next),
-                    &caller.user_id,
-                    Some(source.clone()),
-                );
-                repo.replace(tenant, &current, &next, &audit).await
-            }
-            Entity::Client => {
-                let repo = DynamoClients::new(table.clone());
-                let Some(current) = repo.get(tenant, record).await? else {
-                    return Ok(());
-                };
-                let mut next = current.clone();
-                next.version += 1;
-                next.updated_at = crate::values::now();
-                next.updated_by = caller.user_id.clone();
-                apply(&mut next.custom_fields, &mut next.custom_terms);
-                let audit = AuditEntry::of_records(
-                    AuditAction::Updated,
-                    Some(&current),
-                    Some(&next),
-                    &caller.user_id,
-                    next.version,
-                )?
-                .with_source(source.clone());
-                repo.replace(tenant, &current, &next, &audit).await
-            }
-            // Deals have no records yet.
-            Entity::Deal => return Ok(()),
-        };
-        match result {
-            Err(CrmError::PreconditionFailed) => continue,
-            other => return other,
-        }
-    }
-    Err(CrmError::Internal(format!(
-        "record {record} kept changing during the migration of {}",
-        def.key
-    )))
+/// Writes a record's converted custom field value (or removes it) with its audit entry: the
+/// port a definition change converts values through, implemented where every kind is known
+/// (`crate::catalog`).
+pub trait RecordValues: Send + Sync {
+    fn set_value<'a>(
+        &'a self,
+        caller: &'a Caller,
+        entity: Entity,
+        record: Uuid,
+        def: &'a FieldDefinition,
+        value: Option<FieldValue>,
+    ) -> BoxFuture<'a, Result<(), CrmError>>;
 }

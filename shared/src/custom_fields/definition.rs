@@ -13,22 +13,63 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-/// The kind of record a field belongs to. Deals arrive later; their fields can be defined now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Entity {
-    Contact,
-    Client,
-    Deal,
-}
+/// The kind of record a field belongs to, by its name: `contact`, `client`, `deal` (fields can
+/// be defined before a kind has records), and any kind a record engine registers
+/// ([`Entity::register`]). Unknown names are refused wherever an entity is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Entity(&'static str);
+
+/// The kinds registered besides the built-in ones.
+static REGISTERED: std::sync::RwLock<Vec<&'static str>> = std::sync::RwLock::new(Vec::new());
 
 impl Entity {
+    pub const CONTACT: Entity = Entity("contact");
+    pub const CLIENT: Entity = Entity("client");
+    pub const DEAL: Entity = Entity("deal");
+    const BUILT_IN: [Entity; 3] = [Self::CONTACT, Self::CLIENT, Self::DEAL];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Contact => "contact",
-            Self::Client => "client",
-            Self::Deal => "deal",
+        self.0
+    }
+
+    /// Makes a record kind's name an entity fields can be defined for (idempotent).
+    pub fn register(name: &'static str) -> Self {
+        if let Some(known) = Self::parse(name) {
+            return known;
         }
+        if let Ok(mut r) = REGISTERED.write() {
+            if !r.contains(&name) {
+                r.push(name);
+            }
+        }
+        Self(name)
+    }
+
+    /// The entity of this name, built in or registered.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::BUILT_IN
+            .into_iter()
+            .find(|e| e.0 == name)
+            .or_else(|| {
+                REGISTERED
+                    .read()
+                    .ok()
+                    .and_then(|r| r.iter().find(|n| **n == name).map(|n| Self(n)))
+            })
+    }
+}
+
+impl Serialize for Entity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Entity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Self::parse(&name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, &["contact", "client", "deal"]))
     }
 }
 

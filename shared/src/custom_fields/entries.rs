@@ -20,7 +20,7 @@ use super::definition::{Entity, FieldDefinition, FieldKind};
 use super::index::index_terms;
 use super::value::FieldValue;
 use crate::CrmError;
-use crate::table::{Item, s};
+use crate::store::{Item, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -143,63 +143,6 @@ pub fn entry_attributes(
     ]))
 }
 
-/// A record's values and terms, as one side of an entry change.
-pub type Indexed<'a> = (&'a BTreeMap<String, FieldValue>, &'a Terms);
-
-/// The transaction items that move a record's entries from `old` to `new` (`None`: no record,
-/// or one without entries, like a deleted one): entries no longer indexed are deleted, new
-/// ones and those whose value changed are written. For records whose entries carry nothing
-/// else (clients); contact entries also carry the summary and are rewritten with it.
-pub fn entry_writes(
-    table: &str,
-    tenant: &str,
-    entity: Entity,
-    id: Uuid,
-    old: Option<Indexed>,
-    new: Option<Indexed>,
-) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, CrmError> {
-    use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
-    use std::collections::BTreeSet;
-    let keys = |side: Option<Indexed>| -> BTreeSet<EntryKey> {
-        side.map(|(_, terms)| entry_keys(tenant, entity, id, terms).into_iter().collect())
-            .unwrap_or_default()
-    };
-    let (old_keys, new_keys) = (keys(old), keys(new));
-    let mut items = Vec::new();
-    for k in old_keys.difference(&new_keys) {
-        let delete = Delete::builder()
-            .table_name(table)
-            .set_key(Some(crate::table::key(k.pk.clone(), k.sk.clone())))
-            .build()
-            .map_err(CrmError::internal)?;
-        items.push(TransactWriteItem::builder().delete(delete).build());
-    }
-    let Some((values, terms)) = new else {
-        return Ok(items);
-    };
-    for k in &new_keys {
-        let value = &values[&k.field];
-        let field_terms = &terms[&k.field];
-        let unchanged = old_keys.contains(k)
-            && old.is_some_and(|(v, t)| {
-                v.get(&k.field) == Some(value) && t.get(&k.field) == Some(field_terms)
-            });
-        if unchanged {
-            continue;
-        }
-        let mut item = crate::table::key(k.pk.clone(), k.sk.clone());
-        item.insert("entity".into(), s(format!("{}_cf", entity.as_str())));
-        item.extend(entry_attributes(id, &k.field, value, field_terms)?);
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .build()
-            .map_err(CrmError::internal)?;
-        items.push(TransactWriteItem::builder().put(put).build());
-    }
-    Ok(items)
-}
-
 /// What a reader takes from an entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryValue {
@@ -217,7 +160,7 @@ pub fn read_entry(item: &Item) -> Result<EntryValue, CrmError> {
         Some(v) => serde_dynamo::from_attribute_value(v.clone()).map_err(CrmError::internal)?,
         None => return Err(CrmError::Internal("custom field entry without cfv".into())),
     };
-    let terms = crate::table::string_list(item, "terms").unwrap_or_default();
+    let terms = crate::store::item::string_list(item, "terms").unwrap_or_default();
     Ok(EntryValue {
         record,
         value,
@@ -260,7 +203,7 @@ mod tests {
     fn s3_5_entries_are_sharded_by_record() {
         let id = crate::values::new_id();
         let terms = Terms::from([("stage".to_string(), vec!["won".to_string()])]);
-        let keys = entry_keys("t", Entity::Contact, id, &terms);
+        let keys = entry_keys("t", Entity::CONTACT, id, &terms);
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].pk, format!("T#t#CF#contact#stage#{}", shard_of(id)));
         assert_eq!(keys[0].sk, format!("won#{id}"));

@@ -612,7 +612,7 @@ pub(crate) mod tests {
     pub(crate) fn def(key: &str, field_type: FieldType) -> FieldDefinition {
         FieldDefinition {
             key: key.into(),
-            entity: Entity::Contact,
+            entity: Entity::CONTACT,
             label: key.into(),
             field_type,
             help_text: None,

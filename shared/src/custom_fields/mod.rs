@@ -55,10 +55,8 @@ pub mod definition;
 pub mod entries;
 pub mod filter;
 pub mod index;
-pub mod reader;
 pub mod store;
 pub mod value;
-pub mod values;
 
 #[cfg(test)]
 mod proptests;

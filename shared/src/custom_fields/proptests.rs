@@ -4,7 +4,7 @@
 
 use super::tests::field;
 use super::*;
-use crate::table::Item;
+use crate::store::Item;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};

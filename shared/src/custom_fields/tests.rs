@@ -1001,7 +1001,7 @@ fn s3_4_groups_and_layout() {
         field_in("free", None, 0),
     ];
     let keys = |caller: &Caller| -> Vec<(Option<String>, Vec<String>)> {
-        layout(Entity::Contact, &fields, &groups, caller)
+        layout(Entity::CONTACT, &fields, &groups, caller)
             .into_iter()
             .map(|(g, fs)| {
                 (

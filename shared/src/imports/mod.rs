@@ -3,15 +3,19 @@
 //! in the same transaction as the contact), so a redelivered S3 event creates nothing twice.
 
 mod csv_rows;
+mod uploads;
 
 pub use csv_rows::{ColumnMap, ParsedRow, ReadFailure, parse_contact_rows};
+pub use uploads::{S3Uploads, Uploads};
 
-use crate::contacts::{Contact, ContactFields, ContactRepository, DynamoContacts, ImportRowWrite};
-use crate::custom_fields::values::CustomValues;
-use crate::custom_fields::{Entity, FieldDefinition};
-use crate::errors::sdk_error;
-use crate::table::{Item, Table, from_item, is_condition_failed, key, s, to_item};
-use crate::{Caller, CrmError, Deps, FieldError, Role};
+use crate::access::{Action, Policy, Subject};
+use crate::audit::AuditAction;
+use crate::catalog::Catalog;
+use crate::contacts::{Contact, ContactKind, Contacts};
+use crate::custom_fields::FieldDefinition;
+use crate::records::{Kind, Record, WriteFailure};
+use crate::store::{Condition, Item, Key, Table, WriteError, WriteOp, from_item, key, s, to_item};
+use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -25,7 +29,7 @@ pub const MAX_FILE_BYTES: i64 = 50 * 1024 * 1024;
 pub const MAX_ROWS: usize = 100_000;
 /// Row errors kept on the import record itself; all of them stay on the row items.
 pub const MAX_INLINE_ERRORS: usize = 100;
-const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 /// Rows written concurrently by the processor.
 const ROW_CONCURRENCY: usize = 16;
 
@@ -157,38 +161,31 @@ fn import_item(tenant: &str, import: &Import) -> Result<Item, CrmError> {
 
 async fn load(table: &Table, tenant: &str, id: Uuid) -> Result<Option<Import>, CrmError> {
     table
-        .get(import_pk(tenant, id), "IMPORT")
-        .await?
-        .map(from_item)
-        .transpose()
+        .get_as(Key::new(import_pk(tenant, id), "IMPORT"))
+        .await
 }
 
-/// `POST /imports`: records the import and returns a presigned PUT for its file.
 fn member() -> Role {
     Role::Member
 }
 
+/// `POST /imports`: records the import and returns a presigned PUT for its file.
 pub async fn start(
-    deps: &Deps,
+    table: &Table,
+    uploads: &dyn Uploads,
     caller: &Caller,
     input: NewImport,
 ) -> Result<ImportCreated, CrmError> {
-    if !caller.role.can_write() {
-        return Err(CrmError::Forbidden(
-            "this role cannot import contacts".into(),
-        ));
-    }
-    let file_name = crate::values::text::normalize_text(&input.file_name, 255)
-        .map_err(|rule| CrmError::validation("file_name", rule.code(), rule.message(255)))?
-        .ok_or_else(|| {
-            CrmError::validation("file_name", "required", "file_name must not be empty")
-        })?;
+    Policy::check(caller, Action::Write, Subject::Imports)?;
+    let mut e = crate::errors::FieldErrors::new();
+    let file_name = e.required_text("file_name", &input.file_name, 255);
+    e.into_result()?;
     if !file_name.to_lowercase().ends_with(".csv") {
-        return Err(CrmError::Validation(vec![FieldError::new(
+        return Err(CrmError::validation(
             "file_name",
             "file_type",
             "only .csv files can be imported",
-        )]));
+        ));
     }
     let now = crate::values::now();
     let import = Import {
@@ -210,33 +207,24 @@ pub async fn start(
         failure_reason: None,
         version: 1,
     };
-    let table = deps.table();
     table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(import_item(&caller.tenant_id, &import)?))
-        .condition_expression("attribute_not_exists(PK)")
-        .send()
+        .put_if(
+            import_item(&caller.tenant_id, &import)?,
+            Condition::NotExists,
+        )
         .await
-        .map_err(|e| sdk_error("PutItem import", e))?;
-
+        .map_err(CrmError::from)?;
     let content_type = "text/csv";
-    let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(UPLOAD_URL_TTL)
-        .map_err(CrmError::internal)?;
-    let presigned = deps
-        .aws
-        .s3
-        .put_object()
-        .bucket(&deps.config.imports_bucket)
-        .key(object_key(&caller.tenant_id, import.id))
-        .content_type(content_type)
-        .presigned(presigning)
-        .await
-        .map_err(|e| sdk_error("presign PutObject", e))?;
+    let url = uploads
+        .presign_put(
+            &object_key(&caller.tenant_id, import.id),
+            content_type,
+            UPLOAD_URL_TTL,
+        )
+        .await?;
     let upload = UploadTarget {
-        url: presigned.uri().to_string(),
-        method: presigned.method().to_string(),
+        url,
+        method: "PUT".into(),
         headers: BTreeMap::from([("content-type".to_string(), content_type.to_string())]),
         expires_at: now + chrono::Duration::from_std(UPLOAD_URL_TTL).map_err(CrmError::internal)?,
     };
@@ -244,11 +232,9 @@ pub async fn start(
 }
 
 /// `GET /imports/{id}`.
-pub async fn get(deps: &Deps, caller: &Caller, id: Uuid) -> Result<Import, CrmError> {
-    if caller.role == crate::Role::Portal {
-        return Err(CrmError::NotFound);
-    }
-    load(&deps.table(), &caller.tenant_id, id)
+pub async fn get(table: &Table, caller: &Caller, id: Uuid) -> Result<Import, CrmError> {
+    Policy::check(caller, Action::Read, Subject::Imports)?;
+    load(table, &caller.tenant_id, id)
         .await?
         .ok_or(CrmError::NotFound)
 }
@@ -266,13 +252,12 @@ pub enum ProcessOutcome {
 /// The S3-triggered processing of one uploaded file. Safe to run twice, even concurrently:
 /// rows are written once, counts are derived from row outcomes, the final state is the same.
 pub async fn process_upload(
-    deps: &Deps,
+    catalog: &Catalog,
+    uploads: &dyn Uploads,
     bucket: &str,
     object_key: &str,
 ) -> Result<ProcessOutcome, CrmError> {
-    let Some((tenant, id)) =
-        parse_object_key(object_key).filter(|_| bucket == deps.config.imports_bucket)
-    else {
+    let Some((tenant, id)) = parse_object_key(object_key).filter(|_| uploads.holds(bucket)) else {
         tracing::warn!(
             bucket,
             object_key,
@@ -280,8 +265,8 @@ pub async fn process_upload(
         );
         return Ok(ProcessOutcome::Ignored);
     };
-    let table = deps.table();
-    let Some(import) = load(&table, &tenant, id).await? else {
+    let table = catalog.table();
+    let Some(import) = load(table, &tenant, id).await? else {
         tracing::warn!(%tenant, %id, "upload for an unknown import");
         return Ok(ProcessOutcome::Ignored);
     };
@@ -291,22 +276,28 @@ pub async fn process_upload(
     ) {
         return Ok(ProcessOutcome::AlreadyDone);
     }
-    mark_processing(&table, &tenant, id).await?;
+    mark_processing(table, &tenant, &import).await?;
 
-    let bytes = match read_object(deps, bucket, object_key).await {
+    let bytes = match uploads.read(object_key, MAX_FILE_BYTES).await {
         Ok(bytes) => bytes,
-        Err(ReadFailure(reason)) => return finish_failed(&table, &tenant, &import, reason).await,
+        Err(ReadFailure(reason)) => return finish_failed(table, &tenant, &import, reason).await,
     };
     // The importer writes as themself: their role and teams decide which custom fields they
     // may fill (a changed role or a deactivation since the start applies).
-    let importer = crate::directory::Directory::new(table.store())
+    let importer = catalog
+        .ctx
+        .directory
         .effective_caller(Caller {
             teams: import.created_by_teams.clone(),
             ..Caller::new(&tenant, &import.created_by, import.created_by_role)
         })
         .await?;
-    let custom = CustomValues::new(table.clone());
-    let defs: Vec<FieldDefinition> = custom.definitions(&importer, Entity::Contact).await?;
+    let contacts = catalog.contacts();
+    let defs: Vec<FieldDefinition> = contacts
+        .ctx
+        .custom
+        .definitions(&importer, ContactKind::schema().entity())
+        .await?;
     let visible: Vec<FieldDefinition> = defs
         .iter()
         .filter(|d| d.visible_to(&importer))
@@ -314,28 +305,24 @@ pub async fn process_upload(
         .collect();
     let (columns, rows) = match parse_contact_rows(&bytes, &visible) {
         Ok(parsed) => parsed,
-        Err(ReadFailure(reason)) => return finish_failed(&table, &tenant, &import, reason).await,
+        Err(ReadFailure(reason)) => return finish_failed(table, &tenant, &import, reason).await,
     };
     if rows.len() > MAX_ROWS {
         let reason = format!(
             "the file has {} data rows; the limit is {MAX_ROWS}",
             rows.len()
         );
-        return finish_failed(&table, &tenant, &import, reason).await;
+        return finish_failed(table, &tenant, &import, reason).await;
     }
-
-    let contacts = DynamoContacts::new(table.clone());
-    let actor = import.created_by.clone();
+    let writer = RowWriter {
+        contacts: &contacts,
+        defs: &defs,
+        importer: &importer,
+        import: id,
+        columns: &columns,
+    };
     let outcomes: Vec<Result<Vec<RowError>, CrmError>> = futures::stream::iter(rows)
-        .map(|row| {
-            let writer = RowWriter {
-                contacts: &contacts,
-                custom: &custom,
-                defs: &defs,
-                importer: &importer,
-            };
-            write_row(writer, &table, &tenant, id, &actor, &columns, row)
-        })
+        .map(|row| writer.write(row))
         .buffer_unordered(ROW_CONCURRENCY)
         .collect()
         .await;
@@ -368,120 +355,97 @@ pub async fn process_upload(
         errors_truncated: truncated,
         ..import
     };
-    finish(&table, &tenant, finished).await
+    finish(table, &tenant, finished).await
 }
 
-async fn read_object(deps: &Deps, bucket: &str, object_key: &str) -> Result<Vec<u8>, ReadFailure> {
-    let out = deps.aws.s3.get_object().bucket(bucket).key(object_key).send().await.map_err(|e| {
-        tracing::error!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "GetObject failed");
-        ReadFailure("the uploaded file could not be read".into())
-    })?;
-    if out.content_length().unwrap_or(0) > MAX_FILE_BYTES {
-        return Err(ReadFailure(format!(
-            "the file is larger than the {} MiB limit",
-            MAX_FILE_BYTES / 1024 / 1024
-        )));
-    }
-    let body = out
-        .body
-        .collect()
-        .await
-        .map_err(|_| ReadFailure("the uploaded file could not be read".into()))?;
-    Ok(body.into_bytes().to_vec())
-}
-
-/// Writes one row; returns its errors (empty when the contact was created).
-/// What writes an import row's contact.
-#[derive(Clone, Copy)]
+/// What writes an import's rows: as the importer, with the definitions loaded once.
 struct RowWriter<'a> {
-    contacts: &'a DynamoContacts,
-    custom: &'a CustomValues,
+    contacts: &'a Contacts,
     defs: &'a [FieldDefinition],
     importer: &'a Caller,
+    import: Uuid,
+    columns: &'a ColumnMap,
 }
 
-async fn write_row(
-    writer: RowWriter<'_>,
-    table: &Table,
-    tenant: &str,
-    import: Uuid,
-    actor: &str,
-    columns: &ColumnMap,
-    row: ParsedRow,
-) -> Result<Vec<RowError>, CrmError> {
-    let line = row.line;
-    // Imported contacts belong to whoever started the import and record how they entered.
-    let mut input = row.contact.clone();
-    input.owner.get_or_insert_with(|| actor.to_string());
-    input
-        .lead_source
-        .get_or_insert_with(|| "import".to_string());
-    let contacts = writer.contacts;
-    let fields = ContactFields::validate(input);
-    let custom = writer
-        .custom
-        .write_with(writer.defs, writer.importer, Some(&row.custom), None)
-        .await;
-    let checked = match (fields, custom) {
-        (Ok(f), Ok(c)) => Ok((f, c)),
-        (Err(mut a), Err(CrmError::Validation(b))) => {
-            a.extend(b);
-            Err(a)
-        }
-        (Err(a), Ok(_)) => Err(a),
-        (_, Err(CrmError::Validation(b))) => Err(b),
-        (_, Err(e)) => return Err(e),
-    };
-    let errors = match checked {
-        Err(field_errors) => field_errors
-            .into_iter()
-            .map(|e| columns.row_error(&row, e))
-            .collect(),
-        Ok((fields, custom)) => {
-            let mut contact = Contact::new(fields, actor, Some(import));
-            contact.custom_fields = custom.values;
-            contact.custom_terms = custom.terms;
-            let outcome = row_outcome(line, Some(contact.id), &[])?;
-            let audit = crate::contacts::audit::AuditEntry::of_change(
-                None,
-                Some(&contact),
-                actor,
-                Some(format!("import:{import}")),
-            );
-            match contacts
-                .insert_import_row(tenant, &contact, import, line, outcome, &audit)
-                .await?
-            {
-                ImportRowWrite::Created => vec![],
-                ImportRowWrite::AlreadyWritten => {
-                    return earlier_outcome(table, tenant, import, line).await;
+impl RowWriter<'_> {
+    /// Writes one row; returns its errors (empty when the contact was created).
+    async fn write(&self, row: ParsedRow) -> Result<Vec<RowError>, CrmError> {
+        let tenant = &self.importer.tenant_id;
+        let line = row.line;
+        // Imported contacts belong to whoever started the import and record how they entered.
+        let mut input = row.contact.clone();
+        input
+            .owner
+            .get_or_insert_with(|| self.importer.user_id.clone());
+        input
+            .lead_source
+            .get_or_insert_with(|| "import".to_string());
+        let prepared = self
+            .contacts
+            .prepare(self.importer, input, Some(&row.custom), Some(self.defs))
+            .await;
+        let errors = match prepared {
+            Err(CrmError::Validation(field_errors)) => field_errors
+                .into_iter()
+                .map(|e| self.columns.row_error(&row, e))
+                .collect(),
+            Err(e) => return Err(e),
+            Ok(prepared) => {
+                let contact = Contact {
+                    import_id: Some(self.import),
+                    ..prepared
+                };
+                let audit = Contacts::audit(
+                    AuditAction::Created,
+                    None,
+                    Some(&contact),
+                    &self.importer.user_id,
+                )?
+                .with_source(format!("import:{}", self.import));
+                // The row's outcome is written with the contact, once: a redelivered event
+                // finds it and writes nothing.
+                let mut outcome = row_outcome(line, Some(contact.id()), &[])?;
+                outcome.extend(key(import_pk(tenant, self.import), row_sk(line)));
+                match self
+                    .contacts
+                    .insert(tenant, &contact, &audit, vec![WriteOp::put_new(outcome)])
+                    .await
+                {
+                    Ok(()) => vec![],
+                    Err(WriteFailure::Guard(_)) => {
+                        return earlier_outcome(
+                            &self.contacts.ctx.table,
+                            tenant,
+                            self.import,
+                            line,
+                        )
+                        .await;
+                    }
+                    Err(WriteFailure::Error(CrmError::Conflict { .. })) => {
+                        vec![self.columns.row_error(
+                            &row,
+                            FieldError::new(
+                                "email",
+                                "unique",
+                                "a contact with this email already exists",
+                            ),
+                        )]
+                    }
+                    Err(WriteFailure::Error(e)) => return Err(e),
                 }
-                ImportRowWrite::DuplicateEmail => vec![columns.row_error(
-                    &row,
-                    FieldError::new(
-                        "email",
-                        "unique",
-                        "a contact with this email already exists",
-                    ),
-                )],
             }
+        };
+        // A failed row is recorded once too, so a redelivery reports the same outcome.
+        let table = &self.contacts.ctx.table;
+        let mut item = row_outcome(line, None, &errors)?;
+        item.extend(key(import_pk(tenant, self.import), row_sk(line)));
+        match table.put_if(item, Condition::NotExists).await {
+            Ok(()) => Ok(errors),
+            Err(WriteError::ConditionFailed) => {
+                earlier_outcome(table, tenant, self.import, line).await
+            }
+            Err(WriteError::Other(e)) => Err(e),
         }
-    };
-    // A failed row is recorded once too, so a redelivery reports the same outcome.
-    let mut item = row_outcome(line, None, &errors)?;
-    item.extend(key(import_pk(tenant, import), row_sk(line)));
-    match table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK)")
-        .send()
-        .await
-    {
-        Ok(_) => Ok(errors),
-        Err(e) if is_condition_failed(&e) => earlier_outcome(table, tenant, import, line).await,
-        Err(e) => Err(sdk_error("PutItem import row", e)),
     }
 }
 
@@ -514,32 +478,38 @@ async fn earlier_outcome(
     row: u64,
 ) -> Result<Vec<RowError>, CrmError> {
     let item = table
-        .get(import_pk(tenant, import), &row_sk(row))
+        .get(import_pk(tenant, import), row_sk(row))
         .await?
         .ok_or_else(|| CrmError::Internal(format!("row {row} outcome vanished")))?;
     Ok(from_item::<RowOutcome>(item)?.errors)
 }
 
-async fn mark_processing(table: &Table, tenant: &str, id: Uuid) -> Result<(), CrmError> {
+/// Not yet done (awaiting its upload or being processed).
+fn unfinished() -> Condition {
+    Condition::In(
+        "status".into(),
+        vec![
+            s(ImportStatus::AwaitingUpload.as_str()),
+            s(ImportStatus::Processing.as_str()),
+        ],
+    )
+}
+
+async fn mark_processing(table: &Table, tenant: &str, import: &Import) -> Result<(), CrmError> {
     let now = crate::values::now();
-    let result = table
-        .client
-        .update_item()
-        .table_name(&table.name)
-        .set_key(Some(key(import_pk(tenant, id), "IMPORT")))
-        .update_expression("SET #status = :processing, started_at = if_not_exists(started_at, :now), updated_at = :now")
-        .condition_expression("#status IN (:awaiting, :processing)")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":processing", s(ImportStatus::Processing.as_str()))
-        .expression_attribute_values(":awaiting", s(ImportStatus::AwaitingUpload.as_str()))
-        .expression_attribute_values(":now", s(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-        .send()
-        .await;
-    match result {
+    let processing = Import {
+        status: ImportStatus::Processing,
+        started_at: import.started_at.or(Some(now)),
+        updated_at: now,
+        ..import.clone()
+    };
+    match table
+        .put_if(import_item(tenant, &processing)?, unfinished())
+        .await
+    {
         // Finished by a concurrent delivery in the meantime: finishing again writes the same state.
-        Ok(_) => Ok(()),
-        Err(e) if is_condition_failed(&e) => Ok(()),
-        Err(e) => Err(sdk_error("UpdateItem import", e)),
+        Ok(()) | Err(WriteError::ConditionFailed) => Ok(()),
+        Err(WriteError::Other(e)) => Err(e),
     }
 }
 
@@ -571,21 +541,13 @@ async fn finish(table: &Table, tenant: &str, import: Import) -> Result<ProcessOu
         version: current.version + 1,
         ..import
     };
-    let result = table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(import_item(tenant, &done)?))
-        .condition_expression("#status IN (:awaiting, :processing)")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":processing", s(ImportStatus::Processing.as_str()))
-        .expression_attribute_values(":awaiting", s(ImportStatus::AwaitingUpload.as_str()))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(ProcessOutcome::Processed(status)),
-        Err(e) if is_condition_failed(&e) => Ok(ProcessOutcome::AlreadyDone),
-        Err(e) => Err(sdk_error("PutItem import", e)),
+    match table
+        .put_if(import_item(tenant, &done)?, unfinished())
+        .await
+    {
+        Ok(()) => Ok(ProcessOutcome::Processed(status)),
+        Err(WriteError::ConditionFailed) => Ok(ProcessOutcome::AlreadyDone),
+        Err(WriteError::Other(e)) => Err(e),
     }
 }
 

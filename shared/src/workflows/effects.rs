@@ -3,7 +3,7 @@
 
 use super::StepMessage;
 use crate::errors::sdk_error;
-use crate::{CrmError, Deps, Timestamp};
+use crate::{CrmError, Timestamp};
 
 #[allow(async_fn_in_trait)]
 pub trait StepEffects {
@@ -19,13 +19,14 @@ pub trait StepEffects {
 
 /// SQS, EventBridge Scheduler and SES.
 pub struct AwsEffects {
-    deps: Deps,
-}
-
-impl AwsEffects {
-    pub fn new(deps: Deps) -> Self {
-        Self { deps }
-    }
+    pub sqs: aws_sdk_sqs::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+    pub sesv2: aws_sdk_sesv2::Client,
+    pub step_queue_url: String,
+    pub step_queue_arn: String,
+    pub scheduler_role_arn: String,
+    pub schedule_group: String,
+    pub ses_sender: String,
 }
 
 /// Schedule names are unique per run and step, so a retried wait creates no second schedule.
@@ -41,11 +42,9 @@ pub fn at_expression(at: Timestamp) -> String {
 impl StepEffects for AwsEffects {
     async fn enqueue_step(&self, message: &StepMessage) -> Result<(), CrmError> {
         let body = serde_json::to_string(message).map_err(CrmError::internal)?;
-        self.deps
-            .aws
-            .sqs
+        self.sqs
             .send_message()
-            .queue_url(&self.deps.config.step_queue_url)
+            .queue_url(&self.step_queue_url)
             .message_body(body)
             .send()
             .await
@@ -63,8 +62,8 @@ impl StepEffects for AwsEffects {
         };
         let name = schedule_name(message);
         let target = Target::builder()
-            .arn(&self.deps.config.step_queue_arn)
-            .role_arn(&self.deps.config.scheduler_role_arn)
+            .arn(&self.step_queue_arn)
+            .role_arn(&self.scheduler_role_arn)
             .input(serde_json::to_string(message).map_err(CrmError::internal)?)
             .build()
             .map_err(CrmError::internal)?;
@@ -73,12 +72,10 @@ impl StepEffects for AwsEffects {
             .build()
             .map_err(CrmError::internal)?;
         let result = self
-            .deps
-            .aws
             .scheduler
             .create_schedule()
             .name(&name)
-            .group_name(&self.deps.config.schedule_group)
+            .group_name(&self.schedule_group)
             .schedule_expression(at_expression(at))
             .schedule_expression_timezone("UTC")
             .flexible_time_window(window)
@@ -112,11 +109,9 @@ impl StepEffects for AwsEffects {
             .body(Body::builder().text(text(body)?).build())
             .build();
         let out = self
-            .deps
-            .aws
             .sesv2
             .send_email()
-            .from_email_address(&self.deps.config.ses_sender)
+            .from_email_address(&self.ses_sender)
             .destination(Destination::builder().to_addresses(to).build())
             .content(EmailContent::builder().simple(message).build())
             .send()

@@ -4,8 +4,10 @@
 
 use super::store::{self, EffectClaim};
 use super::{RunStatus, Step, StepEffects, StepMessage, StepRecord, WorkflowRun, render};
-use crate::contacts::{Contact, ContactRepository, DynamoContacts};
-use crate::{CrmError, Deps};
+use crate::CrmError;
+use crate::contacts::{Contact, ContactKind};
+use crate::records::RecordStore;
+use crate::store::Table;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepOutcome {
@@ -31,13 +33,12 @@ fn merge_value(contact: &Contact, name: &str) -> Option<String> {
 }
 
 pub async fn execute_step_message(
-    deps: &Deps,
+    table: &Table,
     effects: &impl StepEffects,
     msg: &StepMessage,
 ) -> Result<StepOutcome, CrmError> {
-    let table = deps.table();
     let tenant = msg.tenant_id.as_str();
-    let Some(mut run) = store::get_run(&table, tenant, msg.run_id).await? else {
+    let Some(mut run) = store::get_run(table, tenant, msg.run_id).await? else {
         return Ok(StepOutcome::Ignored);
     };
     if run.status.is_terminal()
@@ -46,7 +47,7 @@ pub async fn execute_step_message(
     {
         return Ok(StepOutcome::Stale);
     }
-    let contacts = DynamoContacts::new(table.clone());
+    let contacts = RecordStore::<ContactKind>::new(table.clone());
     loop {
         let index = run.current_step;
         let expected_version = run.version;
@@ -63,7 +64,7 @@ pub async fn execute_step_message(
             run.wake_at = None;
             run.finished_at = Some(now);
             return save(
-                &table,
+                table,
                 tenant,
                 &mut run,
                 expected_version,
@@ -89,7 +90,7 @@ pub async fn execute_step_message(
                 run.status = RunStatus::Waiting;
                 run.wake_at = Some(at);
                 return save(
-                    &table,
+                    table,
                     tenant,
                     &mut run,
                     expected_version,
@@ -98,63 +99,63 @@ pub async fn execute_step_message(
                 .await;
             }
             Step::SendEmail { subject, body } => {
-                let detail =
-                    match store::claim_effect(&table, tenant, run.id, index).await? {
-                        EffectClaim::Busy => {
-                            return Err(CrmError::Internal(format!(
-                                "step {index} of run {} is being applied elsewhere",
-                                run.id
-                            )));
-                        }
-                        EffectClaim::AlreadyApplied { detail } => Ok(detail.unwrap_or_default()),
-                        EffectClaim::Claimed => {
-                            // A contact in the trash gets no mail.
-                            let contact = contacts
-                                .get(tenant, run.contact_id)
-                                .await?
-                                .filter(|c| c.deleted_at.is_none());
-                            match contact
-                                .as_ref()
-                                .and_then(|c| c.email.clone().map(|e| (c, e)))
-                            {
-                                None => Err("the contact no longer exists or has no email address"
-                                    .to_string()),
-                                Some((contact, to)) => {
-                                    let subject = render(&subject, |n| merge_value(contact, n));
-                                    let body = render(&body, |n| merge_value(contact, n));
-                                    match effects.send_email(&to, &subject, &body).await {
-                                        Ok(message_id) => {
-                                            let detail = format!("message {message_id} to {to}");
-                                            store::complete_effect(
-                                                &table, tenant, run.id, index, &detail,
-                                            )
-                                            .await?;
-                                            Ok(detail)
-                                        }
-                                        Err(e) => {
-                                            // Let the retry (SQS redelivery) apply it.
-                                            store::release_effect(&table, tenant, run.id, index)
-                                                .await?;
-                                            return Err(e);
-                                        }
+                let detail = match store::claim_effect(table, tenant, run.id, index).await? {
+                    EffectClaim::Busy => {
+                        return Err(CrmError::Internal(format!(
+                            "step {index} of run {} is being applied elsewhere",
+                            run.id
+                        )));
+                    }
+                    EffectClaim::AlreadyApplied { detail } => Ok(detail.unwrap_or_default()),
+                    EffectClaim::Claimed => {
+                        // A contact in the trash gets no mail.
+                        let contact = contacts
+                            .get(tenant, run.contact_id)
+                            .await?
+                            .filter(|c| c.deleted_at.is_none());
+                        match contact
+                            .as_ref()
+                            .and_then(|c| c.email.clone().map(|e| (c, e)))
+                        {
+                            None => {
+                                Err("the contact no longer exists or has no email address"
+                                    .to_string())
+                            }
+                            Some((contact, to)) => {
+                                let subject = render(&subject, |n| merge_value(contact, n));
+                                let body = render(&body, |n| merge_value(contact, n));
+                                match effects.send_email(&to, &subject, &body).await {
+                                    Ok(message_id) => {
+                                        let detail = format!("message {message_id} to {to}");
+                                        store::complete_effect(
+                                            table, tenant, run.id, index, &detail,
+                                        )
+                                        .await?;
+                                        Ok(detail)
+                                    }
+                                    Err(e) => {
+                                        // Let the retry (SQS redelivery) apply it.
+                                        store::release_effect(table, tenant, run.id, index).await?;
+                                        return Err(e);
                                     }
                                 }
                             }
                         }
-                    };
+                    }
+                };
                 match detail {
                     Ok(detail) => {
                         run.history.push(record("send_email", "sent", Some(detail)));
                         run.current_step = index + 1;
                         run.status = RunStatus::Active;
                         run.wake_at = None;
-                        if !bump_and_replace(&table, tenant, &mut run, expected_version).await? {
+                        if !bump_and_replace(table, tenant, &mut run, expected_version).await? {
                             return Ok(StepOutcome::Stale);
                         }
                     }
                     Err(reason) => {
                         store::complete_effect(
-                            &table,
+                            table,
                             tenant,
                             run.id,
                             index,
@@ -166,7 +167,7 @@ pub async fn execute_step_message(
                         run.status = RunStatus::Failed;
                         run.finished_at = Some(now);
                         return save(
-                            &table,
+                            table,
                             tenant,
                             &mut run,
                             expected_version,
@@ -181,7 +182,7 @@ pub async fn execute_step_message(
 }
 
 async fn bump_and_replace(
-    table: &crate::table::Table,
+    table: &Table,
     tenant: &str,
     run: &mut WorkflowRun,
     expected_version: u64,
@@ -192,7 +193,7 @@ async fn bump_and_replace(
 }
 
 async fn save(
-    table: &crate::table::Table,
+    table: &Table,
     tenant: &str,
     run: &mut WorkflowRun,
     expected_version: u64,

@@ -12,67 +12,50 @@ pub use executor::{StepOutcome, execute_step_message};
 pub use model::*;
 pub use store::{run_pk, workflow_pk};
 
-use crate::contacts::{ContactRepository, DynamoContacts};
-use crate::{Caller, CrmError, Deps};
+use crate::access::{Action, Policy, Subject};
+use crate::contacts::ContactKind;
+use crate::records::{Record, RecordStore};
+use crate::store::Table;
+use crate::{Caller, CrmError};
 use uuid::Uuid;
-
-fn require_admin(caller: &Caller) -> Result<(), CrmError> {
-    if caller.role.is_admin() || caller.role == crate::Role::Manager {
-        Ok(())
-    } else {
-        Err(CrmError::Forbidden(
-            "only owners, admins and managers manage workflows".into(),
-        ))
-    }
-}
 
 /// `POST /workflows`.
 pub async fn create(
-    deps: &Deps,
+    table: &Table,
     caller: &Caller,
     input: NewWorkflow,
 ) -> Result<Workflow, CrmError> {
-    require_admin(caller)?;
+    Policy::check(caller, Action::Write, Subject::Workflows)?;
     let workflow = Workflow::new(input, &caller.user_id).map_err(CrmError::Validation)?;
-    store::insert_workflow(&deps.table(), &caller.tenant_id, &workflow).await?;
+    store::insert_workflow(table, &caller.tenant_id, &workflow).await?;
     Ok(workflow)
 }
 
 /// `GET /workflows/{id}`.
-pub async fn get(deps: &Deps, caller: &Caller, id: Uuid) -> Result<Workflow, CrmError> {
-    if matches!(caller.role, crate::Role::Portal) {
-        return Err(CrmError::NotFound);
-    }
-    store::get_workflow(&deps.table(), &caller.tenant_id, id)
+pub async fn get(table: &Table, caller: &Caller, id: Uuid) -> Result<Workflow, CrmError> {
+    Policy::check(caller, Action::Read, Subject::Workflows)?;
+    store::get_workflow(table, &caller.tenant_id, id)
         .await?
         .ok_or(CrmError::NotFound)
 }
 
 /// `POST /workflows/{id}/runs`: manual enrollment of one contact (S7.1).
 pub async fn start_run(
-    deps: &Deps,
+    table: &Table,
     effects: &impl StepEffects,
     caller: &Caller,
     workflow_id: Uuid,
     input: StartRun,
 ) -> Result<WorkflowRun, CrmError> {
-    if matches!(caller.role, crate::Role::Portal) {
-        return Err(CrmError::NotFound);
-    }
-    let table = deps.table();
-    let workflow = store::get_workflow(&table, &caller.tenant_id, workflow_id)
+    Policy::check(caller, Action::Read, Subject::WorkflowRuns)?;
+    let workflow = store::get_workflow(table, &caller.tenant_id, workflow_id)
         .await?
         .ok_or(CrmError::NotFound)?;
-    if !caller.role.can_write() {
-        return Err(CrmError::Forbidden(
-            "this role cannot enroll contacts".into(),
-        ));
-    }
-    let contacts = DynamoContacts::new(table.clone());
-    let live = contacts
+    Policy::check(caller, Action::Write, Subject::WorkflowRuns)?;
+    let live = RecordStore::<ContactKind>::new(table.clone())
         .get(&caller.tenant_id, input.contact_id)
         .await?
-        .filter(|c| c.deleted_at.is_none());
+        .filter(|c| c.deleted_at().is_none());
     if live.is_none() {
         return Err(CrmError::validation(
             "contact_id",
@@ -81,13 +64,7 @@ pub async fn start_run(
         ));
     }
     let run = WorkflowRun::start(&workflow, input.contact_id, &caller.user_id);
-    store::insert_run(
-        &table,
-        &caller.tenant_id,
-        &run,
-        !workflow.allow_reenrollment,
-    )
-    .await?;
+    store::insert_run(table, &caller.tenant_id, &run, !workflow.allow_reenrollment).await?;
     let message = StepMessage {
         tenant_id: caller.tenant_id.clone(),
         run_id: run.id,
@@ -95,24 +72,16 @@ pub async fn start_run(
     };
     if let Err(e) = effects.enqueue_step(&message).await {
         // Without its first message the run would never move: take it back whole.
-        store::delete_run(
-            &table,
-            &caller.tenant_id,
-            &run,
-            !workflow.allow_reenrollment,
-        )
-        .await?;
+        store::delete_run(table, &caller.tenant_id, &run, !workflow.allow_reenrollment).await?;
         return Err(e);
     }
     Ok(run)
 }
 
 /// `GET /workflow-runs/{id}`.
-pub async fn get_run(deps: &Deps, caller: &Caller, id: Uuid) -> Result<WorkflowRun, CrmError> {
-    if matches!(caller.role, crate::Role::Portal) {
-        return Err(CrmError::NotFound);
-    }
-    store::get_run(&deps.table(), &caller.tenant_id, id)
+pub async fn get_run(table: &Table, caller: &Caller, id: Uuid) -> Result<WorkflowRun, CrmError> {
+    Policy::check(caller, Action::Read, Subject::WorkflowRuns)?;
+    store::get_run(table, &caller.tenant_id, id)
         .await?
         .ok_or(CrmError::NotFound)
 }

@@ -2,11 +2,8 @@
 
 use super::{Workflow, WorkflowRun};
 use crate::CrmError;
-use crate::errors::sdk_error;
-use crate::table::{
-    Item, Table, cancellation_codes, from_item, is_condition_failed, key, n, s, to_item,
-};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+use crate::store::item::text;
+use crate::store::{Condition, Item, Key, Table, WriteError, WriteOp, key, n, s, to_item};
 use uuid::Uuid;
 
 /// How long a step effect is held by the worker applying it before another may retry it.
@@ -55,15 +52,9 @@ fn run_item(tenant: &str, r: &WorkflowRun) -> Result<Item, CrmError> {
 
 pub async fn insert_workflow(table: &Table, tenant: &str, w: &Workflow) -> Result<(), CrmError> {
     table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(workflow_item(tenant, w)?))
-        .condition_expression("attribute_not_exists(PK)")
-        .send()
+        .put_if(workflow_item(tenant, w)?, Condition::NotExists)
         .await
-        .map_err(|e| sdk_error("PutItem workflow", e))?;
-    Ok(())
+        .map_err(CrmError::from)
 }
 
 pub async fn get_workflow(
@@ -72,10 +63,8 @@ pub async fn get_workflow(
     id: Uuid,
 ) -> Result<Option<Workflow>, CrmError> {
     table
-        .get(workflow_pk(tenant, id), "WORKFLOW")
-        .await?
-        .map(from_item)
-        .transpose()
+        .get_as(Key::new(workflow_pk(tenant, id), "WORKFLOW"))
+        .await
 }
 
 pub async fn get_run(
@@ -83,11 +72,7 @@ pub async fn get_run(
     tenant: &str,
     id: Uuid,
 ) -> Result<Option<WorkflowRun>, CrmError> {
-    table
-        .get(run_pk(tenant, id), "RUN")
-        .await?
-        .map(from_item)
-        .transpose()
+    table.get_as(Key::new(run_pk(tenant, id), "RUN")).await
 }
 
 /// Writes a new run; with `exclusive`, together with the contact's enrollment marker (W3).
@@ -97,36 +82,23 @@ pub async fn insert_run(
     run: &WorkflowRun,
     exclusive: bool,
 ) -> Result<(), CrmError> {
-    let put = |item: Item| table.put_if_absent(item);
-    let mut items = vec![put(run_item(tenant, run)?)?];
+    let mut writes = vec![WriteOp::put_new(run_item(tenant, run)?)];
     if exclusive {
         let mut marker = enrollment_key(tenant, run);
         marker.insert("run_id".into(), s(run.id.to_string()));
-        items.push(put(marker)?);
+        writes.push(WriteOp::put_new(marker));
     }
-    match table
-        .client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => match cancellation_codes(&e) {
-            Some(codes)
-                if codes.get(1).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed") =>
-            {
-                Err(CrmError::Conflict {
-                    detail: "the contact is already enrolled in this workflow".into(),
-                    errors: vec![crate::FieldError::new(
-                        "contact_id",
-                        "not_enrolled",
-                        "the contact is already enrolled in this workflow",
-                    )],
-                })
-            }
-            _ => Err(sdk_error("TransactWriteItems run", e)),
-        },
+    match table.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.failed_at(1) => Err(CrmError::Conflict {
+            detail: "the contact is already enrolled in this workflow".into(),
+            errors: vec![crate::FieldError::new(
+                "contact_id",
+                "not_enrolled",
+                "the contact is already enrolled in this workflow",
+            )],
+        }),
+        Err(e) => Err(e.into_error("run insert")),
     }
 }
 
@@ -136,26 +108,16 @@ pub async fn delete_run(
     run: &WorkflowRun,
     exclusive: bool,
 ) -> Result<(), CrmError> {
-    let del = |k: Item| {
-        Delete::builder()
-            .table_name(&table.name)
-            .set_key(Some(k))
-            .build()
-            .map(|d| TransactWriteItem::builder().delete(d).build())
-            .map_err(CrmError::internal)
-    };
-    let mut items = vec![del(key(run_pk(tenant, run.id), "RUN"))?];
+    let mut writes = vec![WriteOp::delete(Key::new(run_pk(tenant, run.id), "RUN"))];
     if exclusive {
-        items.push(del(enrollment_key(tenant, run))?);
+        writes.push(WriteOp::delete(
+            Key::of(&enrollment_key(tenant, run)).expect("a key"),
+        ));
     }
     table
-        .client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
+        .transact(writes)
         .await
-        .map_err(|e| sdk_error("TransactWriteItems delete run", e))?;
-    Ok(())
+        .map_err(|e| e.into_error("run delete"))
 }
 
 /// Replaces the run if nobody else changed it since `expected_version`. `false` when someone did.
@@ -165,19 +127,13 @@ pub async fn replace_run(
     run: &WorkflowRun,
     expected_version: u64,
 ) -> Result<bool, CrmError> {
-    let result = table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(run_item(tenant, run)?))
-        .condition_expression("version = :v")
-        .expression_attribute_values(":v", n(expected_version))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_condition_failed(&e) => Ok(false),
-        Err(e) => Err(sdk_error("PutItem run", e)),
+    match table
+        .put_if(run_item(tenant, run)?, Condition::version(expected_version))
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(WriteError::ConditionFailed) => Ok(false),
+        Err(WriteError::Other(e)) => Err(e),
     }
 }
 
@@ -206,39 +162,29 @@ pub async fn claim_effect(
     let mut item = effect_key(tenant, run, step);
     item.insert("state".into(), s("in_progress"));
     item.insert("lease_until".into(), n(now_ms + EFFECT_LEASE_MS));
-    let result = table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .set_item(Some(item))
-        .condition_expression(
-            "attribute_not_exists(PK) OR (#state = :in_progress AND lease_until < :now)",
-        )
-        .expression_attribute_names("#state", "state")
-        .expression_attribute_values(":in_progress", s("in_progress"))
-        .expression_attribute_values(":now", n(now_ms))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(EffectClaim::Claimed),
-        Err(e) if is_condition_failed(&e) => {
+    // A worker that crashed while applying it gives the effect up when its lease runs out.
+    let claimable = Condition::Or(vec![
+        Condition::NotExists,
+        Condition::And(vec![
+            Condition::eq("state", s("in_progress")),
+            Condition::Lt("lease_until".into(), n(now_ms)),
+        ]),
+    ]);
+    match table.put_if(item, claimable).await {
+        Ok(()) => Ok(EffectClaim::Claimed),
+        Err(WriteError::ConditionFailed) => {
             let existing = table
-                .get(run_pk(tenant, run), &format!("EFFECT#{step:04}"))
+                .get(run_pk(tenant, run), format!("EFFECT#{step:04}"))
                 .await?
                 .unwrap_or_default();
-            match existing.get("state") {
-                Some(AttributeValue::S(state)) if state == "done" => {
-                    Ok(EffectClaim::AlreadyApplied {
-                        detail: match existing.get("detail") {
-                            Some(AttributeValue::S(d)) => Some(d.clone()),
-                            _ => None,
-                        },
-                    })
-                }
+            match text(&existing, "state") {
+                Some("done") => Ok(EffectClaim::AlreadyApplied {
+                    detail: text(&existing, "detail").map(str::to_string),
+                }),
                 _ => Ok(EffectClaim::Busy),
             }
         }
-        Err(e) => Err(sdk_error("PutItem effect", e)),
+        Err(WriteError::Other(e)) => Err(e),
     }
 }
 
@@ -252,8 +198,7 @@ pub async fn complete_effect(
     let mut item = effect_key(tenant, run, step);
     item.insert("state".into(), s("done"));
     item.insert("detail".into(), s(detail));
-    table.put(item, "PutItem effect").await?;
-    Ok(())
+    table.put(item).await
 }
 
 /// Gives a claimed effect back after a failure so a retry can apply it.
@@ -264,6 +209,6 @@ pub async fn release_effect(
     step: u32,
 ) -> Result<(), CrmError> {
     table
-        .release_claim(effect_key(tenant, run, step), "DeleteItem effect")
+        .release_claim(Key::of(&effect_key(tenant, run, step)).expect("a key"))
         .await
 }

@@ -1,23 +1,31 @@
-//! Custom field values on records (S3.3): the one path every writer of a contact or client
-//! takes (API create and PATCH, definition migrations; imports and workflow actions later):
-//! load the entity's definitions, apply the body's `custom_fields` with [`validate_values`],
-//! check that references exist in the tenant and are visible to the writer, and work out the
-//! terms the record is indexed under. Reads filter values to the fields the caller may see.
+//! Custom field values on records (S3.3): the one path every writer takes (API create and
+//! PATCH, imports, definition migrations): load the entity's definitions, apply the body's
+//! `custom_fields` ([`crate::custom_fields::validate_values`]), check that references exist
+//! in the tenant and are visible to the writer, and work out the terms the record is indexed
+//! under. Reads show only the fields the caller may see, in the plain JSON shape.
 
-use super::definition::{Entity, FieldDefinition};
-use super::entries::{Terms, terms_of};
-use super::store::FieldStore;
-use super::value::{
-    FieldValue, Reference, changed_references, reference_error, validate_values, values_to_json,
-    visible_values,
+use crate::custom_fields::entries::{Terms, terms_of};
+use crate::custom_fields::store::FieldStore;
+use crate::custom_fields::{
+    Entity, FieldDefinition, FieldValue, Reference, changed_references, reference_error,
+    validate_values, values_to_json, visible_values,
 };
-use crate::clients::DynamoClients;
-use crate::contacts::{ContactRepository, DynamoContacts};
 use crate::directory::Directory;
-use crate::table::Table;
 use crate::{Caller, CrmError, FieldError};
+use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Whether a record a reference points at exists and the caller may see it: the port the
+/// engine asks, implemented where the kinds are known (`crate::catalog`).
+pub trait ReferenceCheck: Send + Sync {
+    fn visible<'a>(
+        &'a self,
+        caller: &'a Caller,
+        reference: &'a Reference,
+    ) -> BoxFuture<'a, Result<bool, CrmError>>;
+}
 
 /// A record's values after a write, with the terms they are indexed under.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,26 +34,17 @@ pub struct WrittenValues {
     pub terms: Terms,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CustomValues {
-    store: FieldStore,
-    table: Table,
+    pub fields: FieldStore,
+    pub directory: Directory,
+    pub references: Arc<dyn ReferenceCheck>,
 }
 
 impl CustomValues {
-    pub fn new(table: Table) -> Self {
-        Self {
-            store: FieldStore::new(table.store()),
-            table,
-        }
-    }
-
-    pub fn store(&self) -> &FieldStore {
-        &self.store
-    }
-
     /// Applies a create or PATCH body's `custom_fields` (`None`: the body had none) to the
-    /// record's `existing` values. `Ok(None)`: a PATCH without `custom_fields` changes nothing.
+    /// record's `existing` values (`None`: a create). `Ok(None)`: a PATCH without
+    /// `custom_fields` changes nothing.
     pub async fn write(
         &self,
         caller: &Caller,
@@ -53,18 +52,17 @@ impl CustomValues {
         input: Option<&Map<String, Value>>,
         existing: Option<&BTreeMap<String, FieldValue>>,
     ) -> Result<Option<WrittenValues>, CrmError> {
-        let is_create = existing.is_none();
-        if input.is_none() && !is_create {
+        if input.is_none() && existing.is_some() {
             return Ok(None);
         }
-        let defs = self.store.definitions(&caller.tenant_id, entity).await?;
+        let defs = self.fields.definitions(&caller.tenant_id, entity).await?;
         self.write_with(&defs, caller, input, existing)
             .await
             .map(Some)
     }
 
-    /// [`Self::write`] with the entity's definitions already loaded (an import loads them
-    /// once for all its rows).
+    /// [`Self::write`] with the entity's definitions already loaded (an import loads them once
+    /// for all its rows).
     pub async fn write_with(
         &self,
         defs: &[FieldDefinition],
@@ -80,7 +78,7 @@ impl CustomValues {
             });
         }
         let empty = Map::new();
-        let values = validate_values(&defs, input.unwrap_or(&empty), existing, caller, is_create)
+        let values = validate_values(defs, input.unwrap_or(&empty), existing, caller, is_create)
             .map_err(CrmError::Validation)?;
         self.check_references(caller, existing, &values).await?;
         let terms = terms_of(defs, &values);
@@ -88,38 +86,24 @@ impl CustomValues {
     }
 
     /// Every reference a write sets must point at a record of the tenant the writer can see
-    /// (users: an existing user; the writer themself always counts).
+    /// (users: a user of the tenant; the writer themself always counts).
     async fn check_references(
         &self,
         caller: &Caller,
         before: Option<&BTreeMap<String, FieldValue>>,
         after: &BTreeMap<String, FieldValue>,
     ) -> Result<(), CrmError> {
-        let tenant = &caller.tenant_id;
-        let mut errors = Vec::new();
+        let mut errors: Vec<FieldError> = Vec::new();
         for (key, reference) in changed_references(before, after) {
             let ok = match &reference {
                 Reference::User(u) => {
                     u == &caller.user_id
-                        || Directory::new(self.table.store())
-                            .user(tenant, u)
-                            .await?
-                            .is_some()
+                        || self.directory.user(&caller.tenant_id, u).await?.is_some()
                 }
-                Reference::Contact(id) => DynamoContacts::new(self.table.clone())
-                    .get(tenant, *id)
-                    .await?
-                    .is_some_and(|c| c.deleted_at.is_none() && caller.sees(&c.access())),
-                Reference::Client(id) => DynamoClients::new(self.table.clone())
-                    .get(tenant, *id)
-                    .await?
-                    .is_some_and(|c| caller.sees(&c.access())),
+                other => self.references.visible(caller, other).await?,
             };
-            if !ok
-                && !errors
-                    .iter()
-                    .any(|e: &crate::FieldError| e.field.ends_with(&key))
-            {
+            let path = format!("custom_fields.{key}");
+            if !ok && !errors.iter().any(|e| e.field == path) {
                 errors.push(reference_error(&key));
             }
         }
@@ -130,16 +114,16 @@ impl CustomValues {
         }
     }
 
-    /// The definitions of an entity, for readers that filter values themselves.
+    /// The entity's definitions (archived included), for readers that filter values.
     pub async fn definitions(
         &self,
         caller: &Caller,
         entity: Entity,
     ) -> Result<Vec<FieldDefinition>, CrmError> {
-        self.store.definitions(&caller.tenant_id, entity).await
+        self.fields.definitions(&caller.tenant_id, entity).await
     }
 
-    /// The values the caller may read, in the plain JSON shape (`custom_fields` of a response).
+    /// The values the caller may read, in the plain JSON shape.
     pub async fn visible_json(
         &self,
         caller: &Caller,
@@ -151,22 +135,6 @@ impl CustomValues {
         }
         let defs = self.definitions(caller, entity).await?;
         Ok(values_to_json(&visible_values(&defs, values, caller)))
-    }
-}
-
-/// Standard and custom field errors reported together, in one problem.
-pub fn join_validation<T>(
-    fields: Result<T, Vec<FieldError>>,
-    custom: Result<Option<WrittenValues>, CrmError>,
-) -> Result<(T, Option<WrittenValues>), CrmError> {
-    match (fields, custom) {
-        (Ok(f), Ok(c)) => Ok((f, c)),
-        (Err(mut a), Err(CrmError::Validation(b))) => {
-            a.extend(b);
-            Err(CrmError::Validation(a))
-        }
-        (Err(a), Ok(_)) => Err(CrmError::Validation(a)),
-        (_, Err(e)) => Err(e),
     }
 }
 
@@ -184,8 +152,8 @@ pub fn present<T: serde::Serialize>(
     Ok(json)
 }
 
-/// Like [`present`] for any response holding records (a page, a tree): every object with
-/// `custom_fields` gets the caller's visible values in the plain shape.
+/// Like [`present`] for any response holding records (a page, a tree, an export): every
+/// object with `custom_fields` gets the caller's visible values in the plain shape.
 pub fn present_nested(json: &mut Value, defs: &[FieldDefinition], caller: &Caller) {
     match json {
         Value::Object(obj) => {

@@ -1,0 +1,92 @@
+//! Where import files are uploaded and read from: the port the import use cases take, and its
+//! S3 adapter.
+
+use super::ReadFailure;
+use crate::CrmError;
+use crate::errors::sdk_error;
+use futures::future::BoxFuture;
+use std::time::Duration;
+
+pub trait Uploads: Send + Sync {
+    /// A URL a client PUTs one object to, with this content type, until `ttl` runs out.
+    fn presign_put<'a>(
+        &'a self,
+        object_key: &'a str,
+        content_type: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<String, CrmError>>;
+    /// The object's bytes, refused when larger than `max_bytes` or unreadable.
+    fn read<'a>(
+        &'a self,
+        object_key: &'a str,
+        max_bytes: i64,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ReadFailure>>;
+    /// Whether `bucket` is where uploads go.
+    fn holds(&self, bucket: &str) -> bool;
+}
+
+/// The imports bucket in S3.
+pub struct S3Uploads {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+impl Uploads for S3Uploads {
+    fn presign_put<'a>(
+        &'a self,
+        object_key: &'a str,
+        content_type: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<String, CrmError>> {
+        Box::pin(async move {
+            let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+                .map_err(CrmError::internal)?;
+            let presigned = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(object_key)
+                .content_type(content_type)
+                .presigned(presigning)
+                .await
+                .map_err(|e| sdk_error("presign PutObject", e))?;
+            Ok(presigned.uri().to_string())
+        })
+    }
+
+    fn read<'a>(
+        &'a self,
+        object_key: &'a str,
+        max_bytes: i64,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ReadFailure>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(object_key)
+                .send()
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "GetObject failed");
+                    ReadFailure("the uploaded file could not be read".into())
+                })?;
+            if out.content_length().unwrap_or(0) > max_bytes {
+                return Err(ReadFailure(format!(
+                    "the file is larger than the {} MiB limit",
+                    max_bytes / 1024 / 1024
+                )));
+            }
+            let body = out
+                .body
+                .collect()
+                .await
+                .map_err(|_| ReadFailure("the uploaded file could not be read".into()))?;
+            Ok(body.into_bytes().to_vec())
+        })
+    }
+
+    fn holds(&self, bucket: &str) -> bool {
+        bucket == self.bucket
+    }
+}
