@@ -108,7 +108,7 @@ pub fn hide_custom_fields(entries: &mut [AuditEntry], visible: impl Fn(&str) -> 
         e.changes.retain(|c| {
             c.field
                 .strip_prefix(CUSTOM_FIELD_PREFIX)
-                .is_none_or(|key| visible(key))
+                .is_none_or(&visible)
         });
     }
 }

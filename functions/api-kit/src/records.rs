@@ -173,3 +173,50 @@ pub async fn dispatch<K: Kind>(
     };
     Some(result.unwrap_or_else(error_response))
 }
+
+/// A function serving one kind's standard routes and nothing else: all a new kind needs
+/// until it has routes of its own.
+pub struct RecordsApi<K: Kind> {
+    deps: Deps,
+    records: Records<K>,
+}
+
+impl<K: Kind> RecordsApi<K> {
+    pub fn new(deps: Deps) -> Self {
+        Self {
+            records: deps.catalog().records(),
+            deps,
+        }
+    }
+}
+
+impl<K: Kind> crate::HttpHandler for RecordsApi<K> {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        let caller = match crate::authenticate(&self.deps, &req).await {
+            Ok(c) => c,
+            Err(response) => return response,
+        };
+        dispatch(&self.deps, &self.records, &caller, &req)
+            .await
+            .unwrap_or_else(crate::unknown_route)
+    }
+}
+
+/// The standard routes of a kind, as `(method, path)` pairs (`POST /widgets`, …).
+pub fn routes<K: Kind>() -> Vec<(&'static str, String)> {
+    let plural = K::schema().plural;
+    let mut out = vec![
+        ("POST", format!("/{plural}")),
+        ("GET", format!("/{plural}")),
+        ("GET", format!("/{plural}/{{id}}")),
+        ("PATCH", format!("/{plural}/{{id}}")),
+        ("DELETE", format!("/{plural}/{{id}}")),
+        ("GET", format!("/{plural}/{{id}}/history")),
+        ("POST", format!("/{plural}/{{id}}/shares")),
+        ("DELETE", format!("/{plural}/{{id}}/shares/{{principal}}")),
+    ];
+    if K::schema().has_trash() {
+        out.push(("POST", format!("/{plural}/{{id}}/restore")));
+    }
+    out
+}

@@ -16,6 +16,25 @@ pub struct Gateway {
     routes: Vec<HttpRoute>,
     authorizer: DevAuthorizer,
     functions: Arc<Functions>,
+    /// Handlers of functions that are not in the template (tests' own record kinds), by binary.
+    extra: HashMap<String, Arc<dyn DynHttpHandler>>,
+}
+
+/// An HTTP handler behind a pointer: the gateway serves functions it does not know by type.
+pub trait DynHttpHandler: Send + Sync {
+    fn call(
+        &self,
+        req: lambda_http::Request,
+    ) -> futures::future::BoxFuture<'_, lambda_http::Response<Body>>;
+}
+
+impl<H: api_kit::HttpHandler> DynHttpHandler for H {
+    fn call(
+        &self,
+        req: lambda_http::Request,
+    ) -> futures::future::BoxFuture<'_, lambda_http::Response<Body>> {
+        Box::pin(self.handle(req))
+    }
 }
 
 /// Matches `/contacts/123` against `/contacts/{id}`; returns the path parameters.
@@ -65,7 +84,20 @@ impl Gateway {
             routes,
             authorizer,
             functions,
+            extra: HashMap::new(),
         }
+    }
+
+    /// Also serves `routes` with `handler` (as the function `binary` of the routes).
+    pub fn with_function(
+        mut self,
+        routes: Vec<HttpRoute>,
+        binary: &str,
+        handler: Arc<dyn DynHttpHandler>,
+    ) -> Self {
+        self.routes.extend(routes);
+        self.extra.insert(binary.to_string(), handler);
+        self
     }
 
     pub fn router(self: Arc<Self>) -> axum::Router {
@@ -110,6 +142,9 @@ impl Gateway {
             Ok(r) => r,
             Err(e) => return gateway_error(500, &format!("event did not parse: {e}")),
         };
+        if let Some(handler) = self.extra.get(&route.binary) {
+            return to_axum(handler.call(request).await);
+        }
         match self.functions.invoke_http(&route.binary, request).await {
             Some(response) => to_axum(response),
             None => gateway_error(502, "no local handler for this function"),

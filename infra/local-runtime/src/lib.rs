@@ -157,11 +157,39 @@ impl LocalRuntime {
         self: &Arc<Self>,
         addr: SocketAddr,
     ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
-        let gateway = Arc::new(gateway::Gateway::new(
+        self.serve_gateway(addr, |g| g).await
+    }
+
+    /// The configuration and clients a function of the template is built with (for a function
+    /// the tests serve besides the template's, with [`Self::serve_gateway`]).
+    pub fn deps(&self, binary: &str) -> Result<crm_shared::Deps, Error> {
+        let function = self
+            .template
+            .http_routes()
+            .into_iter()
+            .find(|r| r.binary == binary)
+            .map(|r| r.function)
+            .ok_or_else(|| format!("no function {binary} in the template"))?;
+        let env = self
+            .template
+            .function_environment(&function, &self.provisioned.resolved)?;
+        Ok(crm_shared::Deps::new(
+            crm_shared::Config::from_lookup(|k| env.get(k).cloned())?,
+            self.aws.clone(),
+        ))
+    }
+
+    /// [`Self::serve`] with a gateway extended by `extend` (more routes and handlers).
+    pub async fn serve_gateway(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        extend: impl FnOnce(gateway::Gateway) -> gateway::Gateway,
+    ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
+        let gateway = Arc::new(extend(gateway::Gateway::new(
             self.template.http_routes(),
             self.authorizer.clone(),
             self.functions.clone(),
-        ));
+        )));
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let handle = tokio::spawn(async move {

@@ -343,15 +343,12 @@ impl TermRange {
 
     /// Where a reader resumes in this range after sort key `pos` (ascending or not).
     pub fn resume(&self, pos: &str, descending: bool) -> Resume {
-        let (lo, hi_contains): (&str, Box<dyn Fn(&str) -> bool>) = match self {
-            Self::Prefix(p) => (
-                p.as_str(),
-                Box::new(move |x: &str| x.starts_with(p.as_str()) || x < p.as_str()),
-            ),
-            Self::Between(lo, hi) => (lo.as_str(), Box::new(move |x: &str| x <= hi.as_str())),
+        // Within the range or below its upper end.
+        let (lo, within_or_below) = match self {
+            Self::Prefix(p) => (p.as_str(), pos.starts_with(p.as_str()) || pos < p.as_str()),
+            Self::Between(lo, hi) => (lo.as_str(), pos <= hi.as_str()),
         };
         let below = pos < lo;
-        let within_or_below = hi_contains(pos);
         match (descending, below, within_or_below) {
             (false, true, _) => Resume::FromStart,
             (false, false, true) => Resume::After,

@@ -43,6 +43,46 @@ pub struct Facet {
     pub parse: fn(&str) -> Result<String, FieldError>,
 }
 
+impl Facet {
+    /// A facet dimension filtered by parameter `dim` (unsharded, not selective, not precise).
+    pub const fn of(dim: &'static str, parse: fn(&str) -> Result<String, FieldError>) -> Self {
+        Self {
+            dim,
+            param: dim,
+            sharded: false,
+            selective: false,
+            precise: false,
+            parse,
+        }
+    }
+
+    /// Filtered by another parameter name.
+    pub const fn param(self, param: &'static str) -> Self {
+        Self { param, ..self }
+    }
+
+    pub const fn sharded(self) -> Self {
+        Self {
+            sharded: true,
+            ..self
+        }
+    }
+
+    pub const fn selective(self) -> Self {
+        Self {
+            selective: true,
+            ..self
+        }
+    }
+
+    pub const fn precise(self) -> Self {
+        Self {
+            precise: true,
+            ..self
+        }
+    }
+}
+
 /// An order of a list besides creation: one of three sort slots (GSI3, GSI4, GSI5), each entry
 /// keyed `{value}#{id}` there.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +91,12 @@ pub struct SortOrder {
     pub param: &'static str,
     /// 1, 2 or 3.
     pub slot: u8,
+}
+
+impl SortOrder {
+    pub const fn new(param: &'static str, slot: u8) -> Self {
+        Self { param, slot }
+    }
 }
 
 /// A time filter of a list.
@@ -99,7 +145,34 @@ pub struct Schema {
     pub audit_ignore: &'static [&'static str],
 }
 
+impl TimeFilter {
+    /// `created_from` / `created_to`.
+    pub const CREATED: TimeFilter = TimeFilter::Between {
+        name: "created",
+        slot: None,
+    };
+}
+
 impl Schema {
+    /// A kind named `name` (records `T#{t}#{record}#{id}`, routes `/{plural}`): to the trash
+    /// for 30 days on delete, nothing for portal users, no facets, sorts or search until
+    /// declared.
+    pub const fn new(name: &'static str, record: &'static str, plural: &'static str) -> Self {
+        Self {
+            name,
+            record,
+            plural,
+            deletion: Deletion::Trash { days: 30 },
+            portal: PortalView::Nothing,
+            facets: &[],
+            categories: [None, None],
+            sorts: &[],
+            time_filters: &[],
+            search: false,
+            audit_ignore: &[],
+        }
+    }
+
     pub fn entity(&self) -> Entity {
         Entity::register(self.name)
     }
@@ -138,6 +211,9 @@ pub struct Claim {
 
 /// The bookkeeping a record's write changes, borrowed mutably.
 pub struct Bookkeeping<'a> {
+    pub id: &'a mut Uuid,
+    pub created_at: &'a mut Timestamp,
+    pub created_by: &'a mut String,
     pub updated_at: &'a mut Timestamp,
     pub updated_by: &'a mut String,
     pub version: &'a mut u64,
@@ -201,6 +277,9 @@ macro_rules! record_bookkeeping {
             }
             fn bookkeeping(&mut self) -> $crate::records::Bookkeeping<'_> {
                 $crate::records::Bookkeeping {
+                    id: &mut self.id,
+                    created_at: &mut self.created_at,
+                    created_by: &mut self.created_by,
                     updated_at: &mut self.updated_at,
                     updated_by: &mut self.updated_by,
                     version: &mut self.version,
@@ -218,6 +297,9 @@ macro_rules! record_bookkeeping {
     (@deleted_at $s:ident, false) => { None };
     (@deleted $s:ident, true) => { Some((&mut $s.deleted_at, &mut $s.deleted_by)) };
     (@deleted $s:ident, false) => { None };
+    ($t:ty, portal = $portal:expr, trash = $trash:tt) => {
+        $crate::record_bookkeeping!($t, portal = $portal, assignment = , trash = $trash);
+    };
 }
 
 /// Who made a change, and when: the bookkeeping of a new record or version.
@@ -242,7 +324,6 @@ impl Stamp {
 /// A kind of record: its schema, how its records are made from requests, and what is indexed.
 /// The engine ([`super::Records`]) does the rest: visibility, policy, audit, custom fields,
 /// trash, index entries, lists, cursors.
-#[allow(async_fn_in_trait)]
 pub trait Kind: Send + Sync + Sized + 'static {
     type Record: Record;
     /// A list row: what the index entries carry and a list returns.
@@ -254,8 +335,9 @@ pub trait Kind: Send + Sync + Sized + 'static {
 
     fn schema() -> &'static Schema;
 
-    /// A new record from a create body, or every broken rule. Owner and team are defaulted by
-    /// the engine afterwards when the body left them empty.
+    /// A new record from a create body, or every broken rule. The engine then sets its id,
+    /// creation and version from `stamp`, and defaults owner and team when the body left them
+    /// empty.
     fn create(input: Self::New, stamp: &Stamp) -> Result<Self::Record, Vec<FieldError>>;
 
     /// The record with a merge patch applied and validated (bookkeeping not yet bumped).
@@ -290,21 +372,21 @@ pub trait Kind: Send + Sync + Sized + 'static {
     }
 
     /// Rules that need the table (a client's parent exists and closes no cycle).
-    async fn check_write(
+    fn check_write(
         _records: &super::Records<Self>,
         _caller: &Caller,
         _before: Option<&Self::Record>,
         _after: &Self::Record,
-    ) -> Result<(), CrmError> {
-        Ok(())
+    ) -> impl Future<Output = Result<(), CrmError>> + Send {
+        async { Ok(()) }
     }
 
     /// Rules a delete must pass (a client without subsidiaries or linked contacts).
-    async fn check_delete(
+    fn check_delete(
         _records: &super::Records<Self>,
         _caller: &Caller,
         _record: &Self::Record,
-    ) -> Result<(), CrmError> {
-        Ok(())
+    ) -> impl Future<Output = Result<(), CrmError>> + Send {
+        async { Ok(()) }
     }
 }

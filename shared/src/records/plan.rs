@@ -245,7 +245,7 @@ pub fn pair_words(words: &[String]) -> Option<(String, String)> {
         .filter(|w| !words.iter().any(|o| o != *w && o.starts_with(w.as_str())))
         .collect();
     // The longest, the first of equally long ones (the order the words were typed in).
-    fn longest<'w>(words: Vec<&'w String>) -> Option<&'w String> {
+    fn longest(words: Vec<&String>) -> Option<&String> {
         words.into_iter().fold(None, |best, w| match best {
             Some(b) if b.chars().count() >= w.chars().count() => Some(b),
             _ => Some(w),
@@ -576,8 +576,8 @@ fn plan_records(
         let facet = format!("{}:{}", f.dim, q.facet(f.dim).unwrap_or_default());
         (facet, f.sharded, f.selective)
     });
-    match driver {
-        Some((facet, sharded, selective)) => {
+    if let Some((facet, sharded, selective)) = driver {
+        {
             if slot.is_none() {
                 // Creation order: the facet's entries qualified by the caller's visibility,
                 // an owner or team filter, or a category filter.
@@ -610,7 +610,6 @@ fn plan_records(
                 return vec![make(on_index(keys::partitions(&base(&facet), sharded)))];
             }
         }
-        None => {}
     }
     // Everything the caller may see (narrowed by an owner or team filter), merged in order.
     let scopes: Vec<String> = if let Some(owner) = &q.owner {

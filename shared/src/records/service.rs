@@ -77,6 +77,8 @@ pub fn next_version<R: Record>(record: &R, actor: &str) -> R {
 
 impl<K: Kind> Records<K> {
     pub fn new(ctx: Context) -> Self {
+        // The kind's name is an entity custom fields can be defined for from now on.
+        K::schema().entity();
         Self {
             store: RecordStore::new(ctx.table.clone()),
             ctx,
@@ -173,6 +175,10 @@ impl<K: Kind> Records<K> {
         let (mut record, values) = join_validation(built, values)?;
         {
             let b = record.bookkeeping();
+            *b.id = stamp.id;
+            (*b.created_at, *b.updated_at) = (stamp.at, stamp.at);
+            (*b.created_by, *b.updated_by) = (stamp.actor.clone(), stamp.actor.clone());
+            *b.version = 1;
             // The creator owns what they create; it belongs to their team when they have one.
             b.owner.get_or_insert_with(|| caller.user_id.clone());
             if b.team.is_none() {

@@ -116,7 +116,7 @@ async fn openapi_document_is_served_and_matches_the_template_routes() {
     );
 
     // The committed copy is the generated one (regenerate with `make openapi`).
-    let committed: serde_json::Value = serde_json::from_str(include_str!("../openapi.json"))
+    let committed: serde_json::Value = serde_json::from_str(include_str!("../../openapi.json"))
         .expect("openapi.json at the repository root");
     assert_eq!(
         committed, doc.body,

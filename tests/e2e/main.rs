@@ -1,0 +1,14 @@
+//! End-to-end tests: real HTTP requests and real event shapes through the shipped handlers and
+//! the local gateway, against the local AWS endpoint (`make test`). One binary; each module is
+//! a behaviour of the CRM, named by its spec items.
+
+mod clients;
+mod contacts;
+mod custom_fields;
+mod imports;
+mod kinds;
+mod platform;
+mod search;
+mod settings;
+mod visibility;
+mod workflows;
