@@ -9,7 +9,7 @@ VENV := .venv/bin
 LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: bench dev test token lint build openapi bootstrap fmt moto-stop
+.PHONY: bench dup dev test token lint layers build openapi bootstrap fmt moto-stop
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -35,6 +35,18 @@ bench:
 	  $(LOCAL_AWS) BENCH_DYNAMODB_URL=http://127.0.0.1:$(BENCH_DYNAMODB_PORT) cargo bench --profile dev -p crm-e2e-tests --bench contacts_index || status=$$?; \
 	  kill $$pid; rm -rf .local/bench-dynamodb; exit $$status
 
+## Count repeated code (runs of 6+ lines alike) in shared/ and functions/ with the pinned jscpd; report in .local/dup/.
+## DUP_ROOT=/other/checkout scans that tree instead; DUP_MAX=n fails when there are more than n clone pairs.
+DUP_ROOT ?= $(CURDIR)
+DUP_OUT ?= .local/dup
+DUP_MAX ?=
+dup:
+	@cd infra/dup && npm ci --no-audit --no-fund --silent
+	@mkdir -p $(abspath $(DUP_OUT)) && rm -f $(abspath $(DUP_OUT))/jscpd-report.json $(abspath $(DUP_OUT))/pairs.txt
+	@cd $(DUP_ROOT) && $(CURDIR)/infra/dup/node_modules/.bin/jscpd --config $(CURDIR)/infra/dup/jscpd.json \
+	  --absolute --output $(abspath $(DUP_OUT)) shared/src functions
+	@node infra/dup/summary.js $(abspath $(DUP_OUT))/jscpd-report.json $(abspath $(DUP_ROOT)) $(DUP_MAX)
+
 ## Print a dev token (last line): make token TENANT=acme USER=alice ROLE=admin
 TENANT ?= acme
 ROLE ?= admin
@@ -45,6 +57,10 @@ token:
 lint: bootstrap
 	$(LOCAL_AWS) $(VENV)/sam validate --lint --template template.yaml
 	$(VENV)/cfn-lint template.yaml
+
+## Check the core's layer order (shared/src): no module uses one above it; the self-test plants upward imports.
+layers:
+	python3 infra/layers.py && python3 infra/layers.py --self-test
 
 ## Release builds of every Lambda function (x86_64; ARCH=arm64 where the target is installed).
 ARCH ?= x86_64

@@ -373,10 +373,7 @@ pub async fn stored_values(
     let mut out = BTreeMap::new();
     for partition in field_partitions(tenant, entity, key) {
         for range in ranges {
-            let range = match range {
-                TermRange::Prefix(p) => KeyRange::Prefix(p.clone()),
-                TermRange::Between(lo, hi) => KeyRange::Between(lo.clone(), hi.clone()),
-            };
+            let range = KeyRange::from(range);
             let items = table
                 .query_all(
                     Query::partition(partition.clone())
@@ -395,7 +392,7 @@ pub async fn stored_values(
 
 /// Writes a record's converted custom field value (or removes it) with its audit entry: the
 /// port a definition change converts values through, implemented where every kind is known
-/// (`crate::catalog`).
+/// (the catalog, above the kinds).
 pub trait RecordValues: Send + Sync {
     fn set_value<'a>(
         &'a self,

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Whether a record a reference points at exists and the caller may see it: the port the
-/// engine asks, implemented where the kinds are known (`crate::catalog`).
+/// engine asks, implemented where the kinds are known (the catalog, above them).
 pub trait ReferenceCheck: Send + Sync {
     fn visible<'a>(
         &'a self,

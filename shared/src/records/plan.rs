@@ -18,15 +18,20 @@
 //! pair entries (`ada mül`: names with a word starting "ada" and another starting "mül"),
 //! then through the other words (company, email) each word may match.
 
-use super::keys::{self, CATEGORY_INDEXES, OWNER_INDEX, SORT_INDEXES, TEAM_INDEX};
+mod streams;
+mod words;
+
+pub use words::{pair_words, word_prefix, word_ranges};
+
+use super::keys::{self, SORT_INDEXES};
 use super::kind::Schema;
-use super::query::{KeyBounds, Order, RecordQuery};
+use super::query::{KeyBounds, Order, RecordQuery, Sort};
 use crate::access::{Caller, Role};
 use crate::custom_fields::entries::field_partitions;
 use crate::custom_fields::filter::{FieldFilter, FieldSort, Op, TermRange, narrowest};
 use crate::store::KeyRange;
 use crate::values::search;
-use uuid::Uuid;
+use streams::{Atom, Driver, atom_scopes, atoms, share_partitions};
 
 /// One partition (of the table or an index) read in key order.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,162 +119,6 @@ pub struct CustomQuery {
     pub sort: Option<FieldSort>,
 }
 
-/// Which records a caller's list starts from.
-#[derive(Debug, Clone, PartialEq)]
-enum Atom {
-    All,
-    Owner(String),
-    Team { team: Uuid, private_too: bool },
-}
-
-/// The caller's visibility as partitions, narrowed by an owner or team filter; and whether
-/// records shared with them are read in a phase of their own.
-fn atoms(caller: &Caller, q: &RecordQuery) -> (Vec<Atom>, bool) {
-    let restricted = matches!(caller.role, Role::Manager | Role::Member);
-    match (&q.owner, q.team) {
-        (Some(owner), _) => (vec![Atom::Owner(owner.clone())], false),
-        (None, Some(team)) => (
-            vec![Atom::Team {
-                team,
-                private_too: true,
-            }],
-            false,
-        ),
-        (None, None) if !restricted => (vec![Atom::All], false),
-        (None, None) => {
-            let private_too = caller.role == Role::Manager;
-            let mut atoms = vec![Atom::Owner(caller.user_id.clone())];
-            atoms.extend(caller.teams.iter().map(|t| Atom::Team {
-                team: *t,
-                private_too,
-            }));
-            (atoms, true)
-        }
-    }
-}
-
-/// The scopes a record reachable through the atoms has (for leaving those out of the shares
-/// phase).
-fn atom_scopes(atoms: &[Atom]) -> Vec<String> {
-    atoms
-        .iter()
-        .flat_map(|a| match a {
-            Atom::All => vec![],
-            Atom::Owner(o) => vec![format!("o:{o}")],
-            Atom::Team {
-                team,
-                private_too: true,
-            } => vec![format!("t:{team}")],
-            Atom::Team { team, .. } => vec![format!("tv:{team}")],
-        })
-        .collect()
-}
-
-/// The partitions holding records shared with the caller (directly or with their teams).
-fn share_partitions(tenant: &str, schema: &Schema, caller: &Caller) -> Vec<String> {
-    let mut scopes = vec![format!("su:{}", caller.user_id)];
-    scopes.extend(caller.teams.iter().map(|t| format!("st:{t}")));
-    scopes
-        .iter()
-        .map(|s| keys::index_base(tenant, schema, s))
-        .collect()
-}
-
-/// The entries a driver reads: base partitions (with whether sharded), and key ranges.
-#[derive(Debug, Clone)]
-struct Driver {
-    bases: Vec<(String, bool)>,
-    ranges: Vec<KeyRange>,
-}
-
-/// Streams of a driver restricted to the atoms (or, for everything, qualified by a category
-/// when `category` is given).
-fn qualified_streams(d: &Driver, atoms: &[Atom], category: Option<(usize, &str)>) -> Vec<Stream> {
-    let mut out = Vec::new();
-    for (base, sharded) in &d.bases {
-        for range in &d.ranges {
-            let via = |index: &'static str, scope: String| Stream {
-                index: Some(index),
-                pk: keys::qualified(base, &scope),
-                range: range.clone(),
-                base: Some((base.clone(), *sharded)),
-            };
-            for atom in atoms {
-                match atom {
-                    Atom::All => match category {
-                        Some((i, c)) => out.push(via(CATEGORY_INDEXES[i], c.to_string())),
-                        None => out.extend(
-                            keys::partitions(base, *sharded)
-                                .into_iter()
-                                .map(|p| Stream::table(p, range.clone())),
-                        ),
-                    },
-                    Atom::Owner(o) => out.push(via(OWNER_INDEX, format!("o:{o}"))),
-                    Atom::Team { team, private_too } => {
-                        out.push(via(TEAM_INDEX, format!("tv:{team}")));
-                        if *private_too {
-                            out.push(via(TEAM_INDEX, format!("tp:{team}")));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The ranges a token prefix `w` has when it must be a whole word of a token: the token is `w`
-/// itself, or `w` followed by a digit or a letter (not by `.`, `@`, … of an email address).
-pub fn word_ranges(w: &str) -> Vec<KeyRange> {
-    vec![
-        KeyRange::Prefix(format!("{w}#")),
-        KeyRange::Between(format!("{w}0"), format!("{w}9\u{10FFFF}")),
-        KeyRange::Between(format!("{w}a"), format!("{w}\u{10FFFF}")),
-    ]
-}
-
-/// Whether `w` is a prefix of a token's first word (its letters and digits up to the first
-/// punctuation).
-pub fn word_prefix(w: &str, token: &str) -> bool {
-    token
-        .strip_prefix(w)
-        .is_some_and(|rest| rest.chars().next().is_none_or(char::is_alphanumeric))
-}
-
-/// The two words a several-word search drives by: the longest one of at least three
-/// characters (a pair's head), and the longest other one. Words that are prefixes of other
-/// words add nothing and are left out.
-pub fn pair_words(words: &[String]) -> Option<(String, String)> {
-    let distinct: Vec<&String> = words
-        .iter()
-        .filter(|w| !words.iter().any(|o| o != *w && o.starts_with(w.as_str())))
-        .collect();
-    // The longest, the first of equally long ones (the order the words were typed in).
-    fn longest(words: Vec<&String>) -> Option<&String> {
-        words.into_iter().fold(None, |best, w| match best {
-            Some(b) if b.chars().count() >= w.chars().count() => Some(b),
-            _ => Some(w),
-        })
-    }
-    let first = longest(
-        distinct
-            .iter()
-            .copied()
-            .filter(|w| w.chars().count() >= keys::PAIR_PREFIX_CHARS)
-            .collect(),
-    )?;
-    let second = longest(distinct.iter().copied().filter(|w| *w != first).collect())?;
-    Some((first.clone(), second.clone()))
-}
-
-/// Whether the request filters on a facet naming one related record (see `Facet::precise`).
-fn precise_facet(schema: &Schema, q: &RecordQuery) -> bool {
-    schema
-        .facets
-        .iter()
-        .any(|f| f.precise && q.facet(f.dim).is_some())
-}
-
 /// Plans a list of a kind's records for a manager, member, admin, owner or viewer (portal
 /// users' lists are their one record).
 pub fn plan(
@@ -279,389 +128,320 @@ pub fn plan(
     q: &RecordQuery,
     custom: &CustomQuery,
 ) -> Plan {
-    let (atoms, with_shares) = atoms(caller, q);
-    let mut facets: Vec<String> = q.facets.clone();
-    if let Some(o) = &q.owner {
-        facets.push(format!("o:{o}"));
-    }
-    if let Some(t) = q.team {
-        facets.push(format!("t:{t}"));
-    }
-    let words = q.q.as_deref().map(search::query_words).unwrap_or_default();
-    let mut plan = Plan {
-        phases: Vec::new(),
-        words: words.clone(),
-        entry_filters: Vec::new(),
-    };
-    let phase = |streams: Vec<Stream>, descending: bool, accept: Accept| Phase {
-        streams,
-        descending,
-        accept,
-        facets: facets.clone(),
-        ranges: q.ranges.clone(),
-        record_filters: custom.filters.clone(),
-        exclude_scopes: Vec::new(),
-    };
-    let base = |facet: &str| keys::index_base(tenant, schema, facet);
-    // What the shares phase of a restricted caller checks on their shared records.
-    let mut shares_accept = Accept::Any;
+    Planner::new(tenant, schema, caller, q, custom).plan()
+}
 
-    if let Some(prefix) = q.q.as_deref().and_then(search::query_prefix) {
-        // Search: one word (or words too short to pair) reads the names' and the other
-        // words' partitions of its longest word; several words read name pairs, then the
-        // other words each may match.
-        match pair_words(&words) {
-            None => {
-                let c = keys::first_char(&prefix);
-                let d = Driver {
-                    bases: vec![
-                        (base(&format!("q:{c}")), false),
-                        (base(&format!("qo:{c}")), false),
-                    ],
-                    ranges: vec![KeyRange::Prefix(prefix.clone())],
-                };
-                plan.phases.push(phase(
-                    qualified_streams(&d, &atoms, None),
-                    false,
-                    Accept::Search { prefix },
-                ));
-            }
-            Some((first, second)) => {
-                let head = keys::pair_head(&first).expect("a pair word has three characters");
-                let pairs = Driver {
-                    bases: vec![(base(&keys::pair_facet(&first)), false)],
-                    ranges: vec![KeyRange::Prefix(format!("{head}{second}"))],
-                };
-                plan.phases.push(phase(
-                    qualified_streams(&pairs, &atoms, None),
-                    false,
-                    Accept::Pair {
-                        first: first.clone(),
-                        second: second.clone(),
-                    },
-                ));
-                let mut before = Vec::new();
-                for word in [&first, &second] {
-                    let others = Driver {
-                        bases: vec![(base(&format!("qo:{}", keys::first_char(word))), false)],
-                        ranges: word_ranges(word),
-                    };
-                    plan.phases.push(phase(
-                        qualified_streams(&others, &atoms, None),
-                        false,
-                        Accept::Other {
-                            word: word.clone(),
-                            pair: (first.clone(), second.clone()),
-                            before: before.clone(),
-                        },
-                    ));
-                    before.push(word.clone());
-                }
-            }
-        }
-    } else if let Some(sort) = &custom.sort {
-        // A custom field sort: its value entries, in its order; then (a phase of its own)
-        // the records without a value, newest first, unless a filter on it excludes them.
-        let key = &sort.def.key;
-        let ranges = narrowest(&custom.filters, key).unwrap_or_else(|| vec![sort.range()]);
-        plan.phases.push(field_phase(
-            tenant,
-            schema,
-            &atoms,
-            &phase,
-            key,
-            ranges,
-            sort.descending,
-        ));
-        plan.entry_filters = custom
-            .filters
-            .iter()
-            .filter(|f| &f.def.key == key)
-            .cloned()
-            .collect();
-        if let Some(p) = plan.phases.last_mut() {
-            p.record_filters.retain(|f| &f.def.key != key);
-        }
-        let with_empties = !custom
-            .filters
-            .iter()
-            .any(|f| &f.def.key == key && !matches!(f.op, Op::Empty(true) | Op::Ne(_)));
-        if with_empties {
-            let mut empties_query = q.clone();
-            empties_query.sort = super::query::Sort {
-                order: Order::Created,
-                descending: true,
-                given: true,
-            };
-            let mut empties = CustomQuery {
-                filters: custom.filters.clone(),
-                sort: None,
-            };
-            empties.filters.push(FieldFilter {
-                def: sort.def.clone(),
-                op: Op::Empty(true),
-            });
-            let rest = plan_records(
-                tenant,
-                schema,
-                caller,
-                &empties_query,
-                &empties,
-                &atoms,
-                with_shares,
-            );
-            plan.phases.extend(rest);
-        }
-        return plan;
-    } else if !precise_facet(schema, q) && !q.sort.given {
-        // The most selective custom field filter the index answers drives.
-        let best = custom
-            .filters
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.ranges().map(|r| (i, f, r)))
-            .max_by_key(|(i, f, _)| (f.selectivity(), std::cmp::Reverse(*i)));
-        if let Some((_, f, ranges)) = best {
-            let key = f.def.key.clone();
-            let ranges = narrowest(&custom.filters, &key).unwrap_or(ranges);
-            plan.phases.push(field_phase(
-                tenant, schema, &atoms, &phase, &key, ranges, false,
-            ));
-            plan.entry_filters = custom
-                .filters
-                .iter()
-                .filter(|f| f.def.key == key)
-                .cloned()
-                .collect();
-            if let Some(p) = plan.phases.last_mut() {
-                p.record_filters.retain(|f| f.def.key != key);
-            }
-            shares_accept = Accept::Any;
-        } else {
-            plan.phases.extend(plan_records(
-                tenant,
-                schema,
-                caller,
-                q,
-                custom,
-                &atoms,
-                with_shares,
-            ));
-            return plan;
-        }
-    } else {
-        plan.phases.extend(plan_records(
+/// A request, its caller's visibility as partitions ([`Atom`]s), and the checks every phase
+/// makes.
+struct Planner<'a> {
+    tenant: &'a str,
+    schema: &'a Schema,
+    caller: &'a Caller,
+    q: &'a RecordQuery,
+    custom: &'a CustomQuery,
+    atoms: Vec<Atom>,
+    /// Records shared with a restricted caller are read in a phase of their own.
+    with_shares: bool,
+    /// Facets every listed record must have: the request's, and an owner or team filter.
+    facets: Vec<String>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        tenant: &'a str,
+        schema: &'a Schema,
+        caller: &'a Caller,
+        q: &'a RecordQuery,
+        custom: &'a CustomQuery,
+    ) -> Self {
+        let (atoms, with_shares) = atoms(caller, q);
+        let mut facets = q.facets.clone();
+        facets.extend(q.owner.as_ref().map(|o| format!("o:{o}")));
+        facets.extend(q.team.map(|t| format!("t:{t}")));
+        Self {
             tenant,
             schema,
             caller,
             q,
             custom,
-            &atoms,
+            atoms,
             with_shares,
-        ));
-        return plan;
+            facets,
+        }
     }
-    if with_shares {
-        let mut shares = phase(
-            share_partitions(tenant, schema, caller)
-                .into_iter()
-                .map(|p| Stream::table(p, KeyRange::All))
-                .collect(),
-            true,
-            shares_accept,
-        );
-        shares.exclude_scopes = atom_scopes(&atoms);
-        // The driving field's filters are checked on the record here.
-        shares.record_filters = custom.filters.clone();
-        plan.phases.push(shares);
-    }
-    plan
-}
 
-/// The phase reading a custom field's value entries.
-#[allow(clippy::too_many_arguments)]
-fn field_phase(
-    tenant: &str,
-    schema: &Schema,
-    atoms: &[Atom],
-    phase: &dyn Fn(Vec<Stream>, bool, Accept) -> Phase,
-    key: &str,
-    ranges: Vec<TermRange>,
-    descending: bool,
-) -> Phase {
-    let entity = schema.entity();
-    let partitions = field_partitions(tenant, entity, key);
-    let base = partitions[0]
-        .rsplit_once('#')
-        .map_or(partitions[0].clone(), |(b, _)| b.to_string());
-    let d = Driver {
-        bases: vec![(base, true)],
-        ranges: ranges
+    /// The driver, most selective first: search words, a custom field sort, a custom field
+    /// filter (unless a facet naming one record or a sort decides), facets or visibility.
+    fn plan(&self) -> Plan {
+        let words = self
+            .q
+            .q
+            .as_deref()
+            .map(search::query_words)
+            .unwrap_or_default();
+        let mut plan = Plan {
+            phases: Vec::new(),
+            words: words.clone(),
+            entry_filters: Vec::new(),
+        };
+        if let Some(prefix) = self.q.q.as_deref().and_then(search::query_prefix) {
+            plan.phases = self.search(prefix, &words);
+        } else if let Some(sort) = &self.custom.sort {
+            self.field_sort(&mut plan, sort);
+            return plan;
+        } else if let Some((key, ranges)) = self.driving_field() {
+            self.drive_by_field(&mut plan, &key, ranges, false);
+        } else {
+            plan.phases = self.records();
+            return plan;
+        }
+        if self.with_shares {
+            plan.phases.push(self.shares(KeyRange::All, true));
+        }
+        plan
+    }
+
+    /// A phase with the checks every listed record passes.
+    fn phase(&self, streams: Vec<Stream>, descending: bool, accept: Accept) -> Phase {
+        Phase {
+            streams,
+            descending,
+            accept,
+            facets: self.facets.clone(),
+            ranges: self.q.ranges.clone(),
+            record_filters: self.custom.filters.clone(),
+            exclude_scopes: Vec::new(),
+        }
+    }
+
+    fn base(&self, facet: &str) -> String {
+        keys::index_base(self.tenant, self.schema, facet)
+    }
+
+    /// Records shared with a restricted caller, leaving out those an earlier phase listed.
+    fn shares(&self, range: KeyRange, descending: bool) -> Phase {
+        let streams = share_partitions(self.tenant, self.schema, self.caller)
+            .into_iter()
+            .map(|p| Stream::table(p, range.clone()))
+            .collect();
+        let mut shares = self.phase(streams, descending, Accept::Any);
+        shares.exclude_scopes = atom_scopes(&self.atoms);
+        shares
+    }
+
+    /// Search: one word (or words too short to pair) reads the names' and the other words'
+    /// partitions of its longest word; several words read name pairs, then the other words
+    /// each may match (so records matching by name come first).
+    fn search(&self, prefix: String, words: &[String]) -> Vec<Phase> {
+        let Some((first, second)) = pair_words(words) else {
+            let c = keys::first_char(&prefix);
+            let d = Driver {
+                bases: vec![
+                    (self.base(&format!("q:{c}")), false),
+                    (self.base(&format!("qo:{c}")), false),
+                ],
+                ranges: vec![KeyRange::Prefix(prefix.clone())],
+            };
+            let streams = d.streams(&self.atoms, None);
+            return vec![self.phase(streams, false, Accept::Search { prefix })];
+        };
+        let head = keys::pair_head(&first).expect("a pair word has three characters");
+        let pairs = Driver {
+            bases: vec![(self.base(&keys::pair_facet(&first)), false)],
+            ranges: vec![KeyRange::Prefix(format!("{head}{second}"))],
+        };
+        let pair = (first.clone(), second.clone());
+        let mut phases = vec![self.phase(
+            pairs.streams(&self.atoms, None),
+            false,
+            Accept::Pair { first, second },
+        )];
+        let mut before = Vec::new();
+        for word in [&pair.0, &pair.1] {
+            let others = Driver {
+                bases: vec![(self.base(&format!("qo:{}", keys::first_char(word))), false)],
+                ranges: word_ranges(word),
+            };
+            let accept = Accept::Other {
+                word: word.clone(),
+                pair: pair.clone(),
+                before: before.clone(),
+            };
+            phases.push(self.phase(others.streams(&self.atoms, None), false, accept));
+            before.push(word.clone());
+        }
+        phases
+    }
+
+    /// The most selective custom field filter the index answers, and its ranges; none when a
+    /// facet naming one related record or a sort decides the order.
+    fn driving_field(&self) -> Option<(String, Vec<TermRange>)> {
+        if precise_facet(self.schema, self.q) || self.q.sort.given {
+            return None;
+        }
+        let (_, f, ranges) = self
+            .custom
+            .filters
             .iter()
-            .map(|r| match r {
-                TermRange::Prefix(p) => KeyRange::Prefix(p.clone()),
-                TermRange::Between(lo, hi) => KeyRange::Between(lo.clone(), hi.clone()),
-            })
-            .collect(),
-    };
-    phase(
-        qualified_streams(&d, atoms, None),
-        descending,
-        Accept::Field {
+            .enumerate()
+            .filter_map(|(i, f)| f.ranges().map(|r| (i, f, r)))
+            .max_by_key(|(i, f, _)| (f.selectivity(), std::cmp::Reverse(*i)))?;
+        let key = f.def.key.clone();
+        let ranges = narrowest(&self.custom.filters, &key).unwrap_or(ranges);
+        Some((key, ranges))
+    }
+
+    /// Reads a custom field's value entries: its filters are checked on each entry's value,
+    /// the other filters on the record.
+    fn drive_by_field(&self, plan: &mut Plan, key: &str, ranges: Vec<TermRange>, descending: bool) {
+        let entity = self.schema.entity();
+        let partitions = field_partitions(self.tenant, entity, key);
+        let base = partitions[0]
+            .rsplit_once('#')
+            .map_or(partitions[0].clone(), |(b, _)| b.to_string());
+        let d = Driver {
+            bases: vec![(base, true)],
+            ranges: ranges.iter().map(KeyRange::from).collect(),
+        };
+        let accept = Accept::Field {
             field: key.to_string(),
             ranges,
-        },
-    )
-}
+        };
+        let mut phase = self.phase(d.streams(&self.atoms, None), descending, accept);
+        phase.record_filters.retain(|f| f.def.key != key);
+        plan.phases.push(phase);
+        plan.entry_filters = (self.custom.filters.iter())
+            .filter(|f| f.def.key == key)
+            .cloned()
+            .collect();
+    }
 
-/// Lists driven by facets or by what the caller may see, in creation order or a sort slot.
-fn plan_records(
-    tenant: &str,
-    schema: &Schema,
-    caller: &Caller,
-    q: &RecordQuery,
-    custom: &CustomQuery,
-    atoms: &[Atom],
-    with_shares: bool,
-) -> Vec<Phase> {
-    let mut facets: Vec<String> = q.facets.clone();
-    if let Some(o) = &q.owner {
-        facets.push(format!("o:{o}"));
+    /// A custom field sort: its value entries, in its order; then (a phase of its own) the
+    /// records without a value, newest first, unless a filter on it excludes them.
+    fn field_sort(&self, plan: &mut Plan, sort: &FieldSort) {
+        let key = &sort.def.key;
+        let ranges = narrowest(&self.custom.filters, key).unwrap_or_else(|| vec![sort.range()]);
+        self.drive_by_field(plan, key, ranges, sort.descending);
+        let with_empties = !self
+            .custom
+            .filters
+            .iter()
+            .any(|f| &f.def.key == key && !matches!(f.op, Op::Empty(true) | Op::Ne(_)));
+        if with_empties {
+            let mut newest_first = self.q.clone();
+            newest_first.sort = Sort {
+                order: Order::Created,
+                descending: true,
+                given: true,
+            };
+            let mut without_value = CustomQuery {
+                filters: self.custom.filters.clone(),
+                sort: None,
+            };
+            without_value.filters.push(FieldFilter {
+                def: sort.def.clone(),
+                op: Op::Empty(true),
+            });
+            let empties = Planner::new(
+                self.tenant,
+                self.schema,
+                self.caller,
+                &newest_first,
+                &without_value,
+            );
+            plan.phases.extend(empties.records());
+        }
     }
-    if let Some(t) = q.team {
-        facets.push(format!("t:{t}"));
-    }
-    let slot = match q.sort.order {
-        Order::Slot(s) => Some(s),
-        _ => None,
-    };
-    let index = slot.map(|s| SORT_INDEXES[usize::from(s) - 1]);
-    // A range on the order read is a key condition.
-    let key_range = q
-        .ranges
-        .iter()
-        .find(|r| r.slot == slot)
-        .map_or(KeyRange::All, |r| {
-            KeyRange::Between(r.lo.clone(), r.hi.clone())
+
+    /// Lists driven by facets or by what the caller may see, in creation order or a sort slot.
+    fn records(&self) -> Vec<Phase> {
+        let q = self.q;
+        let slot = match q.sort.order {
+            Order::Slot(s) => Some(s),
+            _ => None,
+        };
+        let index = slot.map(|s| SORT_INDEXES[usize::from(s) - 1]);
+        // A range on the order read is a key condition.
+        let key_range = (q.ranges.iter())
+            .find(|r| r.slot == slot)
+            .map_or(KeyRange::All, |r| {
+                KeyRange::Between(r.lo.clone(), r.hi.clone())
+            });
+        let make = |streams: Vec<Stream>| self.phase(streams, q.sort.descending, Accept::Any);
+        let on_index = |partitions: Vec<String>| -> Vec<Stream> {
+            partitions
+                .into_iter()
+                .map(|p| Stream {
+                    index,
+                    pk: p,
+                    range: key_range.clone(),
+                    base: None,
+                })
+                .collect()
+        };
+        let restricted = matches!(self.caller.role, Role::Manager | Role::Member);
+        // The first of the kind's facets the request filters on (the kind lists them most
+        // selective first).
+        let driver = (self.schema.facets.iter()).find_map(|f| {
+            let value = q.facet(f.dim)?;
+            Some((format!("{}:{value}", f.dim), f.sharded, f.selective))
         });
-    let base = |facet: &str| keys::index_base(tenant, schema, facet);
-    let make = |streams: Vec<Stream>| Phase {
-        streams,
-        descending: q.sort.descending,
-        accept: Accept::Any,
-        facets: facets.clone(),
-        ranges: q.ranges.clone(),
-        record_filters: custom.filters.clone(),
-        exclude_scopes: Vec::new(),
-    };
-    let on_index = |partitions: Vec<String>| -> Vec<Stream> {
-        partitions
-            .into_iter()
-            .map(|p| Stream {
-                index,
-                pk: p,
-                range: key_range.clone(),
-                base: None,
-            })
-            .collect()
-    };
-    let restricted = matches!(caller.role, Role::Manager | Role::Member);
-    // The kind's facets the request filters on, most selective first.
-    let filtered: Vec<&super::kind::Facet> = schema
-        .facets
-        .iter()
-        .filter(|f| q.facet(f.dim).is_some())
-        .collect();
-    let driver = filtered.first().map(|f| {
-        let facet = format!("{}:{}", f.dim, q.facet(f.dim).unwrap_or_default());
-        (facet, f.sharded, f.selective)
-    });
-    if let Some((facet, sharded, selective)) = driver {
-        {
+        if let Some((facet, sharded, selective)) = driver {
             if slot.is_none() {
                 // Creation order: the facet's entries qualified by the caller's visibility,
                 // an owner or team filter, or a category filter.
-                let category = schema.categories.iter().enumerate().find_map(|(i, c)| {
-                    let dim = (*c)?;
-                    let value = q.facet(dim)?;
-                    (!facet.starts_with(&format!("{dim}:"))).then(|| (i, format!("{dim}:{value}")))
-                });
+                let category = self
+                    .schema
+                    .categories
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, c)| {
+                        let dim = (*c)?;
+                        let value = q.facet(dim)?;
+                        (!facet.starts_with(&format!("{dim}:")))
+                            .then(|| (i, format!("{dim}:{value}")))
+                    });
                 let d = Driver {
-                    bases: vec![(base(&facet), sharded)],
+                    bases: vec![(self.base(&facet), sharded)],
                     ranges: vec![key_range.clone()],
                 };
-                let streams =
-                    qualified_streams(&d, atoms, category.as_ref().map(|(i, c)| (*i, c.as_str())));
-                let mut phases = vec![make(streams)];
-                if with_shares {
-                    let mut shares = make(
-                        share_partitions(tenant, schema, caller)
-                            .into_iter()
-                            .map(|p| Stream::table(p, key_range.clone()))
-                            .collect(),
-                    );
-                    shares.exclude_scopes = atom_scopes(atoms);
-                    phases.push(shares);
+                let category = category.as_ref().map(|(i, c)| (*i, c.as_str()));
+                let mut phases = vec![make(d.streams(&self.atoms, category))];
+                if self.with_shares {
+                    phases.push(self.shares(key_range.clone(), q.sort.descending));
                 }
                 return phases;
             }
             if !restricted || selective {
                 // A sort order: the facet's entries in that order, visibility checked on each.
-                return vec![make(on_index(keys::partitions(&base(&facet), sharded)))];
+                return vec![make(on_index(keys::partitions(
+                    &self.base(&facet),
+                    sharded,
+                )))];
             }
         }
+        // Everything the caller may see (narrowed by an owner or team filter), merged in order.
+        let scopes: Vec<String> = if let Some(owner) = &q.owner {
+            vec![format!("o:{owner}")]
+        } else if let Some(team) = q.team {
+            vec![format!("t:{team}")]
+        } else if restricted {
+            let mut s: Vec<String> = self.caller.scopes().unwrap_or_default();
+            s.retain(|s| !s.is_empty());
+            s
+        } else {
+            return vec![make(on_index(keys::partitions(&self.base("all"), true)))];
+        };
+        vec![make(on_index(
+            scopes.iter().map(|s| self.base(s)).collect(),
+        ))]
     }
-    // Everything the caller may see (narrowed by an owner or team filter), merged in order.
-    let scopes: Vec<String> = if let Some(owner) = &q.owner {
-        vec![format!("o:{owner}")]
-    } else if let Some(team) = q.team {
-        vec![format!("t:{team}")]
-    } else if restricted {
-        let mut s: Vec<String> = caller.scopes().unwrap_or_default();
-        s.retain(|s| !s.is_empty());
-        s
-    } else {
-        return vec![make(on_index(keys::partitions(&base("all"), true)))];
-    };
-    vec![make(on_index(scopes.iter().map(|s| base(s)).collect()))]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pair_words_take_the_longest_words_that_add_something() {
-        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            pair_words(&w(&["ada", "mul"])),
-            Some(("ada".into(), "mul".into()))
-        );
-        assert_eq!(
-            pair_words(&w(&["lovelace", "ad"])),
-            Some(("lovelace".into(), "ad".into()))
-        );
-        assert_eq!(pair_words(&w(&["al", "tu"])), None);
-        assert_eq!(
-            pair_words(&w(&["ada", "adam"])),
-            None,
-            "ada adds nothing to adam"
-        );
-        assert_eq!(pair_words(&w(&["ada"])), None);
-    }
-
-    #[test]
-    fn a_word_matches_the_first_word_of_a_token() {
-        assert!(word_prefix("ada", "ada"));
-        assert!(word_prefix("ada", "adams"));
-        assert!(word_prefix("ada", "ada1"));
-        assert!(!word_prefix("ada", "ada.lovelace@example.com"));
-        assert!(!word_prefix("ada", "mada"));
-        let ranges = word_ranges("ada");
-        for token in ["ada", "adams", "ada1", "adaé"] {
-            let sk = format!("{token}#id");
-            assert!(ranges.iter().any(|r| r.holds(&sk)), "{token}");
-        }
-        assert!(!ranges.iter().any(|r| r.holds("ada.x@y.z#id")));
-    }
+/// Whether the request filters on a facet naming one related record (see `Facet::precise`).
+fn precise_facet(schema: &Schema, q: &RecordQuery) -> bool {
+    schema
+        .facets
+        .iter()
+        .any(|f| f.precise && q.facet(f.dim).is_some())
 }

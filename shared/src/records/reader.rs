@@ -19,11 +19,12 @@ use super::service::Records;
 use crate::custom_fields::FieldValue;
 use crate::custom_fields::entries::{read_entry, term_of_sk};
 use crate::custom_fields::filter::{
-    FieldFilter, FieldSort, Resume, is_first_match, resolve, visible_definition,
+    FieldFilter, FieldSort, is_first_match, resolve, visible_definition,
 };
 use crate::store::cursor::{ListQuery, Page};
 use crate::store::item::{string_list, text};
-use crate::store::{Item, KeyRange, Query, s};
+use crate::store::port::Resume;
+use crate::store::{Item, Query, s};
 use crate::values::search;
 use crate::{Caller, CrmError, Role};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -49,24 +50,6 @@ fn id_of(pos: &str) -> &str {
 /// The part of a position before its id.
 fn head_of(pos: &str) -> &str {
     pos.rsplit_once('#').map_or(pos, |(h, _)| h)
-}
-
-/// Where a range stands relative to a position already passed.
-fn resume(range: &KeyRange, pos: &str, descending: bool) -> Resume {
-    let (lo, within_or_below) = match range {
-        KeyRange::All => return Resume::After,
-        KeyRange::Prefix(p) => (p.as_str(), pos.starts_with(p.as_str()) || pos < p.as_str()),
-        KeyRange::Between(lo, hi) => (lo.as_str(), pos <= hi.as_str()),
-    };
-    let below = pos < lo;
-    match (descending, below, within_or_below) {
-        (false, true, _) => Resume::FromStart,
-        (false, false, true) => Resume::After,
-        (false, false, false) => Resume::Done,
-        (true, true, _) => Resume::Done,
-        (true, false, true) => Resume::After,
-        (true, false, false) => Resume::FromStart,
-    }
 }
 
 /// The key to continue a stream after `pos`.
@@ -431,7 +414,7 @@ impl<K: Kind> Run<'_, K> {
             .iter()
             .map(|spec| {
                 let (resume, done) =
-                    match after.map(|pos| (pos, resume(&spec.range, pos, phase.descending))) {
+                    match after.map(|pos| (pos, spec.range.resume(pos, phase.descending))) {
                         None | Some((_, Resume::FromStart)) => (None, false),
                         Some((_, Resume::Done)) => (None, true),
                         Some((pos, Resume::After)) => (Some(start_key(spec, pos)), false),

@@ -39,6 +39,31 @@ impl KeyRange {
             Self::Between(lo, hi) => lo.as_str() <= sk && sk <= hi.as_str(),
         }
     }
+
+    /// Where a reader that already passed sort key `pos` (reading ascending or not) goes on
+    /// in this range: from its start, after `pos`, or nowhere (the range lies behind it).
+    pub fn resume(&self, pos: &str, descending: bool) -> Resume {
+        // Where the range starts, and whether `pos` lies within it or below its end.
+        let (lo, within_or_below) = match self {
+            Self::All => return Resume::After,
+            Self::Prefix(p) => (p.as_str(), pos.starts_with(p.as_str()) || pos < p.as_str()),
+            Self::Between(lo, hi) => (lo.as_str(), pos <= hi.as_str()),
+        };
+        let below = pos < lo;
+        match (descending, below, within_or_below) {
+            (false, true, _) | (true, false, false) => Resume::FromStart,
+            (_, false, true) => Resume::After,
+            (false, false, false) | (true, true, _) => Resume::Done,
+        }
+    }
+}
+
+/// See [`KeyRange::resume`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    FromStart,
+    After,
+    Done,
 }
 
 /// One page of one partition of the table or of an index.
@@ -417,5 +442,20 @@ impl Table {
             Ok(()) | Err(WriteError::ConditionFailed) => Ok(()),
             Err(WriteError::Other(e)) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_resumes_only_in_ranges_not_yet_passed() {
+        let r = KeyRange::Prefix("b#".into());
+        assert_eq!(r.resume("a#1", false), Resume::FromStart);
+        assert_eq!(r.resume("b#1", false), Resume::After);
+        assert_eq!(r.resume("c#1", false), Resume::Done);
+        assert_eq!(r.resume("c#1", true), Resume::FromStart);
+        assert_eq!(r.resume("a#1", true), Resume::Done);
     }
 }

@@ -19,7 +19,7 @@
 //! | merge patch | [`Patch`] | absent keeps, `null` clears, a value sets |
 //!
 //! A value that does not parse is an [`Invalid`]: the rule it broke and a message for people.
-//! The field it belongs to is the caller's to name (`crate::errors::FieldErrors`).
+//! The field it belongs to is the caller's to name (the error layer above collects them).
 
 pub mod country;
 pub mod currency;
