@@ -442,6 +442,32 @@ pub trait HttpHandler: Send + Sync + 'static {
     fn handle(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send;
 }
 
+/// The routes of an API function behind authentication: `route` answers one request (its
+/// route key, `GET /contacts/{id}`) of a known caller, and an error becomes its problem
+/// response. Every such function is an [`HttpHandler`].
+pub trait Routes: Send + Sync + 'static {
+    fn route(
+        &self,
+        route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> impl std::future::Future<Output = Result<Response<Body>, CrmError>> + Send;
+
+    /// The dependencies the caller is authenticated with.
+    fn deps(&self) -> &Deps;
+}
+
+impl<R: Routes> HttpHandler for R {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        let caller = match authenticate(self.deps(), &req).await {
+            Ok(caller) => caller,
+            Err(response) => return response,
+        };
+        let route = route_key(&req);
+        (self.route(&route, &caller, &req).await).unwrap_or_else(error_response)
+    }
+}
+
 /// The `main` of every API function: tracing, dependencies once per cold start, then serve.
 pub async fn run_lambda<H: HttpHandler>(
     build: impl FnOnce(Deps) -> H,

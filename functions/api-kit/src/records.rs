@@ -190,15 +190,20 @@ impl<K: Kind> RecordsApi<K> {
     }
 }
 
-impl<K: Kind> crate::HttpHandler for RecordsApi<K> {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match crate::authenticate(&self.deps, &req).await {
-            Ok(c) => c,
-            Err(response) => return response,
-        };
-        dispatch(&self.deps, &self.records, &caller, &req)
+impl<K: Kind> crate::Routes for RecordsApi<K> {
+    async fn route(
+        &self,
+        _route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, CrmError> {
+        Ok(dispatch(&self.deps, &self.records, caller, req)
             .await
-            .unwrap_or_else(crate::unknown_route)
+            .unwrap_or_else(crate::unknown_route))
+    }
+
+    fn deps(&self) -> &Deps {
+        &self.deps
     }
 }
 

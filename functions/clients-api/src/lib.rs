@@ -1,9 +1,7 @@
 //! `clients-api`: client companies and their hierarchy (S2). Parse, call `crm_shared::clients`, answer.
 
 use api_kit::records;
-use api_kit::{
-    Problem, error_response, idempotent, json_response, page_params, path_id, route_key,
-};
+use api_kit::{Problem, idempotent, json_response, page_params, path_id};
 use crm_shared::access::visibility::ShareInput;
 use crm_shared::audit::AuditEntry;
 use crm_shared::catalog::Catalog;
@@ -31,32 +29,33 @@ impl ClientsApi {
     }
 }
 
-impl api_kit::HttpHandler for ClientsApi {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match api_kit::authenticate(&self.deps, &req).await {
-            Ok(c) => c,
-            Err(response) => return response,
-        };
-        let result = match route_key(&req).as_str() {
+impl api_kit::Routes for ClientsApi {
+    async fn route(
+        &self,
+        route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, CrmError> {
+        match route {
             "POST /clients" => {
-                return idempotent(&self.deps, &caller, &req, || {
-                    create_client(self, &caller, &req)
-                })
-                .await;
+                Ok(idempotent(&self.deps, caller, req, || create_client(self, caller, req)).await)
             }
-            "GET /clients" => list_clients(self, &caller, &req).await,
-            "GET /clients/{id}" => get_client(self, &caller, &req).await,
-            "PATCH /clients/{id}" => patch_client(self, &caller, &req).await,
-            "DELETE /clients/{id}" => delete_client(self, &caller, &req).await,
-            "GET /clients/{id}/subsidiaries" => list_subsidiaries(self, &caller, &req).await,
-            "GET /clients/{id}/hierarchy" => client_hierarchy(self, &caller, &req).await,
-            "GET /clients/{id}/contacts" => list_client_contacts(self, &caller, &req).await,
-            "GET /clients/{id}/history" => client_history(self, &caller, &req).await,
-            "POST /clients/{id}/shares" => share_client(self, &caller, &req).await,
-            "DELETE /clients/{id}/shares/{principal}" => unshare_client(self, &caller, &req).await,
-            _ => return api_kit::unknown_route(),
-        };
-        result.unwrap_or_else(error_response)
+            "GET /clients" => list_clients(self, caller, req).await,
+            "GET /clients/{id}" => get_client(self, caller, req).await,
+            "PATCH /clients/{id}" => patch_client(self, caller, req).await,
+            "DELETE /clients/{id}" => delete_client(self, caller, req).await,
+            "GET /clients/{id}/subsidiaries" => list_subsidiaries(self, caller, req).await,
+            "GET /clients/{id}/hierarchy" => client_hierarchy(self, caller, req).await,
+            "GET /clients/{id}/contacts" => list_client_contacts(self, caller, req).await,
+            "GET /clients/{id}/history" => client_history(self, caller, req).await,
+            "POST /clients/{id}/shares" => share_client(self, caller, req).await,
+            "DELETE /clients/{id}/shares/{principal}" => unshare_client(self, caller, req).await,
+            _ => Ok(api_kit::unknown_route()),
+        }
+    }
+
+    fn deps(&self) -> &Deps {
+        &self.deps
     }
 }
 

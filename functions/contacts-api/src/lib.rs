@@ -1,10 +1,7 @@
 //! `contacts-api`: the contact routes (S1). Parse, call `crm_shared::contacts`, answer.
 
 use api_kit::records;
-use api_kit::{
-    Problem, error_response, idempotent, json_body, json_response, no_content, page_params,
-    path_id, route_key,
-};
+use api_kit::{Problem, idempotent, json_body, json_response, no_content, page_params, path_id};
 use crm_shared::access::visibility::ShareInput;
 use crm_shared::audit::AuditEntry;
 use crm_shared::catalog::Catalog;
@@ -33,47 +30,42 @@ impl ContactsApi {
     }
 }
 
-impl api_kit::HttpHandler for ContactsApi {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match api_kit::authenticate(&self.deps, &req).await {
-            Ok(c) => c,
-            Err(response) => return response,
-        };
-        let result = match route_key(&req).as_str() {
-            "POST /contacts" => {
-                return idempotent(&self.deps, &caller, &req, || {
-                    create_contact(self, &caller, &req)
-                })
-                .await;
-            }
-            "GET /contacts" => list_contacts(self, &caller, &req).await,
-            "GET /contacts/{id}" => get_contact(self, &caller, &req).await,
-            "PATCH /contacts/{id}" => patch_contact(self, &caller, &req).await,
-            "DELETE /contacts/{id}" => delete_contact(self, &caller, &req).await,
-            "POST /contacts/{id}/shares" => share_contact(self, &caller, &req).await,
-            "DELETE /contacts/{id}/shares/{principal}" => {
-                unshare_contact(self, &caller, &req).await
-            }
-            "GET /contacts/{id}/history" => contact_history(self, &caller, &req).await,
-            "GET /contacts/{id}/export" => export_contact(self, &caller, &req).await,
-            "GET /contacts/{id}/clients" => list_contact_clients(self, &caller, &req).await,
-            "PUT /contacts/{id}/clients/{client_id}" => link_client(self, &caller, &req).await,
-            "DELETE /contacts/{id}/clients/{client_id}" => unlink_client(self, &caller, &req).await,
-            "POST /contacts/{id}/restore" => {
-                return idempotent(&self.deps, &caller, &req, || {
-                    restore_contact(self, &caller, &req)
-                })
-                .await;
-            }
+impl api_kit::Routes for ContactsApi {
+    async fn route(
+        &self,
+        route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, CrmError> {
+        match route {
+            "POST /contacts" => Ok(idempotent(&self.deps, caller, req, || {
+                create_contact(self, caller, req)
+            })
+            .await),
+            "GET /contacts" => list_contacts(self, caller, req).await,
+            "GET /contacts/{id}" => get_contact(self, caller, req).await,
+            "PATCH /contacts/{id}" => patch_contact(self, caller, req).await,
+            "DELETE /contacts/{id}" => delete_contact(self, caller, req).await,
+            "POST /contacts/{id}/shares" => share_contact(self, caller, req).await,
+            "DELETE /contacts/{id}/shares/{principal}" => unshare_contact(self, caller, req).await,
+            "GET /contacts/{id}/history" => contact_history(self, caller, req).await,
+            "GET /contacts/{id}/export" => export_contact(self, caller, req).await,
+            "GET /contacts/{id}/clients" => list_contact_clients(self, caller, req).await,
+            "PUT /contacts/{id}/clients/{client_id}" => link_client(self, caller, req).await,
+            "DELETE /contacts/{id}/clients/{client_id}" => unlink_client(self, caller, req).await,
+            "POST /contacts/{id}/restore" => Ok(idempotent(&self.deps, caller, req, || {
+                restore_contact(self, caller, req)
+            })
+            .await),
             "POST /contacts/{id}/erase" => {
-                return idempotent(&self.deps, &caller, &req, || {
-                    erase_contact(self, &caller, &req)
-                })
-                .await;
+                Ok(idempotent(&self.deps, caller, req, || erase_contact(self, caller, req)).await)
             }
-            _ => return api_kit::unknown_route(),
-        };
-        result.unwrap_or_else(error_response)
+            _ => Ok(api_kit::unknown_route()),
+        }
+    }
+
+    fn deps(&self) -> &Deps {
+        &self.deps
     }
 }
 

@@ -2,7 +2,7 @@
 //! and admins define; every other role but portal users reads the fields it may see. Parse,
 //! call `crm_shared::custom_fields::admin`, answer.
 
-use api_kit::{Problem, error_response, if_match, json_body, json_response, path_param, route_key};
+use api_kit::{Problem, if_match, json_body, json_response, path_param};
 use crm_shared::custom_fields::admin::{self, ChangeOutcome};
 use crm_shared::custom_fields::store::FieldStore;
 use crm_shared::custom_fields::{Entity, FieldDefinition, NewFieldDefinition, NewFieldGroup};
@@ -27,23 +27,27 @@ impl CustomFieldsApi {
     }
 }
 
-impl api_kit::HttpHandler for CustomFieldsApi {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match api_kit::authenticate(&self.deps, &req).await {
-            Ok(c) => c,
-            Err(response) => return response,
-        };
+impl api_kit::Routes for CustomFieldsApi {
+    async fn route(
+        &self,
+        route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, CrmError> {
         // One arm per route of this function in template.yaml.
-        let result = match route_key(&req).as_str() {
-            "GET /custom-fields" => list_fields(self, &caller, &req).await,
-            "POST /custom-fields" => create_field(self, &caller, &req).await,
-            "GET /custom-fields/{entity}/{key}" => get_field(self, &caller, &req).await,
-            "PATCH /custom-fields/{entity}/{key}" => change_field(self, &caller, &req).await,
-            "POST /custom-field-groups" => create_group(self, &caller, &req).await,
-            "PATCH /custom-field-groups/{entity}/{key}" => change_group(self, &caller, &req).await,
-            _ => return api_kit::unknown_route(),
-        };
-        result.unwrap_or_else(error_response)
+        match route {
+            "GET /custom-fields" => list_fields(self, caller, req).await,
+            "POST /custom-fields" => create_field(self, caller, req).await,
+            "GET /custom-fields/{entity}/{key}" => get_field(self, caller, req).await,
+            "PATCH /custom-fields/{entity}/{key}" => change_field(self, caller, req).await,
+            "POST /custom-field-groups" => create_group(self, caller, req).await,
+            "PATCH /custom-field-groups/{entity}/{key}" => change_group(self, caller, req).await,
+            _ => Ok(api_kit::unknown_route()),
+        }
+    }
+
+    fn deps(&self) -> &Deps {
+        &self.deps
     }
 }
 

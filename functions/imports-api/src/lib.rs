@@ -1,6 +1,6 @@
 //! `imports-api`: start an import (presigned upload) and read its progress (S5).
 
-use api_kit::{Problem, error_response, idempotent, json_body, json_response, path_id, route_key};
+use api_kit::{Problem, idempotent, json_body, json_response, path_id};
 use crm_shared::imports::{self, Import, ImportCreated, NewImport};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
@@ -22,23 +22,24 @@ impl ImportsApi {
     }
 }
 
-impl api_kit::HttpHandler for ImportsApi {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match api_kit::authenticate(&self.deps, &req).await {
-            Ok(c) => c,
-            Err(response) => return response,
-        };
-        let result = match route_key(&req).as_str() {
+impl api_kit::Routes for ImportsApi {
+    async fn route(
+        &self,
+        route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, CrmError> {
+        match route {
             "POST /imports" => {
-                return idempotent(&self.deps, &caller, &req, || {
-                    create_import(self, &caller, &req)
-                })
-                .await;
+                Ok(idempotent(&self.deps, caller, req, || create_import(self, caller, req)).await)
             }
-            "GET /imports/{id}" => get_import(self, &caller, &req).await,
-            _ => return api_kit::unknown_route(),
-        };
-        result.unwrap_or_else(error_response)
+            "GET /imports/{id}" => get_import(self, caller, req).await,
+            _ => Ok(api_kit::unknown_route()),
+        }
+    }
+
+    fn deps(&self) -> &Deps {
+        &self.deps
     }
 }
 

@@ -1,10 +1,7 @@
 //! `tenant-api`: the tenant's own administration: its settings (S2.4: base currency and exchange
 //! rates), its users and teams (S9.4). Parse, call `crm_shared`, answer.
 
-use api_kit::{
-    Problem, error_response, if_match, json_body, json_response, page_params, path_id, path_param,
-    route_key,
-};
+use api_kit::{Problem, if_match, json_body, json_response, page_params, path_id, path_param};
 use crm_shared::access::{Action, Policy, Subject};
 use crm_shared::directory::{self, Directory, NewTeam, Team, TeamPatch, User, UserInput};
 use crm_shared::pagination::Page;
@@ -29,27 +26,31 @@ impl TenantApi {
     }
 }
 
-impl api_kit::HttpHandler for TenantApi {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match api_kit::authenticate(&self.deps, &req).await {
-            Ok(c) => c,
-            Err(response) => return response,
-        };
+impl api_kit::Routes for TenantApi {
+    async fn route(
+        &self,
+        route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, CrmError> {
         // One arm per route of this function in template.yaml.
-        let result = match route_key(&req).as_str() {
-            "GET /settings" => get_settings(self, &caller).await,
-            "PATCH /settings" => patch_settings(self, &caller, &req).await,
-            "GET /me" => me(&caller),
-            "GET /users" => list_users(self, &caller, &req).await,
-            "GET /users/{user_id}" => get_user(self, &caller, &req).await,
-            "PUT /users/{user_id}" => put_user(self, &caller, &req).await,
-            "GET /teams" => list_teams(self, &caller, &req).await,
-            "POST /teams" => create_team(self, &caller, &req).await,
-            "GET /teams/{id}" => get_team(self, &caller, &req).await,
-            "PATCH /teams/{id}" => patch_team(self, &caller, &req).await,
-            _ => return api_kit::unknown_route(),
-        };
-        result.unwrap_or_else(error_response)
+        match route {
+            "GET /settings" => get_settings(self, caller).await,
+            "PATCH /settings" => patch_settings(self, caller, req).await,
+            "GET /me" => me(caller),
+            "GET /users" => list_users(self, caller, req).await,
+            "GET /users/{user_id}" => get_user(self, caller, req).await,
+            "PUT /users/{user_id}" => put_user(self, caller, req).await,
+            "GET /teams" => list_teams(self, caller, req).await,
+            "POST /teams" => create_team(self, caller, req).await,
+            "GET /teams/{id}" => get_team(self, caller, req).await,
+            "PATCH /teams/{id}" => patch_team(self, caller, req).await,
+            _ => Ok(api_kit::unknown_route()),
+        }
+    }
+
+    fn deps(&self) -> &Deps {
+        &self.deps
     }
 }
 

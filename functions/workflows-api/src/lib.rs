@@ -1,6 +1,6 @@
 //! `workflows-api`: define workflows, enroll a contact, follow a run (S7).
 
-use api_kit::{Problem, error_response, idempotent, json_body, json_response, path_id, route_key};
+use api_kit::{Problem, idempotent, json_body, json_response, path_id};
 use crm_shared::workflows::{self, AwsEffects, NewWorkflow, StartRun, Workflow, WorkflowRun};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
@@ -22,28 +22,29 @@ impl WorkflowsApi {
     }
 }
 
-impl api_kit::HttpHandler for WorkflowsApi {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match api_kit::authenticate(&self.deps, &req).await {
-            Ok(c) => c,
-            Err(response) => return response,
-        };
-        let result = match route_key(&req).as_str() {
-            "POST /workflows" => {
-                return idempotent(&self.deps, &caller, &req, || {
-                    create_workflow(self, &caller, &req)
-                })
-                .await;
-            }
-            "GET /workflows/{id}" => get_workflow(self, &caller, &req).await,
+impl api_kit::Routes for WorkflowsApi {
+    async fn route(
+        &self,
+        route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, CrmError> {
+        match route {
+            "POST /workflows" => Ok(idempotent(&self.deps, caller, req, || {
+                create_workflow(self, caller, req)
+            })
+            .await),
+            "GET /workflows/{id}" => get_workflow(self, caller, req).await,
             "POST /workflows/{id}/runs" => {
-                return idempotent(&self.deps, &caller, &req, || start_run(self, &caller, &req))
-                    .await;
+                Ok(idempotent(&self.deps, caller, req, || start_run(self, caller, req)).await)
             }
-            "GET /workflow-runs/{id}" => get_run(self, &caller, &req).await,
-            _ => return api_kit::unknown_route(),
-        };
-        result.unwrap_or_else(error_response)
+            "GET /workflow-runs/{id}" => get_run(self, caller, req).await,
+            _ => Ok(api_kit::unknown_route()),
+        }
+    }
+
+    fn deps(&self) -> &Deps {
+        &self.deps
     }
 }
 

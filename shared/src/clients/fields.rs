@@ -147,19 +147,6 @@ pub struct ClientFields {
     pub default_hourly_rate: Option<String>,
 }
 
-fn is_domain(d: &str) -> bool {
-    let labels: Vec<&str> = d.split('.').collect();
-    d.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-}
-
 fn validate_address(e: &mut FieldErrors, field: &str, value: Option<Address>) -> Option<Address> {
     let a = value?;
     let path = FieldPath::new(field);
@@ -182,7 +169,10 @@ impl ClientFields {
             e.push("name", "required", "name must not be empty");
         }
         let domain = e.text("domain", self.domain, 253).map(|d| d.to_lowercase());
-        if domain.as_deref().is_some_and(|d| !is_domain(d)) {
+        if domain
+            .as_deref()
+            .is_some_and(|d| !crate::values::url::is_domain_name(d))
+        {
             e.push("domain", "format", "must be a domain such as acme.example");
         }
         let website = e.url("website", self.website, 2000);

@@ -450,15 +450,7 @@ fn validate_emails(e: &mut FieldErrors, inputs: Vec<EmailInput>) -> Vec<EmailAdd
             }),
         }
     }
-    // Exactly one primary, listed first: the first address when none was marked.
-    if let Some(p) = out.iter().position(|a| a.primary) {
-        let primary = out.remove(p);
-        out.insert(0, primary);
-    }
-    for (i, a) in out.iter_mut().enumerate() {
-        a.primary = i == 0;
-    }
-    out
+    one_primary_first(out, |a| &mut a.primary)
 }
 
 fn validate_phones(
@@ -507,14 +499,19 @@ fn validate_phones(
             }
         }
     }
-    if let Some(p) = out.iter().position(|a| a.primary) {
-        let primary = out.remove(p);
-        out.insert(0, primary);
+    one_primary_first(out, |p| &mut p.primary)
+}
+
+/// Exactly one primary, listed first: the first entry when none was marked.
+fn one_primary_first<T>(mut list: Vec<T>, primary: impl Fn(&mut T) -> &mut bool) -> Vec<T> {
+    if let Some(p) = list.iter_mut().position(|a| *primary(a)) {
+        let first = list.remove(p);
+        list.insert(0, first);
     }
-    for (i, a) in out.iter_mut().enumerate() {
-        a.primary = i == 0;
+    for (i, a) in list.iter_mut().enumerate() {
+        *primary(a) = i == 0;
     }
-    out
+    list
 }
 
 fn validate_address(e: &mut FieldErrors, i: usize, a: ContactAddress) -> ContactAddress {

@@ -461,13 +461,12 @@ impl<K: Kind> Run<'_, K> {
             if !dry.is_empty() {
                 if self.stats.items_read >= budget {
                     // Out of budget: answer with what there is; the cursor continues here.
-                    if let Some(pos) = self
-                        .resolve(phase, &mut pending, &mut out, limit, &streams)
+                    let resolved = self.resolve(phase, &mut pending, &mut out, limit, &streams);
+                    let next = resolved
                         .await?
-                    {
-                        return Ok((out, Next::After(pos)));
-                    }
-                    return Ok((out, last_pos.map_or(Next::Start, Next::After)));
+                        .or(last_pos)
+                        .map_or(Next::Start, Next::After);
+                    return Ok((out, next));
                 }
                 let active = streams.iter().filter(|s| !s.done).count().max(1);
                 // How many more entries the page needs, from the rate at which entries have
@@ -511,13 +510,9 @@ impl<K: Kind> Run<'_, K> {
                 })
             else {
                 // Every stream is done.
-                if let Some(pos) = self
-                    .resolve(phase, &mut pending, &mut out, limit, &streams)
-                    .await?
-                {
-                    return Ok((out, Next::After(pos)));
-                }
-                return Ok((out, Next::Done));
+                let resolved = self.resolve(phase, &mut pending, &mut out, limit, &streams);
+                let next = resolved.await?.map_or(Next::Done, Next::After);
+                return Ok((out, next));
             };
             let (pos, item) = streams[best].buffer.pop_front().expect("non-empty");
             streams[best].consumed += 1;

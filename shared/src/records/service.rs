@@ -245,8 +245,7 @@ impl<K: Kind> Records<K> {
         custom: Option<&Map<String, Value>>,
         if_match: Option<u64>,
     ) -> Result<K::Record, CrmError> {
-        let current = self.get(caller, id).await?;
-        Policy::check(caller, Action::Write, Self::subject())?;
+        let current = self.get_for_write(caller, id).await?;
         Self::check_version(&current, if_match)?;
         let patched = K::patch(&current, patch).map_err(|e| match e {
             CrmError::Validation(errors) => Err(errors),
@@ -298,8 +297,7 @@ impl<K: Kind> Records<K> {
         id: Uuid,
         if_match: Option<u64>,
     ) -> Result<(), CrmError> {
-        let current = self.get(caller, id).await?;
-        Policy::check(caller, Action::Write, Self::subject())?;
+        let current = self.get_for_write(caller, id).await?;
         Self::check_version(&current, if_match)?;
         K::check_delete(self, caller, &current).await?;
         let tenant = &caller.tenant_id;
@@ -375,6 +373,14 @@ impl<K: Kind> Records<K> {
         Ok(restored)
     }
 
+    /// A record the caller may see and is about to change (404 before 403: a record the
+    /// caller may not see does not exist for them).
+    async fn get_for_write(&self, caller: &Caller, id: Uuid) -> Result<K::Record, CrmError> {
+        let current = self.get(caller, id).await?;
+        Policy::check(caller, Action::Write, Self::subject())?;
+        Ok(current)
+    }
+
     /// Shares the record with a user or team of the tenant (S9.4); sharing twice changes
     /// nothing.
     pub async fn share(
@@ -383,8 +389,7 @@ impl<K: Kind> Records<K> {
         id: Uuid,
         principal: Principal,
     ) -> Result<K::Record, CrmError> {
-        let current = self.get(caller, id).await?;
-        Policy::check(caller, Action::Write, Self::subject())?;
+        let current = self.get_for_write(caller, id).await?;
         if current.access().shared_with.contains(&principal) {
             return Ok(current);
         }
@@ -406,8 +411,7 @@ impl<K: Kind> Records<K> {
         id: Uuid,
         principal: Principal,
     ) -> Result<K::Record, CrmError> {
-        let current = self.get(caller, id).await?;
-        Policy::check(caller, Action::Write, Self::subject())?;
+        let current = self.get_for_write(caller, id).await?;
         if !current.access().shared_with.contains(&principal) {
             return Err(CrmError::NotFound);
         }

@@ -116,9 +116,7 @@ fn s2_4_every_broken_rate_rule_is_named() {
         assert!(got.contains(&expected), "{expected:?} in {got:?}");
     }
     assert_eq!(
-        broken(
-            patch(json!({"exchange_rates": {"EUR": "1"}})).apply(&TenantSettings::default())
-        ),
+        broken(patch(json!({"exchange_rates": {"EUR": "1"}})).apply(&TenantSettings::default())),
         vec![pair("exchange_rates.EUR", "not_base")]
     );
     assert_eq!(
@@ -147,8 +145,7 @@ fn s2_4_changing_the_base_restates_or_clears_every_rate() {
     );
     assert_eq!(
         broken(
-            patch(json!({"base_currency": "USD", "exchange_rates": {"USD": null}}))
-                .apply(&current)
+            patch(json!({"base_currency": "USD", "exchange_rates": {"USD": null}})).apply(&current)
         ),
         vec![pair("exchange_rates.GBP", "restate_on_base_change")]
     );

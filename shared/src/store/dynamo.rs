@@ -30,6 +30,33 @@ impl DynamoItemStore {
     }
 }
 
+/// Setting a write's condition on the SDK's builders, which share the three setters but no
+/// trait.
+trait Conditional: Sized {
+    fn set_condition(self, condition: Option<&Condition>) -> Self;
+}
+
+macro_rules! conditional {
+    ($($builder:ty),*) => {$(
+        impl Conditional for $builder {
+            fn set_condition(self, condition: Option<&Condition>) -> Self {
+                let (text, e) = Expression::of(condition);
+                self.set_condition_expression(text)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+            }
+        }
+    )*};
+}
+
+conditional!(
+    aws_sdk_dynamodb::types::builders::PutBuilder,
+    aws_sdk_dynamodb::types::builders::DeleteBuilder,
+    aws_sdk_dynamodb::types::builders::ConditionCheckBuilder,
+    aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+    aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder
+);
+
 /// A condition as an expression with its placeholder names and values.
 #[derive(Default)]
 struct Expression {
@@ -153,42 +180,49 @@ impl DynamoItemStore {
     fn transact_item(&self, op: WriteOp) -> Result<TransactWriteItem, CrmError> {
         Ok(match op {
             WriteOp::Put { item, condition } => {
-                let (text, e) = Expression::of(condition.as_ref());
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item))
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
+                    .set_condition(condition.as_ref())
                     .build()
                     .map_err(CrmError::internal)?;
                 TransactWriteItem::builder().put(put).build()
             }
             WriteOp::Delete { key, condition } => {
-                let (text, e) = Expression::of(condition.as_ref());
                 let delete = Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(key.item()))
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
+                    .set_condition(condition.as_ref())
                     .build()
                     .map_err(CrmError::internal)?;
                 TransactWriteItem::builder().delete(delete).build()
             }
             WriteOp::Check { key, condition } => {
-                let (text, e) = Expression::of(Some(&condition));
                 let check = ConditionCheck::builder()
                     .table_name(&self.table)
                     .set_key(Some(key.item()))
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
+                    .set_condition(Some(&condition))
                     .build()
                     .map_err(CrmError::internal)?;
                 TransactWriteItem::builder().condition_check(check).build()
             }
         })
+    }
+}
+
+/// A conditional write's outcome: a failed condition is the caller's to interpret.
+fn conditional_write<T, E, R>(
+    op: &str,
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<(), WriteError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_condition_failed(&e) => Err(WriteError::ConditionFailed),
+        Err(e) => Err(WriteError::Other(sdk_error(op, e))),
     }
 }
 
@@ -279,22 +313,15 @@ impl ItemStore for DynamoItemStore {
         condition: Option<Condition>,
     ) -> BoxFuture<'_, Result<(), WriteError>> {
         Box::pin(async move {
-            let (text, e) = Expression::of(condition.as_ref());
             let result = self
                 .client
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item))
-                .set_condition_expression(text)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .set_condition(condition.as_ref())
                 .send()
                 .await;
-            match result {
-                Ok(_) => Ok(()),
-                Err(e) if is_condition_failed(&e) => Err(WriteError::ConditionFailed),
-                Err(e) => Err(WriteError::Other(sdk_error("PutItem", e))),
-            }
+            conditional_write("PutItem", result)
         })
     }
 
@@ -304,22 +331,15 @@ impl ItemStore for DynamoItemStore {
         condition: Option<Condition>,
     ) -> BoxFuture<'_, Result<(), WriteError>> {
         Box::pin(async move {
-            let (text, e) = Expression::of(condition.as_ref());
             let result = self
                 .client
                 .delete_item()
                 .table_name(&self.table)
                 .set_key(Some(key.item()))
-                .set_condition_expression(text)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .set_condition(condition.as_ref())
                 .send()
                 .await;
-            match result {
-                Ok(_) => Ok(()),
-                Err(e) if is_condition_failed(&e) => Err(WriteError::ConditionFailed),
-                Err(e) => Err(WriteError::Other(sdk_error("DeleteItem", e))),
-            }
+            conditional_write("DeleteItem", result)
         })
     }
 

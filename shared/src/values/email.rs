@@ -66,16 +66,8 @@ pub fn normalize_email(raw: &str) -> Option<String> {
         && local
             .chars()
             .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && labels.last().is_some_and(|tld| {
+    let domain_ok = super::url::is_domain_name(domain)
+        && domain.rsplit('.').next().is_some_and(|tld| {
             tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit())
         });
     (local_ok && domain_ok).then_some(email)

@@ -42,6 +42,21 @@ impl fmt::Display for WebUrl {
     }
 }
 
+/// Whether `d` is a domain name: dot-separated labels (two at least) of letters, digits and
+/// inner hyphens, each 1–63 characters, 253 in all.
+pub fn is_domain_name(d: &str) -> bool {
+    let labels: Vec<&str> = d.split('.').collect();
+    d.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
 /// Whether `s` is an `http(s)://` address with a dotted host and no whitespace.
 pub fn is_web_url(s: &str) -> bool {
     let rest = s

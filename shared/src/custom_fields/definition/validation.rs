@@ -230,30 +230,8 @@ fn validate_field_type(e: &mut FieldErrors, ty: &mut FieldType, old_options: &[S
             bound_scale(e, "type.min", *min, 3);
             bound_scale(e, "type.max", *max, 3);
         }
-        FieldType::Date { min, max } => {
-            e.range("type.min", *min, *max);
-            for (field, bound) in [("type.min", *min), ("type.max", *max)] {
-                if bound.is_some_and(|d| !(MIN_YEAR..=MAX_YEAR).contains(&d.year())) {
-                    e.push(
-                        field,
-                        "max",
-                        format!("must lie in the years {MIN_YEAR} to {MAX_YEAR}"),
-                    );
-                }
-            }
-        }
-        FieldType::DateTime { min, max } => {
-            e.range("type.min", *min, *max);
-            for (field, bound) in [("type.min", *min), ("type.max", *max)] {
-                if bound.is_some_and(|d| !(MIN_YEAR..=MAX_YEAR).contains(&d.year())) {
-                    e.push(
-                        field,
-                        "max",
-                        format!("must lie in the years {MIN_YEAR} to {MAX_YEAR}"),
-                    );
-                }
-            }
-        }
+        FieldType::Date { min, max } => date_bounds(e, *min, *max),
+        FieldType::DateTime { min, max } => date_bounds(e, *min, *max),
         FieldType::Select { .. } | FieldType::MultiSelect { .. } => {
             validate_options(e, ty, old_options);
             if let FieldType::MultiSelect {
@@ -298,6 +276,21 @@ fn validate_field_type(e: &mut FieldErrors, ty: &mut FieldType, old_options: &[S
         | FieldType::UserRef
         | FieldType::ContactRef
         | FieldType::ClientRef => {}
+    }
+}
+
+/// Date bounds: in order, and within the years a value may have.
+fn date_bounds<D: Datelike + PartialOrd + std::fmt::Display + Copy>(
+    e: &mut FieldErrors,
+    min: Option<D>,
+    max: Option<D>,
+) {
+    e.range("type.min", min, max);
+    for (field, bound) in [("type.min", min), ("type.max", max)] {
+        if bound.is_some_and(|d| !(MIN_YEAR..=MAX_YEAR).contains(&d.year())) {
+            let years = format!("must lie in the years {MIN_YEAR} to {MAX_YEAR}");
+            e.push(field, "max", years);
+        }
     }
 }
 

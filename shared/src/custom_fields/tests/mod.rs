@@ -7,11 +7,11 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-mod values;
-mod records;
-mod definitions;
 mod changes;
+mod definitions;
 mod index;
+mod records;
+mod values;
 
 pub(super) fn def_json(body: Value) -> FieldDefinition {
     let new: NewFieldDefinition = serde_json::from_value(body).expect("a definition body");
