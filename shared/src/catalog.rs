@@ -106,3 +106,6 @@ impl RecordValues for Catalog {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
