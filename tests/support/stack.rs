@@ -59,6 +59,15 @@ pub fn pair(field: &str, rule: &str) -> (String, String) {
     (field.to_string(), rule.to_string())
 }
 
+/// An audit entry's `(action, actor, version)`, as a history route lists it.
+pub fn audit_entry(entry: &Value) -> (Option<&str>, Option<&str>, Option<u64>) {
+    (
+        entry["action"].as_str(),
+        entry["actor"].as_str(),
+        entry["version"].as_u64(),
+    )
+}
+
 impl Stack {
     pub async fn start() -> Self {
         // The tail of a UUIDv7 is random; its head is the clock, shared by tests starting together.
@@ -248,6 +257,90 @@ impl Stack {
     pub async fn define_field(&self, admin: &str, definition: Value) -> Reply {
         self.call("POST", "/custom-fields", admin, Some(definition))
             .await
+    }
+
+    /// Defines a custom field that must be accepted (201): the reply.
+    pub async fn create_field(&self, admin: &str, definition: Value) -> Reply {
+        let r = self.define_field(admin, definition).await;
+        assert_eq!(r.status, 201, "POST /custom-fields: {:?}", r.body);
+        r
+    }
+
+    /// `GET {path}` (the reply, to check it).
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, token, None).await
+    }
+
+    /// The status a request is answered with.
+    pub async fn status(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> u16 {
+        self.call(method, path, token, body).await.status
+    }
+
+    /// A conditional request: `If-Match: {etag}` (an ETag as the API sends it, `"1"`).
+    pub async fn call_if_match(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        etag: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .request(method, path, Some(token))
+            .header("if-match", etag);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.send(req).await
+    }
+
+    /// Links a contact to a client (`PUT /contacts/{contact}/clients/{client}`), which must
+    /// succeed: the link.
+    pub async fn link_contact(
+        &self,
+        token: &str,
+        contact: &str,
+        client: &str,
+        body: Value,
+    ) -> Reply {
+        let path = format!("/contacts/{contact}/clients/{client}");
+        let r = self.call("PUT", &path, token, Some(body)).await;
+        assert_eq!(r.status, 200, "PUT {path}: {:?}", r.body);
+        r
+    }
+
+    /// Shares a contact with a user or a team (`{"user": …}`, `{"team": …}`), which must succeed.
+    pub async fn share_contact(&self, token: &str, contact: &str, with: Value) {
+        let path = format!("/contacts/{contact}/shares");
+        let r = self.call("POST", &path, token, Some(with)).await;
+        assert_eq!(r.status, 200, "POST {path}: {:?}", r.body);
+    }
+
+    /// Starts an import of `file_name` (201, awaiting its upload by PUT): the import's id and
+    /// the presigned upload URL.
+    pub async fn start_import(&self, token: &str, file_name: &str) -> (String, String) {
+        let body = json!({ "file_name": file_name });
+        let r = self.call("POST", "/imports", token, Some(body)).await;
+        assert_eq!(r.status, 201, "POST /imports: {:?}", r.body);
+        assert_eq!(r.body["import"]["status"], "awaiting_upload");
+        assert_eq!(r.body["upload"]["method"], "PUT");
+        (
+            r.body["import"]["id"].as_str().expect("an id").to_string(),
+            r.body["upload"]["url"].as_str().expect("a URL").to_string(),
+        )
+    }
+
+    /// Uploads a CSV file to a presigned upload URL, as a browser would.
+    pub async fn upload_csv(&self, url: &str, csv: &str) {
+        let put = self
+            .http
+            .put(url)
+            .header("content-type", "text/csv")
+            .body(csv.to_string())
+            .send()
+            .await
+            .expect("presigned PUT reaches the endpoint");
+        assert!(put.status().is_success(), "upload failed: {}", put.status());
     }
 
     /// The ids of every item of a list route, following cursors.
