@@ -123,6 +123,55 @@ async fn s5_1_imported_rows_become_contacts_once_owned_by_the_importer() {
     assert_eq!(history.body["items"][0]["source"], format!("import:{id}"));
 }
 
+/// An imported contact belongs to the importer's team as a created one does (the importer's
+/// one team; a deliberate change: imports used to leave the team empty, so teammates did not
+/// see imported contacts), and the importer's teammates see it (S5.1, S1.4).
+#[tokio::test]
+async fn s5_1_imported_rows_belong_to_the_importers_team_like_created_ones() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let sales = stack.create_team(&admin, "Sales").await;
+    for user in ["mia", "max"] {
+        let member = json!({"role": "member", "teams": [sales]});
+        stack.put_user(&admin, user, member).await;
+    }
+    let mia = stack.token("acme", "mia", "member");
+    let created = stack
+        .create_contact(&mia, json!({"first_name": "Created"}))
+        .await;
+    let (_, url) = stack.start_import(&mia, "team.csv").await;
+    stack.upload_csv(&url, "Name\nImported Lead\n").await;
+    let (first, second) = stack.deliver_upload_twice().await;
+    assert_eq!(
+        format!("{first:?} {second:?}"),
+        "[Processed(Completed)] [AlreadyDone]"
+    );
+    let max = stack.token("acme", "max", "member");
+    let seen = stack.list_all("/contacts", &max).await;
+    let teams: Vec<(&str, &str)> = (seen.iter())
+        .map(|c| {
+            (
+                c["display_name"].as_str().unwrap(),
+                c["team"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        teams,
+        vec![
+            ("Imported Lead", sales.as_str()),
+            ("Created", sales.as_str())
+        ]
+    );
+    assert_eq!(
+        stack
+            .get(&format!("/contacts/{created}"), &max)
+            .await
+            .status,
+        200
+    );
+}
+
 /// A file no column of which maps fails the import with a reason, and creates nothing (S5.3).
 #[tokio::test]
 async fn s5_3_an_unreadable_file_fails_the_import_with_a_reason() {

@@ -63,17 +63,9 @@ impl Client {
 }
 
 static SCHEMA: Schema = Schema {
-    name: "client",
-    record: "CLIENT",
-    plural: "clients",
     deletion: Deletion::Tombstone,
     portal: PortalView::OwnClient,
-    facets: &[],
-    categories: [None, None],
-    sorts: &[],
-    time_filters: &[],
-    search: false,
-    audit_ignore: &[],
+    ..Schema::new("client", "CLIENT", "clients")
 };
 
 /// Clients as a kind of the record engine.

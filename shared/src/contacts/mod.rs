@@ -163,65 +163,23 @@ fn client(raw: &str) -> Result<String, FieldError> {
 }
 
 static SCHEMA: Schema = Schema {
-    name: "contact",
-    record: "CONTACT",
-    plural: "contacts",
     deletion: Deletion::Trash { days: TRASH_DAYS },
     portal: PortalView::OwnContact,
+    // Most selective first: the planner drives a list by the first one filtered on.
     facets: &[
-        Facet {
-            dim: "client",
-            param: "client",
-            sharded: false,
-            selective: true,
-            precise: true,
-            parse: client,
-        },
-        Facet {
-            dim: "tag",
-            param: "tag",
-            sharded: true,
-            selective: true,
-            precise: false,
-            parse: tag,
-        },
-        Facet {
-            dim: "source",
-            param: "lead_source",
-            sharded: true,
-            selective: false,
-            precise: false,
-            parse: source,
-        },
-        Facet {
-            dim: "status",
-            param: "status",
-            sharded: true,
-            selective: false,
-            precise: false,
-            parse: status,
-        },
+        Facet::of("client", client).selective().precise(),
+        Facet::of("tag", tag).sharded().selective(),
+        Facet::of("source", source).param("lead_source").sharded(),
+        Facet::of("status", status).sharded(),
     ],
     categories: [Some("status"), Some("source")],
     sorts: &[
-        SortOrder {
-            param: "name",
-            slot: 1,
-        },
-        SortOrder {
-            param: "updated_at",
-            slot: 2,
-        },
-        SortOrder {
-            param: "last_contacted_at",
-            slot: 3,
-        },
+        SortOrder::new("name", 1),
+        SortOrder::new("updated_at", 2),
+        SortOrder::new("last_contacted_at", 3),
     ],
     time_filters: &[
-        TimeFilter::Between {
-            name: "created",
-            slot: None,
-        },
+        TimeFilter::CREATED,
         TimeFilter::Between {
             name: "updated",
             slot: Some(2),
@@ -239,6 +197,7 @@ static SCHEMA: Schema = Schema {
     search: true,
     // `email` repeats the primary address of `emails`, which is audited.
     audit_ignore: &["email"],
+    ..Schema::new("contact", "CONTACT", "contacts")
 };
 
 /// Contacts as a kind of the record engine.

@@ -216,6 +216,12 @@ const TERM: EntryKind = EntryKind {
     qualified: true,
     categorised: false,
 };
+/// A custom field value: a filter of its own, combined with a category as a facet is.
+const VALUE: EntryKind = EntryKind {
+    sorted: false,
+    qualified: true,
+    categorised: true,
+};
 
 /// Every entry of a live record (none for a trashed one).
 pub fn entries<K: Kind>(tenant: &str, record: &K::Record) -> Result<Vec<Entry>, CrmError> {
@@ -280,7 +286,7 @@ pub fn entries<K: Kind>(tenant: &str, record: &K::Record) -> Result<Vec<Entry>, 
                 .map_or(k.pk.clone(), |(b, _)| b.to_string());
         let shard = Some(keys::shard_of(ix.id));
         let before = b.out.len();
-        b.push(base, shard, k.sk.clone(), TERM);
+        b.push(base, shard, k.sk.clone(), VALUE);
         let item = &mut b.out[before].item;
         item.insert("entity".into(), s(format!("{}_cf", entity.as_str())));
         item.extend(field_entries::entry_attributes(

@@ -14,8 +14,8 @@
 //! `tv:`, `su:`, `st:`) and `all`. Entries a filtered list drives by are also keyed by the
 //! record's single-valued dimensions, where `{base}` is the entry's partition without its
 //! shard: by owner (GSI1, `{base}|o:{owner}`), by team (GSI2, `{base}|tv:{team}` when its team
-//! sees it, else `{base}|tp:{team}`), and, for facet entries, by the kind's two categories
-//! (GSI6, GSI7: `{base}|status:lead`, `{base}|source:web`).
+//! sees it, else `{base}|tp:{team}`), and, for facet and custom field value entries, by the
+//! kind's two categories (GSI6, GSI7: `{base}|status:lead`, `{base}|source:web`).
 
 use super::kind::Schema;
 use uuid::Uuid;

@@ -307,7 +307,9 @@ impl<'a> Planner<'a> {
             field: key.to_string(),
             ranges,
         };
-        let mut phase = self.phase(d.streams(&self.atoms, None), descending, accept);
+        let category = self.category(None);
+        let category = category.as_ref().map(|(i, c)| (*i, c.as_str()));
+        let mut phase = self.phase(d.streams(&self.atoms, category), descending, accept);
         phase.record_filters.retain(|f| f.def.key != key);
         plan.phases.push(phase);
         plan.entry_filters = (self.custom.filters.iter())
@@ -353,6 +355,18 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The first of the kind's categories the request filters on (`(0, "status:lead")`), but
+    /// not the driving facet's own dimension: it qualifies the driver's entries.
+    fn category(&self, driving_facet: Option<&str>) -> Option<(usize, String)> {
+        let categories = self.schema.categories.iter().enumerate();
+        categories.into_iter().find_map(|(i, c)| {
+            let dim = (*c)?;
+            let value = self.q.facet(dim)?;
+            let own = driving_facet.is_some_and(|f| f.starts_with(&format!("{dim}:")));
+            (!own).then(|| (i, format!("{dim}:{value}")))
+        })
+    }
+
     /// Lists driven by facets or by what the caller may see, in creation order or a sort slot.
     fn records(&self) -> Vec<Phase> {
         let q = self.q;
@@ -390,17 +404,7 @@ impl<'a> Planner<'a> {
             if slot.is_none() {
                 // Creation order: the facet's entries qualified by the caller's visibility,
                 // an owner or team filter, or a category filter.
-                let category = self
-                    .schema
-                    .categories
-                    .iter()
-                    .enumerate()
-                    .find_map(|(i, c)| {
-                        let dim = (*c)?;
-                        let value = q.facet(dim)?;
-                        (!facet.starts_with(&format!("{dim}:")))
-                            .then(|| (i, format!("{dim}:{value}")))
-                    });
+                let category = self.category(Some(&facet));
                 let d = Driver {
                     bases: vec![(self.base(&facet), sharded)],
                     ranges: vec![key_range.clone()],

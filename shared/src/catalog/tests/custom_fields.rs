@@ -188,3 +188,37 @@ async fn s3_3_a_reference_must_point_at_a_record_the_writer_sees() {
         .unwrap();
     assert_eq!(ok.custom_fields["referrer"], FieldValue::Contact(hidden.id));
 }
+
+#[tokio::test]
+async fn s3_5_a_value_and_a_status_read_only_the_records_having_both() {
+    let t = tenant();
+    tier_and_secret(&t).await;
+    let mut ids = Vec::new();
+    for (status, tier) in [
+        ("customer", "gold"),
+        ("lead", "gold"),
+        ("customer", "silver"),
+    ] {
+        let body = json!({"first_name": "C", "lifecycle_status": status});
+        let input = serde_json::from_value(body).unwrap();
+        let custom = json!({ "tier": tier });
+        let c = t.contacts.create(&owner(), input, custom.as_object()).await;
+        ids.push(c.unwrap().id);
+    }
+    let params = [("cf.tier", "gold"), ("status", "customer")];
+    assert_eq!(listed(&t, &owner(), &params).await, vec![ids[0]]);
+    let params = [("cf.tier", "gold"), ("status", "lead")];
+    assert_eq!(listed(&t, &owner(), &params).await, vec![ids[1]]);
+    // The value's entries qualified by the status: the one match is all that is read.
+    let params = BTreeMap::from([
+        ("cf.tier".into(), "gold".into()),
+        ("status".into(), "lead".into()),
+    ]);
+    let q = RecordQuery::parse(t.contacts.schema(), &params).unwrap();
+    let (page, stats) = t
+        .contacts
+        .list_with_stats(&owner(), &q, 10, None)
+        .await
+        .unwrap();
+    assert_eq!((page.items.len(), stats.items_read), (1, 1));
+}
