@@ -342,10 +342,8 @@ pub async fn put_user(
     let status = input.status.unwrap_or(UserStatus::Active);
     let touches_owner =
         input.role == Role::Owner || current.as_ref().is_some_and(|c| c.role == Role::Owner);
-    if touches_owner && caller.role != Role::Owner {
-        return Err(CrmError::Forbidden(
-            "only an owner grants or takes away the owner role".into(),
-        ));
+    if touches_owner {
+        Policy::check(caller, Action::Write, Subject::OwnerRole)?;
     }
     if user_id == caller.user_id && (status != UserStatus::Active || input.role != caller.role) {
         return Err(CrmError::Conflict {

@@ -74,9 +74,7 @@ pub async fn export_contact(
 /// Owners and admins only. The contact item goes last, so a retry after a failure finds it
 /// and finishes the job.
 pub async fn erase_contact(catalog: &Catalog, caller: &Caller, id: Uuid) -> Result<(), CrmError> {
-    if caller.role == crate::Role::Portal {
-        return Err(CrmError::NotFound);
-    }
+    Policy::check_exists(caller, Action::Erase, Subject::Record("contact"))?;
     // In the trash or not: erasure covers both; a contact the caller cannot see is 404.
     let contact = catalog
         .contacts()

@@ -9,6 +9,8 @@
 //! | records (contacts, clients, …) | every role (then visibility) | owners, admins, managers, members; viewers and portal users 403 |
 //! | a record's history | as reading the record; portal users: their own contact's only | — |
 //! | erasing a contact (GDPR) | — | owners, admins (portal users 404) |
+//! | a record deleted for good (tombstone, trail) | owners, admins (others 404) | — |
+//! | the owner role | — | owners |
 //! | custom field definitions | every role but portal users (403) | owners, admins |
 //! | tenant settings | every role but portal users (403) | owners, admins |
 //! | users and teams | every role but portal users (404) | owners, admins |
@@ -28,6 +30,8 @@ pub enum Action {
     ReadHistory,
     /// Remove for good (GDPR).
     Erase,
+    /// Read what is left of a record deleted for good (its tombstone and audit trail).
+    ReadDeleted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +45,8 @@ pub enum Subject {
     WorkflowRuns,
     Imports,
     Links,
+    /// The owner role: granting it or taking it away.
+    OwnerRole,
 }
 
 impl Subject {
@@ -54,6 +60,7 @@ impl Subject {
             Self::WorkflowRuns => "workflow runs".into(),
             Self::Imports => "imports".into(),
             Self::Links => "links between contacts and clients".into(),
+            Self::OwnerRole => "the owner role".into(),
         }
     }
 }
@@ -94,6 +101,12 @@ impl Policy {
             (Write, Record(_) | Links | Imports) => forbid("change"),
             (Write, WorkflowRuns) if portal => Decision::Hide,
             (Write, WorkflowRuns) => forbid("start"),
+            (ReadDeleted, _) if admin => Decision::Allow,
+            (ReadDeleted, _) => Decision::Hide,
+            (Write, OwnerRole) if role == Role::Owner => Decision::Allow,
+            (Write, OwnerRole) => {
+                Decision::Forbid("only an owner grants or takes away the owner role".into())
+            }
             (Erase, _) if portal => Decision::Hide,
             (Erase, _) if admin => Decision::Allow,
             (Erase, _) => forbid("erase"),
@@ -103,6 +116,21 @@ impl Policy {
             (Write, Workflows) if admin || role == Role::Manager => Decision::Allow,
             (Write, FieldDefinitions | Settings | Directory) if admin => Decision::Allow,
             (Write, _) => forbid("change"),
+        }
+    }
+
+    /// Whether the role may do this at all (`Hide`: the thing does not exist for it, before
+    /// any record is looked at).
+    pub fn allows(caller: &Caller, action: Action, subject: Subject) -> bool {
+        Self::decide(caller, action, subject) == Decision::Allow
+    }
+
+    /// `Err(NotFound)` when the thing does not exist for this role; else `Ok` (a 403 may
+    /// still follow once the record is seen, so that what the caller may not see stays 404).
+    pub fn check_exists(caller: &Caller, action: Action, subject: Subject) -> Result<(), CrmError> {
+        match Self::decide(caller, action, subject) {
+            Decision::Hide => Err(CrmError::NotFound),
+            _ => Ok(()),
         }
     }
 
@@ -140,7 +168,7 @@ mod tests {
             Role::Viewer,
             Role::Portal,
         ];
-        let rows: [(Action, Subject, [&str; 6]); 12] = [
+        let rows: [(Action, Subject, [&str; 6]); 14] = [
             (Read, Record("contact"), ["allow"; 6]),
             (
                 Write,
@@ -192,6 +220,16 @@ mod tests {
                 Write,
                 Settings,
                 ["allow", "allow", "403", "403", "403", "403"],
+            ),
+            (
+                ReadDeleted,
+                Record("client"),
+                ["allow", "allow", "404", "404", "404", "404"],
+            ),
+            (
+                Write,
+                OwnerRole,
+                ["allow", "403", "403", "403", "403", "403"],
             ),
         ];
         for (action, subject, expected) in rows {

@@ -451,7 +451,8 @@ impl<K: Kind> Records<K> {
             Deletion::Trash { .. } => self.get(caller, id).await.map(|_| true)?,
             Deletion::Tombstone => {
                 self.find(caller, id).await?.is_some()
-                    || (caller.role.is_admin() && self.store.tombstone(tenant, id).await?.is_some())
+                    || (Policy::allows(caller, Action::ReadDeleted, Self::subject())
+                        && self.store.tombstone(tenant, id).await?.is_some())
             }
         };
         if !visible {
