@@ -3,7 +3,8 @@
 //! requests per page. Reads are counted by an SDK interceptor on the DynamoDB client (each
 //! Query's `ScannedCount`, each GetItem), not by the code under test.
 //!
-//! Run: `make bench` (`BENCH_CONTACTS=10000 make bench` for a quicker run). It talks to the
+//! Run: `make bench` (`BENCH_CONTACTS=10000 make bench` for a quicker run, `BENCH_ONLY=member`
+//! for the scenarios named so). It talks to the
 //! DynamoDB endpoint in `BENCH_DYNAMODB_URL` (`make bench` starts dynalite, a LevelDB-backed
 //! DynamoDB implementation, because moto scans the whole table on every Query and loads a
 //! 100,000-contact tenant in hours), else to `AWS_ENDPOINT_URL`.
@@ -566,7 +567,9 @@ async fn main() {
         "{:<52} {:>5} {:>9} {:>8} {:>7} {:>9}",
         "query", "page", "returned", "read", "ratio", "requests"
     );
-    for sc in &scenarios {
+    // `BENCH_ONLY=member` runs the scenarios whose name contains it.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    for sc in scenarios.iter().filter(|sc| sc.name.contains(&only)) {
         let params: BTreeMap<String, String> = sc
             .params
             .iter()

@@ -257,6 +257,8 @@ impl<K: Kind> Run<'_, K> {
                     (seen, ok) => (need * seen).div_ceil(ok),
                 };
                 let total_consumed: usize = streams.iter().map(|s| s.consumed).sum();
+                let by_scope = (streams.iter())
+                    .any(|s| matches!(s.spec.index, Some(keys::OWNER_INDEX | keys::TEAM_INDEX)));
                 let left = budget.saturating_sub(self.stats.items_read).max(1);
                 let reads = dry.iter().map(|i| {
                     let s = &streams[*i];
@@ -264,6 +266,11 @@ impl<K: Kind> Run<'_, K> {
                     let share = (s.consumed + 1) as f64 / (total_consumed + active) as f64;
                     let chunk = if active == 1 {
                         wanted + 1
+                    } else if total_consumed == 0 && by_scope {
+                        // A caller's scopes (their own, each team's) give at rates nothing
+                        // tells yet: a small first read each, so that the scope giving least
+                        // is not read far ahead. (Shards of one partition give alike.)
+                        wanted.div_ceil(2 * active).max(2)
                     } else {
                         ((wanted as f64 * share).ceil() as usize + 1).max(2)
                     };
