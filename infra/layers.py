@@ -34,7 +34,7 @@ LAYERS = [
     ["directory", "custom_fields", "idempotency"],
     ["audit", "settings"],
     ["records"],
-    ["contacts", "clients"],
+    ["contacts", "clients", "deals"],
     ["catalog"],
     ["links", "imports", "workflows", "privacy"],
     ["config", "deps"],

@@ -10,6 +10,7 @@ use crate::clients::{ClientKind, Clients};
 use crate::contacts::{ContactKind, Contacts};
 use crate::custom_fields::admin::RecordValues;
 use crate::custom_fields::{Entity, FieldDefinition, FieldValue, Reference};
+use crate::deals::{DealKind, Deals, Pipelines};
 use crate::records::{Context, Kind, Record, RecordStore, Records, ReferenceCheck};
 use crate::store::Table;
 use crate::{Caller, CrmError};
@@ -74,6 +75,14 @@ impl Catalog {
         Records::new(self.ctx.clone())
     }
 
+    pub fn deals(&self) -> Deals {
+        Records::new(self.ctx.clone())
+    }
+
+    pub fn pipelines(&self) -> Pipelines {
+        Pipelines::new(self.ctx.table.clone())
+    }
+
     pub fn records<K: Kind>(&self) -> Records<K> {
         Records::new(self.ctx.clone())
     }
@@ -100,7 +109,12 @@ impl RecordValues for Catalog {
                         .set_custom_value(caller, record, def, value)
                         .await
                 }
-                // Kinds without records here (deals, for now) have no values to convert.
+                Entity::DEAL => {
+                    self.records::<DealKind>()
+                        .set_custom_value(caller, record, def, value)
+                        .await
+                }
+                // Kinds without records yet have no values to convert.
                 _ => Ok(()),
             }
         })

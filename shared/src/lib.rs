@@ -8,6 +8,7 @@ pub mod clients;
 pub mod config;
 pub mod contacts;
 pub mod custom_fields;
+pub mod deals;
 pub mod deps;
 pub mod directory;
 pub mod errors;

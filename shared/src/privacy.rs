@@ -6,6 +6,7 @@ use crate::access::{Action, Policy, Subject};
 use crate::audit::AuditEntry;
 use crate::catalog::Catalog;
 use crate::contacts::{Contact, ContactKind, email_pk};
+use crate::deals::{self, Deal};
 use crate::records::entries::entry_keys;
 use crate::records::{Kind, keys::record_pk};
 use crate::store::{Key, Query, from_item, key, s};
@@ -25,6 +26,8 @@ pub struct ContactExport {
     /// Every audit entry, oldest first.
     pub history: Vec<AuditEntry>,
     pub workflow_runs: Vec<WorkflowRun>,
+    /// The deals the contact is on that the caller may see.
+    pub deals: Vec<Deal>,
 }
 
 fn runs_pk(tenant: &str, contact: Uuid) -> String {
@@ -59,16 +62,18 @@ pub async fn export_contact(
         .into_iter()
         .map(from_item)
         .collect::<Result<_, _>>()?;
+    let deals = deals::deals_of_contact(&catalog.deals(), caller, id).await?;
     Ok(ContactExport {
         exported_at: crate::values::now(),
         contact,
         history,
         workflow_runs,
+        deals,
     })
 }
 
 /// `POST /contacts/{id}/erase`: removes the contact and everything about them for good (GDPR
-/// right to erasure): the record, its audit trail, its client links, its workflow runs with
+/// right to erasure): the record, its audit trail, its client links, its place on deals, its workflow runs with
 /// their step records and enrollment markers, its email reservations, its list and search
 /// entries. What remains is one erasure marker without personal data (who erased, when).
 /// Owners and admins only. The contact item goes last, so a retry after a failure finds it
@@ -83,6 +88,8 @@ pub async fn erase_contact(catalog: &Catalog, caller: &Caller, id: Uuid) -> Resu
         .ok_or(CrmError::NotFound)?;
     Policy::check(caller, Action::Erase, Subject::Record("contact"))?;
     let tenant = &caller.tenant_id;
+    // Off every deal first (an erasing owner or admin sees them all).
+    deals::unlink_contact(&catalog.deals(), caller, id).await?;
     let table = catalog.table();
     let mut keys = Vec::new();
     for run in table

@@ -15,6 +15,7 @@
 //! | tenant settings | every role but portal users (403) | owners, admins |
 //! | users and teams | every role but portal users (404) | owners, admins |
 //! | workflows | every role but portal users (404) | owners, admins, managers |
+//! | pipelines and stages | every role but portal users (404) | owners, admins |
 //! | workflow runs, enrolling | every role but portal users (404) | the writing roles |
 //! | imports | every role but portal users (404) | the writing roles |
 //! | contact ↔ client links | as the records | the writing roles |
@@ -43,6 +44,8 @@ pub enum Subject {
     Directory,
     Workflows,
     WorkflowRuns,
+    /// Deal pipelines and their stages.
+    Pipelines,
     Imports,
     Links,
     /// The owner role: granting it or taking it away.
@@ -57,6 +60,7 @@ impl Subject {
             Self::Settings => "the tenant settings".into(),
             Self::Directory => "users and teams".into(),
             Self::Workflows => "workflows".into(),
+            Self::Pipelines => "pipelines".into(),
             Self::WorkflowRuns => "workflow runs".into(),
             Self::Imports => "imports".into(),
             Self::Links => "links between contacts and clients".into(),
@@ -111,10 +115,15 @@ impl Policy {
             (Erase, _) if admin => Decision::Allow,
             (Erase, _) => forbid("erase"),
             (Read, FieldDefinitions | Settings) if portal => forbid("read"),
-            (Read, Directory | Workflows | WorkflowRuns | Imports) if portal => Decision::Hide,
+            (Read, Directory | Workflows | WorkflowRuns | Imports | Pipelines) if portal => {
+                Decision::Hide
+            }
             (Read | ReadHistory, _) => Decision::Allow,
+            (Write, Pipelines) if portal => Decision::Hide,
             (Write, Workflows) if admin || role == Role::Manager => Decision::Allow,
-            (Write, FieldDefinitions | Settings | Directory) if admin => Decision::Allow,
+            (Write, FieldDefinitions | Settings | Directory | Pipelines) if admin => {
+                Decision::Allow
+            }
             (Write, _) => forbid("change"),
         }
     }
@@ -168,7 +177,7 @@ mod tests {
             Role::Viewer,
             Role::Portal,
         ];
-        let rows: [(Action, Subject, [&str; 6]); 14] = [
+        let rows: [(Action, Subject, [&str; 6]); 16] = [
             (Read, Record("contact"), ["allow"; 6]),
             (
                 Write,
@@ -225,6 +234,16 @@ mod tests {
                 ReadDeleted,
                 Record("client"),
                 ["allow", "allow", "404", "404", "404", "404"],
+            ),
+            (
+                Read,
+                Pipelines,
+                ["allow", "allow", "allow", "allow", "allow", "404"],
+            ),
+            (
+                Write,
+                Pipelines,
+                ["allow", "allow", "403", "403", "403", "404"],
             ),
             (
                 Write,

@@ -149,7 +149,7 @@ impl Kind for ClientKind {
         clients: &Clients,
         caller: &Caller,
         before: Option<&Client>,
-        after: &Client,
+        after: &mut Client,
     ) -> Result<(), CrmError> {
         if before.is_some_and(|b| b.fields.parent_id == after.fields.parent_id) {
             return Ok(());

@@ -526,7 +526,8 @@ fn validate_address(e: &mut FieldErrors, i: usize, a: ContactAddress) -> Contact
     }
 }
 
-fn validate_tags(e: &mut FieldErrors, tags: Vec<String>) -> Vec<String> {
+/// Tags as every kind keeps them: trimmed, case-insensitively unique, at most `MAX_TAGS`.
+pub fn validate_tags(e: &mut FieldErrors, tags: Vec<String>) -> Vec<String> {
     if tags.len() > MAX_TAGS {
         e.push("tags", "max_items", format!("at most {MAX_TAGS} tags"));
     }

@@ -371,14 +371,25 @@ pub trait Kind: Send + Sync + Sized + 'static {
         String::new()
     }
 
-    /// Rules that need the table (a client's parent exists and closes no cycle).
+    /// Rules that need the table (a client's parent exists and closes no cycle), and what a
+    /// record takes from other items (a deal's status from its stage's kind).
     fn check_write(
         _records: &super::Records<Self>,
         _caller: &Caller,
         _before: Option<&Self::Record>,
-        _after: &Self::Record,
+        _after: &mut Self::Record,
     ) -> impl Future<Output = Result<(), CrmError>> + Send {
         async { Ok(()) }
+    }
+
+    /// Items written once, with the change from `before` to `after`, in the record's own
+    /// transaction (a deal's stage history entry); put only if new.
+    fn companions(
+        _tenant: &str,
+        _before: Option<&Self::Record>,
+        _after: Option<&Self::Record>,
+    ) -> Result<Vec<Item>, CrmError> {
+        Ok(Vec::new())
     }
 
     /// Rules a delete must pass (a client without subsidiaries or linked contacts).

@@ -190,7 +190,7 @@ impl<K: Kind> Records<K> {
             *b.custom_terms = values.terms;
         }
         self.check_assignment(caller, None, &record).await?;
-        K::check_write(self, caller, None, &record).await?;
+        K::check_write(self, caller, None, &mut record).await?;
         Ok(record)
     }
 
@@ -276,7 +276,7 @@ impl<K: Kind> Records<K> {
             return Ok(current);
         }
         self.check_assignment(caller, Some(&current), &next).await?;
-        K::check_write(self, caller, Some(&current), &next).await?;
+        K::check_write(self, caller, Some(&current), &mut next).await?;
         let next = next_version(&next, &caller.user_id);
         let audit = Self::audit(
             AuditAction::Updated,

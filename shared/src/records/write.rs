@@ -206,6 +206,9 @@ fn dependents<K: Kind>(
         Some(r) => entries::entries::<K>(tenant, r)?,
         None => Vec::new(),
     };
+    for item in K::companions(tenant, before, after)? {
+        set.push(WriteOp::put_new(item), Role::Other);
+    }
     let (gone, written) = entries::diff(&old, &new);
     for k in gone {
         set.push(WriteOp::delete(k), Role::Other);

@@ -8,6 +8,7 @@ use crate::store::Table;
 mod clients;
 mod contacts;
 mod custom_fields;
+mod deals;
 
 fn admin() -> Caller {
     Caller::new("acme", "alice", Role::Admin)

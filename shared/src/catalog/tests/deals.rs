@@ -1,0 +1,304 @@
+//! The rules of deals and pipelines on the in-memory store (S4.1, S4.2): stages and their
+//! kinds, the status following the stage, the stage history written once per move, money.
+
+use super::*;
+use crate::deals::{
+    self, Deal, DealPatch, DealStatus, Deals, NewDeal, NewPipeline, Pipeline, StageKind,
+};
+use serde_json::json;
+
+fn member() -> Caller {
+    Caller::new("acme", "mia", Role::Member)
+}
+
+async fn setup() -> (Catalog, Pipeline) {
+    let catalog = Catalog::new(Table::in_memory());
+    let input: NewPipeline = serde_json::from_value(json!({
+        "name": "Sales",
+        "stages": [
+            {"name": "Lead", "probability": "10"},
+            {"name": "Proposal", "probability": "62.5", "rotting_days": 14},
+            {"name": "Won", "kind": "won"},
+            {"name": "Lost", "kind": "lost"}
+        ]
+    }))
+    .unwrap();
+    let pipeline = catalog.pipelines().create(&admin(), input).await.unwrap();
+    (catalog, pipeline)
+}
+
+fn new_deal(pipeline: &Pipeline, extra: serde_json::Value) -> NewDeal {
+    let mut body = json!({"title": "Website relaunch", "pipeline_id": pipeline.id});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    serde_json::from_value(body).unwrap()
+}
+
+fn patch(body: serde_json::Value) -> DealPatch {
+    serde_json::from_value(body).unwrap()
+}
+
+fn rules(err: CrmError) -> Vec<String> {
+    match err {
+        CrmError::Validation(errors) => errors
+            .into_iter()
+            .map(|e| format!("{} {}", e.field, e.rule))
+            .collect(),
+        other => panic!("not a validation error: {other:?}"),
+    }
+}
+
+async fn create(deals: &Deals, pipeline: &Pipeline, extra: serde_json::Value) -> Deal {
+    deals
+        .create(&admin(), new_deal(pipeline, extra), None)
+        .await
+        .unwrap()
+}
+
+fn stage(p: &Pipeline, kind: StageKind) -> uuid::Uuid {
+    p.stage_of_kind(kind).unwrap().id
+}
+
+#[tokio::test]
+async fn s4_2_a_new_deal_starts_in_the_first_stage_with_one_history_entry() {
+    let (catalog, p) = setup().await;
+    let deals = catalog.deals();
+    let deal = create(&deals, &p, json!({})).await;
+    assert_eq!(deal.stage_id, p.stages[0].id);
+    assert_eq!(deal.status, DealStatus::Open);
+    assert_eq!(deal.owner.as_deref(), Some("alice"));
+    let history = deals::stage_history(&deals, &admin(), deal.id)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].from_stage_id, None);
+    assert_eq!(history[0].to_stage_id, p.stages[0].id);
+}
+
+#[tokio::test]
+async fn s4_2_moving_into_a_won_or_lost_stage_sets_the_status_and_the_reverse() {
+    let (catalog, p) = setup().await;
+    let deals = catalog.deals();
+    let deal = create(&deals, &p, json!({})).await;
+    let won = deals
+        .patch(
+            &admin(),
+            deal.id,
+            patch(json!({"stage_id": stage(&p, StageKind::Won)})),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(won.status, DealStatus::Won);
+    assert!(won.closed_at.is_some());
+    // A status asked for moves the deal to its pipeline's stage of that kind.
+    let lost = deals
+        .patch(
+            &admin(),
+            deal.id,
+            patch(json!({"status": "lost", "lost_reason": "price"})),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(lost.stage_id, stage(&p, StageKind::Lost));
+    assert_eq!(lost.lost_reason.as_deref(), Some("price"));
+    // Reopening names the open stage it goes back to.
+    let err = deals
+        .patch(
+            &admin(),
+            deal.id,
+            patch(json!({"status": "open"})),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["stage_id required"]);
+    let reopened = deals
+        .patch(
+            &admin(),
+            deal.id,
+            patch(json!({"stage_id": p.stages[1].id})),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reopened.status, DealStatus::Open);
+    assert_eq!(reopened.closed_at, None);
+    // A status that contradicts the stage named with it is refused.
+    let err = deals
+        .patch(
+            &admin(),
+            deal.id,
+            patch(json!({"stage_id": p.stages[0].id, "status": "won"})),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["status stage_kind"]);
+    let history = deals::stage_history(&deals, &admin(), deal.id)
+        .await
+        .unwrap();
+    let moves: Vec<_> = history
+        .iter()
+        .map(|h| (h.from_stage_id, h.to_stage_id))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (None, p.stages[0].id),
+            (Some(p.stages[0].id), stage(&p, StageKind::Won)),
+            (Some(stage(&p, StageKind::Won)), stage(&p, StageKind::Lost)),
+            (Some(stage(&p, StageKind::Lost)), p.stages[1].id),
+        ]
+    );
+    assert!(
+        history[1..]
+            .iter()
+            .all(|h| h.seconds_in_previous_stage.is_some())
+    );
+}
+
+#[tokio::test]
+async fn s4_2_the_same_move_twice_writes_one_history_entry() {
+    let (catalog, p) = setup().await;
+    let deals = catalog.deals();
+    let deal = create(&deals, &p, json!({})).await;
+    let to = json!({"stage_id": p.stages[1].id});
+    let first = deals
+        .patch(&admin(), deal.id, patch(to.clone()), None, None)
+        .await
+        .unwrap();
+    let again = deals
+        .patch(&admin(), deal.id, patch(to), None, None)
+        .await
+        .unwrap();
+    assert_eq!(first.version, again.version);
+    let history = deals::stage_history(&deals, &admin(), deal.id)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+}
+
+#[tokio::test]
+async fn s4_2_a_deal_value_is_exact_money_and_a_json_number_is_refused() {
+    let (catalog, p) = setup().await;
+    let deals = catalog.deals();
+    let deal = create(
+        &deals,
+        &p,
+        json!({"value": {"amount": "1234.5", "currency": "eur"}, "probability": "37.5"}),
+    )
+    .await;
+    let value = deal.value.clone().unwrap();
+    assert_eq!(
+        (value.amount.to_string(), value.currency.as_str()),
+        ("1234.50".into(), "EUR")
+    );
+    let bad = |v: serde_json::Value| new_deal(&p, json!({"value": v}));
+    let cases = [
+        (
+            json!({"amount": 1234.5, "currency": "EUR"}),
+            "value.amount type",
+        ),
+        (
+            json!({"amount": "1.234", "currency": "EUR"}),
+            "value.amount scale",
+        ),
+        (
+            json!({"amount": "-1", "currency": "EUR"}),
+            "value.amount min",
+        ),
+        (
+            json!({"amount": "1", "currency": "XXY"}),
+            "value.currency iso_4217",
+        ),
+        (json!({"amount": "1"}), "value.currency required"),
+    ];
+    for (value, rule) in cases {
+        let err = deals
+            .create(&admin(), bad(value.clone()), None)
+            .await
+            .unwrap_err();
+        assert_eq!(rules(err), [rule], "{value}");
+    }
+    let err = deals
+        .create(
+            &admin(),
+            new_deal(&p, json!({"probability": "100.5"})),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["probability range"]);
+}
+
+#[tokio::test]
+async fn s4_2_a_deal_stands_in_a_stage_of_a_live_pipeline_with_visible_contacts() {
+    let (catalog, p) = setup().await;
+    let deals = catalog.deals();
+    let (_, other) = setup().await;
+    let err = deals
+        .create(
+            &admin(),
+            new_deal(&p, json!({"stage_id": other.stages[0].id})),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["stage_id exists"]);
+    let err = deals
+        .create(&admin(), new_deal(&other, json!({})), None)
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["pipeline_id exists"]);
+    let ghost = crate::values::new_id();
+    let err = deals
+        .create(
+            &admin(),
+            new_deal(&p, json!({"contact_ids": [ghost], "client_id": ghost})),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["contact_ids[0] exists", "client_id exists"]);
+    let archive = serde_json::from_value(json!({"archived": true})).unwrap();
+    catalog
+        .pipelines()
+        .patch(&admin(), p.id, archive, None)
+        .await
+        .unwrap();
+    let err = deals
+        .create(&admin(), new_deal(&p, json!({})), None)
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["pipeline_id archived"]);
+}
+
+#[tokio::test]
+async fn s4_1_owners_and_admins_change_pipelines_others_read_them() {
+    let (catalog, p) = setup().await;
+    let pipelines = catalog.pipelines();
+    let rename = serde_json::from_value(json!({"name": "Renamed"})).unwrap();
+    let err = pipelines
+        .patch(&member(), p.id, rename, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CrmError::Forbidden(_)), "{err:?}");
+    assert_eq!(pipelines.list(&member(), false).await.unwrap().len(), 1);
+    let portal = Caller::new("acme", "pat", Role::Portal);
+    let err = pipelines.get(&portal, p.id).await.unwrap_err();
+    assert!(matches!(err, CrmError::NotFound));
+    let stale = serde_json::from_value(json!({"name": "Again"})).unwrap();
+    let err = pipelines
+        .patch(&admin(), p.id, stale, Some(7))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CrmError::PreconditionFailed));
+}
