@@ -1,5 +1,5 @@
 //! The suites every record kind passes (`crm_e2e_tests::suites`), run for contacts, clients and
-//! the test-only widgets: one engine, the same behaviour.
+//! deals and the test-only widgets: one engine, the same behaviour.
 
 use crm_e2e_tests::suites::{self, KindUnderTest};
 use crm_e2e_tests::{Stack, json};
@@ -17,6 +17,7 @@ const CONTACTS: KindUnderTest = KindUnderTest {
     ),
     facet: Some(("tag=vip", || json!({"tags": ["VIP"]}))),
     sort: Some("name"),
+    setup: None,
 };
 
 const CLIENTS: KindUnderTest = KindUnderTest {
@@ -36,6 +37,7 @@ const CLIENTS: KindUnderTest = KindUnderTest {
     ),
     facet: None,
     sort: None,
+    setup: None,
 };
 
 const WIDGETS: KindUnderTest = KindUnderTest {
@@ -51,6 +53,36 @@ const WIDGETS: KindUnderTest = KindUnderTest {
     ),
     facet: Some(("tag=blue", || json!({"tags": ["Blue"]}))),
     sort: Some("name"),
+    setup: None,
+};
+
+/// A pipeline of three stages: where every deal of the suites goes (the tenant's default).
+fn sales_pipeline() -> serde_json::Value {
+    json!({"name": "Sales", "stages": [
+        {"name": "Lead", "probability": "20"},
+        {"name": "Won", "kind": "won"},
+        {"name": "Lost", "kind": "lost"}
+    ]})
+}
+
+const DEALS: KindUnderTest = KindUnderTest {
+    plural: "deals",
+    entity: "deal",
+    trash: true,
+    new: |name| json!({"title": name}),
+    change: (
+        || json!({"expected_close": "2027-03-31"}),
+        "expected_close",
+        || json!("2027-03-31"),
+    ),
+    invalid: (
+        || json!({"title": "X", "value": {"amount": 10.5, "currency": "EUR"}}),
+        "value.amount",
+        "type",
+    ),
+    facet: Some(("tag=blue", || json!({"tags": ["Blue"]}))),
+    sort: None,
+    setup: Some(("/pipelines", sales_pipeline)),
 };
 
 macro_rules! every_kind {
@@ -72,6 +104,11 @@ macro_rules! every_kind {
             async fn widgets() {
                 suites::$suite(&Stack::start().await, &WIDGETS).await;
             }
+
+            #[tokio::test]
+            async fn deals() {
+                suites::$suite(&Stack::start().await, &DEALS).await;
+            }
         }
     )*};
 }
@@ -90,7 +127,8 @@ every_kind!(
 async fn bad_bodies_are_refused_naming_the_field_for_every_kind() {
     let stack = Stack::start().await;
     let admin = stack.token("acme", "alice", "admin");
-    for kind in [&CONTACTS, &CLIENTS, &WIDGETS] {
+    for kind in [&CONTACTS, &CLIENTS, &WIDGETS, &DEALS] {
+        suites::prepare(&stack, kind).await;
         let (body, field, rule) = ((kind.invalid.0)(), kind.invalid.1, kind.invalid.2);
         let r = stack
             .call("POST", &format!("/{}", kind.plural), &admin, Some(body))

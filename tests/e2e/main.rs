@@ -5,6 +5,7 @@
 mod clients;
 mod contacts;
 mod custom_fields;
+mod deals;
 mod imports;
 mod kinds;
 mod platform;

@@ -32,6 +32,18 @@ pub struct KindUnderTest {
     pub facet: Option<(&'static str, Body)>,
     /// A sort (`name`) ordering records as their names.
     pub sort: Option<&'static str>,
+    /// What the tenant needs before records of the kind can be made (a deal needs a
+    /// pipeline): a `POST` to this path with this body, as an admin of `acme`.
+    pub setup: Option<(&'static str, Body)>,
+}
+
+/// Makes what the kind needs in tenant `acme` (see [`KindUnderTest::setup`]).
+pub async fn prepare(stack: &Stack, kind: &KindUnderTest) {
+    if let Some((path, body)) = &kind.setup {
+        let admin = stack.token("acme", "alice", "admin");
+        let r = stack.call("POST", path, &admin, Some(body())).await;
+        assert_eq!(r.status, 201, "setup POST {path}: {:?}", r.body);
+    }
 }
 
 impl KindUnderTest {
@@ -57,6 +69,7 @@ impl KindUnderTest {
 /// Every role against every route of the kind, each on a fresh record owned by an admin
 /// outside any team: what each may do, 404 where it may not see.
 pub async fn role_by_route_matrix(stack: &Stack, kind: &KindUnderTest) {
+    prepare(stack, kind).await;
     let admin = stack.token("acme", "alice", "admin");
     let partners = stack.create_team(&admin, "Partners").await;
     let roles = ["owner", "admin", "manager", "member", "viewer", "portal"];
@@ -121,6 +134,7 @@ pub async fn role_by_route_matrix(stack: &Stack, kind: &KindUnderTest) {
 /// Another tenant's owner: 404 on every route naming a record, nothing in the lists, and a
 /// cursor of this tenant is refused.
 pub async fn cross_tenant_probe(stack: &Stack, kind: &KindUnderTest) {
+    prepare(stack, kind).await;
     let admin = stack.token("acme", "alice", "admin");
     let id = stack
         .create(&kind.collection(), &admin, (kind.new)("Probe"))
@@ -181,6 +195,7 @@ pub async fn cross_tenant_probe(stack: &Stack, kind: &KindUnderTest) {
 
 /// Create, change, share: three entries, newest first, with actor, action and old → new.
 pub async fn audit_trail(stack: &Stack, kind: &KindUnderTest) {
+    prepare(stack, kind).await;
     let admin = stack.token("acme", "alice", "admin");
     let bob = stack.token("acme", "bob", "admin");
     let id = stack
@@ -235,6 +250,7 @@ pub async fn audit_trail(stack: &Stack, kind: &KindUnderTest) {
 /// Deleted: gone from reads and lists; with a trash, restored within its days (the history
 /// says so), else its trail stays readable for owners and admins only.
 pub async fn trash_and_restore(stack: &Stack, kind: &KindUnderTest) {
+    prepare(stack, kind).await;
     let admin = stack.token("acme", "alice", "admin");
     let member = stack.token("acme", "mia", "member");
     let id = stack
@@ -284,6 +300,7 @@ pub async fn trash_and_restore(stack: &Stack, kind: &KindUnderTest) {
 /// A select field of the kind: set on create, refused outside its options (naming it),
 /// filtered by, and absent for a role it is not shown to.
 pub async fn custom_fields(stack: &Stack, kind: &KindUnderTest) {
+    prepare(stack, kind).await;
     let admin = stack.token("acme", "alice", "admin");
     let viewer = stack.token("acme", "vic", "viewer");
     let tier = json!({"key": "tier", "entity": kind.entity, "label": "Tier",
@@ -343,6 +360,7 @@ pub async fn custom_fields(stack: &Stack, kind: &KindUnderTest) {
 /// Pages of two add up to every record once; a facet filter and a sort do what they say;
 /// an unknown parameter is named.
 pub async fn lists(stack: &Stack, kind: &KindUnderTest) {
+    prepare(stack, kind).await;
     let admin = stack.token("acme", "alice", "admin");
     let names = ["Delta", "Alpha", "Echo", "Charlie", "Bravo"];
     let mut ids = Vec::new();

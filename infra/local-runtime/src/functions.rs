@@ -15,6 +15,7 @@ use workflows_api::WorkflowsApi;
 pub struct Functions {
     pub contacts: ContactsApi,
     pub clients: clients_api::ClientsApi,
+    pub deals: deals_api::DealsApi,
     pub imports: ImportsApi,
     pub workflows: WorkflowsApi,
     pub tenant: TenantApi,
@@ -41,6 +42,7 @@ impl Functions {
         Ok(Self {
             contacts: ContactsApi::new(deps("contacts-api")?),
             clients: clients_api::ClientsApi::new(deps("clients-api")?),
+            deals: deals_api::DealsApi::new(deps("deals-api")?),
             imports: ImportsApi::new(deps("imports-api")?),
             workflows: WorkflowsApi::new(deps("workflows-api")?),
             tenant: TenantApi::new(deps("tenant-api")?),
@@ -56,6 +58,7 @@ impl Functions {
         Some(match binary {
             "contacts-api" => self.contacts.handle(req).await,
             "clients-api" => self.clients.handle(req).await,
+            "deals-api" => self.deals.handle(req).await,
             "imports-api" => self.imports.handle(req).await,
             "workflows-api" => self.workflows.handle(req).await,
             "tenant-api" => self.tenant.handle(req).await,

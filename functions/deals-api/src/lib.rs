@@ -1,0 +1,431 @@
+//! `deals-api`: deals, their pipelines and stages (S4). Parse, call `crm_shared::deals` and the
+//! record engine, answer.
+
+use api_kit::records;
+use api_kit::{
+    Problem, idempotent, if_match, json_body, json_response, path_id, query_param, query_params,
+};
+use crm_shared::access::visibility::ShareInput;
+use crm_shared::audit::AuditEntry;
+use crm_shared::catalog::Catalog;
+use crm_shared::deals::{
+    self, Deal, DealPatch, Deals, NewDeal, NewPipeline, Pipeline, PipelinePatch, Pipelines,
+    StageChange,
+};
+use crm_shared::pagination::Page;
+use crm_shared::records::RecordQuery;
+use crm_shared::values::Patch;
+use crm_shared::{Caller, CrmError, Deps};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+pub struct DealsApi {
+    deps: Deps,
+    catalog: Catalog,
+    deals: Deals,
+    pipelines: Pipelines,
+}
+
+impl DealsApi {
+    pub fn new(deps: Deps) -> Self {
+        let catalog = deps.catalog();
+        Self {
+            deals: catalog.deals(),
+            pipelines: catalog.pipelines(),
+            catalog,
+            deps,
+        }
+    }
+}
+
+impl api_kit::Routes for DealsApi {
+    async fn route(
+        &self,
+        route: &str,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, CrmError> {
+        // One arm per route of this function in template.yaml.
+        match route {
+            "POST /deals" => {
+                Ok(idempotent(&self.deps, caller, req, || create_deal(self, caller, req)).await)
+            }
+            "GET /deals" => list_deals(self, caller, req).await,
+            "GET /deals/{id}" => get_deal(self, caller, req).await,
+            "PATCH /deals/{id}" => patch_deal(self, caller, req).await,
+            "DELETE /deals/{id}" => delete_deal(self, caller, req).await,
+            "POST /deals/{id}/restore" => {
+                Ok(idempotent(&self.deps, caller, req, || restore_deal(self, caller, req)).await)
+            }
+            "POST /deals/{id}/move" => {
+                Ok(idempotent(&self.deps, caller, req, || move_deal(self, caller, req)).await)
+            }
+            "GET /deals/{id}/history" => deal_history(self, caller, req).await,
+            "GET /deals/{id}/stage-history" => deal_stage_history(self, caller, req).await,
+            "POST /deals/{id}/shares" => share_deal(self, caller, req).await,
+            "DELETE /deals/{id}/shares/{principal}" => unshare_deal(self, caller, req).await,
+            "GET /contacts/{id}/deals" => contact_deals(self, caller, req).await,
+            "GET /clients/{id}/deals" => client_deals(self, caller, req).await,
+            "GET /pipelines" => list_pipelines(self, caller, req).await,
+            "POST /pipelines" => Ok(idempotent(&self.deps, caller, req, || {
+                create_pipeline(self, caller, req)
+            })
+            .await),
+            "GET /pipelines/{id}" => get_pipeline(self, caller, req).await,
+            "PATCH /pipelines/{id}" => patch_pipeline(self, caller, req).await,
+            _ => Ok(api_kit::unknown_route()),
+        }
+    }
+
+    fn deps(&self) -> &Deps {
+        &self.deps
+    }
+}
+
+/// Create a deal in a pipeline (its first stage unless `stage_id` names another); owner and
+/// team default as for contacts (S4.2).
+#[utoipa::path(post, path = "/deals", tag = "deals", request_body = NewDeal,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, description = "Created", body = Deal, headers(("ETag" = String), ("Location" = String))),
+              (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "The role cannot change deals", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn create_deal(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::create(&api.deals, caller, req).await
+}
+
+/// List deals, newest first, cursor-paginated: filtered by `pipeline`, `stage`, `status`,
+/// `owner`, `team`, `client`, `contact`, `tag`, `source`, `expected_close_from/_to`,
+/// `created_from/_to`, `updated_from/_to` and custom fields (`cf.{key}`, `cf.{key}[op]`),
+/// searched by title words (`q`), sorted by `amount`, `expected_close`, `updated_at`,
+/// `created_at` or `cf.{key}` (`-` for descending).
+#[utoipa::path(get, path = "/deals", tag = "deals",
+    params(("pipeline" = Option<uuid::Uuid>, Query), ("stage" = Option<uuid::Uuid>, Query),
+           ("status" = Option<String>, Query, description = "open, won or lost"),
+           ("owner" = Option<String>, Query), ("team" = Option<uuid::Uuid>, Query),
+           ("client" = Option<uuid::Uuid>, Query), ("contact" = Option<uuid::Uuid>, Query),
+           ("tag" = Option<String>, Query), ("source" = Option<String>, Query),
+           ("q" = Option<String>, Query, description = "Words of the title (prefixes)"),
+           ("expected_close_from" = Option<String>, Query), ("expected_close_to" = Option<String>, Query),
+           ("cf.{key}" = Option<String>, Query, description = "A custom field filter; `cf.{key}[op]` for other operators"),
+           ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, created_at or cf.{key}; `-` for descending"),
+           ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of deals", body = Page<Deal>),
+              (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
+async fn list_deals(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::list(&api.deals, caller, req).await
+}
+
+#[utoipa::path(get, path = "/deals/{id}", tag = "deals", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The deal", body = Deal, headers(("ETag" = String))),
+              (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn get_deal(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::get(&api.deals, caller, req).await
+}
+
+/// Change some fields (JSON merge patch). A new `stage_id` moves the deal and writes one stage
+/// history entry; `status` won / lost moves it to the pipeline's won / lost stage.
+#[utoipa::path(patch, path = "/deals/{id}", tag = "deals", request_body = DealPatch,
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, description = "The changed deal", body = Deal),
+              (status = 404, description = "No such deal", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn patch_deal(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::patch(&api.deals, caller, req).await
+}
+
+/// Move a deal to the trash (restorable for 30 days).
+#[utoipa::path(delete, path = "/deals/{id}", tag = "deals",
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204, description = "In the trash"),
+              (status = 404, description = "No such deal", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json")))]
+async fn delete_deal(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::delete(&api.deals, caller, req).await
+}
+
+/// Take a deal out of the trash.
+#[utoipa::path(post, path = "/deals/{id}/restore", tag = "deals",
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "The restored deal", body = Deal, headers(("ETag" = String))),
+              (status = 404, description = "No such deal, or deleted too long ago", body = Problem, content_type = "application/problem+json")))]
+async fn restore_deal(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::restore(&api.deals, caller, req).await
+}
+
+/// Body of `POST /deals/{id}/move`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveInput {
+    pub stage_id: uuid::Uuid,
+    /// Another pipeline the stage belongs to (default: the deal's).
+    #[serde(default)]
+    pub pipeline_id: Option<uuid::Uuid>,
+}
+
+/// Move a deal to a stage: one stage history entry (from, to, actor, time, time in the stage
+/// it left), in the deal's own transaction; a retry with the same Idempotency-Key writes none.
+#[utoipa::path(post, path = "/deals/{id}/move", tag = "deals", request_body = MoveInput,
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "The moved deal", body = Deal, headers(("ETag" = String))),
+              (status = 404, description = "No such deal", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "No such stage in the pipeline", body = Problem, content_type = "application/problem+json")))]
+async fn move_deal(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let id = path_id(req, "id")?;
+    let expected = if_match(req)?;
+    let input: MoveInput = json_body(req)?;
+    let patch = DealPatch {
+        stage_id: Patch::Set(input.stage_id),
+        pipeline_id: input.pipeline_id.map_or(Patch::Absent, Patch::Set),
+        ..DealPatch::default()
+    };
+    let deal = api.deals.patch(caller, id, patch, None, expected).await?;
+    records::record_response(&api.deals, caller, StatusCode::OK, &deal).await
+}
+
+/// The deal's audit trail, newest first (S6.5).
+#[utoipa::path(get, path = "/deals/{id}/history", tag = "deals",
+    params(("id" = uuid::Uuid, Path), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
+              (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn deal_history(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::history(&api.deals, caller, req).await
+}
+
+/// The deal's stage moves, oldest first: from, to, who, when, and the time spent in the stage
+/// it left (S4.2).
+#[utoipa::path(get, path = "/deals/{id}/stage-history", tag = "deals",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The stage moves", body = Vec<StageChange>),
+              (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn deal_stage_history(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let history = deals::stage_history(&api.deals, caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &history, None))
+}
+
+/// Share the deal with a user or a team (S9.4).
+#[utoipa::path(post, path = "/deals/{id}/shares", tag = "deals", request_body = ShareInput,
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The deal with its shares", body = Deal),
+              (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "No such user or team", body = Problem, content_type = "application/problem+json")))]
+async fn share_deal(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::share(&api.deals, caller, req).await
+}
+
+/// Stop sharing the deal with a user (`user:{id}`) or a team (`team:{id}`).
+#[utoipa::path(delete, path = "/deals/{id}/shares/{principal}", tag = "deals",
+    params(("id" = uuid::Uuid, Path), ("principal" = String, Path)),
+    responses((status = 200, description = "The deal with its shares", body = Deal),
+              (status = 404, description = "No such deal or share", body = Problem, content_type = "application/problem+json")))]
+async fn unshare_deal(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    records::unshare(&api.deals, caller, req).await
+}
+
+/// The deals of a record (`contact` or `client`) the caller may see, with the list's other
+/// filters and sorts.
+async fn deals_of(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+    facet: &str,
+) -> Result<Response<Body>, CrmError> {
+    let mut params = query_params(req);
+    if params.contains_key(facet) {
+        return Err(CrmError::validation(
+            facet,
+            "unknown_parameter",
+            "given by the path",
+        ));
+    }
+    params.insert(facet.to_string(), path_id(req, "id")?.to_string());
+    let query = RecordQuery::parse(api.deals.schema(), &params)?;
+    let (limit, cursor) = api_kit::page_params(req)?;
+    let page = api
+        .deals
+        .list(caller, &query, limit, cursor.as_deref())
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &api.deals.present_all(caller, &page).await?,
+        None,
+    ))
+}
+
+/// The deals a contact takes part in, that the caller may see (S4.2).
+#[utoipa::path(get, path = "/contacts/{id}/deals", tag = "deals",
+    params(("id" = uuid::Uuid, Path), ("status" = Option<String>, Query), ("sort" = Option<String>, Query),
+           ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page of deals", body = Page<Deal>),
+              (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn contact_deals(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    api.catalog
+        .contacts()
+        .get(caller, path_id(req, "id")?)
+        .await?;
+    deals_of(api, caller, req, "contact").await
+}
+
+/// The deals of a client that the caller may see (S4.2).
+#[utoipa::path(get, path = "/clients/{id}/deals", tag = "deals",
+    params(("id" = uuid::Uuid, Path), ("status" = Option<String>, Query), ("sort" = Option<String>, Query),
+           ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page of deals", body = Page<Deal>),
+              (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn client_deals(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    api.catalog
+        .clients()
+        .get(caller, path_id(req, "id")?)
+        .await?;
+    deals_of(api, caller, req, "client").await
+}
+
+/// The tenant's pipelines in order; archived ones with `archived=true` (S4.1).
+#[utoipa::path(get, path = "/pipelines", tag = "pipelines",
+    params(("archived" = Option<bool>, Query, description = "Also the archived ones")),
+    responses((status = 200, description = "The pipelines", body = Vec<Pipeline>),
+              (status = 404, description = "Portal users have no pipelines", body = Problem, content_type = "application/problem+json")))]
+async fn list_pipelines(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let archived = match query_param(req, "archived").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(CrmError::validation("archived", "boolean", "true or false"));
+        }
+    };
+    let all = api.pipelines.list(caller, archived).await?;
+    Ok(json_response(StatusCode::OK, &all, None))
+}
+
+/// Create a pipeline with its stages: exactly one `won` and one `lost`, at least one `open`
+/// (owners and admins).
+#[utoipa::path(post, path = "/pipelines", tag = "pipelines", request_body = NewPipeline,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, description = "Created", body = Pipeline, headers(("ETag" = String))),
+              (status = 403, description = "Only owners and admins change pipelines", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn create_pipeline(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let p = api.pipelines.create(caller, json_body(req)?).await?;
+    Ok(json_response(StatusCode::CREATED, &p, Some(p.etag())))
+}
+
+#[utoipa::path(get, path = "/pipelines/{id}", tag = "pipelines", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The pipeline", body = Pipeline, headers(("ETag" = String))),
+              (status = 404, description = "No such pipeline", body = Problem, content_type = "application/problem+json")))]
+async fn get_pipeline(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let p = api.pipelines.get(caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &p, Some(p.etag())))
+}
+
+/// Rename, reorder, archive, or change the stages (the whole list in board order: rename,
+/// reorder, add, change probability or rotting period; every existing stage stays).
+#[utoipa::path(patch, path = "/pipelines/{id}", tag = "pipelines", request_body = PipelinePatch,
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, description = "The changed pipeline", body = Pipeline, headers(("ETag" = String))),
+              (status = 403, description = "Only owners and admins change pipelines", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such pipeline", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn patch_pipeline(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let expected = if_match(req)?;
+    let patch: PipelinePatch = json_body(req)?;
+    let p = api
+        .pipelines
+        .patch(caller, path_id(req, "id")?, patch, expected)
+        .await?;
+    Ok(json_response(StatusCode::OK, &p, Some(p.etag())))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_deal,
+    list_deals,
+    get_deal,
+    patch_deal,
+    delete_deal,
+    restore_deal,
+    move_deal,
+    deal_history,
+    deal_stage_history,
+    share_deal,
+    unshare_deal,
+    contact_deals,
+    client_deals,
+    list_pipelines,
+    create_pipeline,
+    get_pipeline,
+    patch_pipeline
+))]
+pub struct DealsDoc;
