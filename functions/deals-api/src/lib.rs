@@ -8,6 +8,7 @@ use api_kit::{
 use crm_shared::access::visibility::ShareInput;
 use crm_shared::audit::AuditEntry;
 use crm_shared::catalog::Catalog;
+use crm_shared::deals::board::{self, Board};
 use crm_shared::deals::{
     self, Deal, DealPatch, Deals, NewDeal, NewPipeline, Pipeline, PipelinePatch, Pipelines,
     StageChange,
@@ -74,6 +75,7 @@ impl api_kit::Routes for DealsApi {
             .await),
             "GET /pipelines/{id}" => get_pipeline(self, caller, req).await,
             "PATCH /pipelines/{id}" => patch_pipeline(self, caller, req).await,
+            "GET /pipelines/{id}/board" => pipeline_board(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -408,6 +410,31 @@ async fn patch_pipeline(
     Ok(json_response(StatusCode::OK, &p, Some(p.etag())))
 }
 
+/// The board (S4.3): every stage with the count, total and weighted total (amount ×
+/// probability) of the deals the caller may see, in the tenant's base currency (each
+/// currency's exact sum converted once with the tenant's rate, rounded once; the rates used are
+/// listed; a missing rate is a 422 naming it), and its first page of deal cards (`cards`,
+/// 1–200, default 20) with a cursor for `GET /deals?stage={stage_id}&cursor=…`.
+#[utoipa::path(get, path = "/pipelines/{id}/board", tag = "pipelines",
+    params(("id" = uuid::Uuid, Path), ("cards" = Option<i32>, Query, description = "Cards per stage, 1–200 (default 20)")),
+    responses((status = 200, description = "The board", body = Board),
+              (status = 404, description = "No such pipeline", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A missing exchange rate, named; a bad parameter", body = Problem, content_type = "application/problem+json")))]
+async fn pipeline_board(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let cards = match query_param(req, "cards") {
+        None => board::DEFAULT_CARDS,
+        Some(raw) => crm_shared::pagination::page_size(Some(&raw))
+            .map_err(|_| CrmError::validation("cards", "range", "a whole number from 1 to 200"))?,
+    };
+    let pipeline = api.pipelines.get(caller, path_id(req, "id")?).await?;
+    let board = board::board(&api.deals, caller, &pipeline, cards).await?;
+    Ok(json_response(StatusCode::OK, &board, None))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_deal,
@@ -426,6 +453,7 @@ async fn patch_pipeline(
     list_pipelines,
     create_pipeline,
     get_pipeline,
-    patch_pipeline
+    patch_pipeline,
+    pipeline_board
 ))]
 pub struct DealsDoc;

@@ -3,6 +3,7 @@
 //! here: the pipeline and stage it stands in, its status following the stage, its value in
 //! exact money, and its stage history, written in the deal's own transaction.
 
+pub mod board;
 mod deal;
 pub mod pipeline;
 
@@ -16,7 +17,7 @@ use crate::custom_fields::index::encode_number;
 use crate::errors::FieldErrors;
 use crate::records::query::uuid_facet;
 use crate::records::{Facet, Kind, Records, Schema, SearchText, SortOrder, Stamp, TimeFilter};
-use crate::store::{Item, Query, key, n, s};
+use crate::store::{Query, WriteOp, key, n, s};
 use crate::values::time::time_key;
 use crate::{CrmError, FieldError};
 use chrono::{DateTime, Utc};
@@ -302,14 +303,27 @@ impl Kind for DealKind {
         tenant: &str,
         before: Option<&Deal>,
         after: Option<&Deal>,
-    ) -> Result<Vec<Item>, CrmError> {
+    ) -> Result<Vec<WriteOp>, CrmError> {
+        let mut writes = board::cell_writes(tenant, before, after);
+        writes.extend(stage_change(tenant, before, after)?);
+        Ok(writes)
+    }
+}
+
+/// The stage history entry of a change that moves a deal (or creates it).
+fn stage_change(
+    tenant: &str,
+    before: Option<&Deal>,
+    after: Option<&Deal>,
+) -> Result<Option<WriteOp>, CrmError> {
+    {
         let Some(after) = after else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let moved = before
             .is_none_or(|b| b.stage_id != after.stage_id || b.pipeline_id != after.pipeline_id);
         if !moved || after.deleted_at.is_some() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let change = StageChange {
             from_stage_id: before.map(|b| b.stage_id),
@@ -327,7 +341,7 @@ impl Kind for DealKind {
         keys.insert("entity".into(), s("deal_stage_change"));
         keys.insert("tenant_id".into(), s(tenant));
         keys.insert("version".into(), n(after.version));
-        crate::store::to_item(&change, keys).map(|i| vec![i])
+        crate::store::to_item(&change, keys).map(|i| Some(WriteOp::put_new(i)))
     }
 }
 

@@ -382,13 +382,13 @@ pub trait Kind: Send + Sync + Sized + 'static {
         async { Ok(()) }
     }
 
-    /// Items written once, with the change from `before` to `after`, in the record's own
-    /// transaction (a deal's stage history entry); put only if new.
+    /// More writes of the change from `before` to `after`, in the record's own transaction: a
+    /// deal's stage history entry (put once), its board aggregates (counters added to).
     fn companions(
         _tenant: &str,
         _before: Option<&Self::Record>,
         _after: Option<&Self::Record>,
-    ) -> Result<Vec<Item>, CrmError> {
+    ) -> Result<Vec<crate::store::WriteOp>, CrmError> {
         Ok(Vec::new())
     }
 

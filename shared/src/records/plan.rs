@@ -31,7 +31,8 @@ use crate::custom_fields::entries::field_partitions;
 use crate::custom_fields::filter::{FieldFilter, FieldSort, Op, TermRange, narrowest};
 use crate::store::KeyRange;
 use crate::values::search;
-use streams::{Atom, Driver, atom_scopes, atoms, share_partitions};
+pub use streams::share_partitions;
+use streams::{Atom, Driver, atom_scopes, atoms};
 
 /// One partition (of the table or an index) read in key order.
 #[derive(Debug, Clone, PartialEq)]

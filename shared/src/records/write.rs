@@ -206,8 +206,8 @@ fn dependents<K: Kind>(
         Some(r) => entries::entries::<K>(tenant, r)?,
         None => Vec::new(),
     };
-    for item in K::companions(tenant, before, after)? {
-        set.push(WriteOp::put_new(item), Role::Other);
+    for write in K::companions(tenant, before, after)? {
+        set.push(write, Role::Other);
     }
     let (gone, written) = entries::diff(&old, &new);
     for k in gone {

@@ -6,6 +6,7 @@
 
 use super::item::{Item, Key, key, n, s, text};
 use super::port::{Condition, KeyRange, Query, Table, TransactError, WriteError, WriteOp};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 fn item(ns: &str, pk: &str, sk: &str, extra: &[(&str, &str)]) -> Item {
     let mut i = key(format!("{ns}{pk}"), sk);
@@ -29,6 +30,7 @@ pub async fn run(table: &Table, ns: &str) {
     indexes_are_sparse_and_ordered_by_their_sort_key(table, ns).await;
     batch_reads_return_what_exists(table, ns).await;
     transactions_are_all_or_nothing(table, ns).await;
+    counters_add_exact_decimals_in_a_transaction(table, ns).await;
 }
 
 async fn reads_and_conditional_writes(table: &Table, ns: &str) {
@@ -257,6 +259,36 @@ async fn transactions_are_all_or_nothing(table: &Table, ns: &str) {
         ])
         .await;
     assert!(matches!(twice, Err(TransactError::Other(_))), "{twice:?}");
+}
+
+async fn counters_add_exact_decimals_in_a_transaction(table: &Table, ns: &str) {
+    let pk = format!("{ns}C");
+    let d = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+    let add = |n: &str, a: &str| WriteOp::Add {
+        key: Key::new(&pk, "cell"),
+        add: vec![("n".into(), d(n)), ("a_EUR".into(), d(a))],
+        set: Item::from([("entity".to_string(), s("cell"))]),
+    };
+    table.transact(vec![add("1", "0.10")]).await.unwrap();
+    table.transact(vec![add("1", "0.20")]).await.unwrap();
+    table
+        .transact(vec![
+            add("-1", "-0.05"),
+            WriteOp::put(item(ns, "C", "other", &[])),
+        ])
+        .await
+        .unwrap();
+    let cell = table
+        .get(&pk, "cell")
+        .await
+        .unwrap()
+        .expect("created by the first add");
+    let number = |k: &str| match cell.get(k) {
+        Some(AttributeValue::N(v)) => d(v),
+        other => panic!("{k}: {other:?}"),
+    };
+    assert_eq!((number("n"), number("a_EUR")), (d("1"), d("0.25")));
+    assert_eq!(cell.get("entity"), Some(&s("cell")));
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::CrmError;
 use crate::errors::sdk_error;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put,
-    TransactWriteItem, WriteRequest,
+    TransactWriteItem, Update, WriteRequest,
 };
 use futures::future::BoxFuture;
 use std::collections::HashMap;
@@ -205,6 +205,38 @@ impl DynamoItemStore {
                     .build()
                     .map_err(CrmError::internal)?;
                 TransactWriteItem::builder().condition_check(check).build()
+            }
+            WriteOp::Add { key, add, set } => {
+                let mut names = HashMap::new();
+                let mut values = HashMap::new();
+                let mut adds = Vec::new();
+                for (i, (name, by)) in add.into_iter().enumerate() {
+                    names.insert(format!("#a{i}"), name);
+                    values.insert(
+                        format!(":a{i}"),
+                        AttributeValue::N(by.normalize().to_string()),
+                    );
+                    adds.push(format!("#a{i} :a{i}"));
+                }
+                let mut sets = Vec::new();
+                for (i, (name, value)) in set.into_iter().enumerate() {
+                    names.insert(format!("#s{i}"), name);
+                    values.insert(format!(":s{i}"), value);
+                    sets.push(format!("#s{i} = :s{i}"));
+                }
+                let mut expression = format!("ADD {}", adds.join(", "));
+                if !sets.is_empty() {
+                    expression.push_str(&format!(" SET {}", sets.join(", ")));
+                }
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key.item()))
+                    .update_expression(expression)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .map_err(CrmError::internal)?;
+                TransactWriteItem::builder().update(update).build()
             }
         })
     }

@@ -151,6 +151,20 @@ impl MemoryItemStore {
                 items.remove(&key);
             }
             WriteOp::Check { .. } => {}
+            WriteOp::Add { key, add, set } => {
+                let item = items.entry(key.clone()).or_insert_with(|| key.item());
+                for (name, by) in add {
+                    let now = match item.get(&name) {
+                        Some(AttributeValue::N(v)) => v
+                            .parse::<rust_decimal::Decimal>()
+                            .map_err(CrmError::internal)?,
+                        _ => rust_decimal::Decimal::ZERO,
+                    };
+                    let sum = (now + by).normalize();
+                    item.insert(name, AttributeValue::N(sum.to_string()));
+                }
+                item.extend(set);
+            }
         }
         Ok(())
     }
@@ -255,6 +269,7 @@ impl ItemStore for MemoryItemStore {
                             condition.as_ref()
                         }
                         WriteOp::Check { condition, .. } => Some(condition),
+                        WriteOp::Add { .. } => None,
                     };
                     condition
                         .filter(|c| !holds(c, items.get(k)))

@@ -211,6 +211,14 @@ pub enum WriteOp {
     },
     /// Writes nothing; the transaction fails unless the condition holds.
     Check { key: Key, condition: Condition },
+    /// Adds exact numbers to attributes of an item, creating the item and an absent attribute
+    /// at 0, and sets the `set` attributes: counters kept in a record's own transaction
+    /// (DynamoDB `UpdateItem … ADD`, atomic under concurrent writers).
+    Add {
+        key: Key,
+        add: Vec<(String, rust_decimal::Decimal)>,
+        set: Item,
+    },
 }
 
 impl WriteOp {
@@ -254,7 +262,9 @@ impl WriteOp {
     pub fn key(&self) -> Option<Key> {
         match self {
             Self::Put { item, .. } => Key::of(item),
-            Self::Delete { key, .. } | Self::Check { key, .. } => Some(key.clone()),
+            Self::Delete { key, .. } | Self::Check { key, .. } | Self::Add { key, .. } => {
+                Some(key.clone())
+            }
         }
     }
 }

@@ -199,6 +199,33 @@ pub fn convert(
     Ok(rounded.to_string())
 }
 
+/// Exact sums in several currencies as one amount in `base`: each currency's sum converted
+/// once with its rate (units of `base` per unit), unrounded, then the total rounded once, half
+/// away from zero, to the minor units of `base`. A currency without a rate is named.
+pub fn total_in_base<'a>(
+    sums: impl IntoIterator<Item = (&'a str, Decimal)>,
+    base: &str,
+    rates: &BTreeMap<String, String>,
+) -> Result<Decimal, ConversionError> {
+    let digits =
+        minor_digits(base).ok_or_else(|| ConversionError::UnknownCurrency(base.to_string()))?;
+    let mut total = Decimal::ZERO;
+    for (code, sum) in sums {
+        let in_base = if code == base {
+            sum
+        } else {
+            sum.checked_mul(rate_of(rates, code)?)
+                .ok_or(ConversionError::Overflow)?
+        };
+        total = total
+            .checked_add(in_base)
+            .ok_or(ConversionError::Overflow)?;
+    }
+    let mut rounded = total.round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero);
+    rounded.rescale(digits);
+    Ok(rounded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +241,21 @@ mod tests {
         assert_eq!(normalize_amount("-1", "EUR"), None);
         assert_eq!(normalize_amount("1.", "EUR"), None);
         assert_eq!(normalize_amount("1e3", "EUR"), None);
+    }
+
+    #[test]
+    fn sums_in_several_currencies_convert_once_each_and_round_once() {
+        let rates = BTreeMap::from([("USD".to_string(), "0.9".to_string())]);
+        let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+        // 0.005 + 0.005 EUR and 0.01 USD × 0.9 = 0.019 → 0.02 (rounding each would give 0.03).
+        let sums = [("EUR", d("0.01")), ("USD", d("0.01"))];
+        assert_eq!(
+            total_in_base(sums, "EUR", &rates).unwrap().to_string(),
+            "0.02"
+        );
+        let missing = total_in_base([("GBP", d("1"))], "EUR", &rates).unwrap_err();
+        assert_eq!(missing, ConversionError::MissingRate("GBP".into()));
+        assert_eq!(total_in_base([], "JPY", &rates).unwrap().to_string(), "0");
     }
 
     #[test]

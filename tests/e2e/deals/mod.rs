@@ -3,6 +3,7 @@
 //! following the stage, lists by stage and amount, and the deal lists of a contact and a
 //! client following visibility, trash and restore.
 
+mod board;
 mod moves;
 mod pipelines;
 mod related;

@@ -1,0 +1,484 @@
+//! The pipeline board (S4.3): per stage the count, total and weighted total of the deals the
+//! caller may see, in the tenant's base currency, and the first page of deal cards.
+//!
+//! Totals come from aggregates kept in the deal's own transaction, never from reading every
+//! deal. Visibility scopes overlap (a member's own deal may also be team-visible), so the
+//! aggregates live in disjoint cells — stage × owner × team × visibility — each deal in
+//! exactly one; a caller adds the cells of the scopes it sees (each cell once) and reads the
+//! few deals shared with it that no such cell holds. A cell keeps, per currency, exact sums:
+//! `a_{CUR}` every amount, `d_{CUR}` the amounts of deals on their stage's probability (the
+//! weighted total follows a changed stage probability without touching a deal), `w_{CUR}` the
+//! amounts × own probability ÷ 100 of the others.
+//!
+//! Cells: `T#{t}#DEALCELLS#{pipeline}` / `{stage}#o:{owner}#t:{team}#v:{visibility}`, also by
+//! owner (GSI1 `{pk}|o:{owner}`) and by team (GSI2 `{pk}|t:{team}` / `{visibility}#{sk}`).
+
+use super::{Deal, DealStatus, Deals, Pipeline, Stage};
+use crate::access::visibility::Visibility;
+use crate::clients::ClientKind;
+use crate::contacts::ContactKind;
+use crate::records::entries::SUMMARY;
+use crate::records::{Record, RecordQuery, RecordStore, plan::share_partitions};
+use crate::settings::{SettingsStore, TenantSettings};
+use crate::store::{Item, Key, Query, WriteOp, from_item, s};
+use crate::values::money::{ConversionError, total_in_base};
+use crate::{Caller, CrmError, Role};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+/// Cards per stage on the first page of a board (at most 200).
+pub const DEFAULT_CARDS: i32 = 20;
+const ALL_AMOUNTS: &str = "a_";
+const ON_STAGE_PROBABILITY: &str = "d_";
+const WEIGHTED_OWN: &str = "w_";
+
+pub fn cells_pk(tenant: &str, pipeline: Uuid) -> String {
+    format!("T#{tenant}#DEALCELLS#{pipeline}")
+}
+
+fn visibility_name(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Team => "team",
+        Visibility::Private => "private",
+    }
+}
+
+/// A live deal's cell and what it adds there.
+fn contribution(tenant: &str, d: &Deal) -> Option<(Key, Item, BTreeMap<String, Decimal>)> {
+    if d.deleted_at.is_some() {
+        return None;
+    }
+    let pk = cells_pk(tenant, d.pipeline_id);
+    let owner = d.owner.as_deref().unwrap_or("-");
+    let team = d.team.map_or_else(|| "-".to_string(), |t| t.to_string());
+    let vis = visibility_name(d.visibility);
+    let sk = format!("{}#o:{owner}#t:{team}#v:{vis}", d.stage_id);
+    let mut set = Item::from([
+        ("entity".to_string(), s("deal_cell")),
+        ("tenant_id".to_string(), s(tenant)),
+        ("GSI1PK".to_string(), s(format!("{pk}|o:{owner}"))),
+        ("GSI1SK".to_string(), s(sk.clone())),
+    ]);
+    if d.team.is_some() {
+        set.insert("GSI2PK".into(), s(format!("{pk}|t:{team}")));
+        set.insert("GSI2SK".into(), s(format!("{vis}#{sk}")));
+    }
+    let mut add = BTreeMap::from([("n".to_string(), Decimal::ONE)]);
+    if let Some(m) = &d.value {
+        let amount = m.amount.0;
+        add.insert(format!("{ALL_AMOUNTS}{}", m.currency), amount);
+        match d.probability {
+            None => add.insert(format!("{ON_STAGE_PROBABILITY}{}", m.currency), amount),
+            Some(p) => add.insert(
+                format!("{WEIGHTED_OWN}{}", m.currency),
+                amount * p.0 / Decimal::ONE_HUNDRED,
+            ),
+        };
+    }
+    Some((Key::new(pk, sk), set, add))
+}
+
+/// The counter writes of a deal's change: its contribution taken from its old cell and added
+/// to its new one (one write per cell; none where nothing changes).
+pub fn cell_writes(tenant: &str, before: Option<&Deal>, after: Option<&Deal>) -> Vec<WriteOp> {
+    let mut deltas: BTreeMap<Key, (Item, BTreeMap<String, Decimal>)> = BTreeMap::new();
+    for (deal, sign) in [(before, -Decimal::ONE), (after, Decimal::ONE)] {
+        let Some((key, set, add)) = deal.and_then(|d| contribution(tenant, d)) else {
+            continue;
+        };
+        let entry = deltas.entry(key).or_insert_with(|| (set, BTreeMap::new()));
+        for (name, v) in add {
+            *entry.1.entry(name).or_default() += v * sign;
+        }
+    }
+    deltas
+        .into_iter()
+        .filter_map(|(key, (set, add))| {
+            let add: Vec<(String, Decimal)> =
+                add.into_iter().filter(|(_, v)| !v.is_zero()).collect();
+            (!add.is_empty()).then_some(WriteOp::Add { key, add, set })
+        })
+        .collect()
+}
+
+/// Exact sums of some deals of one stage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sums {
+    pub count: i64,
+    /// Per currency: every amount; amounts on the stage's probability; own-weighted amounts.
+    pub all: BTreeMap<String, Decimal>,
+    pub on_stage: BTreeMap<String, Decimal>,
+    pub weighted_own: BTreeMap<String, Decimal>,
+}
+
+impl Sums {
+    fn add_numbers(&mut self, numbers: &BTreeMap<String, Decimal>) {
+        for (name, v) in numbers {
+            if name == "n" {
+                self.count += i64::try_from(v.trunc().mantissa()).unwrap_or(0);
+            } else if let Some(c) = name.strip_prefix(ALL_AMOUNTS) {
+                *self.all.entry(c.to_string()).or_default() += v;
+            } else if let Some(c) = name.strip_prefix(ON_STAGE_PROBABILITY) {
+                *self.on_stage.entry(c.to_string()).or_default() += v;
+            } else if let Some(c) = name.strip_prefix(WEIGHTED_OWN) {
+                *self.weighted_own.entry(c.to_string()).or_default() += v;
+            }
+        }
+    }
+
+    /// Per currency, amount × probability ÷ 100 (the stage's where the deal sets none).
+    pub fn weighted(&self, stage_probability: Decimal) -> BTreeMap<String, Decimal> {
+        let mut out = self.weighted_own.clone();
+        for (c, v) in &self.on_stage {
+            *out.entry(c.clone()).or_default() += v * stage_probability / Decimal::ONE_HUNDRED;
+        }
+        out
+    }
+}
+
+/// The numbers of a cell item.
+fn numbers(item: &Item) -> BTreeMap<String, Decimal> {
+    item.iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::N(n) => n.parse::<Decimal>().ok().map(|d| (k.clone(), d)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn stage_of_cell(item: &Item) -> Option<Uuid> {
+    crate::store::item::text(item, "SK")?
+        .split('#')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Whether the caller sees a deal without a share (its owner, its team's rule).
+fn sees_unshared(caller: &Caller, d: &Deal) -> bool {
+    let own = d.owner.as_deref() == Some(caller.user_id.as_str());
+    let team = d.team.is_some_and(|t| caller.teams.contains(&t))
+        && (caller.role == Role::Manager || d.visibility == Visibility::Team);
+    own || team
+}
+
+/// The sums per stage of the deals of `pipeline` that the caller may see, and how many items
+/// were read for them.
+pub async fn visible_sums(
+    deals: &Deals,
+    caller: &Caller,
+    pipeline: Uuid,
+) -> Result<(BTreeMap<Uuid, Sums>, usize), CrmError> {
+    let table = &deals.ctx.table;
+    let tenant = &caller.tenant_id;
+    let pk = cells_pk(tenant, pipeline);
+    let mut cells: BTreeMap<String, Item> = BTreeMap::new();
+    let mut read = 0;
+    let mut keep = |items: Vec<Item>, cells: &mut BTreeMap<String, Item>| {
+        read += items.len();
+        for item in items {
+            if let Some(sk) = crate::store::item::text(&item, "SK") {
+                cells.insert(sk.to_string(), item);
+            }
+        }
+    };
+    let everything = caller.role.sees_everything();
+    if everything {
+        keep(
+            table.query_all(Query::partition(pk.clone())).await?,
+            &mut cells,
+        );
+    } else {
+        let own = Query::index("GSI1", format!("{pk}|o:{}", caller.user_id));
+        keep(table.query_all(own).await?, &mut cells);
+        for team in &caller.teams {
+            let mut q = Query::index("GSI2", format!("{pk}|t:{team}"));
+            if caller.role != Role::Manager {
+                q = q.prefix("team#");
+            }
+            keep(table.query_all(q).await?, &mut cells);
+        }
+    }
+    let mut sums: BTreeMap<Uuid, Sums> = BTreeMap::new();
+    for item in cells.values() {
+        if let Some(stage) = stage_of_cell(item) {
+            sums.entry(stage).or_default().add_numbers(&numbers(item));
+        }
+    }
+    if !everything {
+        // Deals shared with the caller or their teams that no cell of theirs holds.
+        let mut seen = BTreeSet::new();
+        for partition in share_partitions(tenant, deals.schema(), caller) {
+            let entries = table.query_all(Query::partition(partition)).await?;
+            read += entries.len();
+            for entry in entries {
+                let Some(AttributeValue::M(summary)) = entry.get(SUMMARY) else {
+                    continue;
+                };
+                let deal: Deal = from_item(summary.clone())?;
+                if deal.pipeline_id != pipeline
+                    || sees_unshared(caller, &deal)
+                    || !seen.insert(deal.id)
+                {
+                    continue;
+                }
+                if let Some((_, _, add)) = contribution(tenant, &deal) {
+                    sums.entry(deal.stage_id).or_default().add_numbers(&add);
+                }
+            }
+        }
+    }
+    Ok((sums, read))
+}
+
+/// An amount in a currency, as a decimal string with the currency's minor units.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Amount {
+    pub amount: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CurrencySums {
+    pub currency: String,
+    /// Exact, unrounded sums in this currency.
+    pub total: String,
+    pub weighted_total: String,
+}
+
+/// One deal on the board.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Card {
+    pub id: Uuid,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<Uuid>,
+    /// The client's name when the caller may see the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_contact_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_contact_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_close: Option<NaiveDate>,
+    pub days_in_stage: i64,
+    /// Open, in a stage with a rotting period, and unmoved for at least that long (activities
+    /// will count as movement once they exist).
+    pub rotting: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct BoardStage {
+    pub stage_id: Uuid,
+    pub name: String,
+    #[schema(value_type = String)]
+    pub probability: crate::values::decimal::Exact,
+    pub count: i64,
+    /// In the base currency: each currency's exact sum converted once, rounded once.
+    pub total: Amount,
+    pub weighted_total: Amount,
+    pub by_currency: Vec<CurrencySums>,
+    /// The first page of the stage's deals, newest first.
+    pub cards: Vec<Card>,
+    /// More cards: `GET /deals?stage={stage_id}&cursor=…`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Board {
+    pub pipeline_id: Uuid,
+    pub base_currency: String,
+    /// The rates used (units of the base currency per unit), by currency.
+    pub rates_used: BTreeMap<String, String>,
+    pub stages: Vec<BoardStage>,
+}
+
+/// A stage's totals in the base currency; a currency without a rate is named.
+fn stage_totals(
+    stage: &Stage,
+    sums: &Sums,
+    settings: &TenantSettings,
+    rates_used: &mut BTreeMap<String, String>,
+) -> Result<(Amount, Amount, Vec<CurrencySums>), CrmError> {
+    let base = &settings.base_currency;
+    let weighted = sums.weighted(stage.probability.0);
+    let in_base = |m: &BTreeMap<String, Decimal>| {
+        total_in_base(
+            m.iter().map(|(c, v)| (c.as_str(), *v)),
+            base,
+            &settings.exchange_rates,
+        )
+        .map_err(|e| match e {
+            ConversionError::MissingRate(code) => CrmError::validation(
+                &format!("exchange_rates.{code}"),
+                "rate_missing",
+                format!(
+                    "deals in {code} need an exchange rate to {base}: set it with PATCH /settings"
+                ),
+            ),
+            other => CrmError::internal(other),
+        })
+    };
+    let total = in_base(&sums.all)?;
+    let weighted_total = in_base(&weighted)?;
+    for c in sums.all.keys().filter(|c| *c != base) {
+        if let Some(r) = settings.exchange_rates.get(c) {
+            rates_used.insert(c.clone(), r.clone());
+        }
+    }
+    let by_currency = sums
+        .all
+        .iter()
+        .map(|(c, v)| CurrencySums {
+            currency: c.clone(),
+            total: v.normalize().to_string(),
+            weighted_total: weighted
+                .get(c)
+                .copied()
+                .unwrap_or_default()
+                .normalize()
+                .to_string(),
+        })
+        .collect();
+    let amount = |d: Decimal| Amount {
+        amount: d.to_string(),
+        currency: base.clone(),
+    };
+    Ok((amount(total), amount(weighted_total), by_currency))
+}
+
+/// The cards of a page of deals: names of the clients and primary contacts the caller sees.
+async fn cards(
+    deals: &Deals,
+    caller: &Caller,
+    stage: &Stage,
+    page: &[Deal],
+    now: DateTime<Utc>,
+) -> Result<Vec<Card>, CrmError> {
+    let tenant = &caller.tenant_id;
+    let table = deals.ctx.table.clone();
+    let client_ids: Vec<Uuid> = page
+        .iter()
+        .filter_map(|d| d.client_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let contact_ids: Vec<Uuid> = page
+        .iter()
+        .filter_map(Deal::primary_contact)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let clients = if client_ids.is_empty() {
+        Default::default()
+    } else {
+        RecordStore::<ClientKind>::new(table.clone())
+            .get_many(tenant, &client_ids)
+            .await?
+    };
+    let contacts = if contact_ids.is_empty() {
+        Default::default()
+    } else {
+        RecordStore::<ContactKind>::new(table)
+            .get_many(tenant, &contact_ids)
+            .await?
+    };
+    Ok(page
+        .iter()
+        .map(|d| {
+            let days_in_stage = (now - d.stage_entered_at).num_days().max(0);
+            let client_name = d
+                .client_id
+                .and_then(|id| clients.get(&id))
+                .filter(|c| caller.sees(&c.access()))
+                .map(|c| c.fields.name.clone());
+            let primary_contact_name = d
+                .primary_contact()
+                .and_then(|id| contacts.get(&id))
+                .filter(|c| c.deleted_at.is_none() && caller.sees(&c.access()))
+                .map(|c| c.display_name.clone());
+            Card {
+                id: d.id,
+                title: d.title.clone(),
+                amount: d.value.as_ref().map(|m| m.amount.to_string()),
+                currency: d.value.as_ref().map(|m| m.currency.clone()),
+                owner: d.owner.clone(),
+                client_id: d.client_id,
+                client_name,
+                primary_contact_id: d.primary_contact(),
+                primary_contact_name,
+                expected_close: d.expected_close,
+                days_in_stage,
+                rotting: d.status == DealStatus::Open
+                    && stage
+                        .rotting_days
+                        .is_some_and(|r| days_in_stage >= i64::from(r)),
+            }
+        })
+        .collect())
+}
+
+/// `GET /pipelines/{id}/board`.
+pub async fn board(
+    deals: &Deals,
+    caller: &Caller,
+    pipeline: &Pipeline,
+    cards_per_stage: i32,
+) -> Result<Board, CrmError> {
+    let settings = SettingsStore::new(deals.ctx.table.clone())
+        .get(&caller.tenant_id)
+        .await?;
+    let (sums, _) = visible_sums(deals, caller, pipeline.id).await?;
+    let now = crate::values::now();
+    let mut rates_used = BTreeMap::new();
+    let mut stages = Vec::with_capacity(pipeline.stages.len());
+    for stage in &pipeline.stages {
+        let empty = Sums::default();
+        let s = sums.get(&stage.id).unwrap_or(&empty);
+        let (total, weighted_total, by_currency) =
+            stage_totals(stage, s, &settings, &mut rates_used)?;
+        let params = BTreeMap::from([("stage".to_string(), stage.id.to_string())]);
+        let query = RecordQuery::parse(deals.schema(), &params)?;
+        let page = deals.list(caller, &query, cards_per_stage, None).await?;
+        stages.push(BoardStage {
+            stage_id: stage.id,
+            name: stage.name.clone(),
+            probability: stage.probability,
+            count: s.count,
+            total,
+            weighted_total,
+            by_currency,
+            cards: cards(deals, caller, stage, &page.items, now).await?,
+            next_cursor: page.next_cursor,
+        });
+    }
+    Ok(Board {
+        pipeline_id: pipeline.id,
+        base_currency: settings.base_currency,
+        rates_used,
+        stages,
+    })
+}
+
+/// The sums per stage recomputed from deals: what the cells must add up to (tests).
+pub fn recompute<'a>(deals: impl IntoIterator<Item = &'a Deal>) -> BTreeMap<Uuid, Sums> {
+    let mut out: BTreeMap<Uuid, Sums> = BTreeMap::new();
+    for d in deals {
+        if let Some((_, _, add)) = contribution("", d) {
+            out.entry(d.stage_id).or_default().add_numbers(&add);
+        }
+    }
+    out
+}
