@@ -25,14 +25,16 @@ test: bootstrap
 	@status=0; $(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(TEST_MOTO_PORT) cargo test --workspace --no-fail-fast || status=$$?; \
 	  infra/moto.sh stop $(TEST_MOTO_PORT); exit $$status
 
-## Benchmark the contact index on one tenant (BENCH_CONTACTS=100000 by default); prints figures.
+## Benchmarks: the deals board (BENCH_DEALS=10000 open deals) and the contact index on one tenant
+## (BENCH_CONTACTS=100000); print figures. BENCHES=deals_board runs one.
 ## Runs against dynalite (pinned in infra/bench), a DynamoDB-only endpoint that indexes queries.
 BENCH_DYNAMODB_PORT ?= 5058
+BENCHES ?= deals_board contacts_index
 bench:
 	@cd infra/bench && npm ci --no-audit --no-fund --silent
 	@rm -rf .local/bench-dynamodb && mkdir -p .local/bench-dynamodb
 	@node infra/bench/dynalite.js $(BENCH_DYNAMODB_PORT) .local/bench-dynamodb & pid=$$!; sleep 1; status=0; \
-	  $(LOCAL_AWS) BENCH_DYNAMODB_URL=http://127.0.0.1:$(BENCH_DYNAMODB_PORT) cargo bench --profile dev -p crm-e2e-tests --bench contacts_index || status=$$?; \
+	  $(LOCAL_AWS) BENCH_DYNAMODB_URL=http://127.0.0.1:$(BENCH_DYNAMODB_PORT) cargo bench --profile dev -p crm-e2e-tests $(foreach b,$(BENCHES),--bench $(b)) || status=$$?; \
 	  kill $$pid; rm -rf .local/bench-dynamodb; exit $$status
 
 ## Count repeated code (runs of 6+ lines alike) in shared/ and functions/ with the pinned jscpd; report in .local/dup/.

@@ -11,12 +11,6 @@
 //! Contacts are loaded with `contacts::stored_items`, the same items the API writes, into a
 //! table created from the template's definition.
 
-use aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
 use chrono::{Duration, Utc};
 use crm_local::template::Template;
 use crm_shared::catalog::Catalog;
@@ -27,61 +21,15 @@ use crm_shared::store::Table;
 use crm_shared::store::dynamo::DynamoItemStore;
 use crm_shared::{Caller, Role};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 
+mod dynamo;
 mod population;
+use dynamo::ReadMeter;
 use population::{custom_fields, load};
 
 const TENANT: &str = "bench";
 const PAGE: i32 = 50;
-
-/// Counts what DynamoDB reports: requests, and items read (`ScannedCount`, or 1 per GetItem hit).
-#[derive(Debug, Default, Clone)]
-struct ReadMeter {
-    requests: Arc<AtomicUsize>,
-    items: Arc<AtomicUsize>,
-}
-
-impl ReadMeter {
-    fn take(&self) -> (usize, usize) {
-        (
-            self.requests.swap(0, Ordering::SeqCst),
-            self.items.swap(0, Ordering::SeqCst),
-        )
-    }
-}
-
-impl Intercept for ReadMeter {
-    fn name(&self) -> &'static str {
-        "ReadMeter"
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &AfterDeserializationInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(Ok(output)) = context.inner().output_or_error() {
-            if let Some(q) = output.downcast_ref::<QueryOutput>() {
-                self.requests.fetch_add(1, Ordering::SeqCst);
-                self.items
-                    .fetch_add(q.scanned_count().max(0) as usize, Ordering::SeqCst);
-            } else if let Some(b) = output.downcast_ref::<BatchGetItemOutput>() {
-                self.requests.fetch_add(1, Ordering::SeqCst);
-                let n: usize = b.responses().map_or(0, |r| r.values().map(Vec::len).sum());
-                self.items.fetch_add(n, Ordering::SeqCst);
-            } else if let Some(g) = output.downcast_ref::<GetItemOutput>() {
-                self.requests.fetch_add(1, Ordering::SeqCst);
-                self.items
-                    .fetch_add(usize::from(g.item().is_some()), Ordering::SeqCst);
-            }
-        }
-        Ok(())
-    }
-}
 
 struct Scenario {
     name: &'static str,

@@ -2,7 +2,7 @@
 //! fields spread as in a real tenant, written with the items the API writes.
 
 use super::TENANT;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use super::dynamo::write_batch;
 use chrono::{Duration, Utc};
 use crm_shared::contacts::{Contact, ContactFields, NewContact, stored_items};
 use crm_shared::custom_fields::entries::terms_of;
@@ -274,33 +274,4 @@ pub async fn load(
         }
     }
     (written, index_copies)
-}
-
-async fn write_batch(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    batch: Vec<crm_shared::store::Item>,
-) -> usize {
-    let n = batch.len();
-    let mut requests: Vec<WriteRequest> = batch
-        .into_iter()
-        .map(|item| {
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                .build()
-        })
-        .collect();
-    while !requests.is_empty() {
-        let out = client
-            .batch_write_item()
-            .request_items(table, requests)
-            .send()
-            .await
-            .expect("BatchWriteItem");
-        requests = out
-            .unprocessed_items
-            .and_then(|mut u| u.remove(table))
-            .unwrap_or_default();
-    }
-    n
 }

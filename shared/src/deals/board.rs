@@ -449,9 +449,26 @@ pub async fn board(
         let s = sums.get(&stage.id).unwrap_or(&empty);
         let (total, weighted_total, by_currency) =
             stage_totals(stage, s, &settings, &mut rates_used)?;
-        let params = BTreeMap::from([("stage".to_string(), stage.id.to_string())]);
-        let query = RecordQuery::parse(deals.schema(), &params)?;
-        let page = deals.list(caller, &query, cards_per_stage, None).await?;
+        // The count bounds the page: an empty stage is not read at all, and a stage with
+        // fewer deals than a page stops at its last one (a member's shares are not searched
+        // through again for deals the count says are not there).
+        let page = if s.count <= 0 {
+            crate::pagination::Page {
+                items: Vec::new(),
+                next_cursor: None,
+            }
+        } else {
+            let params = BTreeMap::from([("stage".to_string(), stage.id.to_string())]);
+            let query = RecordQuery::parse(deals.schema(), &params)?;
+            let limit = i32::try_from(s.count)
+                .unwrap_or(i32::MAX)
+                .min(cards_per_stage);
+            let mut page = deals.list(caller, &query, limit, None).await?;
+            if s.count <= i64::from(cards_per_stage) {
+                page.next_cursor = None;
+            }
+            page
+        };
         stages.push(BoardStage {
             stage_id: stage.id,
             name: stage.name.clone(),
@@ -481,4 +498,29 @@ pub fn recompute<'a>(deals: impl IntoIterator<Item = &'a Deal>) -> BTreeMap<Uuid
         }
     }
     out
+}
+
+/// The cell items that hold these deals (as the writes of each would leave them): for loading
+/// a tenant in benchmarks with the real layout.
+pub fn cell_items<'a>(tenant: &str, deals: impl IntoIterator<Item = &'a Deal>) -> Vec<Item> {
+    let mut cells: BTreeMap<Key, (Item, BTreeMap<String, Decimal>)> = BTreeMap::new();
+    for d in deals {
+        if let Some((key, set, add)) = contribution(tenant, d) {
+            let cell = cells.entry(key).or_insert_with(|| (set, BTreeMap::new()));
+            for (name, v) in add {
+                *cell.1.entry(name).or_default() += v;
+            }
+        }
+    }
+    cells
+        .into_iter()
+        .map(|(key, (set, numbers))| {
+            let mut item = key.item();
+            item.extend(set);
+            for (name, v) in numbers {
+                item.insert(name, AttributeValue::N(v.normalize().to_string()));
+            }
+            item
+        })
+        .collect()
 }

@@ -401,3 +401,42 @@ pub async fn unlink_contact(deals: &Deals, caller: &Caller, contact: Uuid) -> Re
     }
     Ok(())
 }
+
+/// Every item a new deal is stored as besides its board cell (the record, its index entries,
+/// its first stage history entry; no audit entry), and how many writes its creation is in all
+/// (with the audit entry and the cell): for loading a tenant in benchmarks with the real layout.
+pub fn stored_items(tenant: &str, d: &Deal) -> Result<(Vec<crate::store::Item>, usize), CrmError> {
+    let audit = crate::audit::AuditEntry::new(crate::audit::AuditAction::Created, vec![], "", 1);
+    let set = crate::records::write::create::<DealKind>(tenant, d, &audit)?;
+    let writes = set.writes.len();
+    let items = set
+        .writes
+        .into_iter()
+        .filter_map(|w| match w {
+            WriteOp::Put { item, .. } => Some(item),
+            _ => None,
+        })
+        .filter(|item| {
+            crate::store::item::text(item, "SK").is_none_or(|sk| !sk.starts_with("AUDIT#"))
+        })
+        .collect();
+    Ok((items, writes))
+}
+
+/// The writes of moving `d` to stage `to` (with its audit entry): what one move costs.
+pub fn move_writes(tenant: &str, d: &Deal, to: Uuid, actor: &str) -> Result<usize, CrmError> {
+    let mut next = crate::records::next_version(d, actor);
+    next.stage_id = to;
+    next.stage_entered_at = next.updated_at;
+    let audit = crate::audit::AuditEntry::new(
+        crate::audit::AuditAction::Updated,
+        vec![],
+        actor,
+        next.version,
+    );
+    Ok(
+        crate::records::write::replace::<DealKind>(tenant, d, &next, &audit)?
+            .writes
+            .len(),
+    )
+}
