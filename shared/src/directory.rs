@@ -13,7 +13,7 @@ use crate::access::visibility::{MAX_SHARES, Principal};
 use crate::access::{Action, Policy, Subject};
 use crate::errors::{FieldErrors, FieldPath};
 use crate::store::cursor::{ListQuery, Page};
-use crate::store::{Condition, Item, Query, Table, WriteError, from_item, key, s, to_item};
+use crate::store::{Item, Query, Table, from_item, key, s, to_item};
 use crate::values::Patch;
 use crate::{Caller, CrmError, FieldError, Role};
 use chrono::{DateTime, Utc};
@@ -177,15 +177,7 @@ impl Directory {
     }
 
     async fn put_versioned(&self, item: Item, expected: Option<u64>) -> Result<(), CrmError> {
-        let condition = match expected {
-            None => Condition::NotExists,
-            Some(v) => Condition::version(v),
-        };
-        match self.table.put_if(item, condition).await {
-            Ok(()) => Ok(()),
-            Err(WriteError::ConditionFailed) => Err(CrmError::PreconditionFailed),
-            Err(WriteError::Other(e)) => Err(e),
-        }
+        self.table.put_versioned(item, expected).await
     }
 }
 

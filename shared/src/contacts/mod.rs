@@ -15,7 +15,7 @@ pub use summary::ContactSummary;
 use crate::access::visibility::{PortalView, Principal};
 use crate::custom_fields::FieldValue;
 use crate::custom_fields::entries::Terms;
-use crate::records::query::uuid_facet;
+use crate::records::query::{exact_facet, folded_facet, uuid_facet};
 use crate::records::{
     Claim, Deletion, Facet, Kind, Records, Schema, SearchText, SortOrder, Stamp, TimeFilter,
 };
@@ -150,14 +150,6 @@ fn status(raw: &str) -> Result<String, FieldError> {
         })
 }
 
-fn tag(raw: &str) -> Result<String, FieldError> {
-    Ok(tag_key(raw))
-}
-
-fn source(raw: &str) -> Result<String, FieldError> {
-    Ok(raw.to_string())
-}
-
 fn client(raw: &str) -> Result<String, FieldError> {
     uuid_facet("client")(raw)
 }
@@ -168,8 +160,10 @@ static SCHEMA: Schema = Schema {
     // Most selective first: the planner drives a list by the first one filtered on.
     facets: &[
         Facet::of("client", client).selective().precise(),
-        Facet::of("tag", tag).sharded().selective(),
-        Facet::of("source", source).param("lead_source").sharded(),
+        Facet::of("tag", folded_facet).sharded().selective(),
+        Facet::of("source", exact_facet)
+            .param("lead_source")
+            .sharded(),
         Facet::of("status", status).sharded(),
     ],
     categories: [Some("status"), Some("source")],
@@ -292,19 +286,7 @@ impl Kind for ContactKind {
 /// Every item a new contact is stored as (the record, its email reservations and its index
 /// entries; no audit entry): for loading a tenant in benchmarks with the real layout.
 pub fn stored_items(tenant: &str, c: &Contact) -> Result<Vec<crate::store::Item>, CrmError> {
-    let audit = crate::audit::AuditEntry::new(crate::audit::AuditAction::Created, vec![], "", 1);
-    let set = crate::records::write::create::<ContactKind>(tenant, c, &audit)?;
-    Ok(set
-        .writes
-        .into_iter()
-        .filter_map(|w| match w {
-            crate::store::WriteOp::Put { item, .. } => Some(item),
-            _ => None,
-        })
-        .filter(|item| {
-            crate::store::item::text(item, "SK").is_none_or(|sk| !sk.starts_with("AUDIT#"))
-        })
-        .collect())
+    crate::records::write::stored_items::<ContactKind>(tenant, c).map(|(items, _)| items)
 }
 
 /// S1.1: explicit > "First Last" > company > email.

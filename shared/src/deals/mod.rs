@@ -15,7 +15,7 @@ use crate::contacts::tag_key;
 use crate::custom_fields::Reference;
 use crate::custom_fields::index::encode_number;
 use crate::errors::FieldErrors;
-use crate::records::query::uuid_facet;
+use crate::records::query::{exact_facet, folded_facet, uuid_facet};
 use crate::records::{Facet, Kind, Records, Schema, SearchText, SortOrder, Stamp, TimeFilter};
 use crate::store::{Query, WriteOp, key, n, s};
 use crate::values::time::time_key;
@@ -39,14 +39,6 @@ fn status(raw: &str) -> Result<String, FieldError> {
     }
 }
 
-fn tag(raw: &str) -> Result<String, FieldError> {
-    Ok(tag_key(raw))
-}
-
-fn source(raw: &str) -> Result<String, FieldError> {
-    Ok(raw.to_string())
-}
-
 fn contact(raw: &str) -> Result<String, FieldError> {
     uuid_facet("contact")(raw)
 }
@@ -68,9 +60,9 @@ static SCHEMA: Schema = Schema {
     facets: &[
         Facet::of("contact", contact).selective().precise(),
         Facet::of("client", client).selective().precise(),
-        Facet::of("tag", tag).sharded().selective(),
+        Facet::of("tag", folded_facet).sharded().selective(),
         Facet::of("stage", stage).sharded(),
-        Facet::of("source", source).sharded(),
+        Facet::of("source", exact_facet).sharded(),
         Facet::of("pipeline", pipeline).sharded(),
         Facet::of("status", status).sharded(),
     ],
@@ -404,23 +396,9 @@ pub async fn unlink_contact(deals: &Deals, caller: &Caller, contact: Uuid) -> Re
 
 /// Every item a new deal is stored as besides its board cell (the record, its index entries,
 /// its first stage history entry; no audit entry), and how many writes its creation is in all
-/// (with the audit entry and the cell): for loading a tenant in benchmarks with the real layout.
+/// (with the audit entry and the cell): for loading a tenant in benchmarks.
 pub fn stored_items(tenant: &str, d: &Deal) -> Result<(Vec<crate::store::Item>, usize), CrmError> {
-    let audit = crate::audit::AuditEntry::new(crate::audit::AuditAction::Created, vec![], "", 1);
-    let set = crate::records::write::create::<DealKind>(tenant, d, &audit)?;
-    let writes = set.writes.len();
-    let items = set
-        .writes
-        .into_iter()
-        .filter_map(|w| match w {
-            WriteOp::Put { item, .. } => Some(item),
-            _ => None,
-        })
-        .filter(|item| {
-            crate::store::item::text(item, "SK").is_none_or(|sk| !sk.starts_with("AUDIT#"))
-        })
-        .collect();
-    Ok((items, writes))
+    crate::records::write::stored_items::<DealKind>(tenant, d)
 }
 
 /// The writes of moving `d` to stage `to` (with its audit entry): what one move costs.

@@ -6,7 +6,7 @@
 
 use crate::access::{Action, Policy, Subject};
 use crate::errors::{FieldErrors, FieldPath};
-use crate::store::{Condition, Query, Table, WriteError, from_item, key, to_item};
+use crate::store::{Query, Table, from_item, key, to_item};
 use crate::values::Patch;
 use crate::values::decimal::Exact;
 use crate::{Caller, CrmError, FieldError};
@@ -398,15 +398,7 @@ impl Pipelines {
             pipeline,
             key(pipelines_pk(tenant), pipeline_sk(pipeline.id)),
         )?;
-        let condition = match expected {
-            None => Condition::NotExists,
-            Some(v) => Condition::version(v),
-        };
-        match self.table.put_if(item, condition).await {
-            Ok(()) => Ok(()),
-            Err(WriteError::ConditionFailed) => Err(CrmError::PreconditionFailed),
-            Err(WriteError::Other(e)) => Err(e),
-        }
+        self.table.put_versioned(item, expected).await
     }
 }
 

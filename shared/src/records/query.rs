@@ -247,6 +247,16 @@ fn parse_sort(schema: &Schema, raw: &str, e: &mut FieldErrors) -> Sort {
 }
 
 /// A facet parser for ids (`client`).
+/// A facet value compared case- and accent-insensitively (a tag: `VIP` is `vip`).
+pub fn folded_facet(raw: &str) -> Result<String, FieldError> {
+    Ok(search::fold(raw))
+}
+
+/// A facet value taken as given (a key such as a lead source).
+pub fn exact_facet(raw: &str) -> Result<String, FieldError> {
+    Ok(raw.to_string())
+}
+
 pub fn uuid_facet(param: &'static str) -> impl Fn(&str) -> Result<String, FieldError> {
     move |raw| {
         raw.parse::<Uuid>()

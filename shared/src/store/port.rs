@@ -424,6 +424,20 @@ impl Table {
     }
 
     /// Writes an item if `condition` holds.
+    /// Writes `item` if it is new (`expected: None`) or its stored `version` is `expected`;
+    /// else `PreconditionFailed` (optimistic concurrency for versioned items).
+    pub async fn put_versioned(&self, item: Item, expected: Option<u64>) -> Result<(), CrmError> {
+        let condition = match expected {
+            None => Condition::NotExists,
+            Some(v) => Condition::version(v),
+        };
+        match self.put_if(item, condition).await {
+            Ok(()) => Ok(()),
+            Err(WriteError::ConditionFailed) => Err(CrmError::PreconditionFailed),
+            Err(WriteError::Other(e)) => Err(e),
+        }
+    }
+
     pub async fn put_if(&self, item: Item, condition: Condition) -> Result<(), WriteError> {
         self.0.put(item, Some(condition)).await
     }

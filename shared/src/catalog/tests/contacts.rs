@@ -4,7 +4,7 @@
 use super::*;
 use crate::access::visibility::Principal;
 use crate::contacts::{Contact, ContactKind, ContactPatch, Contacts, LifecycleStatus, NewContact};
-use crate::directory::{self, NewTeam};
+use crate::directory;
 use crate::records::query::RecordQuery;
 use crate::values::search;
 use serde_json::{Value, json};
@@ -143,17 +143,8 @@ async fn s1_2_a_deleted_contact_is_gone_from_reads_until_restored() {
 
 #[tokio::test]
 async fn s1_4_members_see_their_own_their_teams_and_what_is_shared_with_them() {
-    let table = Table::in_memory();
-    let contacts = Catalog::new(table.clone()).contacts();
-    let dir = directory::Directory::new(table);
-    let team = NewTeam {
-        name: "Sales".into(),
-        description: None,
-    };
-    let sales = directory::create_team(&dir, &admin(), team)
-        .await
-        .unwrap()
-        .id;
+    let (catalog, dir, sales) = tenant_with_sales_team().await;
+    let contacts = catalog.contacts();
     let (bob, carol, dave) = (
         member(&dir, "bob", vec![sales]).await,
         member(&dir, "carol", vec![sales]).await,
@@ -291,17 +282,8 @@ fn assert_same_once(mut listed: Vec<Uuid>, mut expected: Vec<Uuid>, what: &str) 
 
 #[tokio::test]
 async fn s1_3_lists_hold_exactly_the_matching_records_once_in_full_pages() {
-    let table = Table::in_memory();
-    let contacts = Catalog::new(table.clone()).contacts();
-    let dir = directory::Directory::new(table);
-    let team = NewTeam {
-        name: "Sales".into(),
-        description: None,
-    };
-    let sales = directory::create_team(&dir, &admin(), team)
-        .await
-        .unwrap()
-        .id;
+    let (catalog, dir, sales) = tenant_with_sales_team().await;
+    let contacts = catalog.contacts();
     let bob = member(&dir, "bob", vec![sales]).await;
     member(&dir, "carol", vec![]).await;
     let mut all = Vec::new();

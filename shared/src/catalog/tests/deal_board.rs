@@ -6,7 +6,7 @@
 use super::*;
 use crate::deals::board::{self, Sums};
 use crate::deals::{Deal, Pipeline};
-use crate::directory::{self, NewTeam};
+use crate::directory;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -127,17 +127,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let table = Table::in_memory();
-    let catalog = Catalog::new(table.clone());
-    let dir = directory::Directory::new(table);
-    let team = NewTeam {
-        name: "Sales".into(),
-        description: None,
-    };
-    let team = directory::create_team(&dir, &admin(), team)
-        .await
-        .unwrap()
-        .id;
+    let (catalog, dir, team) = tenant_with_sales_team().await;
     let mut callers = vec![admin()];
     for (user, role, teams) in [
         ("mia", "member", vec![team]),
@@ -158,14 +148,7 @@ async fn world() -> World {
             ..Caller::new("acme", user, role)
         });
     }
-    let input = serde_json::from_value(json!({"name": "Sales", "stages": [
-        {"name": "Lead", "probability": "10"},
-        {"name": "Proposal", "probability": "62.5"},
-        {"name": "Won", "kind": "won"},
-        {"name": "Lost", "kind": "lost"}
-    ]}))
-    .unwrap();
-    let pipeline = catalog.pipelines().create(&admin(), input).await.unwrap();
+    let pipeline = sales_pipeline(&catalog).await;
     World {
         catalog,
         pipeline,

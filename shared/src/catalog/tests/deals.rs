@@ -2,9 +2,7 @@
 //! kinds, the status following the stage, the stage history written once per move, money.
 
 use super::*;
-use crate::deals::{
-    self, Deal, DealPatch, DealStatus, Deals, NewDeal, NewPipeline, Pipeline, StageKind,
-};
+use crate::deals::{self, Deal, DealPatch, DealStatus, Deals, NewDeal, Pipeline, StageKind};
 use serde_json::json;
 
 fn member() -> Caller {
@@ -13,17 +11,7 @@ fn member() -> Caller {
 
 async fn setup() -> (Catalog, Pipeline) {
     let catalog = Catalog::new(Table::in_memory());
-    let input: NewPipeline = serde_json::from_value(json!({
-        "name": "Sales",
-        "stages": [
-            {"name": "Lead", "probability": "10"},
-            {"name": "Proposal", "probability": "62.5", "rotting_days": 14},
-            {"name": "Won", "kind": "won"},
-            {"name": "Lost", "kind": "lost"}
-        ]
-    }))
-    .unwrap();
-    let pipeline = catalog.pipelines().create(&admin(), input).await.unwrap();
+    let pipeline = sales_pipeline(&catalog).await;
     (catalog, pipeline)
 }
 
