@@ -9,6 +9,7 @@ use crm_shared::access::visibility::ShareInput;
 use crm_shared::audit::AuditEntry;
 use crm_shared::catalog::Catalog;
 use crm_shared::deals::board::{self, Board};
+use crm_shared::deals::forecast::{self, Forecast};
 use crm_shared::deals::{
     self, Deal, DealPatch, Deals, NewDeal, NewPipeline, Pipeline, PipelinePatch, Pipelines,
     StageChange,
@@ -76,6 +77,7 @@ impl api_kit::Routes for DealsApi {
             "GET /pipelines/{id}" => get_pipeline(self, caller, req).await,
             "PATCH /pipelines/{id}" => patch_pipeline(self, caller, req).await,
             "GET /pipelines/{id}/board" => pipeline_board(self, caller, req).await,
+            "GET /pipelines/{id}/forecast" => pipeline_forecast(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -435,6 +437,40 @@ async fn pipeline_board(
     Ok(json_response(StatusCode::OK, &board, None))
 }
 
+/// The forecast (S4.4): per expected-close month from `from` to `to` (`YYYY-MM`, at most 36
+/// months) the open deals' count, total and weighted total in the base currency, the deals
+/// won and lost by the month they closed in, the period's won and lost totals and its lost
+/// reasons with counts — of exactly the deals the caller may see.
+#[utoipa::path(get, path = "/pipelines/{id}/forecast", tag = "pipelines",
+    params(("id" = uuid::Uuid, Path), ("from" = String, Query, description = "First month, YYYY-MM"),
+           ("to" = String, Query, description = "Last month, YYYY-MM")),
+    responses((status = 200, description = "The forecast", body = Forecast),
+              (status = 404, description = "No such pipeline", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A bad month or range; a missing exchange rate, named", body = Problem, content_type = "application/problem+json")))]
+async fn pipeline_forecast(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let month = |name: &str| -> Result<_, CrmError> {
+        let raw = query_param(req, name)
+            .ok_or_else(|| CrmError::validation(name, "required", "a month as YYYY-MM"))?;
+        forecast::parse_month(name, &raw)
+    };
+    let (from, to) = (month("from"), month("to"));
+    let pipeline = api.pipelines.get(caller, path_id(req, "id")?).await?;
+    let (from, to) = match (from, to) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(CrmError::Validation(mut a)), Err(CrmError::Validation(b))) => {
+            a.extend(b);
+            return Err(CrmError::Validation(a));
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let body = forecast::forecast(&api.deals, caller, &pipeline, from, to).await?;
+    Ok(json_response(StatusCode::OK, &body, None))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_deal,
@@ -454,6 +490,7 @@ async fn pipeline_board(
     create_pipeline,
     get_pipeline,
     patch_pipeline,
-    pipeline_board
+    pipeline_board,
+    pipeline_forecast
 ))]
 pub struct DealsDoc;

@@ -5,6 +5,7 @@
 
 pub mod board;
 mod deal;
+pub mod forecast;
 pub mod pipeline;
 
 pub use deal::{Deal, DealPatch, DealStatus, NewDeal};

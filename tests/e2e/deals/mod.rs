@@ -4,6 +4,7 @@
 //! client following visibility, trash and restore.
 
 mod board;
+mod forecast;
 mod moves;
 mod pipelines;
 mod related;

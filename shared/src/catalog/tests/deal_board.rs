@@ -21,6 +21,7 @@ enum Op {
         owner: usize,
         team: bool,
         private: bool,
+        close: Option<u8>,
     },
     Move {
         deal: usize,
@@ -77,9 +78,9 @@ fn op() -> impl Strategy<Value = Op> {
     let value = proptest::option::of((0u32..2_000_000, 0usize..3));
     let probability = proptest::option::of(0u8..=100);
     prop_oneof![
-        3 => (0usize..4, value.clone(), probability.clone(), 0usize..4, any::<bool>(), any::<bool>())
-            .prop_map(|(stage, value, probability, owner, team, private)| Op::Create {
-                stage, value, probability, owner, team, private
+        3 => (0usize..4, value.clone(), probability.clone(), 0usize..4, any::<bool>(), any::<bool>(), proptest::option::of(0u8..3))
+            .prop_map(|(stage, value, probability, owner, team, private, close)| Op::Create {
+                stage, value, probability, owner, team, private, close
             }),
         2 => (0usize..8, 0usize..4).prop_map(|(deal, stage)| Op::Move { deal, stage }),
         1 => (0usize..8, value).prop_map(|(deal, value)| Op::Value { deal, value }),
@@ -97,7 +98,7 @@ fn op() -> impl Strategy<Value = Op> {
 type Amounts = Vec<(String, Decimal)>;
 
 /// Sums without the zeros a cell keeps after its deals left.
-fn cleaned(sums: BTreeMap<Uuid, Sums>) -> BTreeMap<Uuid, (i64, Amounts, Amounts)> {
+fn cleaned<K: Ord>(sums: BTreeMap<K, Sums>) -> BTreeMap<K, (i64, Amounts, Amounts)> {
     let nonzero = |m: &BTreeMap<String, Decimal>| -> Amounts {
         m.iter()
             .filter(|(_, v)| !v.is_zero())
@@ -177,6 +178,7 @@ async fn run(ops: Vec<Op>) {
                 owner,
                 team,
                 private,
+                close,
             } => {
                 let mut body = json!({
                     "title": "Deal", "pipeline_id": w.pipeline.id, "stage_id": stage(s),
@@ -190,6 +192,10 @@ async fn run(ops: Vec<Op>) {
                 }
                 if let Some(p) = probability {
                     body["probability"] = json!(p.to_string());
+                }
+                if let Some(m) = close {
+                    body["expected_close"] = json!(format!("2027-0{}-10", m + 1));
+                    body["lost_reason"] = json!(["price", "timing", "fit"][usize::from(m)]);
                 }
                 let created = deals
                     .create(&admin(), serde_json::from_value(body).unwrap(), None)
@@ -309,6 +315,21 @@ async fn run(ops: Vec<Op>) {
             caller.user_id,
             caller.role
         );
+        // The forecast's month cells (expected close while open, the close month after).
+        for grid in [board::Grid::Stages, board::Grid::Months] {
+            let cells = board::visible_grid(&deals, caller, grid, w.pipeline.id)
+                .await
+                .unwrap();
+            let seen = all
+                .iter()
+                .filter(|d| caller.sees(&crate::records::Record::access(*d)));
+            assert_eq!(
+                cleaned(cells),
+                cleaned(board::recompute_grid(grid, seen)),
+                "{grid:?} of {}",
+                caller.user_id
+            );
+        }
     }
 }
 
