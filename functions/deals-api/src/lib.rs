@@ -10,9 +10,10 @@ use crm_shared::audit::AuditEntry;
 use crm_shared::catalog::Catalog;
 use crm_shared::deals::board::{self, Board};
 use crm_shared::deals::forecast::{self, Forecast};
+use crm_shared::deals::stage_removal::{self, StageRemoval};
 use crm_shared::deals::{
-    self, Deal, DealPatch, Deals, NewDeal, NewPipeline, Pipeline, PipelinePatch, Pipelines,
-    StageChange,
+    self, Deal, DealPatch, Deals, LostReasons, LostReasonsInput, NewDeal, NewPipeline, Pipeline,
+    PipelinePatch, Pipelines, StageChange,
 };
 use crm_shared::pagination::Page;
 use crm_shared::records::RecordQuery;
@@ -78,6 +79,9 @@ impl api_kit::Routes for DealsApi {
             "PATCH /pipelines/{id}" => patch_pipeline(self, caller, req).await,
             "GET /pipelines/{id}/board" => pipeline_board(self, caller, req).await,
             "GET /pipelines/{id}/forecast" => pipeline_forecast(self, caller, req).await,
+            "DELETE /pipelines/{id}/stages/{stage_id}" => delete_stage(self, caller, req).await,
+            "GET /deal-lost-reasons" => get_lost_reasons(self, caller).await,
+            "PUT /deal-lost-reasons" => put_lost_reasons(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -471,6 +475,82 @@ async fn pipeline_forecast(
     Ok(json_response(StatusCode::OK, &body, None))
 }
 
+/// Delete an open stage, moving its deals to `move_to` (each with one stage history entry and
+/// its audit entry); owners and admins. At most 500 deals move per request: `202` with
+/// `continues: true` says more remain — send the same request again; `200` once the stage is
+/// gone. No deal enters the stage meanwhile, none is moved twice.
+#[utoipa::path(delete, path = "/pipelines/{id}/stages/{stage_id}", tag = "pipelines",
+    params(("id" = uuid::Uuid, Path), ("stage_id" = uuid::Uuid, Path),
+           ("move_to" = uuid::Uuid, Query, description = "The stage its deals move to")),
+    responses((status = 200, description = "The stage is gone", body = StageRemoval),
+              (status = 202, description = "Deals moved; more remain: repeat the request", body = StageRemoval),
+              (status = 403, description = "Only owners and admins change pipelines", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such pipeline or stage", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The stage is already being deleted into another stage", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "No such target stage; the won, lost or last open stage stays", body = Problem, content_type = "application/problem+json")))]
+async fn delete_stage(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let move_to = query_param(req, "move_to")
+        .ok_or_else(|| CrmError::validation("move_to", "required", "the stage its deals move to"))?
+        .parse::<uuid::Uuid>()
+        .map_err(|_| CrmError::validation("move_to", "uuid", "must be a UUID"))?;
+    let (pipeline, stage) = (path_id(req, "id")?, path_id(req, "stage_id")?);
+    let outcome =
+        stage_removal::delete_stage(&api.deals, &api.pipelines, caller, pipeline, stage, move_to)
+            .await?;
+    let status = if outcome.continues {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(
+        status,
+        &outcome,
+        Some(outcome.pipeline.etag()),
+    ))
+}
+
+/// The tenant's catalogue of reasons deals are lost for (a lost deal's `lost_reason` is one of
+/// its keys once it has any); every role but portal users reads it.
+#[utoipa::path(get, path = "/deal-lost-reasons", tag = "pipelines",
+    responses((status = 200, description = "The catalogue", body = LostReasons, headers(("ETag" = String))),
+              (status = 404, description = "Portal users have none", body = Problem, content_type = "application/problem+json")))]
+async fn get_lost_reasons(api: &DealsApi, caller: &Caller) -> Result<Response<Body>, CrmError> {
+    let r = api.pipelines.get_lost_reasons(caller).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &r,
+        Some(format!("\"{}\"", r.version)),
+    ))
+}
+
+/// Replace the catalogue of lost reasons (owners and admins): keys unique, labels required.
+#[utoipa::path(put, path = "/deal-lost-reasons", tag = "pipelines", request_body = LostReasonsInput,
+    params(("If-Match" = Option<String>, Header)),
+    responses((status = 200, description = "The catalogue", body = LostReasons, headers(("ETag" = String))),
+              (status = 403, description = "Only owners and admins change it", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A key or label breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn put_lost_reasons(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let expected = if_match(req)?;
+    let r = api
+        .pipelines
+        .put_lost_reasons(caller, json_body(req)?, expected)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &r,
+        Some(format!("\"{}\"", r.version)),
+    ))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_deal,
@@ -491,6 +571,9 @@ async fn pipeline_forecast(
     get_pipeline,
     patch_pipeline,
     pipeline_board,
-    pipeline_forecast
+    pipeline_forecast,
+    delete_stage,
+    get_lost_reasons,
+    put_lost_reasons
 ))]
 pub struct DealsDoc;

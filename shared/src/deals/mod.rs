@@ -7,9 +7,13 @@ pub mod board;
 mod deal;
 pub mod forecast;
 pub mod pipeline;
+pub mod stage_removal;
 
 pub use deal::{Deal, DealPatch, DealStatus, NewDeal};
-pub use pipeline::{NewPipeline, Pipeline, PipelinePatch, Pipelines, Stage, StageInput, StageKind};
+pub use pipeline::{
+    LostReason, LostReasons, LostReasonsInput, NewPipeline, Pipeline, PipelinePatch, Pipelines,
+    Stage, StageInput, StageKind,
+};
 
 use crate::Caller;
 use crate::contacts::tag_key;
@@ -149,6 +153,14 @@ fn settle(pipeline: &Pipeline, before: Option<&Deal>, after: &mut Deal) -> Resul
     let Some(stage) = pipeline.stage(after.stage_id) else {
         return Err(CrmError::Validation(vec![pipeline::unknown_stage()]));
     };
+    let entering = before.is_none_or(|b| b.stage_id != after.stage_id);
+    if entering && stage.moving_to.is_some() {
+        return Err(CrmError::validation(
+            "stage_id",
+            "stage_deleted",
+            "the stage is being deleted",
+        ));
+    }
     let follows = status_of(stage.kind);
     if status_asked && after.status != follows {
         e.push(
@@ -271,6 +283,17 @@ impl Kind for DealKind {
         }
         settle(&pipeline, before, after)?;
         let mut e = FieldErrors::new();
+        let reason_changed = before.is_none_or(|b| b.lost_reason != after.lost_reason);
+        if let Some(reason) = after.lost_reason.as_deref().filter(|_| reason_changed) {
+            let catalogue = pipelines.lost_reasons(tenant).await?;
+            if !catalogue.reasons.is_empty() && !catalogue.reasons.iter().any(|r| r.key == reason) {
+                e.push(
+                    "lost_reason",
+                    "one_of",
+                    "a key of the tenant's lost reasons (GET /deal-lost-reasons)",
+                );
+            }
+        }
         let references = &deals.ctx.custom.references;
         for (i, id) in after.contact_ids.iter().enumerate() {
             let known = before.is_some_and(|b| b.contact_ids.contains(id));

@@ -122,3 +122,84 @@ async fn s4_1_stages_are_renamed_reordered_and_added_but_not_dropped_by_a_patch(
         .await;
     assert_eq!(stale.status, 412);
 }
+
+#[tokio::test]
+async fn s4_1_a_deleted_stage_moves_its_deals_with_their_history_and_audit() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let pipeline = sales_pipeline(&stack).await;
+    let (lead, proposal) = (stage(&pipeline, 0), stage(&pipeline, 1));
+    let mut ids = Vec::new();
+    for title in ["One", "Two"] {
+        let body = json!({"title": title, "stage_id": proposal});
+        ids.push(stack.create("/deals", &admin, body).await);
+    }
+    let path = format!(
+        "/pipelines/{}/stages/{proposal}",
+        pipeline["id"].as_str().unwrap()
+    );
+    let r = stack.call("DELETE", &path, &admin, None).await;
+    assert_eq!(
+        (r.status, errors(&r)),
+        (422, vec![pair("move_to", "required")])
+    );
+    let mia = stack.token("acme", "mia", "member");
+    let moved = format!("{path}?move_to={lead}");
+    assert_eq!(stack.status("DELETE", &moved, &mia, None).await, 403);
+    let r = stack.call("DELETE", &moved, &admin, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (r.body["moved"].as_u64(), r.body["continues"].as_bool()),
+        (Some(2), Some(false))
+    );
+    assert_eq!(r.body["pipeline"]["stages"].as_array().unwrap().len(), 3);
+    for id in &ids {
+        let deal = stack.get(&format!("/deals/{id}"), &admin).await;
+        assert_eq!(deal.body["stage_id"], lead.as_str());
+        let history = stack
+            .get(&format!("/deals/{id}/stage-history"), &admin)
+            .await;
+        assert_eq!(history.body[1]["from_stage_id"], proposal.as_str());
+        let audit = stack.get(&format!("/deals/{id}/history"), &admin).await;
+        assert_eq!(audit.body["items"][0]["changes"][0]["field"], "stage_id");
+    }
+    // Repeating the request finds no such stage any more.
+    assert_eq!(stack.status("DELETE", &moved, &admin, None).await, 404);
+}
+
+#[tokio::test]
+async fn s4_2_the_lost_reason_catalogue_is_the_tenants_and_admins_keep_it() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let body = json!({"reasons": [{"key": "price", "label": "Too expensive"}]});
+    let r = stack
+        .call("PUT", "/deal-lost-reasons", &admin, Some(body.clone()))
+        .await;
+    assert_eq!(
+        (r.status, r.header("etag")),
+        (200, Some("\"1\"")),
+        "{:?}",
+        r.body
+    );
+    let member = stack.token("acme", "mia", "member");
+    assert_eq!(
+        stack
+            .status("PUT", "/deal-lost-reasons", &member, Some(body))
+            .await,
+        403
+    );
+    let r = stack.get("/deal-lost-reasons", &member).await;
+    assert_eq!(r.body["reasons"][0]["key"], "price");
+    let portal = stack.token("acme", "pat", "portal");
+    assert_eq!(
+        stack
+            .status("GET", "/deal-lost-reasons", &portal, None)
+            .await,
+        404
+    );
+    let other = stack.token("other-tenant", "olga", "owner");
+    assert_eq!(
+        stack.get("/deal-lost-reasons", &other).await.body["reasons"],
+        json!([])
+    );
+}

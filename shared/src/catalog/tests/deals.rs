@@ -44,6 +44,15 @@ async fn create(deals: &Deals, pipeline: &Pipeline, extra: serde_json::Value) ->
         .unwrap()
 }
 
+/// A deal's stage moves, oldest first: (from, to).
+async fn moves(deals: &Deals, id: uuid::Uuid) -> Vec<(Option<uuid::Uuid>, uuid::Uuid)> {
+    let history = deals::stage_history(deals, &admin(), id).await.unwrap();
+    history
+        .iter()
+        .map(|h| (h.from_stage_id, h.to_stage_id))
+        .collect()
+}
+
 fn stage(p: &Pipeline, kind: StageKind) -> uuid::Uuid {
     p.stage_of_kind(kind).unwrap().id
 }
@@ -130,15 +139,8 @@ async fn s4_2_moving_into_a_won_or_lost_stage_sets_the_status_and_the_reverse() 
         .await
         .unwrap_err();
     assert_eq!(rules(err), ["status stage_kind"]);
-    let history = deals::stage_history(&deals, &admin(), deal.id)
-        .await
-        .unwrap();
-    let moves: Vec<_> = history
-        .iter()
-        .map(|h| (h.from_stage_id, h.to_stage_id))
-        .collect();
     assert_eq!(
-        moves,
+        moves(&deals, deal.id).await,
         [
             (None, p.stages[0].id),
             (Some(p.stages[0].id), stage(&p, StageKind::Won)),
@@ -146,6 +148,9 @@ async fn s4_2_moving_into_a_won_or_lost_stage_sets_the_status_and_the_reverse() 
             (Some(stage(&p, StageKind::Lost)), p.stages[1].id),
         ]
     );
+    let history = deals::stage_history(&deals, &admin(), deal.id)
+        .await
+        .unwrap();
     assert!(
         history[1..]
             .iter()
@@ -289,4 +294,106 @@ async fn s4_1_owners_and_admins_change_pipelines_others_read_them() {
         .await
         .unwrap_err();
     assert!(matches!(err, CrmError::PreconditionFailed));
+}
+
+#[tokio::test]
+async fn s4_1_deleting_a_stage_moves_its_deals_once_within_a_budget_per_request() {
+    use crate::deals::stage_removal::{MOVE_BUDGET, delete_stage};
+    let (catalog, p) = setup().await;
+    let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
+    let mut ids = Vec::new();
+    for _ in 0..MOVE_BUDGET + 5 {
+        ids.push(
+            create(&deals, &p, json!({"stage_id": p.stages[1].id}))
+                .await
+                .id,
+        );
+    }
+    let (from, to) = (p.stages[1].id, p.stages[0].id);
+    // The won, lost and last open stages stay; the target is another stage of the pipeline.
+    let won = stage(&p, StageKind::Won);
+    let err = delete_stage(&deals, &pipelines, &admin(), p.id, won, to)
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["stage_id won_and_lost"]);
+    let err = delete_stage(&deals, &pipelines, &admin(), p.id, from, from)
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["move_to exists"]);
+    let err = delete_stage(&deals, &pipelines, &member(), p.id, from, to)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CrmError::Forbidden(_)));
+
+    let first = delete_stage(&deals, &pipelines, &admin(), p.id, from, to)
+        .await
+        .unwrap();
+    assert_eq!((first.moved, first.continues), (MOVE_BUDGET, true));
+    // Meanwhile no deal enters the stage.
+    let err = deals
+        .create(&admin(), new_deal(&p, json!({"stage_id": from})), None)
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["stage_id stage_deleted"]);
+    let second = delete_stage(&deals, &pipelines, &admin(), p.id, from, to)
+        .await
+        .unwrap();
+    assert_eq!((second.moved, second.continues), (5, false));
+    assert!(second.pipeline.stage(from).is_none());
+    for id in [ids[0], ids[MOVE_BUDGET + 4]] {
+        assert_eq!(moves(&deals, id).await, [(None, from), (Some(from), to)]);
+    }
+    // Once gone, the stage is not found.
+    let err = delete_stage(&deals, &pipelines, &admin(), p.id, from, to)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CrmError::NotFound));
+}
+
+#[tokio::test]
+async fn s4_2_a_lost_reason_comes_from_the_tenants_catalogue_once_it_has_one() {
+    let (catalog, p) = setup().await;
+    let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
+    let deal = create(&deals, &p, json!({})).await;
+    let catalogue = |v: serde_json::Value| serde_json::from_value(v).unwrap();
+    let err = pipelines
+        .put_lost_reasons(&member(), catalogue(json!({"reasons": []})), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CrmError::Forbidden(_)));
+    let twice = json!({"reasons": [{"key": "price", "label": "Price"}, {"key": "price", "label": "Again"}, {"key": "Bad Key", "label": ""}]});
+    let err = pipelines
+        .put_lost_reasons(&admin(), catalogue(twice), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rules(err),
+        [
+            "reasons[1].key unique",
+            "reasons[2].key format",
+            "reasons[2].label required"
+        ]
+    );
+    let ok = json!({"reasons": [{"key": "price", "label": "Too expensive"}, {"key": "timing", "label": "Bad timing"}]});
+    let saved = pipelines
+        .put_lost_reasons(&admin(), catalogue(ok), None)
+        .await
+        .unwrap();
+    assert_eq!(saved.version, 1);
+    let lose = |reason: &str| {
+        patch(json!({"status": "lost", "lost_reason": reason, "lost_note": "went elsewhere"}))
+    };
+    let err = deals
+        .patch(&admin(), deal.id, lose("weather"), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(rules(err), ["lost_reason one_of"]);
+    let lost = deals
+        .patch(&admin(), deal.id, lose("timing"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (lost.lost_reason.as_deref(), lost.lost_note.as_deref()),
+        (Some("timing"), Some("went elsewhere"))
+    );
 }
