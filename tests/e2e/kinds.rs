@@ -81,7 +81,7 @@ const DEALS: KindUnderTest = KindUnderTest {
         "type",
     ),
     facet: Some(("tag=blue", || json!({"tags": ["Blue"]}))),
-    sort: None,
+    sort: Some("title"),
     setup: Some(("/pipelines", sales_pipeline)),
 };
 

@@ -74,7 +74,7 @@ static SCHEMA: Schema = Schema {
     ],
     categories: [Some("status"), None],
     sorts: &[SortOrder::new("name", 1), SortOrder::new("updated_at", 2)],
-    time_filters: &[TimeFilter::CREATED],
+    range_filters: &[RangeFilter::CREATED],
     search: true,
     ..Schema::new("widget", "WIDGET", "widgets")
 };
@@ -130,9 +130,9 @@ impl Kind for WidgetKind {
             .collect()
     }
 
-    fn sort_keys(w: &Widget) -> [Option<String>; 3] {
+    fn sort_keys(w: &Widget) -> [Option<String>; 4] {
         let (name, updated) = (search::fold(&w.name), time_key(w.updated_at));
-        [Some(name), Some(updated), None]
+        [Some(name), Some(updated), None, None]
     }
 
     fn search_text(w: &Widget) -> SearchText {

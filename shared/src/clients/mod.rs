@@ -125,8 +125,8 @@ impl Kind for ClientKind {
         Vec::new()
     }
 
-    fn sort_keys(_: &Client) -> [Option<String>; 3] {
-        [None, None, None]
+    fn sort_keys(_: &Client) -> [Option<String>; 4] {
+        [None, None, None, None]
     }
 
     /// A client with a parent is listed under it (GSI2): its subsidiaries.

@@ -17,7 +17,7 @@ use crate::custom_fields::FieldValue;
 use crate::custom_fields::entries::Terms;
 use crate::records::query::{exact_facet, folded_facet, uuid_facet};
 use crate::records::{
-    Claim, Deletion, Facet, Kind, Records, Schema, SearchText, SortOrder, Stamp, TimeFilter,
+    Claim, Deletion, Facet, Kind, RangeFilter, Records, Schema, SearchText, SortOrder, Stamp,
 };
 use crate::values::search;
 use crate::values::time::time_key;
@@ -172,17 +172,17 @@ static SCHEMA: Schema = Schema {
         SortOrder::new("updated_at", 2),
         SortOrder::new("last_contacted_at", 3),
     ],
-    time_filters: &[
-        TimeFilter::CREATED,
-        TimeFilter::Between {
+    range_filters: &[
+        RangeFilter::CREATED,
+        RangeFilter::Between {
             name: "updated",
             slot: Some(2),
         },
-        TimeFilter::Between {
+        RangeFilter::Between {
             name: "last_contacted",
             slot: Some(3),
         },
-        TimeFilter::BeforeOrNever {
+        RangeFilter::BeforeOrNever {
             param: "not_contacted_since",
             slot: 3,
             never: NEVER,
@@ -239,7 +239,7 @@ impl Kind for ContactKind {
         out
     }
 
-    fn sort_keys(c: &Contact) -> [Option<String>; 3] {
+    fn sort_keys(c: &Contact) -> [Option<String>; 4] {
         let name: String = search::fold(&c.display_name)
             .chars()
             .take(NAME_KEY_MAX)
@@ -248,7 +248,12 @@ impl Kind for ContactKind {
             .fields
             .last_contacted_at
             .map_or_else(|| NEVER.to_string(), time_key);
-        [Some(name), Some(time_key(c.updated_at)), Some(contacted)]
+        [
+            Some(name),
+            Some(time_key(c.updated_at)),
+            Some(contacted),
+            None,
+        ]
     }
 
     fn search_text(c: &Contact) -> SearchText {

@@ -21,7 +21,7 @@ use crate::custom_fields::Reference;
 use crate::custom_fields::index::encode_number;
 use crate::errors::FieldErrors;
 use crate::records::query::{exact_facet, folded_facet, uuid_facet};
-use crate::records::{Facet, Kind, Records, Schema, SearchText, SortOrder, Stamp, TimeFilter};
+use crate::records::{Facet, Kind, RangeFilter, Records, Schema, SearchText, SortOrder, Stamp};
 use crate::store::{Query, WriteOp, key, n, s};
 use crate::values::time::time_key;
 use crate::{CrmError, FieldError};
@@ -60,6 +60,17 @@ fn pipeline(raw: &str) -> Result<String, FieldError> {
     uuid_facet("pipeline")(raw)
 }
 
+/// An amount bound of a list (`amount_min=1000`) as its sort key.
+fn amount_key(raw: &str) -> Result<String, crate::values::Invalid> {
+    crate::values::decimal::Exact::parse(raw)
+        .ok()
+        .filter(|x| !x.0.is_sign_negative())
+        .and_then(|x| encode_number(x.0))
+        .ok_or_else(|| {
+            crate::values::Invalid::new("decimal", "a decimal amount such as 1000 or 999.50")
+        })
+}
+
 static SCHEMA: Schema = Schema {
     // Most selective first: the planner drives a list by the first one filtered on.
     facets: &[
@@ -76,16 +87,23 @@ static SCHEMA: Schema = Schema {
         SortOrder::new("amount", 1),
         SortOrder::new("expected_close", 2),
         SortOrder::new("updated_at", 3),
+        SortOrder::new("title", 4),
     ],
-    time_filters: &[
-        TimeFilter::CREATED,
-        TimeFilter::Between {
+    range_filters: &[
+        RangeFilter::CREATED,
+        RangeFilter::Between {
             name: "expected_close",
             slot: Some(2),
         },
-        TimeFilter::Between {
+        RangeFilter::Between {
             name: "updated",
             slot: Some(3),
+        },
+        // The amount in the deal's own currency, whatever it is.
+        RangeFilter::Values {
+            name: "amount",
+            slot: 1,
+            key: amount_key,
         },
     ],
     search: true,
@@ -221,8 +239,9 @@ impl Kind for DealKind {
         out
     }
 
-    /// Amount (the decimal amount whatever its currency; no value first), expected close, updated.
-    fn sort_keys(d: &Deal) -> [Option<String>; 3] {
+    /// Amount (the decimal amount whatever its currency; no value first), expected close,
+    /// updated, title.
+    fn sort_keys(d: &Deal) -> [Option<String>; 4] {
         let amount = d
             .value
             .as_ref()
@@ -232,7 +251,16 @@ impl Kind for DealKind {
             || NO_VALUE.to_string(),
             |day| time_key(day.and_time(chrono::NaiveTime::MIN).and_utc()),
         );
-        [Some(amount), Some(close), Some(time_key(d.updated_at))]
+        let title: String = crate::values::search::fold(&d.title)
+            .chars()
+            .take(60)
+            .collect();
+        [
+            Some(amount),
+            Some(close),
+            Some(time_key(d.updated_at)),
+            Some(title),
+        ]
     }
 
     fn search_text(d: &Deal) -> SearchText {

@@ -33,8 +33,8 @@ pub const TEAM_INDEX: &str = "GSI2";
 /// The indexes that qualify facet entries by the kind's two category dimensions.
 pub const CATEGORY_INDEXES: [&str; 2] = ["GSI6", "GSI7"];
 
-/// The indexes of the three sort slots.
-pub const SORT_INDEXES: [&str; 3] = ["GSI3", "GSI4", "GSI5"];
+/// The indexes of the four sort slots.
+pub const SORT_INDEXES: [&str; 4] = ["GSI3", "GSI4", "GSI5", "GSI8"];
 
 /// The shard of a record: the last byte of a UUIDv7 is random.
 pub fn shard_of(id: Uuid) -> u8 {

@@ -83,13 +83,13 @@ impl Facet {
     }
 }
 
-/// An order of a list besides creation: one of three sort slots (GSI3, GSI4, GSI5), each entry
+/// An order of a list besides creation: one of four sort slots (GSI3, GSI4, GSI5, GSI8), each entry
 /// keyed `{value}#{id}` there.
 #[derive(Debug, Clone, Copy)]
 pub struct SortOrder {
     /// The `sort` parameter: `name`, `updated_at`, …
     pub param: &'static str,
-    /// 1, 2 or 3.
+    /// 1 to 4.
     pub slot: u8,
 }
 
@@ -99,9 +99,9 @@ impl SortOrder {
     }
 }
 
-/// A time filter of a list.
+/// A range filter of a list: times, or values of a sort slot.
 #[derive(Debug, Clone, Copy)]
-pub enum TimeFilter {
+pub enum RangeFilter {
     /// Parameters `{name}_from` and `{name}_to`, on the creation time (`slot: None`, the id) or
     /// on a sort slot holding time keys; records without a value there are not in the range.
     Between {
@@ -114,6 +114,13 @@ pub enum TimeFilter {
         param: &'static str,
         slot: u8,
         never: &'static str,
+    },
+    /// Parameters `{name}_min` and `{name}_max` (both included) on a sort slot whose keys
+    /// `key` makes from a parameter (a deal's amount), or the rule it breaks.
+    Values {
+        name: &'static str,
+        slot: u8,
+        key: fn(&str) -> Result<String, crate::values::Invalid>,
     },
 }
 
@@ -137,7 +144,7 @@ pub struct Schema {
     /// reads only the records having both.
     pub categories: [Option<&'static str>; 2],
     pub sorts: &'static [SortOrder],
-    pub time_filters: &'static [TimeFilter],
+    pub range_filters: &'static [RangeFilter],
     /// Whether records are searchable (`q`).
     pub search: bool,
     /// Top-level record fields that are not changes of their own in the audit trail (besides
@@ -145,9 +152,9 @@ pub struct Schema {
     pub audit_ignore: &'static [&'static str],
 }
 
-impl TimeFilter {
+impl RangeFilter {
     /// `created_from` / `created_to`.
-    pub const CREATED: TimeFilter = TimeFilter::Between {
+    pub const CREATED: RangeFilter = RangeFilter::Between {
         name: "created",
         slot: None,
     };
@@ -167,7 +174,7 @@ impl Schema {
             facets: &[],
             categories: [None, None],
             sorts: &[],
-            time_filters: &[],
+            range_filters: &[],
             search: false,
             audit_ignore: &[],
         }
@@ -350,7 +357,7 @@ pub trait Kind: Send + Sync + Sized + 'static {
     fn facets(record: &Self::Record) -> Vec<(&'static str, String)>;
 
     /// The record's value in each sort slot (without the `#{id}` the engine appends).
-    fn sort_keys(record: &Self::Record) -> [Option<String>; 3];
+    fn sort_keys(record: &Self::Record) -> [Option<String>; 4];
 
     fn search_text(_record: &Self::Record) -> SearchText {
         SearchText::default()

@@ -31,8 +31,8 @@ pub mod write;
 
 pub use custom::{ReferenceCheck, WrittenValues};
 pub use kind::{
-    Bookkeeping, Claim, Deletion, Facet, Kind, Record, Schema, SearchText, SortOrder, Stamp,
-    TimeFilter,
+    Bookkeeping, Claim, Deletion, Facet, Kind, RangeFilter, Record, Schema, SearchText, SortOrder,
+    Stamp,
 };
 pub use query::RecordQuery;
 pub use reader::{ReadStats, read_budget};

@@ -10,7 +10,7 @@
 //! - `cf.{key}` / `cf.{key}[op]` custom field filters;
 //! - `limit`, `cursor`.
 
-use super::kind::{Schema, TimeFilter};
+use super::kind::{RangeFilter, Schema};
 use crate::custom_fields::filter::{MAX_FILTERS, RawFilter, raw_filter};
 use crate::errors::FieldErrors;
 use crate::values::search;
@@ -133,12 +133,12 @@ impl RecordQuery {
                 e.push("q", "searchable", "must contain a letter or digit");
             }
         }
-        for filter in schema.time_filters {
+        for filter in schema.range_filters {
             let mut bound = |k: String, end: DayEnd| {
                 get(&k).and_then(|v| e.check(k.as_str(), parse_bound(v, end)))
             };
             match *filter {
-                TimeFilter::Between { name, slot } => {
+                RangeFilter::Between { name, slot } => {
                     let from = bound(format!("{name}_from"), DayEnd::Start);
                     let to = bound(format!("{name}_to"), DayEnd::End);
                     if from.is_none() && to.is_none() {
@@ -159,7 +159,21 @@ impl RecordQuery {
                         },
                     });
                 }
-                TimeFilter::BeforeOrNever { param, slot, never } => {
+                RangeFilter::Values { name, slot, key } => {
+                    let mut value = |k: String| get(&k).and_then(|v| e.check(k.as_str(), key(v)));
+                    let min = value(format!("{name}_min"));
+                    let max = value(format!("{name}_max"));
+                    if min.is_none() && max.is_none() {
+                        continue;
+                    }
+                    // Keys are `{value}#{id}`: from the lowest key of `min` to past every key of `max`.
+                    q.ranges.push(KeyBounds {
+                        slot: Some(slot),
+                        lo: min.unwrap_or_else(|| "!".to_string()),
+                        hi: max.map_or_else(|| "~".to_string(), |m| format!("{m}#~")),
+                    });
+                }
+                RangeFilter::BeforeOrNever { param, slot, never } => {
                     if let Some(since) = bound(param.to_string(), DayEnd::Start) {
                         q.ranges.push(KeyBounds {
                             slot: Some(slot),
@@ -193,20 +207,24 @@ impl RecordQuery {
 
 fn known_parameters(schema: &Schema) -> Vec<String> {
     let mut names: Vec<String> = ["sort", "limit", "cursor"].map(String::from).to_vec();
-    if !schema.facets.is_empty() || !schema.time_filters.is_empty() {
+    if !schema.facets.is_empty() || !schema.range_filters.is_empty() {
         names.extend(["owner", "team"].map(String::from));
     }
     if schema.search {
         names.push("q".into());
     }
     names.extend(schema.facets.iter().map(|f| f.param.to_string()));
-    for filter in schema.time_filters {
+    for filter in schema.range_filters {
         match filter {
-            TimeFilter::Between { name, .. } => {
+            RangeFilter::Between { name, .. } => {
                 names.push(format!("{name}_from"));
                 names.push(format!("{name}_to"));
             }
-            TimeFilter::BeforeOrNever { param, .. } => names.push(param.to_string()),
+            RangeFilter::BeforeOrNever { param, .. } => names.push(param.to_string()),
+            RangeFilter::Values { name, .. } => {
+                names.push(format!("{name}_min"));
+                names.push(format!("{name}_max"));
+            }
         }
     }
     names
@@ -301,12 +319,12 @@ mod tests {
             param: "name",
             slot: 1,
         }],
-        time_filters: &[
-            TimeFilter::Between {
+        range_filters: &[
+            RangeFilter::Between {
                 name: "created",
                 slot: None,
             },
-            TimeFilter::Between {
+            RangeFilter::Between {
                 name: "updated",
                 slot: Some(2),
             },

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 /// The global secondary indexes of the table (`template.yaml` defines the same): each keyed by
 /// `{name}PK` / `{name}SK`.
-pub const INDEXES: [&str; 7] = ["GSI1", "GSI2", "GSI3", "GSI4", "GSI5", "GSI6", "GSI7"];
+pub const INDEXES: [&str; 8] = [
+    "GSI1", "GSI2", "GSI3", "GSI4", "GSI5", "GSI6", "GSI7", "GSI8",
+];
 
 /// DynamoDB allows 100 writes per transaction.
 pub const MAX_TRANSACTION_WRITES: usize = 100;

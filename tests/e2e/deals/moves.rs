@@ -159,6 +159,18 @@ async fn s4_2_deals_are_listed_by_stage_status_amount_and_expected_close() {
         "/deals?expected_close_from=2027-02-01&expected_close_to=2027-03-10&sort=expected_close";
     assert_eq!(titles(stack.get(q, &admin).await), ["Large", "Medium"]);
     assert_eq!(titles(stack.get("/deals?q=medi", &admin).await), ["Medium"]);
+    let amounts = "/deals?amount_min=900.01&amount_max=15000.50&sort=-amount";
+    assert_eq!(titles(stack.get(amounts, &admin).await), ["Medium"]);
+    let from_900 = "/deals?amount_min=900&sort=amount";
+    assert_eq!(
+        titles(stack.get(from_900, &admin).await),
+        ["Small", "Medium", "Large"]
+    );
+    let r = stack.get("/deals?amount_min=lots", &admin).await;
+    assert_eq!(
+        (r.status, errors(&r)),
+        (422, vec![pair("amount_min", "decimal")])
+    );
     stack
         .call(
             "PATCH",
@@ -171,7 +183,11 @@ async fn s4_2_deals_are_listed_by_stage_status_amount_and_expected_close() {
         titles(stack.get("/deals?status=lost", &admin).await),
         ["Small"]
     );
-    let r = stack.get("/deals?status=closed&sort=title", &admin).await;
+    assert_eq!(
+        titles(stack.get("/deals?sort=title", &admin).await),
+        ["Large", "Medium", "None", "Small"]
+    );
+    let r = stack.get("/deals?status=closed&sort=name", &admin).await;
     assert_eq!(r.status, 422);
     assert_eq!(
         errors(&r),
