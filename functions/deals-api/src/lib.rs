@@ -110,7 +110,7 @@ async fn create_deal(
 /// List deals, newest first, cursor-paginated: filtered by `pipeline`, `stage`, `status`,
 /// `owner`, `team`, `client`, `contact`, `tag`, `source`, `expected_close_from/_to`,
 /// `created_from/_to`, `updated_from/_to`, `amount_min/_max` and custom fields (`cf.{key}`, `cf.{key}[op]`),
-/// searched by title words (`q`), sorted by `amount`, `expected_close`, `updated_at`,
+/// searched by title words (`q`), sorted by `amount`, `expected_close`, `updated_at`, `title`,
 /// `created_at` or `cf.{key}` (`-` for descending).
 #[utoipa::path(get, path = "/deals", tag = "deals",
     params(("pipeline" = Option<uuid::Uuid>, Query), ("stage" = Option<uuid::Uuid>, Query),
@@ -123,7 +123,7 @@ async fn create_deal(
            ("amount_min" = Option<String>, Query, description = "Lowest amount, in the deal's own currency"),
            ("amount_max" = Option<String>, Query, description = "Highest amount, in the deal's own currency"),
            ("cf.{key}" = Option<String>, Query, description = "A custom field filter; `cf.{key}[op]` for other operators"),
-           ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, created_at or cf.{key}; `-` for descending"),
+           ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, created_at or cf.{key}; `-` for descending"),
            ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses((status = 200, description = "A page of deals", body = Page<Deal>),
