@@ -147,8 +147,18 @@ fn status_of(kind: StageKind) -> DealStatus {
 /// following it (or the stage following a status asked for), and when it entered the stage.
 fn settle(pipeline: &Pipeline, before: Option<&Deal>, after: &mut Deal) -> Result<(), CrmError> {
     let mut e = FieldErrors::new();
-    if after.stage_id.is_nil() {
-        after.stage_id = pipeline.stages.first().map(|s| s.id).unwrap_or_default();
+    let restoring = before.is_some_and(|b| b.deleted_at.is_some()) && after.deleted_at.is_none();
+    let gone = pipeline.stage(after.stage_id).is_none();
+    // A deal restored after its stage was deleted goes to the first open stage.
+    if after.stage_id.is_nil() || (restoring && gone) {
+        let open = pipeline
+            .stages
+            .iter()
+            .find(|s| s.kind == StageKind::Open && s.moving_to.is_none());
+        after.stage_id = open
+            .or(pipeline.stages.first())
+            .map(|s| s.id)
+            .unwrap_or_default();
     }
     let status_asked = before.is_some_and(|b| b.status != after.status);
     let stage_named = before.is_none_or(|b| b.stage_id != after.stage_id);

@@ -360,6 +360,8 @@ impl<K: Kind> Records<K> {
             *at = None;
             *by = None;
         }
+        // What the record refers to may have changed while it was in the trash.
+        K::check_write(self, caller, Some(&current), &mut restored).await?;
         let audit = AuditEntry::of_records_ignoring(
             AuditAction::Restored,
             None,

@@ -397,3 +397,23 @@ async fn s4_2_a_lost_reason_comes_from_the_tenants_catalogue_once_it_has_one() {
         (Some("timing"), Some("went elsewhere"))
     );
 }
+
+#[tokio::test]
+async fn s4_1_a_deal_restored_after_its_stage_was_deleted_goes_to_the_first_open_stage() {
+    use crate::deals::stage_removal::delete_stage;
+    let (catalog, p) = setup().await;
+    let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
+    let (lead, proposal) = (p.stages[0].id, p.stages[1].id);
+    let deal = create(&deals, &p, json!({"stage_id": proposal})).await;
+    deals.delete(&admin(), deal.id, None).await.unwrap();
+    let removal = delete_stage(&deals, &pipelines, &admin(), p.id, proposal, lead)
+        .await
+        .unwrap();
+    assert_eq!((removal.moved, removal.continues), (0, false));
+    let restored = deals.restore(&admin(), deal.id).await.unwrap();
+    assert_eq!(restored.stage_id, lead);
+    assert_eq!(
+        moves(&deals, deal.id).await,
+        [(None, proposal), (Some(proposal), lead)]
+    );
+}
