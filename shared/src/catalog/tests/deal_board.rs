@@ -158,7 +158,7 @@ async fn world() -> World {
     }
 }
 
-async fn run(ops: Vec<Op>) {
+async fn run(ops: Vec<Op>, rates: (u32, u32)) {
     let w = world().await;
     let deals = w.catalog.deals();
     let mut ids: Vec<Uuid> = Vec::new();
@@ -331,6 +331,47 @@ async fn run(ops: Vec<Op>) {
             );
         }
     }
+
+    // The board in the base currency, with exchange rates set now: each stage's total is its
+    // exact per-currency sums converted once and rounded once.
+    let (usd, jpy) = (
+        format!("{}.{:04}", rates.0 / 10_000, rates.0 % 10_000),
+        format!("0.{:06}", rates.1),
+    );
+    let patch =
+        serde_json::from_value(json!({"exchange_rates": {"USD": usd, "JPY": jpy}})).unwrap();
+    let settings = crate::settings::SettingsStore::new(w.catalog.table().clone());
+    let saved = crate::settings::patch(&settings, &admin(), patch, None)
+        .await
+        .unwrap();
+    let pipeline = w
+        .catalog
+        .pipelines()
+        .get(&admin(), w.pipeline.id)
+        .await
+        .unwrap();
+    let shown = board::board(&deals, &admin(), &pipeline, 5).await.unwrap();
+    let live = all.iter().filter(|d| d.deleted_at.is_none());
+    let expected = board::recompute(live);
+    for stage in &shown.stages {
+        let sums = expected.get(&stage.stage_id).cloned().unwrap_or_default();
+        let convert = |m: &BTreeMap<String, Decimal>| {
+            crate::values::money::total_in_base(
+                m.iter().map(|(c, v)| (c.as_str(), *v)),
+                "EUR",
+                &saved.exchange_rates,
+            )
+            .unwrap()
+            .to_string()
+        };
+        let probability = pipeline.stage(stage.stage_id).unwrap().probability.0;
+        assert_eq!(stage.count, sums.count);
+        assert_eq!(stage.total.amount, convert(&sums.all));
+        assert_eq!(
+            stage.weighted_total.amount,
+            convert(&sums.weighted(probability))
+        );
+    }
 }
 
 proptest! {
@@ -338,12 +379,13 @@ proptest! {
 
     #[test]
     fn s4_3_the_board_cells_equal_the_sums_of_the_deals_each_caller_sees(
-        ops in proptest::collection::vec(op(), 1..24)
+        ops in proptest::collection::vec(op(), 1..24),
+        rates in (1u32..200_000, 1u32..20_000),
     ) {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(run(ops));
+            .block_on(run(ops, rates));
     }
 }
