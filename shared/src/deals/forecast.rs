@@ -3,7 +3,7 @@
 //! in; the lost reasons with their counts. From the month cells kept in each deal's
 //! transaction ([`super::board::Grid::Months`]), for exactly the deals the caller may see.
 
-use super::board::{Amount, Grid, Sums, in_base, numbers_of, visible_cells};
+use super::cells::{Amount, Grid, Sums, in_base, numbers_of, visible_cells};
 use super::{Deals, Pipeline};
 use crate::settings::SettingsStore;
 use crate::{Caller, CrmError};
@@ -131,7 +131,7 @@ pub async fn forecast(
         add(&head, &numbers);
     }
     for d in &shared {
-        for (head, numbers) in super::board::shared_numbers(Grid::Months, d) {
+        for (head, numbers) in super::cells::shared_numbers(Grid::Months, d) {
             add(&head, &numbers);
         }
     }

@@ -4,16 +4,16 @@
 //! exact money, and its stage history, written in the deal's own transaction.
 
 pub mod board;
+pub mod cells;
 mod deal;
 pub mod forecast;
+pub mod lost_reasons;
 pub mod pipeline;
 pub mod stage_removal;
 
 pub use deal::{Deal, DealPatch, DealStatus, NewDeal};
-pub use pipeline::{
-    LostReason, LostReasons, LostReasonsInput, NewPipeline, Pipeline, PipelinePatch, Pipelines,
-    Stage, StageInput, StageKind,
-};
+pub use lost_reasons::{LostReason, LostReasons, LostReasonsInput};
+pub use pipeline::{NewPipeline, Pipeline, PipelinePatch, Pipelines, Stage, StageInput, StageKind};
 
 use crate::Caller;
 use crate::contacts::tag_key;
@@ -358,7 +358,7 @@ impl Kind for DealKind {
         before: Option<&Deal>,
         after: Option<&Deal>,
     ) -> Result<Vec<WriteOp>, CrmError> {
-        let mut writes = board::cell_writes(tenant, before, after);
+        let mut writes = cells::cell_writes(tenant, before, after);
         writes.extend(stage_change(tenant, before, after)?);
         Ok(writes)
     }
