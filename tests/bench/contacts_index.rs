@@ -12,7 +12,6 @@
 //! table created from the template's definition.
 
 use chrono::{Duration, Utc};
-use crm_local::template::Template;
 use crm_shared::catalog::Catalog;
 use crm_shared::contacts::ContactKind;
 use crm_shared::custom_fields::store::FieldStore;
@@ -39,22 +38,8 @@ struct Scenario {
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::var("BENCH_CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let id = Uuid::now_v7().simple().to_string();
-    let table_name = format!("bench-{}", &id[id.len() - 12..]);
-    let endpoint = std::env::var("BENCH_DYNAMODB_URL")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .expect("set BENCH_DYNAMODB_URL or AWS_ENDPOINT_URL: run `make bench`");
-    let aws = crm_local::local_clients(&endpoint, "eu-central-1").await;
-    let template =
-        Template::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
-            .expect("template.yaml");
-    crm_local::provision::create_table_only(&template, &aws, &table_name)
-        .await
-        .expect("creating the table");
+    let n = dynamo::size("BENCH_CONTACTS", 100_000);
+    let (aws, table_name, endpoint) = dynamo::fresh_table("bench").await;
     let teams: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
 
     let started = std::time::Instant::now();

@@ -8,7 +8,6 @@
 //! `deals::stored_items` and their cells with `deals::board::cell_items`, the items the API
 //! writes, into a table created from the template's definition (see `contacts_index.rs`).
 
-use crm_local::template::Template;
 use crm_shared::catalog::Catalog;
 use crm_shared::deals::board::{self, cell_items};
 use crm_shared::deals::{Deal, NewPipeline, move_writes, stored_items};
@@ -31,22 +30,8 @@ const OWNERS: usize = 50;
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::var("BENCH_DEALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let id = Uuid::now_v7().simple().to_string();
-    let table_name = format!("deals-{}", &id[id.len() - 12..]);
-    let endpoint = std::env::var("BENCH_DYNAMODB_URL")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .expect("set BENCH_DYNAMODB_URL or AWS_ENDPOINT_URL: run `make bench`");
-    let aws = crm_local::local_clients(&endpoint, "eu-central-1").await;
-    let template =
-        Template::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
-            .expect("template.yaml");
-    crm_local::provision::create_table_only(&template, &aws, &table_name)
-        .await
-        .expect("creating the table");
+    let n = dynamo::size("BENCH_DEALS", 10_000);
+    let (aws, table_name, endpoint) = dynamo::fresh_table("deals").await;
     let plain = Catalog::new(Table::new(DynamoItemStore::new(
         aws.dynamodb.clone(),
         table_name.clone(),

@@ -86,3 +86,30 @@ pub async fn write_batch(
     }
     n
 }
+
+/// The size a benchmark loads: `var` from the environment, else `default`.
+pub fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A fresh table named `{prefix}-…`, created from the template's definition, on the endpoint
+/// in `BENCH_DYNAMODB_URL` (else `AWS_ENDPOINT_URL`): the clients, the table name, the endpoint.
+pub async fn fresh_table(prefix: &str) -> (crm_shared::AwsClients, String, String) {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let table_name = format!("{prefix}-{}", &id[id.len() - 12..]);
+    let endpoint = std::env::var("BENCH_DYNAMODB_URL")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .expect("set BENCH_DYNAMODB_URL or AWS_ENDPOINT_URL: run `make bench`");
+    let aws = crm_local::local_clients(&endpoint, "eu-central-1").await;
+    let template = crm_local::template::Template::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+    )
+    .expect("template.yaml");
+    crm_local::provision::create_table_only(&template, &aws, &table_name)
+        .await
+        .expect("creating the table");
+    (aws, table_name, endpoint)
+}

@@ -16,7 +16,7 @@ use crate::settings::{SettingsStore, TenantSettings};
 use crate::{Caller, CrmError};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
 /// Cards per stage on the first page of a board (at most 200).
@@ -112,75 +112,79 @@ fn stage_totals(
     Ok((total, weighted_total, by_currency))
 }
 
-/// The cards of a page of deals: names of the clients and primary contacts the caller sees.
-async fn cards(
-    deals: &Deals,
-    caller: &Caller,
-    stage: &Stage,
-    page: &[Deal],
-    now: DateTime<Utc>,
-) -> Result<Vec<Card>, CrmError> {
-    let tenant = &caller.tenant_id;
-    let table = deals.ctx.table.clone();
-    let client_ids: Vec<Uuid> = page
-        .iter()
-        .filter_map(|d| d.client_id)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let contact_ids: Vec<Uuid> = page
-        .iter()
-        .filter_map(Deal::primary_contact)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let clients = if client_ids.is_empty() {
-        Default::default()
-    } else {
-        RecordStore::<ClientKind>::new(table.clone())
-            .get_many(tenant, &client_ids)
-            .await?
-    };
-    let contacts = if contact_ids.is_empty() {
-        Default::default()
-    } else {
-        RecordStore::<ContactKind>::new(table)
-            .get_many(tenant, &contact_ids)
-            .await?
-    };
-    Ok(page
-        .iter()
-        .map(|d| {
-            let days_in_stage = (now - d.stage_entered_at).num_days().max(0);
-            let client_name = d
-                .client_id
-                .and_then(|id| clients.get(&id))
-                .filter(|c| caller.sees(&c.access()))
-                .map(|c| c.fields.name.clone());
-            let primary_contact_name = d
+/// The names a board shows beside its deals: of the clients and primary contacts the caller
+/// sees, read once for every card of the board.
+struct Names {
+    clients: HashMap<Uuid, String>,
+    contacts: HashMap<Uuid, String>,
+}
+
+impl Names {
+    async fn of<'a>(
+        deals: &Deals,
+        caller: &Caller,
+        shown: impl Iterator<Item = &'a Deal> + Clone,
+    ) -> Result<Self, CrmError> {
+        let tenant = &caller.tenant_id;
+        let table = deals.ctx.table.clone();
+        let ids = |of: fn(&Deal) -> Option<Uuid>| -> Vec<Uuid> {
+            shown
+                .clone()
+                .filter_map(of)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        let (client_ids, contact_ids) = (ids(|d| d.client_id), ids(Deal::primary_contact));
+        let mut names = Self {
+            clients: HashMap::new(),
+            contacts: HashMap::new(),
+        };
+        if !client_ids.is_empty() {
+            let found = RecordStore::<ClientKind>::new(table.clone())
+                .get_many(tenant, &client_ids)
+                .await?;
+            names.clients = found
+                .into_iter()
+                .filter(|(_, c)| caller.sees(&c.access()))
+                .map(|(id, c)| (id, c.fields.name))
+                .collect();
+        }
+        if !contact_ids.is_empty() {
+            let found = RecordStore::<ContactKind>::new(table)
+                .get_many(tenant, &contact_ids)
+                .await?;
+            names.contacts = found
+                .into_iter()
+                .filter(|(_, c)| c.deleted_at.is_none() && caller.sees(&c.access()))
+                .map(|(id, c)| (id, c.display_name))
+                .collect();
+        }
+        Ok(names)
+    }
+
+    fn card(&self, d: &Deal, stage: &Stage, now: DateTime<Utc>) -> Card {
+        let days_in_stage = (now - d.stage_entered_at).num_days().max(0);
+        Card {
+            id: d.id,
+            title: d.title.clone(),
+            amount: d.value.as_ref().map(|m| m.amount.to_string()),
+            currency: d.value.as_ref().map(|m| m.currency.clone()),
+            owner: d.owner.clone(),
+            client_id: d.client_id,
+            client_name: d.client_id.and_then(|id| self.clients.get(&id).cloned()),
+            primary_contact_id: d.primary_contact(),
+            primary_contact_name: d
                 .primary_contact()
-                .and_then(|id| contacts.get(&id))
-                .filter(|c| c.deleted_at.is_none() && caller.sees(&c.access()))
-                .map(|c| c.display_name.clone());
-            Card {
-                id: d.id,
-                title: d.title.clone(),
-                amount: d.value.as_ref().map(|m| m.amount.to_string()),
-                currency: d.value.as_ref().map(|m| m.currency.clone()),
-                owner: d.owner.clone(),
-                client_id: d.client_id,
-                client_name,
-                primary_contact_id: d.primary_contact(),
-                primary_contact_name,
-                expected_close: d.expected_close,
-                days_in_stage,
-                rotting: d.status == DealStatus::Open
-                    && stage
-                        .rotting_days
-                        .is_some_and(|r| days_in_stage >= i64::from(r)),
-            }
-        })
-        .collect())
+                .and_then(|id| self.contacts.get(&id).cloned()),
+            expected_close: d.expected_close,
+            days_in_stage,
+            rotting: d.status == DealStatus::Open
+                && stage
+                    .rotting_days
+                    .is_some_and(|r| days_in_stage >= i64::from(r)),
+        }
+    }
 }
 
 /// `GET /pipelines/{id}/board`.
@@ -222,18 +226,31 @@ pub async fn board(
             }
             page
         };
-        stages.push(BoardStage {
-            stage_id: stage.id,
-            name: stage.name.clone(),
-            probability: stage.probability,
-            count: s.count,
-            total,
-            weighted_total,
-            by_currency,
-            cards: cards(deals, caller, stage, &page.items, now).await?,
-            next_cursor: page.next_cursor,
-        });
+        stages.push((
+            BoardStage {
+                stage_id: stage.id,
+                name: stage.name.clone(),
+                probability: stage.probability,
+                count: s.count,
+                total,
+                weighted_total,
+                by_currency,
+                cards: Vec::new(),
+                next_cursor: page.next_cursor,
+            },
+            page.items,
+        ));
     }
+    let names = Names::of(deals, caller, stages.iter().flat_map(|(_, page)| page)).await?;
+    let stages = pipeline
+        .stages
+        .iter()
+        .zip(stages)
+        .map(|(stage, (mut shown, page))| {
+            shown.cards = page.iter().map(|d| names.card(d, stage, now)).collect();
+            shown
+        })
+        .collect();
     Ok(Board {
         pipeline_id: pipeline.id,
         base_currency: settings.base_currency,

@@ -79,14 +79,9 @@ fn heads(d: &Deal) -> Vec<(Grid, String)> {
 /// A cell a deal counts in: its key, the attributes it is found by, what the deal adds.
 type Contribution = (Key, Item, BTreeMap<String, Decimal>);
 
-/// A live deal's cells and what it adds there.
-fn contributions(tenant: &str, d: &Deal) -> Vec<Contribution> {
-    if d.deleted_at.is_some() {
-        return Vec::new();
-    }
-    let owner = d.owner.as_deref().unwrap_or("-");
-    let team = d.team.map_or_else(|| "-".to_string(), |t| t.to_string());
-    let vis = visibility_name(d.visibility);
+/// What a deal adds to each cell it counts in: 1, and its amount per currency (all; on the
+/// stage's probability; weighted by its own).
+fn numbers_of_deal(d: &Deal) -> BTreeMap<String, Decimal> {
     let mut add = BTreeMap::from([("n".to_string(), Decimal::ONE)]);
     if let Some(m) = &d.value {
         let amount = m.amount.0;
@@ -99,6 +94,18 @@ fn contributions(tenant: &str, d: &Deal) -> Vec<Contribution> {
             ),
         };
     }
+    add
+}
+
+/// A live deal's cells and what it adds there.
+fn contributions(tenant: &str, d: &Deal) -> Vec<Contribution> {
+    if d.deleted_at.is_some() {
+        return Vec::new();
+    }
+    let owner = d.owner.as_deref().unwrap_or("-");
+    let team = d.team.map_or_else(|| "-".to_string(), |t| t.to_string());
+    let vis = visibility_name(d.visibility);
+    let add = numbers_of_deal(d);
     heads(d)
         .into_iter()
         .map(|(grid, head)| {
@@ -281,17 +288,17 @@ pub(super) fn shared_numbers(
     grid: Grid,
     d: &Deal,
 ) -> Vec<(Vec<String>, BTreeMap<String, Decimal>)> {
-    contributions("", d)
+    if d.deleted_at.is_some() {
+        return Vec::new();
+    }
+    heads(d)
         .into_iter()
-        .filter(|(key, _, _)| {
-            key.pk.contains(match grid {
-                Grid::Stages => "#DEALCELLS#",
-                Grid::Months => "#DEALMONTHS#",
-            })
-        })
-        .map(|(key, _, add)| {
-            let head = key.sk.split("#o:").next().unwrap_or_default();
-            (head.split('#').map(str::to_string).collect(), add)
+        .filter(|(g, _)| *g == grid)
+        .map(|(_, head)| {
+            (
+                head.split('#').map(str::to_string).collect(),
+                numbers_of_deal(d),
+            )
         })
         .collect()
 }

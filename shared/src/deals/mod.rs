@@ -370,33 +370,31 @@ fn stage_change(
     before: Option<&Deal>,
     after: Option<&Deal>,
 ) -> Result<Option<WriteOp>, CrmError> {
-    {
-        let Some(after) = after else {
-            return Ok(None);
-        };
-        let moved = before
-            .is_none_or(|b| b.stage_id != after.stage_id || b.pipeline_id != after.pipeline_id);
-        if !moved || after.deleted_at.is_some() {
-            return Ok(None);
-        }
-        let change = StageChange {
-            from_stage_id: before.map(|b| b.stage_id),
-            to_stage_id: after.stage_id,
-            from_pipeline_id: before.map(|b| b.pipeline_id),
-            to_pipeline_id: after.pipeline_id,
-            actor: after.updated_by.clone(),
-            at: after.stage_entered_at,
-            seconds_in_previous_stage: before
-                .map(|b| (after.stage_entered_at - b.stage_entered_at).num_seconds()),
-        };
-        let pk = crate::records::keys::record_pk(tenant, &SCHEMA, after.id);
-        let sk = format!("{STAGE_HISTORY_PREFIX}{}", crate::values::new_id());
-        let mut keys = key(pk, sk);
-        keys.insert("entity".into(), s("deal_stage_change"));
-        keys.insert("tenant_id".into(), s(tenant));
-        keys.insert("version".into(), n(after.version));
-        crate::store::to_item(&change, keys).map(|i| Some(WriteOp::put_new(i)))
+    let Some(after) = after else {
+        return Ok(None);
+    };
+    let moved =
+        before.is_none_or(|b| b.stage_id != after.stage_id || b.pipeline_id != after.pipeline_id);
+    if !moved || after.deleted_at.is_some() {
+        return Ok(None);
     }
+    let change = StageChange {
+        from_stage_id: before.map(|b| b.stage_id),
+        to_stage_id: after.stage_id,
+        from_pipeline_id: before.map(|b| b.pipeline_id),
+        to_pipeline_id: after.pipeline_id,
+        actor: after.updated_by.clone(),
+        at: after.stage_entered_at,
+        seconds_in_previous_stage: before
+            .map(|b| (after.stage_entered_at - b.stage_entered_at).num_seconds()),
+    };
+    let pk = crate::records::keys::record_pk(tenant, &SCHEMA, after.id);
+    let sk = format!("{STAGE_HISTORY_PREFIX}{}", crate::values::new_id());
+    let mut keys = key(pk, sk);
+    keys.insert("entity".into(), s("deal_stage_change"));
+    keys.insert("tenant_id".into(), s(tenant));
+    keys.insert("version".into(), n(after.version));
+    crate::store::to_item(&change, keys).map(|i| Some(WriteOp::put_new(i)))
 }
 
 /// A deal's stage history, oldest first (S4.2), for a caller who may see the deal.

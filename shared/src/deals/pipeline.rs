@@ -383,7 +383,17 @@ impl Pipelines {
         if next == current {
             return Ok(current);
         }
-        next.version += 1;
+        self.replace(caller, &current, next).await
+    }
+
+    /// Writes `next` as the version after `current` (412 if `current` changed meanwhile).
+    pub async fn replace(
+        &self,
+        caller: &Caller,
+        current: &Pipeline,
+        mut next: Pipeline,
+    ) -> Result<Pipeline, CrmError> {
+        next.version = current.version + 1;
         next.updated_at = crate::values::now();
         next.updated_by = caller.user_id.clone();
         self.put(&caller.tenant_id, &next, Some(current.version))

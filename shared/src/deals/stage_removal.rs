@@ -85,7 +85,7 @@ pub async fn delete_stage(
                     s.moving_to = Some(target.id);
                 }
             }
-            pipeline = save(pipelines, caller, &pipeline, marked).await?;
+            pipeline = pipelines.replace(caller, &pipeline, marked).await?;
         }
     }
     let params = BTreeMap::from([("stage".to_string(), stage_id.to_string())]);
@@ -115,25 +115,10 @@ pub async fn delete_stage(
     }
     let mut without = pipeline.clone();
     without.stages.retain(|s| s.id != stage_id);
-    let pipeline = save(pipelines, caller, &pipeline, without).await?;
+    let pipeline = pipelines.replace(caller, &pipeline, without).await?;
     Ok(StageRemoval {
         moved,
         continues: false,
         pipeline,
     })
-}
-
-async fn save(
-    pipelines: &Pipelines,
-    caller: &Caller,
-    current: &Pipeline,
-    mut next: Pipeline,
-) -> Result<Pipeline, CrmError> {
-    next.version = current.version + 1;
-    next.updated_at = crate::values::now();
-    next.updated_by = caller.user_id.clone();
-    pipelines
-        .put(&caller.tenant_id, &next, Some(current.version))
-        .await?;
-    Ok(next)
 }

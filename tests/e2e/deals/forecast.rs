@@ -108,6 +108,11 @@ async fn s4_4_the_forecast_buckets_open_deals_by_month_and_counts_won_lost_and_r
     let r = stack.get(&query, &mia).await;
     assert_eq!(r.body["months"][2]["open"]["count"], 0);
     assert_eq!(r.body["months"][1]["open"]["count"], 2);
+    // Another tenant's owner and a portal user get 404.
+    let other = stack.token("other-tenant", "olga", "owner");
+    assert_eq!(stack.status("GET", &query, &other, None).await, 404);
+    let portal = stack.token("acme", "pat", "portal");
+    assert_eq!(stack.status("GET", &query, &portal, None).await, 404);
     // Months are checked.
     let bad = format!("{forecast}?from=2027-13&to=2026-01");
     let r = stack.get(&bad, &admin).await;
