@@ -68,7 +68,7 @@ layers:
 ARCH ?= x86_64
 build: bootstrap
 	PATH=$(CURDIR)/$(VENV):$$PATH cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
-	  --bin contacts-api --bin clients-api --bin deals-api --bin imports-api --bin workflows-api --bin tenant-api --bin custom-fields-api --bin openapi-api --bin import-processor --bin step-executor
+	  --bin contacts-api --bin clients-api --bin deals-api --bin imports-api --bin workflows-api --bin tenant-api --bin custom-fields-api --bin openapi-api --bin import-processor --bin step-executor --bin job-worker --bin attachment-processor
 
 ## Regenerate the committed OpenAPI document.
 openapi:

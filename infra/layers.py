@@ -31,7 +31,7 @@ LAYERS = [
     ["values"],
     ["errors"],
     ["access", "store"],
-    ["directory", "custom_fields", "idempotency"],
+    ["directory", "custom_fields", "idempotency", "jobs"],
     ["audit", "settings"],
     ["records"],
     ["contacts", "clients", "deals"],

@@ -12,6 +12,10 @@ pub struct Config {
     pub schedule_group: String,
     pub scheduler_role_arn: String,
     pub ses_sender: String,
+    /// The job queue (functions that start or run jobs).
+    pub job_queue_url: Option<String>,
+    /// The deal attachments bucket (functions that handle attachments).
+    pub attachments_bucket: Option<String>,
 }
 
 impl Config {
@@ -34,6 +38,8 @@ impl Config {
             schedule_group: get("SCHEDULE_GROUP")?,
             scheduler_role_arn: get("SCHEDULER_ROLE_ARN")?,
             ses_sender: get("SES_SENDER")?,
+            job_queue_url: lookup("JOB_QUEUE_URL").filter(|v| !v.is_empty()),
+            attachments_bucket: lookup("ATTACHMENTS_BUCKET").filter(|v| !v.is_empty()),
         })
     }
 }

@@ -71,6 +71,27 @@ impl Deps {
         ))
     }
 
+    /// Jobs, sent on the job queue when the function has one.
+    pub fn jobs(&self) -> crate::jobs::Jobs {
+        let queue = self.config.job_queue_url.clone().map(|queue_url| {
+            std::sync::Arc::new(crate::jobs::SqsJobQueue {
+                sqs: self.aws.sqs.clone(),
+                queue_url,
+            }) as std::sync::Arc<dyn crate::jobs::JobQueue>
+        });
+        crate::jobs::Jobs::new(self.table(), queue)
+    }
+
+    /// The deal attachments bucket (functions configured with `ATTACHMENTS_BUCKET`).
+    pub fn attachment_files(&self) -> Option<crate::deals::attachments::S3AttachmentFiles> {
+        self.config.attachments_bucket.clone().map(|bucket| {
+            crate::deals::attachments::S3AttachmentFiles {
+                client: self.aws.s3.clone(),
+                bucket,
+            }
+        })
+    }
+
     /// Every kind's use cases over the table.
     pub fn catalog(&self) -> crate::catalog::Catalog {
         crate::catalog::Catalog::new(self.table())

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod errors;
 pub mod idempotency;
 pub mod imports;
+pub mod jobs;
 pub mod links;
 pub mod privacy;
 pub mod records;

@@ -115,6 +115,36 @@ impl Stack {
         ))
     }
 
+    /// Stores `items` as they are, 25 per BatchWriteItem (for loading many records at once).
+    pub async fn put_items(&self, items: Vec<crm_shared::store::Item>) {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let table = &self.runtime.provisioned.resolved.refs["CrmTable"];
+        for chunk in items.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder().set_item(Some(item.clone())).build();
+                    WriteRequest::builder().put_request(put.unwrap()).build()
+                })
+                .collect();
+            while !requests.is_empty() {
+                let out = self
+                    .runtime
+                    .aws
+                    .dynamodb
+                    .batch_write_item()
+                    .request_items(table, requests)
+                    .send()
+                    .await
+                    .expect("BatchWriteItem");
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(table))
+                    .unwrap_or_default();
+            }
+        }
+    }
+
     pub fn token(&self, tenant: &str, user: &str, role: &str) -> String {
         self.runtime.token(tenant, user, role)
     }

@@ -8,13 +8,18 @@ use api_kit::{
 use crm_shared::access::visibility::ShareInput;
 use crm_shared::audit::AuditEntry;
 use crm_shared::catalog::Catalog;
+use crm_shared::deals::attachments::{
+    AttachmentDownload, AttachmentList, AttachmentUpload, Attachments, NewAttachment,
+    S3AttachmentFiles,
+};
 use crm_shared::deals::board::{self, Board};
 use crm_shared::deals::forecast::{self, Forecast};
-use crm_shared::deals::stage_removal::{self, StageRemoval};
+use crm_shared::deals::stage_removal::{self, StageRemoval, StageRemovals};
 use crm_shared::deals::{
     self, Deal, DealPatch, Deals, LostReasons, LostReasonsInput, NewDeal, NewPipeline, Pipeline,
     PipelinePatch, Pipelines, StageChange,
 };
+use crm_shared::jobs::{Job, Jobs};
 use crm_shared::pagination::Page;
 use crm_shared::records::RecordQuery;
 use crm_shared::values::Patch;
@@ -28,6 +33,8 @@ pub struct DealsApi {
     catalog: Catalog,
     deals: Deals,
     pipelines: Pipelines,
+    jobs: Jobs,
+    attachment_files: Option<S3AttachmentFiles>,
 }
 
 impl DealsApi {
@@ -36,6 +43,8 @@ impl DealsApi {
         Self {
             deals: catalog.deals(),
             pipelines: catalog.pipelines(),
+            jobs: deps.jobs(),
+            attachment_files: deps.attachment_files(),
             catalog,
             deps,
         }
@@ -66,6 +75,17 @@ impl api_kit::Routes for DealsApi {
             }
             "GET /deals/{id}/history" => deal_history(self, caller, req).await,
             "GET /deals/{id}/stage-history" => deal_stage_history(self, caller, req).await,
+            "POST /deals/{id}/attachments" => Ok(idempotent(&self.deps, caller, req, || {
+                create_attachment(self, caller, req)
+            })
+            .await),
+            "GET /deals/{id}/attachments" => list_attachments(self, caller, req).await,
+            "GET /deals/{id}/attachments/{attachment_id}" => {
+                get_attachment(self, caller, req).await
+            }
+            "DELETE /deals/{id}/attachments/{attachment_id}" => {
+                delete_attachment(self, caller, req).await
+            }
             "POST /deals/{id}/shares" => share_deal(self, caller, req).await,
             "DELETE /deals/{id}/shares/{principal}" => unshare_deal(self, caller, req).await,
             "GET /contacts/{id}/deals" => contact_deals(self, caller, req).await,
@@ -80,6 +100,7 @@ impl api_kit::Routes for DealsApi {
             "GET /pipelines/{id}/board" => pipeline_board(self, caller, req).await,
             "GET /pipelines/{id}/forecast" => pipeline_forecast(self, caller, req).await,
             "DELETE /pipelines/{id}/stages/{stage_id}" => delete_stage(self, caller, req).await,
+            "GET /jobs/{id}" => get_job(self, caller, req).await,
             "GET /deal-lost-reasons" => get_lost_reasons(self, caller).await,
             "PUT /deal-lost-reasons" => put_lost_reasons(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
@@ -251,6 +272,91 @@ async fn deal_stage_history(
 ) -> Result<Response<Body>, CrmError> {
     let history = deals::stage_history(&api.deals, caller, path_id(req, "id")?).await?;
     Ok(json_response(StatusCode::OK, &history, None))
+}
+
+impl DealsApi {
+    fn attachments(&self) -> Result<Attachments<'_>, CrmError> {
+        let files = self
+            .attachment_files
+            .as_ref()
+            .ok_or_else(|| CrmError::Internal("missing configuration ATTACHMENTS_BUCKET".into()))?;
+        Ok(Attachments {
+            deals: &self.deals,
+            files,
+        })
+    }
+}
+
+/// Ask to attach a file to the deal (S4.5): answers a presigned PUT (valid 15 minutes) whose
+/// content type and length are signed — send exactly the returned headers. The attachment is
+/// `pending` until the upload is checked (size equal to the declared one, at most 25 MiB, the
+/// bytes of an allowed type that matches `content_type`), then `confirmed`, or `rejected` with
+/// a reason and the file deleted. At most 100 attachments per deal.
+#[utoipa::path(post, path = "/deals/{id}/attachments", tag = "deals", request_body = NewAttachment,
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, description = "Pending, with where to upload", body = AttachmentUpload),
+              (status = 403, description = "The role cannot change deals", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The deal has 100 attachments", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Name, type or size breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn create_attachment(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: NewAttachment = json_body(req)?;
+    let upload = api
+        .attachments()?
+        .create(caller, path_id(req, "id")?, input)
+        .await?;
+    Ok(json_response(StatusCode::CREATED, &upload, None))
+}
+
+/// The deal's attachments, oldest first, each with its status (S4.5).
+#[utoipa::path(get, path = "/deals/{id}/attachments", tag = "deals",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The attachments", body = AttachmentList),
+              (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn list_attachments(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let list = api.attachments()?.list(caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &list, None))
+}
+
+/// One attachment with a download URL valid for 5 minutes (confirmed attachments; the file
+/// downloads under its name).
+#[utoipa::path(get, path = "/deals/{id}/attachments/{attachment_id}", tag = "deals",
+    params(("id" = uuid::Uuid, Path), ("attachment_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The attachment and its download URL", body = AttachmentDownload),
+              (status = 404, description = "No such deal or attachment visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Not uploaded and checked (pending or rejected)", body = Problem, content_type = "application/problem+json")))]
+async fn get_attachment(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let (deal, id) = (path_id(req, "id")?, path_id(req, "attachment_id")?);
+    let download = api.attachments()?.download(caller, deal, id).await?;
+    Ok(json_response(StatusCode::OK, &download, None))
+}
+
+/// Delete an attachment and its file.
+#[utoipa::path(delete, path = "/deals/{id}/attachments/{attachment_id}", tag = "deals",
+    params(("id" = uuid::Uuid, Path), ("attachment_id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Deleted"),
+              (status = 403, description = "The role cannot change deals", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such deal or attachment visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn delete_attachment(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let (deal, id) = (path_id(req, "id")?, path_id(req, "attachment_id")?);
+    api.attachments()?.delete(caller, deal, id).await?;
+    Ok(api_kit::no_content())
 }
 
 /// Share the deal with a user or a team (S9.4).
@@ -478,14 +584,15 @@ async fn pipeline_forecast(
 }
 
 /// Delete an open stage, moving its deals to `move_to` (each with one stage history entry and
-/// its audit entry); owners and admins. At most 500 deals move per request: `202` with
-/// `continues: true` says more remain — send the same request again; `200` once the stage is
-/// gone. No deal enters the stage meanwhile, none is moved twice.
+/// its audit entry); owners and admins. At most 500 deals move within the request; when more
+/// remain, `202` names the job moving the rest (`GET /jobs/{id}` shows its status and count),
+/// and the stage goes when it is empty. `200` once the stage is gone. No deal enters the stage
+/// meanwhile, none is moved twice; asking again while the job runs answers the job.
 #[utoipa::path(delete, path = "/pipelines/{id}/stages/{stage_id}", tag = "pipelines",
     params(("id" = uuid::Uuid, Path), ("stage_id" = uuid::Uuid, Path),
            ("move_to" = uuid::Uuid, Query, description = "The stage its deals move to")),
     responses((status = 200, description = "The stage is gone", body = StageRemoval),
-              (status = 202, description = "Deals moved; more remain: repeat the request", body = StageRemoval),
+              (status = 202, description = "Deals moved; a job moves the rest", body = StageRemoval, headers(("Location" = String))),
               (status = 403, description = "Only owners and admins change pipelines", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such pipeline or stage", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "The stage is already being deleted into another stage", body = Problem, content_type = "application/problem+json"),
@@ -500,19 +607,43 @@ async fn delete_stage(
         .parse::<uuid::Uuid>()
         .map_err(|_| CrmError::validation("move_to", "uuid", "must be a UUID"))?;
     let (pipeline, stage) = (path_id(req, "id")?, path_id(req, "stage_id")?);
-    let outcome =
-        stage_removal::delete_stage(&api.deals, &api.pipelines, caller, pipeline, stage, move_to)
-            .await?;
-    let status = if outcome.continues {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
+    let with = StageRemovals {
+        deals: &api.deals,
+        pipelines: &api.pipelines,
+        jobs: &api.jobs,
     };
-    Ok(json_response(
-        status,
+    let outcome = stage_removal::delete_stage(&with, caller, pipeline, stage, move_to).await?;
+    let mut response = json_response(
+        if outcome.continues {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        },
         &outcome,
         Some(outcome.pipeline.etag()),
-    ))
+    );
+    if let Some(job) = outcome.job.as_ref().filter(|_| outcome.continues) {
+        if let Ok(location) = format!("/jobs/{}", job.id).parse() {
+            response.headers_mut().insert("location", location);
+        }
+    }
+    Ok(response)
+}
+
+/// A background job (a stage removal moving many deals): its status (`queued`, `completed`,
+/// `failed` with a reason) and how many records it has done. Its requester, owners and admins
+/// see it; others get 404.
+#[utoipa::path(get, path = "/jobs/{id}", tag = "pipelines",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The job", body = Job),
+              (status = 404, description = "No such job the caller may see", body = Problem, content_type = "application/problem+json")))]
+async fn get_job(
+    api: &DealsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let job = api.jobs.get_for(caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &job, None))
 }
 
 /// The tenant's catalogue of reasons deals are lost for (a lost deal's `lost_reason` is one of
@@ -564,6 +695,10 @@ async fn put_lost_reasons(
     move_deal,
     deal_history,
     deal_stage_history,
+    create_attachment,
+    list_attachments,
+    get_attachment,
+    delete_attachment,
     share_deal,
     unshare_deal,
     contact_deals,
@@ -575,6 +710,7 @@ async fn put_lost_reasons(
     pipeline_board,
     pipeline_forecast,
     delete_stage,
+    get_job,
     get_lost_reasons,
     put_lost_reasons
 ))]

@@ -1,14 +1,16 @@
-//! The event sources AWS runs around the handlers, emulated: S3 notifications delivered to
-//! the import processor, due one-time schedules fired into their SQS target, and step messages
-//! delivered to the step executor as `SqsEvent` batches.
+//! The event sources AWS runs around the handlers, emulated: S3 notifications delivered to the
+//! function whose trigger names the bucket (and key filter), due one-time schedules fired into
+//! their SQS target, and every queue with an SQS trigger delivered to its function as
+//! `SqsEvent` batches, honouring `batchItemFailures`.
 
 use super::*;
+use template::{S3Trigger, SqsTrigger};
 
 impl LocalRuntime {
-    // ----- S3 → import processor -------------------------------------------------------------
+    // ----- S3 → the bucket's function --------------------------------------------------------
 
     /// Takes the pending S3 notifications off the emulation queue, as the `S3Event`s Lambda
-    /// would be invoked with.
+    /// would be invoked with, each with the function its bucket's trigger names.
     pub async fn receive_s3_events(&self) -> Result<Vec<S3Delivery>, Error> {
         let out = self
             .aws
@@ -32,14 +34,22 @@ impl LocalRuntime {
                 })
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
-            match s3_notifications::normalise_moto_notification(
+            let parsed = s3_notifications::normalise_moto_notification(
                 message.body.as_deref().unwrap_or(""),
-            ) {
-                Ok(Some(event)) => events.push(S3Delivery {
-                    event,
-                    receipt,
-                    attempt,
-                }),
+            );
+            match parsed {
+                Ok(Some(event)) => match self.s3_trigger_of(&event) {
+                    Some(trigger) => events.push(S3Delivery {
+                        event,
+                        receipt,
+                        attempt,
+                        function: trigger.binary,
+                    }),
+                    None => {
+                        tracing::error!("dropping an S3 notification no trigger subscribes to");
+                        self.ack_s3_event(&receipt).await?;
+                    }
+                },
                 Ok(None) => self.ack_s3_event(&receipt).await?,
                 Err(e) => {
                     tracing::error!(error = %e, "dropping an S3 notification that is not an S3 event");
@@ -48,6 +58,27 @@ impl LocalRuntime {
             }
         }
         Ok(events)
+    }
+
+    /// The template's trigger for the event's bucket and key (S3 allows one per event type and
+    /// overlapping key filter).
+    fn s3_trigger_of(&self, event: &S3Event) -> Option<S3Trigger> {
+        let record = event.records.first()?;
+        let bucket = record.s3.bucket.name.as_deref()?;
+        let key = record.s3.object.key.as_deref().unwrap_or("");
+        let key = percent_encoding::percent_decode_str(&key.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        self.template.s3_triggers().into_iter().find(|t| {
+            self.provisioned
+                .resolved
+                .refs
+                .get(&t.bucket)
+                .map(String::as_str)
+                == Some(bucket)
+                && t.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+                && t.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+        })
     }
 
     pub async fn ack_s3_event(&self, receipt: &str) -> Result<(), Error> {
@@ -69,6 +100,14 @@ impl LocalRuntime {
         Ok(self.functions.import_processor.handle(event).await?)
     }
 
+    /// Invokes the function of cargo binary `binary` with one S3 event.
+    pub async fn invoke_s3_function(&self, binary: &str, event: S3Event) -> Result<(), Error> {
+        match self.functions.invoke_s3(binary, event).await {
+            Some(result) => Ok(result?),
+            None => Err(format!("{binary} is not an S3-triggered function").into()),
+        }
+    }
+
     /// Delivers every pending S3 notification, with Lambda's asynchronous-invocation rules: a
     /// failed event is retried (it comes back after the queue's visibility timeout) up to the
     /// function's `EventInvokeConfig.MaximumRetryAttempts`, then goes to its on-failure
@@ -77,17 +116,21 @@ impl LocalRuntime {
         let mut delivered = 0;
         for delivery in self.receive_s3_events().await? {
             let payload = serde_json::to_value(&delivery.event)?;
-            match self.invoke_import_processor(delivery.event).await {
-                Ok(_) => {
+            match self
+                .invoke_s3_function(&delivery.function, delivery.event)
+                .await
+            {
+                Ok(()) => {
                     self.ack_s3_event(&delivery.receipt).await?;
                     delivered += 1;
                 }
                 Err(e) => {
-                    let (max_retries, destination) = self.import_processor_invoke_config()?;
-                    tracing::error!(error = %e, attempt = delivery.attempt, "import processor failed");
+                    let (max_retries, destination) = self.invoke_config(&delivery.function)?;
+                    tracing::error!(error = %e, function = delivery.function, attempt = delivery.attempt, "S3-triggered function failed");
                     if delivery.attempt > max_retries {
                         if let Some(arn) = destination {
                             self.send_on_failure_record(
+                                &delivery.function,
                                 &arn,
                                 payload,
                                 &e.to_string(),
@@ -103,15 +146,15 @@ impl LocalRuntime {
         Ok(delivered)
     }
 
-    /// `MaximumRetryAttempts` (default 2) and the on-failure destination ARN of the S3-triggered
-    /// function, from the template.
-    fn import_processor_invoke_config(&self) -> Result<(u32, Option<String>), Error> {
+    /// `MaximumRetryAttempts` (default 2) and the on-failure destination ARN of the function
+    /// built from cargo binary `binary`, from the template.
+    fn invoke_config(&self, binary: &str) -> Result<(u32, Option<String>), Error> {
         let function = self
             .template
             .s3_triggers()
             .into_iter()
-            .next()
-            .ok_or("no S3-triggered function")?
+            .find(|t| t.binary == binary)
+            .ok_or_else(|| format!("{binary} has no S3 trigger"))?
             .function;
         let props = self
             .template
@@ -131,6 +174,7 @@ impl LocalRuntime {
 
     async fn send_on_failure_record(
         &self,
+        binary: &str,
         queue_arn: &str,
         payload: serde_json::Value,
         error: &str,
@@ -153,7 +197,7 @@ impl LocalRuntime {
             "timestamp": chrono::Utc::now().to_rfc3339(),
             "requestContext": {
                 "requestId": uuid::Uuid::now_v7().to_string(),
-                "functionArn": "arn:aws:lambda:local:123456789012:function:import-processor",
+                "functionArn": format!("arn:aws:lambda:local:123456789012:function:{binary}"),
                 "condition": "RetriesExhausted",
                 "approximateInvokeCount": attempts,
             },
@@ -271,18 +315,29 @@ impl LocalRuntime {
         Ok(fired)
     }
 
-    // ----- SQS → step executor ---------------------------------------------------------------
+    // ----- SQS → the queue's function --------------------------------------------------------
 
-    /// Receives one batch from the step queue as the `SqsEvent` Lambda would deliver.
-    pub async fn receive_step_batch(&self) -> Result<Option<SqsEvent>, Error> {
-        let queue_url = self.resolved_ref("StepQueue")?;
-        let queue_arn = self.resolved_arn("StepQueue")?;
+    /// The template's SQS trigger on queue `queue` (logical id).
+    fn sqs_trigger(&self, queue: &str) -> Result<SqsTrigger, Error> {
+        self.template
+            .sqs_triggers()
+            .into_iter()
+            .find(|t| t.queue == queue)
+            .ok_or_else(|| format!("no function is triggered by {queue}").into())
+    }
+
+    /// Receives one batch from queue `queue` (logical id) as the `SqsEvent` Lambda would deliver
+    /// to its function (at most the trigger's `BatchSize`, and at most 10).
+    pub async fn receive_sqs_batch(&self, queue: &str) -> Result<Option<SqsEvent>, Error> {
+        let trigger = self.sqs_trigger(queue)?;
+        let queue_url = self.resolved_ref(queue)?;
+        let queue_arn = self.resolved_arn(queue)?;
         let out = self
             .aws
             .sqs
             .receive_message()
             .queue_url(queue_url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(trigger.batch_size.clamp(1, 10))
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
             .send()
             .await?;
@@ -315,12 +370,14 @@ impl LocalRuntime {
         Ok(Some(serde_json::from_value(json!({ "Records": records }))?))
     }
 
-    /// Hands a batch to the step executor; deletes the messages it did not report as failed and
-    /// makes the failed ones visible again at once (AWS waits for the visibility timeout). Once
-    /// a message has been received maxReceiveCount times, the queue moves it to the DLQ.
-    /// Returns the number of failed messages.
-    pub async fn invoke_step_executor(&self, event: SqsEvent) -> Result<usize, Error> {
-        let queue_url = self.resolved_ref("StepQueue")?.to_string();
+    /// Hands a batch of queue `queue` to its function; deletes the messages it did not report
+    /// as failed and makes the failed ones visible again at once (AWS waits for the visibility
+    /// timeout). Without `ReportBatchItemFailures`, any failure fails the whole batch. Once a
+    /// message has been received maxReceiveCount times, the queue moves it to the DLQ. Returns
+    /// the number of failed messages.
+    pub async fn invoke_sqs_function(&self, queue: &str, event: SqsEvent) -> Result<usize, Error> {
+        let trigger = self.sqs_trigger(queue)?;
+        let queue_url = self.resolved_ref(queue)?.to_string();
         let receipts: Vec<(String, String)> = event
             .records
             .iter()
@@ -331,12 +388,19 @@ impl LocalRuntime {
                 )
             })
             .collect();
-        let response = self.functions.step_executor.handle(event).await;
-        let failed: std::collections::HashSet<String> = response
+        let response = self
+            .functions
+            .invoke_sqs(&trigger.binary, event)
+            .await
+            .ok_or_else(|| format!("{} is not an SQS-triggered function", trigger.binary))?;
+        let mut failed: std::collections::HashSet<String> = response
             .batch_item_failures
             .iter()
             .map(|f| f.item_identifier.clone())
             .collect();
+        if !failed.is_empty() && !trigger.report_batch_item_failures {
+            failed = receipts.iter().map(|(id, _)| id.clone()).collect();
+        }
         for (id, receipt) in receipts {
             if failed.contains(&id) {
                 self.aws
@@ -360,12 +424,28 @@ impl LocalRuntime {
         Ok(failed.len())
     }
 
-    /// Delivers step batches until the queue is empty or only failing messages remain.
-    pub async fn deliver_step_messages(&self) -> Result<usize, Error> {
+    /// Deletes the messages of a batch received from queue `queue` (for tests that invoke a
+    /// function themselves, for example twice).
+    pub async fn ack_sqs_batch(&self, queue: &str, event: &SqsEvent) -> Result<(), Error> {
+        let queue_url = self.resolved_ref(queue)?.to_string();
+        for record in &event.records {
+            self.aws
+                .sqs
+                .delete_message()
+                .queue_url(&queue_url)
+                .set_receipt_handle(record.receipt_handle.clone())
+                .send()
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Delivers batches of queue `queue` until it is empty or only failing messages remain.
+    pub async fn deliver_sqs_messages(&self, queue: &str) -> Result<usize, Error> {
         let mut delivered = 0;
-        while let Some(batch) = self.receive_step_batch().await? {
+        while let Some(batch) = self.receive_sqs_batch(queue).await? {
             let size = batch.records.len();
-            let failed = self.invoke_step_executor(batch).await?;
+            let failed = self.invoke_sqs_function(queue, batch).await?;
             delivered += size - failed;
             if failed == size {
                 break;
@@ -374,8 +454,29 @@ impl LocalRuntime {
         Ok(delivered)
     }
 
-    /// The background loop of `make dev`: S3 events, due schedules and step messages.
+    /// One batch of the workflow step queue.
+    pub async fn receive_step_batch(&self) -> Result<Option<SqsEvent>, Error> {
+        self.receive_sqs_batch("StepQueue").await
+    }
+
+    /// Hands a batch of the step queue to the step executor.
+    pub async fn invoke_step_executor(&self, event: SqsEvent) -> Result<usize, Error> {
+        self.invoke_sqs_function("StepQueue", event).await
+    }
+
+    /// Delivers the step queue until it is empty or only failing messages remain.
+    pub async fn deliver_step_messages(&self) -> Result<usize, Error> {
+        self.deliver_sqs_messages("StepQueue").await
+    }
+
+    /// The background loop of `make dev`: S3 events, due schedules and every triggered queue.
     pub async fn run_event_loop(self: Arc<Self>, interval: std::time::Duration) {
+        let queues: Vec<String> = self
+            .template
+            .sqs_triggers()
+            .into_iter()
+            .map(|t| t.queue)
+            .collect();
         loop {
             if let Err(e) = self.deliver_s3_events().await {
                 tracing::error!(error = %e, "S3 event delivery failed");
@@ -383,8 +484,10 @@ impl LocalRuntime {
             if let Err(e) = self.fire_due_schedules(chrono::Utc::now()).await {
                 tracing::error!(error = %e, "firing schedules failed");
             }
-            if let Err(e) = self.deliver_step_messages().await {
-                tracing::error!(error = %e, "step delivery failed");
+            for queue in &queues {
+                if let Err(e) = self.deliver_sqs_messages(queue).await {
+                    tracing::error!(error = %e, queue, "SQS delivery failed");
+                }
             }
             tokio::time::sleep(interval).await;
         }

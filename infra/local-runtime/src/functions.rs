@@ -1,6 +1,8 @@
 //! The shipped handlers, each built with the environment the template gives its function.
 
 use api_kit::HttpHandler;
+use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use contacts_api::ContactsApi;
 use crm_shared::{AwsClients, Config, CrmError, Deps};
 use import_processor::ImportProcessor;
@@ -23,6 +25,8 @@ pub struct Functions {
     pub openapi: OpenApiHandler,
     pub import_processor: ImportProcessor,
     pub step_executor: StepExecutor,
+    pub job_worker: job_worker::JobWorker,
+    pub attachment_processor: attachment_processor::AttachmentProcessor,
 }
 
 impl Functions {
@@ -50,6 +54,10 @@ impl Functions {
             openapi: OpenApiHandler::default(),
             import_processor: ImportProcessor::new(deps("import-processor")?),
             step_executor: StepExecutor::new(deps("step-executor")?),
+            job_worker: job_worker::JobWorker::new(deps("job-worker")?),
+            attachment_processor: attachment_processor::AttachmentProcessor::new(deps(
+                "attachment-processor",
+            )?)?,
         })
     }
 
@@ -64,6 +72,24 @@ impl Functions {
             "tenant-api" => self.tenant.handle(req).await,
             "custom-fields-api" => self.custom_fields.handle(req).await,
             "openapi-api" => self.openapi.handle(req).await,
+            _ => return None,
+        })
+    }
+
+    /// Runs the S3-triggered function built from cargo binary `binary`.
+    pub async fn invoke_s3(&self, binary: &str, event: S3Event) -> Option<Result<(), CrmError>> {
+        Some(match binary {
+            "import-processor" => self.import_processor.handle(event).await.map(|_| ()),
+            "attachment-processor" => self.attachment_processor.handle(event).await.map(|_| ()),
+            _ => return None,
+        })
+    }
+
+    /// Runs the SQS-triggered function built from cargo binary `binary`.
+    pub async fn invoke_sqs(&self, binary: &str, event: SqsEvent) -> Option<SqsBatchResponse> {
+        Some(match binary {
+            "step-executor" => self.step_executor.handle(event).await,
+            "job-worker" => self.job_worker.handle(event).await,
             _ => return None,
         })
     }

@@ -7,10 +7,11 @@
 //! - `provision`: creates the table, bucket, queues, schedule group and SES identity from
 //!   `template.yaml` (so local and cloud cannot drift);
 //! - `gateway` + `authorizer`: the HTTP API with its JWT authorizer, routes from the template;
-//! - `s3_notifications`: S3 ObjectCreated → `S3Event` → import processor;
+//! - `s3_notifications`: S3 ObjectCreated → `S3Event` → the function whose trigger names the
+//!   bucket and key;
 //! - `scheduler`: due one-time schedules → their SQS target, then deleted;
-//! - SQS → step executor as `SqsEvent` batches, honouring `batchItemFailures`
-//!   (`events`: the three event sources).
+//! - every queue with an SQS trigger → its function as `SqsEvent` batches, honouring
+//!   `batchItemFailures` (`events`: the three event sources).
 //!
 //! Production code never depends on this crate.
 
@@ -69,6 +70,8 @@ pub struct S3Delivery {
     pub receipt: String,
     /// 1 on the first delivery.
     pub attempt: u32,
+    /// Cargo binary of the function the bucket's trigger names.
+    pub function: String,
 }
 
 pub struct LocalRuntime {
@@ -169,8 +172,21 @@ impl LocalRuntime {
             .template
             .http_routes()
             .into_iter()
-            .find(|r| r.binary == binary)
-            .map(|r| r.function)
+            .map(|r| (r.binary, r.function))
+            .chain(
+                self.template
+                    .s3_triggers()
+                    .into_iter()
+                    .map(|t| (t.binary, t.function)),
+            )
+            .chain(
+                self.template
+                    .sqs_triggers()
+                    .into_iter()
+                    .map(|t| (t.binary, t.function)),
+            )
+            .find(|(b, _)| b == binary)
+            .map(|(_, function)| function)
             .ok_or_else(|| format!("no function {binary} in the template"))?;
         let env = self
             .template

@@ -3,6 +3,7 @@
 //! here: the pipeline and stage it stands in, its status following the stage, its value in
 //! exact money, and its stage history, written in the deal's own transaction.
 
+pub mod attachments;
 pub mod board;
 pub mod cells;
 mod deal;

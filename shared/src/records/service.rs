@@ -245,6 +245,21 @@ impl<K: Kind> Records<K> {
         custom: Option<&Map<String, Value>>,
         if_match: Option<u64>,
     ) -> Result<K::Record, CrmError> {
+        self.patch_also(caller, id, patch, custom, if_match, Vec::new())
+            .await
+    }
+
+    /// [`Self::patch`] with `also` written in the record's transaction when it changes (a
+    /// job's progress counter, so that it counts each record exactly once).
+    pub async fn patch_also(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        patch: K::Patch,
+        custom: Option<&Map<String, Value>>,
+        if_match: Option<u64>,
+        also: Vec<WriteOp>,
+    ) -> Result<K::Record, CrmError> {
         let current = self.get_for_write(caller, id).await?;
         Self::check_version(&current, if_match)?;
         let patched = K::patch(&current, patch).map_err(|e| match e {
@@ -284,7 +299,7 @@ impl<K: Kind> Records<K> {
             Some(&next),
             &caller.user_id,
         )?;
-        self.replace(&caller.tenant_id, &current, &next, &audit, Vec::new())
+        self.replace(&caller.tenant_id, &current, &next, &audit, also)
             .await?;
         Ok(next)
     }
@@ -377,7 +392,7 @@ impl<K: Kind> Records<K> {
 
     /// A record the caller may see and is about to change (404 before 403: a record the
     /// caller may not see does not exist for them).
-    async fn get_for_write(&self, caller: &Caller, id: Uuid) -> Result<K::Record, CrmError> {
+    pub async fn get_for_write(&self, caller: &Caller, id: Uuid) -> Result<K::Record, CrmError> {
         let current = self.get(caller, id).await?;
         Policy::check(caller, Action::Write, Self::subject())?;
         Ok(current)

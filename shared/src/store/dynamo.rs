@@ -224,10 +224,14 @@ impl DynamoItemStore {
                     values.insert(format!(":s{i}"), value);
                     sets.push(format!("#s{i} = :s{i}"));
                 }
-                let mut expression = format!("ADD {}", adds.join(", "));
-                if !sets.is_empty() {
-                    expression.push_str(&format!(" SET {}", sets.join(", ")));
+                let mut clauses = Vec::new();
+                if !adds.is_empty() {
+                    clauses.push(format!("ADD {}", adds.join(", ")));
                 }
+                if !sets.is_empty() {
+                    clauses.push(format!("SET {}", sets.join(", ")));
+                }
+                let expression = clauses.join(" ");
                 let update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key.item()))

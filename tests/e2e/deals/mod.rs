@@ -3,11 +3,13 @@
 //! following the stage, lists by stage and amount, and the deal lists of a contact and a
 //! client following visibility, trash and restore.
 
+mod attachments;
 mod board;
 mod forecast;
 mod moves;
 mod pipelines;
 mod related;
+mod stage_job;
 
 use crm_e2e_tests::{Stack, json};
 use serde_json::Value;

@@ -296,11 +296,31 @@ async fn s4_1_owners_and_admins_change_pipelines_others_read_them() {
     assert!(matches!(err, CrmError::PreconditionFailed));
 }
 
+fn memory_jobs(
+    catalog: &Catalog,
+) -> (
+    crate::jobs::Jobs,
+    std::sync::Arc<crate::jobs::MemoryJobQueue>,
+) {
+    let queue = std::sync::Arc::new(crate::jobs::MemoryJobQueue::default());
+    let jobs = crate::jobs::Jobs::new(catalog.table().clone(), Some(queue.clone()));
+    (jobs, queue)
+}
+
 #[tokio::test]
-async fn s4_1_deleting_a_stage_moves_its_deals_once_within_a_budget_per_request() {
-    use crate::deals::stage_removal::{MOVE_BUDGET, delete_stage};
+async fn s4_1_deleting_a_stage_moves_a_budget_of_deals_and_a_job_the_rest_each_once() {
+    use crate::deals::stage_removal::{
+        MOVE_BUDGET, StageRemovals, delete_stage, run_stage_removal,
+    };
+    use crate::jobs::JobStatus;
     let (catalog, p) = setup().await;
     let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
+    let (jobs, queue) = memory_jobs(&catalog);
+    let with = StageRemovals {
+        deals: &deals,
+        pipelines: &pipelines,
+        jobs: &jobs,
+    };
     let mut ids = Vec::new();
     for _ in 0..MOVE_BUDGET + 5 {
         ids.push(
@@ -312,39 +332,78 @@ async fn s4_1_deleting_a_stage_moves_its_deals_once_within_a_budget_per_request(
     let (from, to) = (p.stages[1].id, p.stages[0].id);
     // The won, lost and last open stages stay; the target is another stage of the pipeline.
     let won = stage(&p, StageKind::Won);
-    let err = delete_stage(&deals, &pipelines, &admin(), p.id, won, to)
+    let err = delete_stage(&with, &admin(), p.id, won, to)
         .await
         .unwrap_err();
     assert_eq!(rules(err), ["stage_id won_and_lost"]);
-    let err = delete_stage(&deals, &pipelines, &admin(), p.id, from, from)
+    let err = delete_stage(&with, &admin(), p.id, from, from)
         .await
         .unwrap_err();
     assert_eq!(rules(err), ["move_to exists"]);
-    let err = delete_stage(&deals, &pipelines, &member(), p.id, from, to)
+    let err = delete_stage(&with, &member(), p.id, from, to)
         .await
         .unwrap_err();
     assert!(matches!(err, CrmError::Forbidden(_)));
 
-    let first = delete_stage(&deals, &pipelines, &admin(), p.id, from, to)
-        .await
-        .unwrap();
+    let first = delete_stage(&with, &admin(), p.id, from, to).await.unwrap();
     assert_eq!((first.moved, first.continues), (MOVE_BUDGET, true));
-    // Meanwhile no deal enters the stage.
+    let job = first.job.expect("a job moves the rest");
+    assert_eq!(
+        (job.status, job.done),
+        (JobStatus::Queued, MOVE_BUDGET as u64)
+    );
+    assert_eq!(queue.0.lock().unwrap().len(), 1);
+    // Meanwhile no deal enters the stage, and asking again answers the same job.
     let err = deals
         .create(&admin(), new_deal(&p, json!({"stage_id": from})), None)
         .await
         .unwrap_err();
     assert_eq!(rules(err), ["stage_id stage_deleted"]);
-    let second = delete_stage(&deals, &pipelines, &admin(), p.id, from, to)
-        .await
-        .unwrap();
-    assert_eq!((second.moved, second.continues), (5, false));
-    assert!(second.pipeline.stage(from).is_none());
+    let again = delete_stage(&with, &admin(), p.id, from, to).await.unwrap();
+    assert_eq!((again.moved, again.continues), (0, true));
+    assert_eq!(again.job.map(|j| j.id), Some(job.id));
+    assert_eq!(queue.0.lock().unwrap().len(), 1, "one job, one message");
+
+    // The job moves 2 deals per message and hands on until the stage is empty; every message
+    // is delivered twice, as SQS may.
+    let mut messages = 0;
+    loop {
+        let Some(message) = queue.0.lock().unwrap().pop() else {
+            break;
+        };
+        for _ in 0..2 {
+            let job = jobs.get("acme", message.job_id).await.unwrap().unwrap();
+            if job.status == JobStatus::Queued {
+                run_stage_removal(&with, &message, &job, 2).await.unwrap();
+            }
+        }
+        messages += 1;
+    }
+    assert!(messages >= 3, "2 deals per message: the job handed on");
+    let job = jobs.get("acme", job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (job.status, job.done),
+        (JobStatus::Completed, ids.len() as u64)
+    );
+    assert!(
+        pipelines
+            .get(&admin(), p.id)
+            .await
+            .unwrap()
+            .stage(from)
+            .is_none()
+    );
     for id in [ids[0], ids[MOVE_BUDGET + 4]] {
         assert_eq!(moves(&deals, id).await, [(None, from), (Some(from), to)]);
     }
+    // Only its requester, owners and admins see the job.
+    assert!(jobs.get_for(&admin(), job.id).await.is_ok());
+    assert!(matches!(
+        jobs.get_for(&member(), job.id).await,
+        Err(CrmError::NotFound)
+    ));
     // Once gone, the stage is not found.
-    let err = delete_stage(&deals, &pipelines, &admin(), p.id, from, to)
+    let err = delete_stage(&with, &admin(), p.id, from, to)
         .await
         .unwrap_err();
     assert!(matches!(err, CrmError::NotFound));
@@ -400,13 +459,19 @@ async fn s4_2_a_lost_reason_comes_from_the_tenants_catalogue_once_it_has_one() {
 
 #[tokio::test]
 async fn s4_1_a_deal_restored_after_its_stage_was_deleted_goes_to_the_first_open_stage() {
-    use crate::deals::stage_removal::delete_stage;
+    use crate::deals::stage_removal::{StageRemovals, delete_stage};
     let (catalog, p) = setup().await;
     let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
+    let (jobs, _) = memory_jobs(&catalog);
+    let with = StageRemovals {
+        deals: &deals,
+        pipelines: &pipelines,
+        jobs: &jobs,
+    };
     let (lead, proposal) = (p.stages[0].id, p.stages[1].id);
     let deal = create(&deals, &p, json!({"stage_id": proposal})).await;
     deals.delete(&admin(), deal.id, None).await.unwrap();
-    let removal = delete_stage(&deals, &pipelines, &admin(), p.id, proposal, lead)
+    let removal = delete_stage(&with, &admin(), p.id, proposal, lead)
         .await
         .unwrap();
     assert_eq!((removal.moved, removal.continues), (0, false));
