@@ -23,7 +23,8 @@ dev: bootstrap
 test: bootstrap
 	@infra/moto.sh start $(TEST_MOTO_PORT)
 	@status=0; $(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(TEST_MOTO_PORT) cargo test --workspace --no-fail-fast || status=$$?; \
-	  infra/moto.sh stop $(TEST_MOTO_PORT); exit $$status
+	  infra/moto.sh stop $(TEST_MOTO_PORT); \
+	  $(LOCAL_AWS) $(VENV)/python -m unittest infra/moto_server_test.py || status=$$?; exit $$status
 
 ## Benchmarks: the deals board (BENCH_DEALS=10000 open deals) and the contact index on one tenant
 ## (BENCH_CONTACTS=100000); print figures. BENCHES=deals_board runs one.

@@ -1,0 +1,666 @@
+"""Tests of infra/moto_server.py against a server started for the run on 127.0.0.1:5070-5079.
+
+usage: .venv/bin/python -m unittest infra/moto_server_test.py
+"""
+
+import ctypes
+import datetime
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from unittest import mock
+
+import boto3
+import botocore.auth
+import requests
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+PORTS = range(5070, 5080)
+REGION = "eu-central-1"
+CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+TIMEOUT = 5  # seconds: any request that waits this long has hung
+server: subprocess.Popen | None = None
+log = None
+url = ""
+
+
+def setUpModule() -> None:
+    global server, log, url
+    os.environ.update(AWS_EC2_METADATA_DISABLED="true", NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+    env = {k: v for k, v in os.environ.items() if k != "MOTO_PRESIGN_SECRET"}
+    log = tempfile.NamedTemporaryFile(prefix="moto_server_test-", suffix=".log", delete=False)
+    script = Path(__file__).resolve().parent / "moto_server.py"
+    for port in PORTS:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                continue  # taken
+        server = subprocess.Popen(
+            [sys.executable, str(script), "127.0.0.1", str(port)],
+            stdout=log,
+            stderr=log,
+            env=env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                if _http().get(f"{url}/moto-api/", timeout=1).ok:
+                    print(f"moto_server on {url} (log: {log.name})", file=sys.stderr)
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)  # not listening yet
+        server.kill()
+        server.wait()
+    raise RuntimeError(f"no moto_server could start on ports {PORTS}; see {log.name}")
+
+
+def tearDownModule() -> None:
+    if server is not None:
+        server.terminate()
+        server.wait(10)
+
+
+def _die_with_parent() -> None:
+    # The server ends with the test process, however that ends (PR_SET_PDEATHSIG).
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _http() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # loopback only, never a proxy
+    return session
+
+
+def client(service: str):
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=60),  # faults surface
+        **CREDS,
+    )
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)  # as botocore's
+
+
+def S(value: str) -> dict:
+    return {"S": value}
+
+
+# --- TransactWriteItems ----------------------------------------------------------------------
+
+
+class Transactions(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.ddb = client("dynamodb")
+        cls.ddb.create_table(
+            TableName="txn",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "gsi1",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        cls.ddb.create_table(
+            TableName="txn_hash",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+
+    def setUp(self) -> None:
+        # Fresh partitions per test: a prefix no other test uses.
+        self.p = uuid.uuid4().hex[:8] + "#"
+        for name in ("A", "B", "C", "D", "F"):
+            self.ddb.put_item(TableName="txn", Item=self.item(name, "1", "old"))
+        self.ddb.put_item(
+            TableName="txn_hash", Item={"id": S(self.p + "H1"), "v": S("old"), "n": {"N": "1"}}
+        )
+        self.ddb.put_item(TableName="txn_hash", Item={"id": S(self.p + "H2"), "v": S("old")})
+
+    def item(self, pk: str, sk: str, v: str, group: str = "G1") -> dict:
+        return {
+            "pk": S(self.p + pk),
+            "sk": S(sk),
+            "v": S(v),
+            "gsi1pk": S(self.p + group),
+            "gsi1sk": S(pk + sk),
+            "tags": {"L": [S("a"), {"M": {"n": {"N": "1"}}}]},
+        }
+
+    def key(self, pk: str, sk: str = "1") -> dict:
+        return {"pk": S(self.p + pk), "sk": S(sk)}
+
+    def everything(self) -> dict:
+        tables = {}
+        for table in ("txn", "txn_hash"):
+            items = self.ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+            tables[table] = sorted(items, key=lambda i: json.dumps(i, sort_keys=True))
+        return tables
+
+    def by_gsi(self, group: str) -> list:
+        items = self.ddb.query(
+            TableName="txn",
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :g",
+            ExpressionAttributeValues={":g": S(self.p + group)},
+        )["Items"]
+        return sorted((i["pk"]["S"][len(self.p) :], i["v"]["S"]) for i in items)
+
+    def writes(self, check: str) -> list:
+        """An Update of A, a Put over B, a ConditionCheck of D, Puts of new items (one under a
+        new partition, one beside A), a Delete of F; the check first fails and then holds."""
+        return [
+            {
+                "Update": {
+                    "TableName": "txn",
+                    "Key": self.key("A"),
+                    "UpdateExpression": "SET v = :v, gsi1pk = :g, tags[0] = :t REMOVE gsi1sk",
+                    "ExpressionAttributeValues": {
+                        ":v": S("new"),
+                        ":g": S(self.p + "G2"),
+                        ":t": S("z"),
+                    },
+                }
+            },
+            {"Put": {"TableName": "txn", "Item": self.item("B", "1", "new", "G2")}},
+            {
+                "ConditionCheck": {
+                    "TableName": "txn",
+                    "Key": self.key("D"),
+                    "ConditionExpression": check,
+                }
+            },
+            {"Put": {"TableName": "txn", "Item": self.item("E", "1", "new", "G2")}},
+            {"Put": {"TableName": "txn", "Item": self.item("A", "2", "new", "G2")}},
+            {"Delete": {"TableName": "txn", "Key": self.key("F")}},
+            {
+                "Update": {
+                    "TableName": "txn_hash",
+                    "Key": {"id": S(self.p + "H1")},
+                    "UpdateExpression": "SET v = :v ADD n :one",
+                    "ExpressionAttributeValues": {":v": S("new"), ":one": {"N": "1"}},
+                }
+            },
+            {"Put": {"TableName": "txn_hash", "Item": {"id": S(self.p + "H3"), "v": S("new")}}},
+            {"Delete": {"TableName": "txn_hash", "Key": {"id": S(self.p + "H2")}}},
+        ]
+
+    def test_a_cancelled_transaction_changes_nothing(self) -> None:
+        before = self.everything()
+        with self.assertRaises(ClientError) as caught:
+            self.ddb.transact_write_items(TransactItems=self.writes("attribute_not_exists(pk)"))
+        error = caught.exception.response
+        self.assertEqual(error["Error"]["Code"], "TransactionCanceledException")
+        codes = [reason["Code"] for reason in error["CancellationReasons"]]
+        self.assertEqual(codes, ["None", "None", "ConditionalCheckFailed"] + ["None"] * 6)
+        self.assertEqual(self.everything(), before)
+        # The index sees the restored items, not the cancelled ones.
+        self.assertEqual(self.by_gsi("G1"), [(k, "old") for k in ("A", "B", "C", "D", "F")])
+        self.assertEqual(self.by_gsi("G2"), [])
+
+    def test_a_transaction_refused_part_way_changes_nothing(self) -> None:
+        before = self.everything()
+        writes = self.writes("attribute_exists(pk)")
+        # Two writes to A: refused (ValidationException) after moto applied the first ones.
+        writes.append({"Put": {"TableName": "txn", "Item": self.item("A", "1", "again")}})
+        with self.assertRaises(ClientError) as caught:
+            self.ddb.transact_write_items(TransactItems=writes)
+        self.assertEqual(caught.exception.response["Error"]["Code"], "ValidationException")
+        self.assertEqual(self.everything(), before)
+
+    def test_a_successful_transaction_applies_all(self) -> None:
+        self.ddb.transact_write_items(TransactItems=self.writes("attribute_exists(pk)"))
+        self.assertEqual(self.by_gsi("G1"), [("C", "old"), ("D", "old")])
+        self.assertEqual(
+            self.by_gsi("G2"), [("A", "new"), ("B", "new"), ("E", "new")]
+        )  # A#1 left the index (no gsi1sk); A#2 is in it
+        a = self.ddb.get_item(TableName="txn", Key=self.key("A"))["Item"]
+        self.assertEqual((a["v"], a["tags"]["L"][0], "gsi1sk" in a), (S("new"), S("z"), False))
+        self.assertNotIn("Item", self.ddb.get_item(TableName="txn", Key=self.key("F")))
+        hashed = {
+            i["id"]["S"][len(self.p) :]: i
+            for i in self.ddb.scan(TableName="txn_hash")["Items"]
+            if i["id"]["S"].startswith(self.p)
+        }
+        self.assertEqual(sorted(hashed), ["H1", "H3"])
+        self.assertEqual((hashed["H1"]["v"], hashed["H1"]["n"]), (S("new"), {"N": "2"}))
+
+    def test_transactions_on_a_large_table_are_quick(self) -> None:
+        n = 20_000
+        self.ddb.create_table(
+            TableName="txn_big",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        started = time.perf_counter()
+        for first in range(0, n, 25):
+            self.ddb.batch_write_item(
+                RequestItems={
+                    "txn_big": [
+                        {"PutRequest": {"Item": {"pk": S(f"{i:06d}"), "v": S("old")}}}
+                        for i in range(first, first + 25)
+                    ]
+                }
+            )
+        print(f"\n  {n} items loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+        def transaction(check: str) -> float:
+            writes = [
+                {
+                    "Update": {
+                        "TableName": "txn_big",
+                        "Key": {"pk": S(f"{i:06d}")},
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": S("new")},
+                    }
+                }
+                for i in range(3)
+            ]
+            writes += [
+                {"Put": {"TableName": "txn_big", "Item": {"pk": S(f"new{i}"), "v": S("new")}}}
+                for i in range(8)
+            ]
+            writes.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": "txn_big",
+                        "Key": {"pk": S("000999")},
+                        "ConditionExpression": check,
+                    }
+                }
+            )
+            started = time.perf_counter()
+            try:
+                self.ddb.transact_write_items(TransactItems=writes)
+            except ClientError as e:
+                self.assertEqual(e.response["Error"]["Code"], "TransactionCanceledException")
+            return time.perf_counter() - started
+
+        cancelled = transaction("attribute_not_exists(pk)")
+        count = self.ddb.scan(TableName="txn_big", Select="COUNT")["Count"]
+        self.assertEqual(count, n)
+        committed = transaction("attribute_exists(pk)")
+        count = self.ddb.scan(TableName="txn_big", Select="COUNT")["Count"]
+        self.assertEqual(count, n + 8)
+        print(
+            f"  12-write transaction on {n} items: cancelled {cancelled * 1000:.0f} ms, "
+            f"committed {committed * 1000:.0f} ms",
+            file=sys.stderr,
+        )
+        self.assertLess(max(cancelled, committed), 2.0)
+
+
+# --- Presigned S3 uploads ----------------------------------------------------------------------
+
+
+class PresignedUploads(unittest.TestCase):
+    bucket = "presign-test"
+    body = ("email,name\n" + "someone@example.com,Someone\n" * 9000).encode()[:250_000]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.s3 = client("s3")
+        cls.s3.create_bucket(
+            Bucket=cls.bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+
+    def setUp(self) -> None:
+        self.key = f"imports/{uuid.uuid4()}/source.csv"
+        self.http = _http()
+
+    def presign(self, key: str | None = None, expires: int = 300, **params) -> str:
+        params = {"Bucket": self.bucket, "Key": key or self.key, "ContentType": "text/csv"} | params
+        return self.s3.generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
+
+    def stored(self, key: str | None = None) -> tuple[bytes, str]:
+        obj = self.s3.get_object(Bucket=self.bucket, Key=key or self.key)
+        return obj["Body"].read(), obj["ContentType"]
+
+    def assert_refused(self, response, code: str = "SignatureDoesNotMatch") -> None:
+        self.assertEqual(response.status_code, 403, response.text)
+        self.assertIn(f"<Code>{code}</Code>", response.text)
+        self.assertEqual(response.headers.get("Connection"), "close")
+        self.assert_nothing_stored()
+
+    def assert_nothing_stored(self) -> None:
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=self.key)
+        self.assertEqual(listed["KeyCount"], 0)  # also: the server still answers
+
+    def test_upload_with_the_signed_content_type_lands(self) -> None:
+        response = self.http.put(
+            self.presign(), data=self.body, headers={"Content-Type": "text/csv"}, timeout=TIMEOUT
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.stored(), (self.body, "text/csv"))
+
+    def test_upload_to_a_key_with_reserved_characters_lands(self) -> None:
+        key = f"imports/{uuid.uuid4()}/a b/ü+(1)~.csv"
+        response = self.http.put(
+            self.presign(key), data=b"a,b\n", headers={"Content-Type": "text/csv"}, timeout=TIMEOUT
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.stored(key), (b"a,b\n", "text/csv"))
+
+    def sign(self, query: str = "", expires: int = 300, at: datetime.datetime | None = None):
+        """A presigned PUT from botocore's own Python signer (boto3 presigns with awscrt's when
+        it is installed), optionally as signed at another time."""
+        request = AWSRequest(
+            method="PUT",
+            url=f"{url}/{self.bucket}/{self.key}{query}",
+            headers={"Content-Type": "text/csv"},
+        )
+        signer = botocore.auth.S3SigV4QueryAuth(Credentials("test", "test"), "s3", REGION, expires)
+        with mock.patch.object(
+            botocore.auth, "get_current_datetime", return_value=at or utcnow()
+        ):
+            signer.add_auth(request)
+        return request.url
+
+    def test_url_with_an_operation_parameter_lands(self) -> None:
+        # As the Rust SDK presigns: `x-id=PutObject` in the query, signed with the rest.
+        signed = self.sign("?x-id=PutObject")
+        self.assertIn("x-id=PutObject", signed)
+        response = self.http.put(
+            signed, data=self.body, headers={"Content-Type": "text/csv"}, timeout=TIMEOUT
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.stored(), (self.body, "text/csv"))
+
+    def test_presigned_download_reads(self) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=b"x,y\n")
+        # A response override puts quotes, spaces, `;`, `*`, `'` and `%` in the signed query.
+        disposition = (
+            "attachment; filename=\"Angebot _Q3_.csv\"; "
+            "filename*=UTF-8''Angebot%20(Q3)%E2%80%93.csv"
+        )
+        params = {"Bucket": self.bucket, "Key": self.key, "ResponseContentDisposition": disposition}
+        get = self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=60)
+        response = self.http.get(get, timeout=TIMEOUT)
+        self.assertEqual((response.status_code, response.content), (200, b"x,y\n"))
+        self.assertEqual(response.headers["Content-Disposition"], disposition)
+        altered = get.replace("X-Amz-Expires=60", "X-Amz-Expires=61")
+        self.assertEqual(self.http.get(altered, timeout=TIMEOUT).status_code, 403)
+
+    def test_cors_preflight_to_a_presigned_url_is_not_checked(self) -> None:
+        response = self.http.options(
+            self.presign(),
+            headers={
+                "Origin": "http://localhost:3000",
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "content-type",
+            },
+            timeout=TIMEOUT,
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+
+    def test_upload_without_content_type_is_refused_at_once(self) -> None:
+        response = self.http.put(self.presign(), data=self.body, timeout=TIMEOUT)
+        self.assertNotIn("Content-Type", response.request.headers)
+        self.assert_refused(response)
+
+    def test_chunked_upload_without_content_type_is_refused_at_once(self) -> None:
+        chunks = iter([self.body[:100_000], self.body[100_000:]])
+        response = self.http.put(self.presign(), data=chunks, timeout=TIMEOUT)
+        self.assertEqual(response.request.headers.get("Transfer-Encoding"), "chunked")
+        self.assert_refused(response)
+
+    def test_upload_with_urllibs_default_content_type_is_refused_at_once(self) -> None:
+        # The reported hang: urllib sends application/x-www-form-urlencoded; a body that is not
+        # UTF-8 then held the server until the client gave up.
+        body = self.body[:-2] + "é".encode("latin-1") * 2
+        request = urllib.request.Request(self.presign(), data=body, method="PUT")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            opener.open(request, timeout=TIMEOUT)
+        self.assertEqual(caught.exception.code, 403)
+        self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", caught.exception.read())
+        self.assert_nothing_stored()
+
+    def test_form_encoded_upload_that_is_not_utf8_is_answered(self) -> None:
+        # Signed for that content type, the same upload passes the check and used to hang in
+        # moto's service sniffing. (moto then keeps a form-encoded body as form fields, not as
+        # the object's bytes: a moto limitation that this test does not cover.)
+        body = self.body[:-2] + "é".encode("latin-1") * 2
+        content_type = "application/x-www-form-urlencoded"
+        response = self.http.put(
+            self.presign(ContentType=content_type),
+            data=body,
+            headers={"Content-Type": content_type},
+            timeout=TIMEOUT,
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.stored()[1], content_type)
+
+    def test_upload_with_another_content_type_is_refused(self) -> None:
+        response = self.http.put(
+            self.presign(), data=self.body, headers={"Content-Type": "text/plain"}, timeout=TIMEOUT
+        )
+        self.assert_refused(response)
+
+    def test_expired_url_is_refused(self) -> None:
+        two_hours_ago = utcnow() - datetime.timedelta(hours=2)
+        expired = self.sign(expires=3600, at=two_hours_ago)
+        response = self.http.put(
+            expired, data=self.body, headers={"Content-Type": "text/csv"}, timeout=TIMEOUT
+        )
+        self.assert_refused(response, "AccessDenied")
+        self.assertIn("Request has expired", response.text)
+
+    def test_url_signed_with_another_secret_or_altered_is_refused(self) -> None:
+        other = boto3.client(
+            "s3",
+            endpoint_url=url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="not-test",
+        )
+        forged = other.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": self.key, "ContentType": "text/csv"},
+            ExpiresIn=300,
+        )
+        altered = self.presign().replace(self.key, self.key + "x")
+        for target in (forged, altered):
+            response = self.http.put(
+                target, data=b"a\n", headers={"Content-Type": "text/csv"}, timeout=TIMEOUT
+            )
+            self.assert_refused(response)
+
+    def test_a_signed_content_length_must_match_the_body(self) -> None:
+        signed = self.presign(ContentLength=len(self.body))
+        headers = {"Content-Type": "text/csv"}
+        longer = self.http.put(signed, data=self.body + b"x", headers=headers, timeout=TIMEOUT)
+        self.assert_refused(longer)
+        chunked = self.http.put(signed, data=iter([self.body]), headers=headers, timeout=TIMEOUT)
+        self.assert_refused(chunked)
+        exact = self.http.put(signed, data=self.body, headers=headers, timeout=TIMEOUT)
+        self.assertEqual(exact.status_code, 200, exact.text)
+        self.assertEqual(self.stored(), (self.body, "text/csv"))
+
+    def test_a_slow_upload_holds_up_no_other_request(self) -> None:
+        target = self.presign().removeprefix(url)
+        host = url.removeprefix("http://")
+        with socket.create_connection(("127.0.0.1", int(host.split(":")[1])), TIMEOUT) as conn:
+            conn.sendall(
+                f"PUT {target} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/csv\r\n"
+                f"Content-Length: {len(self.body)}\r\n\r\n".encode()
+                + self.body[:1000]
+            )
+            # The rest of the body has not been sent: other requests are still answered.
+            self.assertEqual(self.s3.list_buckets()["ResponseMetadata"]["HTTPStatusCode"], 200)
+            conn.sendall(self.body[1000:])
+            response = b""
+            while chunk := conn.recv(65536):
+                response += chunk
+        self.assertTrue(response.startswith(b"HTTP/1.1 200"), response[:200])
+        self.assertEqual(self.stored(), (self.body, "text/csv"))
+
+
+# --- DynamoDB fault injection --------------------------------------------------------------------
+
+
+class DynamoDBFaults(unittest.TestCase):
+    def setUp(self) -> None:
+        self.http = _http()
+        self.faults = f"{url}/_faults/dynamodb"
+        self.http.delete(self.faults, timeout=TIMEOUT).raise_for_status()
+        self.ddb = client("dynamodb")
+        self.table = f"faults-{uuid.uuid4().hex[:8]}"
+        self.ddb.create_table(
+            TableName=self.table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+
+    def tearDown(self) -> None:
+        self.http.delete(self.faults, timeout=TIMEOUT)
+
+    def arm(self, **rule) -> None:
+        response = self.http.post(self.faults, json=rule, timeout=TIMEOUT)
+        self.assertEqual(response.status_code, 200, response.text)
+
+    def state(self) -> dict:
+        return self.http.get(self.faults, timeout=TIMEOUT).json()
+
+    def put(self, pk: str, table: str | None = None) -> str:
+        """The error code of a PutItem, "" when it succeeds."""
+        try:
+            self.ddb.put_item(TableName=table or self.table, Item={"pk": S(pk)})
+            return ""
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    def keys(self) -> list[str]:
+        return sorted(i["pk"]["S"] for i in self.ddb.scan(TableName=self.table)["Items"])
+
+    def test_throttling_fires_n_times_then_stops(self) -> None:
+        self.arm(table=self.table, operations=["PutItem"], throttle=2)
+        other = f"{self.table}-other"
+        self.ddb.create_table(
+            TableName=other,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        self.assertEqual(self.put("x", table=other), "")  # another table
+        self.ddb.get_item(TableName=self.table, Key={"pk": S("a")})  # another operation
+        codes = [self.put(k) for k in ("a", "b", "c")]
+        expected = ["ProvisionedThroughputExceededException"] * 2 + [""]
+        self.assertEqual(codes, expected)
+        self.assertEqual(self.keys(), ["c"])
+        state = self.state()
+        self.assertEqual(state["fired"], {"throttle": 2, "server_error": 0, "unprocessed": 0})
+        self.assertEqual(state["rules"][0]["throttle"], 0)
+
+    def test_throttling_answers_as_dynamodb_does(self) -> None:
+        self.arm(throttle=1)
+        response = self.http.post(
+            url,
+            data=json.dumps({"TableName": self.table, "Item": {"pk": S("a")}}),
+            headers={
+                "X-Amz-Target": "DynamoDB_20120810.PutItem",
+                "Content-Type": "application/x-amz-json-1.0",
+            },
+            timeout=TIMEOUT,
+        )
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(
+            response.json()["__type"],
+            "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        )
+        self.assertIn("message", response.json())
+
+    def test_server_errors_fire_n_times_then_stop(self) -> None:
+        self.arm(operations=["PutItem", "TransactWriteItems"], server_error=2)
+        with self.assertRaises(ClientError) as caught:
+            self.ddb.transact_write_items(
+                TransactItems=[{"Put": {"TableName": self.table, "Item": {"pk": S("t")}}}]
+            )
+        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
+        self.assertEqual(caught.exception.response["Error"]["Code"], "InternalServerError")
+        self.assertEqual([self.put("a"), self.put("b")], ["InternalServerError", ""])
+        self.assertEqual(self.keys(), ["b"])
+        self.assertEqual(self.state()["fired"]["server_error"], 2)
+
+    def test_faults_fire_in_order_throttle_then_server_error(self) -> None:
+        self.arm(table=self.table, throttle=1, server_error=1)
+        codes = [self.put(k) for k in ("a", "b", "c")]
+        expected = ["ProvisionedThroughputExceededException", "InternalServerError", ""]
+        self.assertEqual(codes, expected)
+
+    def test_unprocessed_items_are_the_unapplied_half_and_land_on_retry(self) -> None:
+        self.arm(table=self.table, operations=["BatchWriteItem"], unprocessed=1)
+        writes = [{"PutRequest": {"Item": {"pk": S(f"k{i}")}}} for i in range(5)]
+        response = self.ddb.batch_write_item(RequestItems={self.table: writes})
+        unprocessed = response["UnprocessedItems"]
+        self.assertEqual(unprocessed, {self.table: writes[2:]})
+        self.assertEqual(self.keys(), ["k0", "k1"])
+        retry = self.ddb.batch_write_item(RequestItems=unprocessed)
+        self.assertEqual(retry["UnprocessedItems"], {})
+        self.assertEqual(self.keys(), [f"k{i}" for i in range(5)])
+        self.assertEqual(self.state()["fired"]["unprocessed"], 1)
+        # A single write: nothing applied, all of it unprocessed.
+        self.arm(table=self.table, unprocessed=1)
+        self.assertEqual(self.put("solo"), "")  # PutItem does not take an unprocessed fault
+        single = [{"DeleteRequest": {"Key": {"pk": S("k0")}}}]
+        response = self.ddb.batch_write_item(RequestItems={self.table: single})
+        self.assertEqual(response["UnprocessedItems"], {self.table: single})
+        self.assertIn("k0", self.keys())
+
+    def test_clearing_disarms(self) -> None:
+        self.arm(throttle=5)
+        self.http.delete(self.faults, timeout=TIMEOUT).raise_for_status()
+        fired = {"throttle": 0, "server_error": 0, "unprocessed": 0}
+        self.assertEqual(self.state(), {"rules": [], "fired": fired})
+        self.assertEqual(self.put("a"), "")
+        self.arm(throttle=5)
+        # The reset drops every table too; each test of this class makes its own in setUp.
+        self.http.post(f"{url}/moto-api/reset", timeout=TIMEOUT).raise_for_status()
+        self.assertEqual(self.state()["rules"], [])
+
+    def test_bad_rules_are_refused(self) -> None:
+        for rule in ({"throttle": -1}, {"throtle": 1}, {"operations": "PutItem"}, [1]):
+            response = self.http.post(self.faults, json=rule, timeout=TIMEOUT)
+            self.assertEqual(response.status_code, 400, rule)
+        self.assertEqual(self.state()["rules"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
