@@ -130,9 +130,9 @@ impl Kind for WidgetKind {
             .collect()
     }
 
-    fn sort_keys(w: &Widget) -> [Option<String>; 4] {
+    fn sort_keys(w: &Widget) -> [Option<String>; crm_shared::records::keys::SORT_SLOTS] {
         let (name, updated) = (search::fold(&w.name), time_key(w.updated_at));
-        [Some(name), Some(updated), None, None]
+        [Some(name), Some(updated), None, None, None]
     }
 
     fn search_text(w: &Widget) -> SearchText {

@@ -132,7 +132,9 @@ async fn create_deal(
 /// `owner`, `team`, `client`, `contact`, `tag`, `source`, `expected_close_from/_to`,
 /// `created_from/_to`, `updated_from/_to`, `amount_min/_max` and custom fields (`cf.{key}`, `cf.{key}[op]`),
 /// searched by title words (`q`), sorted by `amount`, `expected_close`, `updated_at`, `title`,
-/// `created_at` or `cf.{key}` (`-` for descending).
+/// `idle_since`, `created_at` or `cf.{key}` (`-` for descending). `rotting=true` lists the open
+/// deals idle (no stage change, no activity) for at least their stage's rotting period, stage
+/// by stage, most idle first (with the other filters; not with `sort` or `idle_from/_to`).
 #[utoipa::path(get, path = "/deals", tag = "deals",
     params(("pipeline" = Option<uuid::Uuid>, Query), ("stage" = Option<uuid::Uuid>, Query),
            ("status" = Option<String>, Query, description = "open, won or lost"),
@@ -143,8 +145,11 @@ async fn create_deal(
            ("expected_close_from" = Option<String>, Query), ("expected_close_to" = Option<String>, Query),
            ("amount_min" = Option<String>, Query, description = "Lowest amount, in the deal's own currency"),
            ("amount_max" = Option<String>, Query, description = "Highest amount, in the deal's own currency"),
+           ("idle_from" = Option<String>, Query, description = "Open deals idle since this time or later"),
+           ("idle_to" = Option<String>, Query, description = "Open deals idle since this time or earlier"),
+           ("rotting" = Option<bool>, Query, description = "true: only rotting deals"),
            ("cf.{key}" = Option<String>, Query, description = "A custom field filter; `cf.{key}[op]` for other operators"),
-           ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, created_at or cf.{key}; `-` for descending"),
+           ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, idle_since, created_at or cf.{key}; `-` for descending"),
            ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses((status = 200, description = "A page of deals", body = Page<Deal>),
@@ -154,7 +159,26 @@ async fn list_deals(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    records::list(&api.deals, caller, req).await
+    let params = query_params(req);
+    if !deals::rotting::wants_rotting(&params)? {
+        return records::list(&api.deals, caller, req).await;
+    }
+    let (limit, cursor) = api_kit::page_params(req)?;
+    let page = deals::rotting::list_rotting(
+        &api.deals,
+        &api.pipelines,
+        caller,
+        &params,
+        limit,
+        cursor.as_deref(),
+        crm_shared::values::now(),
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &api.deals.present_all(caller, &page).await?,
+        None,
+    ))
 }
 
 #[utoipa::path(get, path = "/deals/{id}", tag = "deals", params(("id" = uuid::Uuid, Path)),

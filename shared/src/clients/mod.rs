@@ -125,8 +125,8 @@ impl Kind for ClientKind {
         Vec::new()
     }
 
-    fn sort_keys(_: &Client) -> [Option<String>; 4] {
-        [None, None, None, None]
+    fn sort_keys(_: &Client) -> [Option<String>; crate::records::keys::SORT_SLOTS] {
+        Default::default()
     }
 
     /// A client with a parent is listed under it (GSI2): its subsidiaries.

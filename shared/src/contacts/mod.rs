@@ -239,7 +239,7 @@ impl Kind for ContactKind {
         out
     }
 
-    fn sort_keys(c: &Contact) -> [Option<String>; 4] {
+    fn sort_keys(c: &Contact) -> [Option<String>; crate::records::keys::SORT_SLOTS] {
         let name: String = search::fold(&c.display_name)
             .chars()
             .take(NAME_KEY_MAX)
@@ -252,6 +252,7 @@ impl Kind for ContactKind {
             Some(name),
             Some(time_key(c.updated_at)),
             Some(contacted),
+            None,
             None,
         ]
     }

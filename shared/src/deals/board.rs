@@ -165,6 +165,7 @@ impl Names {
 
     fn card(&self, d: &Deal, stage: &Stage, now: DateTime<Utc>) -> Card {
         let days_in_stage = (now - d.stage_entered_at).num_days().max(0);
+        let days_idle = (now - d.idle_since()).num_days().max(0);
         Card {
             id: d.id,
             title: d.title.clone(),
@@ -182,7 +183,7 @@ impl Names {
             rotting: d.status == DealStatus::Open
                 && stage
                     .rotting_days
-                    .is_some_and(|r| days_in_stage >= i64::from(r)),
+                    .is_some_and(|r| days_idle >= i64::from(r)),
         }
     }
 }

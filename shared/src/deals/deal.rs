@@ -52,6 +52,10 @@ pub struct Deal {
     pub status: DealStatus,
     /// When the deal entered its stage.
     pub stage_entered_at: DateTime<Utc>,
+    /// The last activity logged on the deal (set by activities; with the stage entry time it
+    /// says how long the deal has been idle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity_at: Option<DateTime<Utc>>,
     /// `{"amount": "1234.50", "currency": "EUR"}`, exact in the currency's minor units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -112,6 +116,13 @@ crate::record_bookkeeping!(
 );
 
 impl Deal {
+    /// Since when nothing happened to the deal: its stage entry or its last activity, the
+    /// later. A deal idle for its stage's rotting period is rotting.
+    pub fn idle_since(&self) -> DateTime<Utc> {
+        self.last_activity_at
+            .map_or(self.stage_entered_at, |a| a.max(self.stage_entered_at))
+    }
+
     pub fn primary_contact(&self) -> Option<Uuid> {
         self.contact_ids.first().copied()
     }

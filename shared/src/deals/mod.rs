@@ -10,6 +10,7 @@ mod deal;
 pub mod forecast;
 pub mod lost_reasons;
 pub mod pipeline;
+pub mod rotting;
 pub mod stage_removal;
 
 pub use deal::{Deal, DealPatch, DealStatus, NewDeal};
@@ -89,6 +90,7 @@ static SCHEMA: Schema = Schema {
         SortOrder::new("expected_close", 2),
         SortOrder::new("updated_at", 3),
         SortOrder::new("title", 4),
+        SortOrder::new("idle_since", 5),
     ],
     range_filters: &[
         RangeFilter::CREATED,
@@ -99,6 +101,11 @@ static SCHEMA: Schema = Schema {
         RangeFilter::Between {
             name: "updated",
             slot: Some(3),
+        },
+        // Open deals idle (no stage change, no activity) since a time in this range.
+        RangeFilter::Between {
+            name: "idle",
+            slot: Some(5),
         },
         // The amount in the deal's own currency, whatever it is.
         RangeFilter::Values {
@@ -251,8 +258,8 @@ impl Kind for DealKind {
     }
 
     /// Amount (the decimal amount whatever its currency; no value first), expected close,
-    /// updated, title.
-    fn sort_keys(d: &Deal) -> [Option<String>; 4] {
+    /// updated, title, and for open deals idle since (rotting lists).
+    fn sort_keys(d: &Deal) -> [Option<String>; crate::records::keys::SORT_SLOTS] {
         let amount = d
             .value
             .as_ref()
@@ -271,6 +278,7 @@ impl Kind for DealKind {
             Some(close),
             Some(time_key(d.updated_at)),
             Some(title),
+            (d.status == DealStatus::Open).then(|| time_key(d.idle_since())),
         ]
     }
 

@@ -37,7 +37,7 @@ pub struct Indexed {
     pub kind_facets: Vec<(String, bool)>,
     /// The record's facets of the schema's category dimensions (`status:lead`), in order.
     pub categories: [Option<String>; 2],
-    pub sort_keys: [Option<String>; 4],
+    pub sort_keys: [Option<String>; keys::SORT_SLOTS],
     /// All search tokens, and those of names.
     pub tokens: Vec<String>,
     pub name_tokens: Vec<String>,

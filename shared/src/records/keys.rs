@@ -33,8 +33,11 @@ pub const TEAM_INDEX: &str = "GSI2";
 /// The indexes that qualify facet entries by the kind's two category dimensions.
 pub const CATEGORY_INDEXES: [&str; 2] = ["GSI6", "GSI7"];
 
-/// The indexes of the four sort slots.
-pub const SORT_INDEXES: [&str; 4] = ["GSI3", "GSI4", "GSI5", "GSI8"];
+/// Sort slots a kind may fill.
+pub const SORT_SLOTS: usize = 5;
+
+/// The indexes of the sort slots.
+pub const SORT_INDEXES: [&str; SORT_SLOTS] = ["GSI3", "GSI4", "GSI5", "GSI8", "GSI9"];
 
 /// The shard of a record: the last byte of a UUIDv7 is random.
 pub fn shard_of(id: Uuid) -> u8 {

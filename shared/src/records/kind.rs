@@ -357,7 +357,7 @@ pub trait Kind: Send + Sync + Sized + 'static {
     fn facets(record: &Self::Record) -> Vec<(&'static str, String)>;
 
     /// The record's value in each sort slot (without the `#{id}` the engine appends).
-    fn sort_keys(record: &Self::Record) -> [Option<String>; 4];
+    fn sort_keys(record: &Self::Record) -> [Option<String>; super::keys::SORT_SLOTS];
 
     fn search_text(_record: &Self::Record) -> SearchText {
         SearchText::default()

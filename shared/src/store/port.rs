@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 /// The global secondary indexes of the table (`template.yaml` defines the same): each keyed by
 /// `{name}PK` / `{name}SK`.
-pub const INDEXES: [&str; 8] = [
-    "GSI1", "GSI2", "GSI3", "GSI4", "GSI5", "GSI6", "GSI7", "GSI8",
+pub const INDEXES: [&str; 9] = [
+    "GSI1", "GSI2", "GSI3", "GSI4", "GSI5", "GSI6", "GSI7", "GSI8", "GSI9",
 ];
 
 /// DynamoDB allows 100 writes per transaction.

@@ -203,6 +203,27 @@ async fn s4_5_a_file_of_another_type_is_rejected_and_deleted_and_limits_hold() {
         (422, vec![pair("file_name", "length")])
     );
 
+    // A PUT with another type than the signed one is refused at once, as S3 does; no event.
+    let body =
+        json!({"file_name": "scan.pdf", "content_type": "application/pdf", "size": PDF.len()});
+    let r = stack.call("POST", &list, &admin, Some(body)).await;
+    let put = reqwest::Client::new()
+        .put(r.body["upload"]["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(PDF.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 403);
+    assert!(stack.runtime.receive_s3_events().await.unwrap().is_empty());
+    let pending = r.body["attachment"]["id"].as_str().unwrap();
+    assert_eq!(
+        stack
+            .status("DELETE", &format!("{list}/{pending}"), &admin, None)
+            .await,
+        204
+    );
+
     // An executable declared as a PDF: rejected on the S3 event, the object deleted.
     let attachment = upload(&stack, &admin, &deal, "invoice.pdf", "application/pdf", EXE).await;
     let id = attachment["id"].as_str().unwrap();
