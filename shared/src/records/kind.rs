@@ -83,7 +83,7 @@ impl Facet {
     }
 }
 
-/// An order of a list besides creation: one of four sort slots (GSI3, GSI4, GSI5, GSI8), each entry
+/// An order of a list besides creation: one of five sort slots (GSI3, GSI4, GSI5, GSI8, GSI9), each entry
 /// keyed `{value}#{id}` there.
 #[derive(Debug, Clone, Copy)]
 pub struct SortOrder {
