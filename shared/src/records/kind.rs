@@ -89,7 +89,7 @@ impl Facet {
 pub struct SortOrder {
     /// The `sort` parameter: `name`, `updated_at`, …
     pub param: &'static str,
-    /// 1 to 4.
+    /// 1 to 5.
     pub slot: u8,
 }
 
