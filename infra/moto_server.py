@@ -18,10 +18,14 @@ and (for tests only) injectable DynamoDB faults.
   The body is now always put back.
 - Test-only emulation of DynamoDB faults (throttling, 500s, UnprocessedItems), armed through
   `/_faults/dynamodb`; see `DynamoDBFaults`.
+- DynamoDB elsewhere: with a third argument (the URL of `infra/dynamodb/server.js`, dynalite
+  on disk with transactions), DynamoDB requests go there, outside the lock; moto keeps every
+  other service. moto's DynamoDB holds every item in memory and scans the table per query, so
+  a 20,000-row import grew it to 2.7 GB and slowed it down as the table grew.
 - Requests are not logged one by one (warnings and errors still are).
 
 Otherwise this is `moto_server`.
-usage: python infra/moto_server.py HOST PORT
+usage: python infra/moto_server.py HOST PORT [DYNAMODB_URL]
 """
 
 import copy
@@ -35,6 +39,8 @@ import os
 import sys
 import threading
 import zlib
+import urllib.error
+import urllib.request
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
@@ -454,11 +460,43 @@ def _call(app, environ) -> tuple[str, list, bytes]:
     return started["status"], started["headers"], body
 
 
+# --- DynamoDB elsewhere ------------------------------------------------------------------------
+
+
+def dynamodb_forwarder(url: str):
+    """A WSGI app sending DynamoDB requests to `url` as they came and answering what it says."""
+
+    def app(environ, start_response):
+        body = environ["wsgi.input"].read()
+        headers = {
+            name: environ[key]
+            for name, key in (
+                ("Content-Type", "CONTENT_TYPE"),
+                ("X-Amz-Target", "HTTP_X_AMZ_TARGET"),
+                ("Authorization", "HTTP_AUTHORIZATION"),
+                ("X-Amz-Date", "HTTP_X_AMZ_DATE"),
+            )
+            if environ.get(key)
+        }
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=600) as r:
+                status, reply, raw = f"{r.status} {r.reason}", r.getheaders(), r.read()
+        except urllib.error.HTTPError as e:
+            status, reply, raw = f"{e.code} {e.reason}", list(e.headers.items()), e.read()
+        kept = [(k, v) for k, v in reply if k.lower() in ("content-type", "x-amz-crc32", "x-amzn-requestid")]
+        start_response(status, kept + [("Content-Length", str(len(raw)))])
+        return [raw]
+
+    return app
+
+
 # --- Server -----------------------------------------------------------------------------------
 
 
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
+    dynamodb = dynamodb_forwarder(sys.argv[3]) if len(sys.argv) > 3 else None
     os.environ.setdefault("MOTO_PORT", str(port))
     item_level_transactions()
     body_always_put_back()
@@ -482,6 +520,13 @@ def main() -> None:
         buffer_body(environ)
         path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if dynamodb and target.startswith(DYNAMODB_TARGET):
+            # The DynamoDB endpoint serialises its own requests; moto's lock is not needed.
+            with lock:
+                kind = faults.take(environ, target[len(DYNAMODB_TARGET) :])
+            if kind:
+                return answer(start_response, *faults.respond(kind, dynamodb, environ))
+            return dynamodb(environ, start_response)
         with lock:
             if path == FAULTS_PATH:
                 return answer(start_response, *faults.control(environ))

@@ -1,12 +1,22 @@
-"""Tests of infra/moto_server.py against a server started for the run on 127.0.0.1:5070-5079.
+"""Tests of infra/moto_server.py against servers started for the run on 127.0.0.1:
+
+- moto's own DynamoDB: `moto_server.py 127.0.0.1 PORT` (PORT in 5070-5079);
+- the local DynamoDB: `node infra/dynamodb/server.js PORT+20000 TMPDIR` (dynalite on LevelDB,
+  plus transactions) behind `moto_server.py 127.0.0.1 PORT http://127.0.0.1:PORT+20000`, as
+  `infra/moto.sh start` runs them (PORT+20000 in 25070-25079; data in a temporary directory).
+
+The DynamoDB tests (transactions, fault injection) run against both; `LocalDynamoDB` covers
+what only the forwarding setup has. Needs `cd infra/dynamodb && npm ci` once.
 
 usage: .venv/bin/python -m unittest infra/moto_server_test.py
 """
 
+import concurrent.futures
 import ctypes
 import datetime
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,49 +39,127 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 PORTS = range(5070, 5080)
+LOCAL_DYNAMODB_OFFSET = 20000  # as infra/moto.sh: the local DynamoDB listens on PORT+20000
 REGION = "eu-central-1"
 CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 TIMEOUT = 5  # seconds: any request that waits this long has hung
-server: subprocess.Popen | None = None
-log = None
-url = ""
+INFRA = Path(__file__).resolve().parent
+MOTO_SERVER = INFRA / "moto_server.py"
+LOCAL_DYNAMODB = INFRA / "dynamodb" / "server.js"
+url = ""  # moto_server.py with moto's own DynamoDB: the S3 tests and the "moto" stack
+
+
+class Stack:
+    """The servers one side of the DynamoDB tests talks to: `url` and the processes by role."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.url = ""
+        self.processes: dict[str, subprocess.Popen] = {}
+
+
+STACKS = {"moto": Stack("moto"), "local": Stack("local")}
+PEAK_RSS: dict[str, str] = {}  # stack -> the line test_transactions_on_a_large_table... printed
 
 
 def setUpModule() -> None:
-    global server, log, url
-    os.environ.update(AWS_EC2_METADATA_DISABLED="true", NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+    global url
+    os.environ.update(
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION=REGION,
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
+    )
+    unittest.addModuleCleanup(_report_peak_rss)  # the first cleanup registered runs last
+    moto, local = STACKS["moto"], STACKS["local"]
+    for port in PORTS:
+        if _free(port) and _start_moto(moto, port):
+            break
+    else:
+        raise RuntimeError(f"no moto_server could start on ports {PORTS}")
+    url = moto.url
+    if not (LOCAL_DYNAMODB.parent / "node_modules" / "dynalite").is_dir():
+        raise RuntimeError("dynalite is not installed: cd infra/dynamodb && npm ci")
+    for port in PORTS:
+        ddb_port = port + LOCAL_DYNAMODB_OFFSET
+        if not (_free(port) and _free(ddb_port)):
+            continue
+        data = tempfile.mkdtemp(prefix="moto_server_test-dynamodb-")
+        # Registered before the server's own cleanup, so it runs after the server has stopped.
+        unittest.addModuleCleanup(shutil.rmtree, data, ignore_errors=True)
+        node = _spawn(
+            "local dynamodb",
+            ["node", str(LOCAL_DYNAMODB), str(ddb_port), data],
+            f"http://127.0.0.1:{ddb_port}/",
+            "local dynamodb",
+        )
+        if node is None:
+            continue
+        local.processes["local dynamodb"] = node
+        if _start_moto(local, port, f"http://127.0.0.1:{ddb_port}"):
+            return
+        _stop(local.processes.pop("local dynamodb"))
+    raise RuntimeError(f"no local DynamoDB and moto_server could start on ports {PORTS}")
+
+
+def _start_moto(stack: Stack, port: int, *dynamodb_url: str) -> bool:
+    base = f"http://127.0.0.1:{port}"
+    role = "moto" if not dynamodb_url else "moto (forwarding)"
+    argv = [sys.executable, str(MOTO_SERVER), "127.0.0.1", str(port), *dynamodb_url]
+    process = _spawn(role, argv, f"{base}/moto-api/")
+    if process is None:
+        return False
+    stack.url = base
+    stack.processes[role] = process
+    return True
+
+
+def _spawn(role: str, argv: list[str], ready: str, says: str = "") -> subprocess.Popen | None:
+    """Starts `argv`, logging to a temporary file; the process once GET `ready` answers 200
+    (with `says` in its body), None when it failed (it is then stopped)."""
     env = {k: v for k, v in os.environ.items() if k != "MOTO_PRESIGN_SECRET"}
     log = tempfile.NamedTemporaryFile(prefix="moto_server_test-", suffix=".log", delete=False)
-    script = Path(__file__).resolve().parent / "moto_server.py"
-    for port in PORTS:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                continue  # taken
-        server = subprocess.Popen(
-            [sys.executable, str(script), "127.0.0.1", str(port)],
+    with log:
+        process = subprocess.Popen(
+            argv,
             stdout=log,
             stderr=log,
+            stdin=subprocess.DEVNULL,
             env=env,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                if _http().get(f"{url}/moto-api/", timeout=1).ok:
-                    print(f"moto_server on {url} (log: {log.name})", file=sys.stderr)
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)  # not listening yet
-        server.kill()
-        server.wait()
-    raise RuntimeError(f"no moto_server could start on ports {PORTS}; see {log.name}")
+    unittest.addModuleCleanup(_stop, process)  # also when setUpModule fails later
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            response = _http().get(ready, timeout=1)
+            # Still running: not another server that took the port first.
+            if response.ok and says in response.text and process.poll() is None:
+                print(f"{role} on {ready} (log: {log.name})", file=sys.stderr)
+                return process
+        except requests.ConnectionError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    _stop(process)
+    print(f"{role} did not start on {ready}; see {log.name}", file=sys.stderr)
+    return None
 
 
-def tearDownModule() -> None:
-    if server is not None:
-        server.terminate()
-        server.wait(10)
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _die_with_parent() -> None:
@@ -82,16 +170,34 @@ def _die_with_parent() -> None:
         pass
 
 
+def _status_kb(process: subprocess.Popen, field: str) -> int:
+    """A `kB` field of /proc/PID/status (VmRSS, VmHWM: the peak resident set), 0 off Linux."""
+    try:
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _report_peak_rss() -> None:
+    if PEAK_RSS:
+        print("\npeak RSS after loading the 20,000-item table:", file=sys.stderr)
+        for line in PEAK_RSS.values():
+            print("  " + line, file=sys.stderr)
+
+
 def _http() -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # loopback only, never a proxy
     return session
 
 
-def client(service: str):
+def client(service: str, endpoint: str | None = None):
     return boto3.client(
         service,
-        endpoint_url=url,
+        endpoint_url=endpoint or url,
         region_name=REGION,
         config=Config(retries={"total_max_attempts": 1}, read_timeout=60),  # faults surface
         **CREDS,
@@ -109,10 +215,15 @@ def S(value: str) -> dict:
 # --- TransactWriteItems ----------------------------------------------------------------------
 
 
-class Transactions(unittest.TestCase):
+class TransactionCases:
+    """TransactWriteItems as on AWS; run against moto's own DynamoDB (`Transactions`) and the
+    local DynamoDB behind moto_server.py (`TransactionsViaLocalDynamoDB`)."""
+
+    stack = "moto"
+
     @classmethod
     def setUpClass(cls) -> None:
-        cls.ddb = client("dynamodb")
+        cls.ddb = client("dynamodb", STACKS[cls.stack].url)
         cls.ddb.create_table(
             TableName="txn",
             BillingMode="PAY_PER_REQUEST",
@@ -260,6 +371,70 @@ class Transactions(unittest.TestCase):
         self.assertEqual(sorted(hashed), ["H1", "H3"])
         self.assertEqual((hashed["H1"]["v"], hashed["H1"]["n"]), (S("new"), {"N": "2"}))
 
+    def test_a_failed_condition_returns_the_item_when_asked(self) -> None:
+        before = self.everything()
+        expected = {":v": S("new")}
+        writes = [
+            {
+                "Update": {
+                    "TableName": "txn",
+                    "Key": self.key("A"),
+                    "UpdateExpression": "SET v = :v",
+                    "ConditionExpression": "v = :v",
+                    "ExpressionAttributeValues": expected,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": "txn",
+                    "Key": self.key("D"),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {  # failed on a missing item: no item to return
+                "Put": {
+                    "TableName": "txn",
+                    "Item": self.item("E", "1", "new"),
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {  # not asked for
+                "Delete": {
+                    "TableName": "txn",
+                    "Key": self.key("F"),
+                    "ConditionExpression": "v = :v",
+                    "ExpressionAttributeValues": expected,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": "txn",
+                    "Item": self.item("C", "1", "new"),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+        ]
+        with self.assertRaises(ClientError) as caught:
+            self.ddb.transact_write_items(TransactItems=writes)
+        error = caught.exception.response
+        self.assertEqual(error["Error"]["Code"], "TransactionCanceledException")
+        reasons = [(r["Code"], r.get("Item")) for r in error["CancellationReasons"]]
+        failed = "ConditionalCheckFailed"
+        self.assertEqual(
+            reasons,
+            [
+                (failed, self.item("A", "1", "old")),
+                (failed, self.item("D", "1", "old")),
+                (failed, None),
+                (failed, None),
+                ("None", None),
+            ],
+        )
+        self.assertEqual(self.everything(), before)
+
     def test_transactions_on_a_large_table_are_quick(self) -> None:
         n = 20_000
         self.ddb.create_table(
@@ -268,17 +443,33 @@ class Transactions(unittest.TestCase):
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         )
+        processes = STACKS[self.stack].processes
+        rss_before = {role: _status_kb(p, "VmRSS") for role, p in processes.items()}
         started = time.perf_counter()
-        for first in range(0, n, 25):
-            self.ddb.batch_write_item(
-                RequestItems={
-                    "txn_big": [
-                        {"PutRequest": {"Item": {"pk": S(f"{i:06d}"), "v": S("old")}}}
-                        for i in range(first, first + 25)
-                    ]
-                }
-            )
-        print(f"\n  {n} items loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+        def load(first: int) -> None:
+            writes = {
+                "txn_big": [
+                    {"PutRequest": {"Item": {"pk": S(f"{i:06d}"), "v": S("old")}}}
+                    for i in range(first, first + 25)
+                ]
+            }
+            while writes:
+                writes = self.ddb.batch_write_item(RequestItems=writes)["UnprocessedItems"]
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(load, range(0, n, 25)))  # list: raises what a load raised
+        loaded = time.perf_counter() - started
+        peaks = ", ".join(
+            f"{role} {_status_kb(p, 'VmHWM') / 1024:.0f} MB "
+            f"(RSS before the load {rss_before[role] / 1024:.0f} MB)"
+            for role, p in processes.items()
+        )
+        PEAK_RSS[self.stack] = f"{self.stack}: {peaks}"
+        print(
+            f"\n  [{self.stack}] {n} items loaded in {loaded:.1f} s; peak RSS: {peaks}",
+            file=sys.stderr,
+        )
 
         def transaction(check: str) -> float:
             writes = [
@@ -313,17 +504,29 @@ class Transactions(unittest.TestCase):
             return time.perf_counter() - started
 
         cancelled = transaction("attribute_not_exists(pk)")
-        count = self.ddb.scan(TableName="txn_big", Select="COUNT")["Count"]
-        self.assertEqual(count, n)
+        self.assertEqual(count(self.ddb, "txn_big"), n)
         committed = transaction("attribute_exists(pk)")
-        count = self.ddb.scan(TableName="txn_big", Select="COUNT")["Count"]
-        self.assertEqual(count, n + 8)
+        self.assertEqual(count(self.ddb, "txn_big"), n + 8)
         print(
-            f"  12-write transaction on {n} items: cancelled {cancelled * 1000:.0f} ms, "
+            f"  [{self.stack}] 12-write transaction on {n} items: "
+            f"cancelled {cancelled * 1000:.0f} ms, "
             f"committed {committed * 1000:.0f} ms",
             file=sys.stderr,
         )
         self.assertLess(max(cancelled, committed), 2.0)
+
+
+class Transactions(TransactionCases, unittest.TestCase):
+    stack = "moto"
+
+
+class TransactionsViaLocalDynamoDB(TransactionCases, unittest.TestCase):
+    stack = "local"
+
+
+def count(ddb, table: str) -> int:
+    pages = ddb.get_paginator("scan").paginate(TableName=table, Select="COUNT")
+    return sum(page["Count"] for page in pages)
 
 
 # --- Presigned S3 uploads ----------------------------------------------------------------------
@@ -535,12 +738,18 @@ class PresignedUploads(unittest.TestCase):
 # --- DynamoDB fault injection --------------------------------------------------------------------
 
 
-class DynamoDBFaults(unittest.TestCase):
+class DynamoDBFaultCases:
+    """Injected DynamoDB faults; run against moto's own DynamoDB (`DynamoDBFaults`) and the
+    local DynamoDB behind moto_server.py (`DynamoDBFaultsViaLocalDynamoDB`)."""
+
+    stack = "moto"
+
     def setUp(self) -> None:
+        self.url = STACKS[self.stack].url
         self.http = _http()
-        self.faults = f"{url}/_faults/dynamodb"
+        self.faults = f"{self.url}/_faults/dynamodb"
         self.http.delete(self.faults, timeout=TIMEOUT).raise_for_status()
-        self.ddb = client("dynamodb")
+        self.ddb = client("dynamodb", self.url)
         self.table = f"faults-{uuid.uuid4().hex[:8]}"
         self.ddb.create_table(
             TableName=self.table,
@@ -592,7 +801,7 @@ class DynamoDBFaults(unittest.TestCase):
     def test_throttling_answers_as_dynamodb_does(self) -> None:
         self.arm(throttle=1)
         response = self.http.post(
-            url,
+            self.url,
             data=json.dumps({"TableName": self.table, "Item": {"pk": S("a")}}),
             headers={
                 "X-Amz-Target": "DynamoDB_20120810.PutItem",
@@ -652,7 +861,7 @@ class DynamoDBFaults(unittest.TestCase):
         self.assertEqual(self.put("a"), "")
         self.arm(throttle=5)
         # The reset drops every table too; each test of this class makes its own in setUp.
-        self.http.post(f"{url}/moto-api/reset", timeout=TIMEOUT).raise_for_status()
+        self.http.post(f"{self.url}/moto-api/reset", timeout=TIMEOUT).raise_for_status()
         self.assertEqual(self.state()["rules"], [])
 
     def test_bad_rules_are_refused(self) -> None:
@@ -660,6 +869,315 @@ class DynamoDBFaults(unittest.TestCase):
             response = self.http.post(self.faults, json=rule, timeout=TIMEOUT)
             self.assertEqual(response.status_code, 400, rule)
         self.assertEqual(self.state()["rules"], [])
+
+
+class DynamoDBFaults(DynamoDBFaultCases, unittest.TestCase):
+    stack = "moto"
+
+
+class DynamoDBFaultsViaLocalDynamoDB(DynamoDBFaultCases, unittest.TestCase):
+    stack = "local"
+
+
+# --- What only the local DynamoDB (infra/dynamodb/server.js behind moto_server.py) shows --------
+
+
+class LocalDynamoDB(unittest.TestCase):
+    """DynamoDB through moto_server.py to infra/dynamodb/server.js: what moto's own DynamoDB
+    does not have or does otherwise."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.ddb = client("dynamodb", STACKS["local"].url)
+        for table in ("local", "local_counter"):
+            cls.ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            )
+
+    def setUp(self) -> None:
+        self.p = uuid.uuid4().hex[:8] + "#"
+
+    def key(self, name: str) -> dict:
+        return {"pk": S(self.p + name)}
+
+    def get(self, name: str, table: str = "local") -> dict | None:
+        key = self.key(name)
+        return self.ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+    def mine(self) -> list[str]:
+        items = self.ddb.scan(
+            TableName="local",
+            ConsistentRead=True,
+            FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": S(self.p)},
+        )["Items"]
+        return sorted(i["pk"]["S"][len(self.p) :] for i in items)
+
+    def test_dynamodb_requests_reach_the_local_dynamodb(self) -> None:
+        node = STACKS["local"].processes["local dynamodb"]
+        direct = client("dynamodb", f"http://127.0.0.1:{node.args[2]}")
+        self.assertIn("local", direct.list_tables()["TableNames"])
+        self.ddb.put_item(TableName="local", Item={**self.key("a"), "v": S("via moto_server")})
+        item = direct.get_item(TableName="local", Key=self.key("a"))["Item"]
+        self.assertEqual(item["v"], S("via moto_server"))
+
+    def test_transact_get_items(self) -> None:
+        a = {**self.key("a"), "v": S("a"), "n": {"N": "1.5"}, "l": {"L": [S("x"), {"N": "2"}]}}
+        b = {**self.key("b"), "v": S("b"), "other": {"BOOL": True}}
+        self.ddb.put_item(TableName="local", Item=a)
+        self.ddb.put_item(TableName="local", Item=b)
+        response = self.ddb.transact_get_items(
+            TransactItems=[
+                {"Get": {"TableName": "local", "Key": self.key("a")}},
+                {"Get": {"TableName": "local", "Key": self.key("missing")}},
+                {
+                    "Get": {
+                        "TableName": "local",
+                        "Key": self.key("b"),
+                        "ProjectionExpression": "#v",
+                        "ExpressionAttributeNames": {"#v": "v"},
+                    }
+                },
+                {"Get": {"TableName": "local_counter", "Key": self.key("a")}},
+            ]
+        )
+        self.assertEqual(response["Responses"], [{"Item": a}, {}, {"Item": {"v": S("b")}}, {}])
+        with self.assertRaises(ClientError) as caught:
+            self.ddb.transact_get_items(
+                TransactItems=[{"Get": {"TableName": "no_such_table", "Key": self.key("a")}}]
+            )
+        error = caught.exception.response
+        self.assertEqual(error["Error"]["Code"], "ResourceNotFoundException")
+        self.assertEqual(error["ResponseMetadata"]["HTTPStatusCode"], 400)
+
+    def test_a_transaction_on_a_missing_table_is_refused_as_not_found(self) -> None:
+        with self.assertRaises(ClientError) as caught:
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "local", "Item": self.key("a")}},
+                    {"Put": {"TableName": "no_such_table", "Item": self.key("a")}},
+                ]
+            )
+        error = caught.exception.response
+        self.assertEqual(error["Error"]["Code"], "ResourceNotFoundException")
+        self.assertEqual(error["ResponseMetadata"]["HTTPStatusCode"], 400)  # not retried
+        self.assertEqual(self.mine(), [])
+
+    def test_update_adds_decimals_and_sets_in_a_transaction(self) -> None:
+        self.ddb.put_item(
+            TableName="local",
+            Item={**self.key("d"), "n": {"N": "1.1"}, "big": {"N": "9" * 37}, "label": S("x")},
+        )
+        self.ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "local",
+                        "Key": self.key("d"),
+                        "UpdateExpression": (
+                            "SET label = :l, m = :m ADD n :d, fresh :d, tags :t, big :one"
+                        ),
+                        "ConditionExpression": "label = :x",
+                        "ExpressionAttributeValues": {
+                            ":l": S("set"),
+                            ":m": {"M": {"k": {"N": "0.5"}}},
+                            ":d": {"N": "2.205"},
+                            ":t": {"SS": ["a", "b"]},
+                            ":x": S("x"),
+                            ":one": {"N": "1"},
+                        },
+                    }
+                },
+                {  # an Update of a missing item creates it
+                    "Update": {
+                        "TableName": "local",
+                        "Key": self.key("new"),
+                        "UpdateExpression": "ADD n :d SET label = :l",
+                        "ExpressionAttributeValues": {":d": {"N": "-0.75"}, ":l": S("new")},
+                    }
+                },
+            ]
+        )
+        d = self.get("d")
+        self.assertEqual((d["n"], d["fresh"]), ({"N": "3.305"}, {"N": "2.205"}))
+        self.assertEqual((d["label"], d["m"]), (S("set"), {"M": {"k": {"N": "0.5"}}}))
+        self.assertEqual(sorted(d["tags"]["SS"]), ["a", "b"])
+        self.assertEqual(d["big"], {"N": "1" + "0" * 37})  # 38 digits, none lost
+        new = {**self.key("new"), "n": {"N": "-0.75"}, "label": S("new")}
+        self.assertEqual(self.get("new"), new)
+        # Ten times 0.1 is 1 exactly, as DynamoDB's decimal numbers add (not binary floats).
+        for _ in range(10):
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": "local",
+                            "Key": self.key("d"),
+                            "UpdateExpression": "ADD tenth :t SET n = n - :t",
+                            "ExpressionAttributeValues": {":t": {"N": "0.1"}},
+                        }
+                    }
+                ]
+            )
+        d = self.get("d")
+        self.assertEqual((d["tenth"], d["n"]), ({"N": "1"}, {"N": "2.305"}))
+
+    def test_a_condition_check_on_a_missing_item_creates_nothing(self) -> None:
+        self.ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "ConditionCheck": {
+                        "TableName": "local",
+                        "Key": self.key("ghost"),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": "local", "Item": {**self.key("real"), "v": S("new")}}},
+            ]
+        )
+        self.assertIsNone(self.get("ghost"))
+        self.assertEqual(self.mine(), ["real"])
+        # Failing on the missing item (ALL_OLD asked): cancelled, no item returned, none made.
+        with self.assertRaises(ClientError) as caught:
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": "local",
+                            "Key": self.key("ghost"),
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    {"Put": {"TableName": "local", "Item": {**self.key("other"), "v": S("x")}}},
+                ]
+            )
+        reasons = caught.exception.response["CancellationReasons"]
+        self.assertEqual([r["Code"] for r in reasons], ["ConditionalCheckFailed", "None"])
+        self.assertNotIn("Item", reasons[0])
+        self.assertEqual(self.mine(), ["real"])
+
+    def test_a_write_refused_for_its_data_cancels_the_transaction(self) -> None:
+        self.ddb.put_item(TableName="local", Item={**self.key("a"), "v": S("old")})
+        self.ddb.put_item(TableName="local", Item={**self.key("s"), "n": S("not a number")})
+        with self.assertRaises(ClientError) as caught:
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "local", "Item": {**self.key("a"), "v": S("new")}}},
+                    {"Put": {"TableName": "local", "Item": {**self.key("b"), "v": S("new")}}},
+                    {
+                        "Update": {
+                            "TableName": "local",
+                            "Key": self.key("s"),
+                            "UpdateExpression": "ADD n :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                ]
+            )
+        # As AWS: cancelled, reason ValidationError (moto answers a ValidationException).
+        error = caught.exception.response
+        self.assertEqual(error["Error"]["Code"], "TransactionCanceledException")
+        reasons = [r["Code"] for r in error["CancellationReasons"]]
+        self.assertEqual(reasons, ["None", "None", "ValidationError"])
+        self.assertIn("incorrect data type", error["CancellationReasons"][2]["Message"])
+        # The writes applied before it are undone.
+        self.assertEqual(self.mine(), ["a", "s"])
+        self.assertEqual(self.get("a")["v"], S("old"))
+
+    def test_a_table_made_again_with_another_key_takes_transactions(self) -> None:
+        table = f"local-remade-{self.p[:-1]}"
+
+        def make(*keys: str) -> None:
+            self.ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+                KeySchema=[
+                    {"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))
+                ],
+            )
+
+        make("pk")
+        self.ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": table, "Item": {"pk": S("a")}}}]
+        )
+        self.ddb.delete_table(TableName=table)
+        deadline = time.monotonic() + TIMEOUT
+        while table in self.ddb.list_tables()["TableNames"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        make("id", "sk")
+        item = {"id": S("a"), "sk": S("1")}
+        self.ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": table, "Item": item}}]
+        )
+        self.assertEqual(self.ddb.get_item(TableName=table, Key=item)["Item"], item)
+
+    def test_concurrent_transactions_on_one_counter_count_exactly(self) -> None:
+        threads, increments = 8, 25
+        counter = self.key("counter")
+        self.ddb.put_item(
+            TableName="local_counter", Item={**counter, "n": {"N": "0"}, "version": {"N": "0"}}
+        )
+        conflicts = [0] * threads
+
+        def work(worker: int) -> None:
+            ddb = client("dynamodb", STACKS["local"].url)
+            version = 0
+            for i in range(increments):
+                while True:
+                    try:
+                        ddb.transact_write_items(
+                            TransactItems=[
+                                {
+                                    "Update": {
+                                        "TableName": "local_counter",
+                                        "Key": counter,
+                                        "UpdateExpression": "SET version = :next ADD n :one",
+                                        "ConditionExpression": "version = :seen",
+                                        "ExpressionAttributeValues": {
+                                            ":seen": {"N": str(version)},
+                                            ":next": {"N": str(version + 1)},
+                                            ":one": {"N": "1"},
+                                        },
+                                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                                    }
+                                },
+                                {  # one record per increment, written with it or not at all
+                                    "Put": {
+                                        "TableName": "local",
+                                        "Item": self.key(f"w{worker}-{i}"),
+                                        "ConditionExpression": "attribute_not_exists(pk)",
+                                    }
+                                },
+                            ]
+                        )
+                        version += 1
+                        break
+                    except ClientError as e:
+                        reasons = e.response.get("CancellationReasons") or []
+                        if [r["Code"] for r in reasons] != ["ConditionalCheckFailed", "None"]:
+                            raise
+                        conflicts[worker] += 1
+                        version = int(reasons[0]["Item"]["version"]["N"])  # retry on it
+
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, range(threads)))  # list: raises what a worker raised
+        elapsed = time.perf_counter() - started
+        item = self.ddb.get_item(TableName="local_counter", Key=counter, ConsistentRead=True)
+        total = threads * increments
+        self.assertEqual(item["Item"]["n"], {"N": str(total)})
+        self.assertEqual(item["Item"]["version"], {"N": str(total)})
+        self.assertEqual(len(self.mine()), total)
+        print(
+            f"\n  [local] {threads} threads x {increments} increments: {total} in "
+            f"{elapsed:.1f} s, {sum(conflicts)} cancelled on version conflicts and retried",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

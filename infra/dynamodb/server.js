@@ -1,0 +1,295 @@
+// The local DynamoDB of `make dev` and `make test` (emulation only; never used in AWS):
+// dynalite, which keeps tables in LevelDB on disk and indexes queries as DynamoDB does, so
+// memory stays bounded whatever the data, plus the TransactWriteItems and TransactGetItems
+// that dynalite lacks.
+//
+// Every request runs alone, in arrival order, so a transaction is isolated as on AWS: its
+// conditions are all evaluated (with dynalite's own expression code) against the items as
+// they are, then, only if all hold, its writes are applied; a write that fails midway puts back
+// the items written before it. Cancellation reasons have AWS's shape.
+//
+// usage: node server.js PORT DATA_DIR     (listens on 127.0.0.1 only)
+
+'use strict'
+const http = require('http')
+const crc32 = require('buffer-crc32')
+const db = require('dynalite/db')
+const validations = require('dynalite/validations')
+
+const port = Number(process.argv[2] || 5056)
+const path = process.argv[3] || '.local/dynamodb'
+const TARGET = 'DynamoDB_20120810.'
+const OPERATIONS = ['BatchGetItem', 'BatchWriteItem', 'CreateTable', 'DeleteItem', 'DeleteTable',
+  'DescribeTable', 'DescribeTimeToLive', 'GetItem', 'ListTables', 'PutItem', 'Query', 'Scan', 'TagResource',
+  'UntagResource', 'ListTagsOfResource', 'UpdateItem', 'UpdateTable']
+const ACTION_OF = { Put: 'putItem', Delete: 'deleteItem', Update: 'updateItem', ConditionCheck: 'deleteItem' }
+
+const store = db.create({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path })
+
+// ----- one request at a time -------------------------------------------------------------------
+
+let queue = Promise.resolve()
+function serialised(work) {
+  const run = queue.then(work, work)
+  queue = run.catch(() => {})
+  return run
+}
+
+// ----- dynalite's operations, in process -------------------------------------------------------
+
+// Validates `data` for `op` as dynalite's HTTP handler does, then runs dynalite's action.
+function run(op, data) {
+  const action = validations.toLowerFirst(op)
+  const rules = require('dynalite/validations/' + action)
+  return new Promise((resolve, reject) => {
+    try {
+      data = validations.checkTypes(data, rules.types)
+      validations.checkValidations(data, rules.types, rules.custom, store)
+    } catch (e) {
+      return e.statusCode ? resolve({ status: e.statusCode, body: e.body }) : reject(e)
+    }
+    require('dynalite/actions/' + action)(store, data, (err, out) => {
+      if (err && err.statusCode) return resolve({ status: err.statusCode, body: err.body })
+      if (err) return reject(err)
+      resolve({ status: 200, body: out })
+    })
+  })
+}
+
+async function callJson(op, body) {
+  const r = await run(op, body)
+  if (r.status !== 200) {
+    const e = new Error((r.body && r.body.message) || op + ' failed')
+    e.response = r
+    throw e
+  }
+  return r.body
+}
+
+function error(status, type, message, extra) {
+  return { status, body: { __type: 'com.amazonaws.dynamodb.v20120810#' + type, message, ...extra } }
+}
+
+// ----- transactions ----------------------------------------------------------------------------
+
+const keySchemas = new Map()
+async function keyOf(table, item) {
+  if (!keySchemas.has(table)) {
+    const d = await callJson('DescribeTable', { TableName: table })
+    keySchemas.set(table, d.Table.KeySchema.map((k) => k.AttributeName))
+  }
+  const key = {}
+  for (const name of keySchemas.get(table)) key[name] = item[name]
+  return key
+}
+
+// The op as the single-item request dynalite validates: its parsed condition, or the error.
+function validated(kind, op) {
+  const action = ACTION_OF[kind]
+  const rules = require('dynalite/validations/' + action)
+  let data = { ...op }
+  if (kind === 'ConditionCheck') data = { TableName: op.TableName, Key: op.Key, ConditionExpression: op.ConditionExpression,
+    ExpressionAttributeNames: op.ExpressionAttributeNames, ExpressionAttributeValues: op.ExpressionAttributeValues }
+  data = validations.checkTypes(data, rules.types)
+  validations.checkValidations(data, rules.types, rules.custom, store)
+  return data
+}
+
+// The item at `key` of table `name` (or undefined), read from the store: the validation and
+// response building of a GetItem per item would double a transaction's cost.
+function readItem(name, key) {
+  return new Promise((resolve, reject) => {
+    store.getTable(name, (err, table) => {
+      if (err) return reject(err)
+      store.getItemDb(name).get(db.createKey(key, table), (err, item) => {
+        if (err && err.name !== 'NotFoundError') return reject(err)
+        resolve(err ? undefined : item)
+      })
+    })
+  })
+}
+
+// Runs an op validated by `validated` without its condition (already checked).
+function applyValidated(kind, data) {
+  const unconditional = { ...data }
+  delete unconditional._condition
+  delete unconditional.ConditionExpression
+  delete unconditional.ReturnValuesOnConditionCheckFailure
+  return new Promise((resolve, reject) => {
+    require('dynalite/actions/' + ACTION_OF[kind])(store, unconditional, (err, out) => {
+      if (err && err.statusCode) return resolve({ status: err.statusCode, body: err.body })
+      if (err) return reject(err)
+      resolve({ status: 200, body: out })
+    })
+  })
+}
+
+async function transactWrite(request) {
+  const items = request.TransactItems || []
+  if (!items.length || items.length > 100) {
+    return error(400, 'ValidationException', 'TransactItems must have between 1 and 100 items')
+  }
+  const ops = []
+  const seen = new Set()
+  for (const entry of items) {
+    const kinds = Object.keys(entry)
+    if (kinds.length !== 1 || !ACTION_OF[kinds[0]]) {
+      return error(400, 'ValidationException', 'Each TransactItem must be exactly one of Put, Delete, Update, ConditionCheck')
+    }
+    const kind = kinds[0]
+    const op = entry[kind]
+    let data
+    try {
+      data = validated(kind, op)
+    } catch (e) {
+      if (e.statusCode) return { status: e.statusCode, body: e.body }
+      throw e
+    }
+    const key = await keyOf(op.TableName, kind === 'Put' ? op.Item : op.Key)
+    const id = op.TableName + '\u0000' + JSON.stringify(key)
+    if (seen.has(id)) {
+      return error(400, 'ValidationException', 'Transaction request cannot include multiple operations on one item')
+    }
+    seen.add(id)
+    ops.push({ kind, op, data, key })
+  }
+  // Conditions first, all against the items as they are.
+  const reasons = []
+  for (const o of ops) {
+    try {
+      o.before = await readItem(o.op.TableName, o.key)
+    } catch (e) {
+      if (e.statusCode) return { status: e.statusCode, body: e.body }
+      throw e
+    }
+    const failed = db.checkConditional(o.data, o.before)
+    if (failed) {
+      const reason = { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' }
+      if (o.op.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && o.before) reason.Item = o.before
+      reasons.push(reason)
+    } else {
+      reasons.push({ Code: 'None' })
+    }
+  }
+  if (reasons.some((r) => r.Code !== 'None')) {
+    const codes = reasons.map((r) => r.Code).join(', ')
+    return error(400, 'TransactionCanceledException',
+      'Transaction cancelled, please refer cancellation reasons for specific reasons [' + codes + ']',
+      { CancellationReasons: reasons })
+  }
+  // Then the writes; the conditions hold, nothing ran in between.
+  const done = []
+  for (const [index, o] of ops.entries()) {
+    if (o.kind === 'ConditionCheck') continue
+    try {
+      const r = await applyValidated(o.kind, o.data)
+      if (r.status !== 200) {
+        const e = new Error((r.body && r.body.message) || 'write failed')
+        e.response = r
+        throw e
+      }
+      done.push(o)
+    } catch (e) {
+      for (const d of done.reverse()) {
+        if (d.before) await callJson('PutItem', { TableName: d.op.TableName, Item: d.before })
+        else await callJson('DeleteItem', { TableName: d.op.TableName, Key: d.key })
+      }
+      // A write refused for the item's data (e.g. ADD to a string): AWS cancels the
+      // transaction with a ValidationError reason for that item.
+      const body = e.response && e.response.body
+      if (body && /#ValidationException$/.test(body.__type || '')) {
+        const reasons = ops.map(() => ({ Code: 'None' }))
+        reasons[index] = { Code: 'ValidationError', Message: body.message }
+        return error(400, 'TransactionCanceledException', 'Transaction cancelled, please refer ' +
+          'cancellation reasons for specific reasons [' + reasons.map((r) => r.Code).join(', ') + ']',
+          { CancellationReasons: reasons })
+      }
+      if (e.response) return e.response
+      throw e
+    }
+  }
+  return { status: 200, body: {} }
+}
+
+async function transactGet(request) {
+  const responses = []
+  for (const entry of request.TransactItems || []) {
+    const get = entry.Get || {}
+    const got = await callJson('GetItem', { ...get, ConsistentRead: true })
+    responses.push(got.Item ? { Item: got.Item } : {})
+  }
+  return { status: 200, body: { Responses: responses } }
+}
+
+// ----- the server ------------------------------------------------------------------------------
+
+function send(res, status, body, contentType) {
+  const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
+  res.writeHead(status, {
+    'content-type': contentType || 'application/x-amz-json-1.0',
+    'content-length': raw.length,
+    'x-amz-crc32': crc32.unsigned(raw),
+    'x-amzn-requestid': require('crypto').randomUUID(),
+  })
+  res.end(raw)
+}
+
+const ttl = new Map()
+
+async function handle(target, text) {
+  let request
+  try {
+    request = JSON.parse(text || '{}')
+  } catch (e) {
+    return { status: 400, body: { __type: 'com.amazon.coral.service#SerializationException' } }
+  }
+  const op = target.startsWith(TARGET) ? target.slice(TARGET.length) : ''
+  if (op === 'DeleteTable' || op === 'CreateTable') keySchemas.delete(request.TableName)
+  if (op === 'TransactWriteItems') return transactWrite(request)
+  if (op === 'TransactGetItems') return transactGet(request)
+  // Settings dynalite does not keep (expiry and backups are AWS's own jobs): acknowledged.
+  if (op === 'UpdateTimeToLive') {
+    ttl.set(request.TableName, request.TimeToLiveSpecification)
+    return { status: 200, body: { TimeToLiveSpecification: request.TimeToLiveSpecification } }
+  }
+  if (op === 'DescribeTimeToLive' && ttl.has(request.TableName)) {
+    const spec = ttl.get(request.TableName)
+    return { status: 200, body: { TimeToLiveDescription: {
+      TimeToLiveStatus: spec.Enabled ? 'ENABLED' : 'DISABLED', AttributeName: spec.AttributeName } } }
+  }
+  if (op === 'UpdateContinuousBackups' || op === 'DescribeContinuousBackups') {
+    const enabled = op === 'DescribeContinuousBackups' ? 'DISABLED' : 'ENABLED'
+    return { status: 200, body: { ContinuousBackupsDescription: { ContinuousBackupsStatus: 'ENABLED',
+      PointInTimeRecoveryDescription: { PointInTimeRecoveryStatus: enabled } } } }
+  }
+  if (!OPERATIONS.includes(op)) {
+    return { status: 400, body: { __type: 'com.amazon.coral.service#UnknownOperationException' } }
+  }
+  return run(op, request)
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = []
+  req.on('data', (c) => chunks.push(c))
+  req.on('end', () => {
+    if (req.method === 'GET') return send(res, 200, 'healthy: local dynamodb', 'text/plain')
+    const target = req.headers['x-amz-target'] || ''
+    const text = Buffer.concat(chunks).toString()
+    serialised(async () => {
+      try {
+        const r = await handle(target, text)
+        send(res, r.status, r.body)
+      } catch (e) {
+        // dynalite's own answer met inside a transaction (e.g. ResourceNotFoundException)
+        if (e.response) return send(res, e.response.status, e.response.body)
+        console.error(e)
+        send(res, 500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(e.message || e) })
+      }
+    })
+  })
+})
+
+server.listen(port, '127.0.0.1', () => console.log(`local dynamodb: http://127.0.0.1:${port} (data: ${path})`))
+
+// Stopped by infra/moto.sh: close the store so LevelDB ends cleanly.
+process.on('SIGTERM', () => store.db.close(() => process.exit(0)))
