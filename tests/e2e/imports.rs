@@ -251,3 +251,95 @@ async fn s5_1_import_requests_are_validated() {
         404
     );
 }
+
+/// Uploads `bytes` as import `name` and delivers its S3 event twice: the import afterwards.
+async fn import_file(stack: &Stack, admin: &str, name: &str, bytes: Vec<u8>) -> serde_json::Value {
+    let (id, url) = stack.start_import(admin, name).await;
+    stack.upload_bytes(&url, bytes).await;
+    stack.deliver_upload_twice().await;
+    stack.get(&format!("/imports/{id}"), admin).await.body
+}
+
+/// A contact list as German Excel writes it (Windows-1252, `;`, quoted `;` and line breaks,
+/// German headers) and the same list in UTF-16 with tabs import with every umlaut intact; the
+/// detected encoding and delimiter are on the import (S5.1).
+#[tokio::test]
+async fn s5_1_a_german_excel_export_and_a_utf16_file_are_read_as_written() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let text = "Anrede;Vorname;Nachname;Firma;E-Mail;Telefon;Straße;PLZ;Ort;Geburtstag\r\n\
+                Herr;Jürgen;Müller;\"Müller; Söhne\r\nGmbH\";juergen@example.de;+49 30 1234567;Hauptstraße 1;10115;Berlin;01.02.1970\r\n\
+                ;;;;;;;;;\r\n\
+                Frau;Zoë;Weiß;Café Größe;zoe@example.de;;;;;\r\n";
+    let (latin, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+    let import = import_file(&stack, &admin, "kontakte.csv", latin.into_owned()).await;
+    assert_eq!(import["status"], "completed", "{import:?}");
+    assert_eq!(
+        (import["rows"].as_u64(), import["created"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        import["detected"],
+        json!({"encoding": "windows-1252", "delimiter": ";"})
+    );
+    let r = stack.get("/contacts?q=müller", &admin).await;
+    let juergen = &r.body["items"][0];
+    // The quoted `;` and line break stayed in one cell (a company is one line, as through the API).
+    assert_eq!(
+        (
+            &juergen["first_name"],
+            &juergen["last_name"],
+            &juergen["company"]
+        ),
+        (
+            &json!("Jürgen"),
+            &json!("Müller"),
+            &json!("Müller; Söhne GmbH")
+        )
+    );
+
+    let tabbed = "Vorname\tNachname\tE-Mail\nŁukasz\tŻółw\tlukasz@example.pl\n";
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in tabbed.encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    let import = import_file(&stack, &admin, "kontakte-utf16.csv", utf16).await;
+    assert_eq!(
+        import["detected"],
+        json!({"encoding": "utf-16le", "delimiter": "\t"})
+    );
+    assert_eq!(import["created"], 1);
+    let r = stack.get("/contacts?q=łukasz", &admin).await;
+    assert_eq!(r.body["items"][0]["last_name"], "Żółw");
+}
+
+/// Files that are not contact lists fail whole with a reason and create nothing: an empty file,
+/// an .xlsx uploaded as CSV, bytes with NULs; a file with only a header completes with no rows
+/// (S5.1, S5.3).
+#[tokio::test]
+async fn s5_1_empty_binary_and_header_only_files_are_told_apart() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    for (name, bytes, reason) in [
+        ("empty.csv", Vec::new(), "empty"),
+        (
+            "sheet.csv",
+            b"PK\x03\x04\x14\0\x06\0\x08\0\0\0!\0".to_vec(),
+            "zip archive",
+        ),
+        ("nul.csv", b"name\nab\0cd\n".to_vec(), "not text"),
+    ] {
+        let import = import_file(&stack, &admin, name, bytes).await;
+        assert_eq!(import["status"], "failed", "{name}: {import:?}");
+        assert!(
+            import["failure_reason"].as_str().unwrap().contains(reason),
+            "{name}: {import:?}"
+        );
+    }
+    let import = import_file(&stack, &admin, "header.csv", b"name;email\r\n".to_vec()).await;
+    assert_eq!(
+        (&import["status"], import["rows"].as_u64()),
+        (&json!("completed"), Some(0))
+    );
+    assert!(stack.ids("/contacts", &admin).await.is_empty());
+}

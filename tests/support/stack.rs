@@ -361,6 +361,19 @@ impl Stack {
     }
 
     /// Uploads a CSV file to a presigned upload URL, as a browser would.
+    /// PUTs `bytes` to a presigned import URL as `text/csv`.
+    pub async fn upload_bytes(&self, url: &str, bytes: Vec<u8>) {
+        let put = self
+            .http
+            .put(url)
+            .header("content-type", "text/csv")
+            .body(bytes)
+            .send()
+            .await
+            .expect("presigned PUT reaches the endpoint");
+        assert!(put.status().is_success(), "upload failed: {}", put.status());
+    }
+
     pub async fn upload_csv(&self, url: &str, csv: &str) {
         let put = self
             .http

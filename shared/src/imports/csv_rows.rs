@@ -3,6 +3,7 @@
 //! S3.5), validated like every other write.
 
 use super::RowError;
+use super::text::{Detected, read_csv_text};
 use crate::FieldError;
 use crate::contacts::NewContact;
 use crate::custom_fields::FieldDefinition;
@@ -114,12 +115,15 @@ impl ColumnMap {
 pub fn parse_contact_rows(
     bytes: &[u8],
     defs: &[FieldDefinition],
-) -> Result<(ColumnMap, Vec<ParsedRow>), ReadFailure> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(ReadFailure("the file is not UTF-8 text".into()));
+) -> Result<(ColumnMap, Vec<ParsedRow>, Detected), ReadFailure> {
+    let (text, detected) = read_csv_text(bytes)?;
+    if text.trim().is_empty() {
+        return Err(ReadFailure("the file is empty".into()));
     }
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .delimiter(detected.delimiter)
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| ReadFailure(format!("the header row cannot be read: {e}")))?
@@ -184,7 +188,7 @@ pub fn parse_contact_rows(
             cells,
         });
     }
-    Ok((ColumnMap { columns }, rows))
+    Ok((ColumnMap { columns }, rows, detected))
 }
 
 impl ColumnMap {
@@ -201,7 +205,7 @@ mod tests {
     #[test]
     fn s5_1_maps_english_and_german_headers_and_strips_the_bom() {
         let csv = "\u{feff}Name,E-Mail,Firma,ignored\nAda Lovelace,ADA@example.com,Analytical Engines,x\n\n,,,\nGrace,grace@example.com,,y\n";
-        let (map, rows) = parse_contact_rows(csv.as_bytes(), &[]).unwrap();
+        let (map, rows, _) = parse_contact_rows(csv.as_bytes(), &[]).unwrap();
         assert_eq!(map.headers(), vec!["Name", "E-Mail", "Firma"]);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].line, 2);
@@ -224,16 +228,16 @@ mod tests {
                 .contains("no column maps")
         );
         assert!(
-            parse_contact_rows(b"name\n\xff\xfe\n", &[])
+            parse_contact_rows(b"name\nab\0c\n", &[])
                 .unwrap_err()
                 .0
-                .contains("UTF-8")
+                .contains("not text")
         );
     }
 
     #[test]
     fn row_errors_name_the_file_column_and_value() {
-        let (map, rows) = parse_contact_rows(b"name,email\nBob,not-an-email\n", &[]).unwrap();
+        let (map, rows, _) = parse_contact_rows(b"name,email\nBob,not-an-email\n", &[]).unwrap();
         let e = map.row_error(&rows[0], FieldError::new("email", "format", "bad"));
         assert_eq!(
             (e.row, e.column.as_deref(), e.value.as_deref()),
@@ -250,7 +254,7 @@ mod tests {
             w.write_record(["first_name", "email"]).unwrap();
             w.write_record([first.as_str(), email.as_str()]).unwrap();
             let bytes = w.into_inner().unwrap();
-            let (_, rows) = parse_contact_rows(&bytes, &[]).unwrap();
+            let (_, rows, _) = parse_contact_rows(&bytes, &[]).unwrap();
             prop_assert_eq!(rows.len(), 1);
             prop_assert_eq!(rows[0].contact.first_name.as_deref(), Some(first.as_str()));
             prop_assert_eq!(rows[0].contact.email.as_deref(), Some(email.as_str()));

@@ -3,6 +3,7 @@
 //! in the same transaction as the contact), so a redelivered S3 event creates nothing twice.
 
 mod csv_rows;
+pub mod text;
 mod uploads;
 
 pub use csv_rows::{ColumnMap, ParsedRow, ReadFailure, parse_contact_rows};
@@ -90,10 +91,22 @@ pub struct Import {
     /// The first row errors, in row order.
     pub errors: Vec<RowError>,
     pub errors_truncated: bool,
+    /// The file's encoding and delimiter, as detected (S5.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected: Option<FileFormat>,
     /// Why the whole file was refused, when `status` is `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     pub version: u64,
+}
+
+/// What was told of an uploaded file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FileFormat {
+    /// `utf-8`, `utf-16le`, `utf-16be` or `windows-1252`.
+    pub encoding: String,
+    /// `,`, `;`, a tab or `|`.
+    pub delimiter: String,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -204,6 +217,7 @@ pub async fn start(
         failed: 0,
         errors: vec![],
         errors_truncated: false,
+        detected: None,
         failure_reason: None,
         version: 1,
     };
@@ -303,7 +317,7 @@ pub async fn process_upload(
         .filter(|d| d.visible_to(&importer))
         .cloned()
         .collect();
-    let (columns, rows) = match parse_contact_rows(&bytes, &visible) {
+    let (columns, rows, detected) = match parse_contact_rows(&bytes, &visible) {
         Ok(parsed) => parsed,
         Err(ReadFailure(reason)) => return finish_failed(table, &tenant, &import, reason).await,
     };
@@ -353,6 +367,10 @@ pub async fn process_upload(
         failed: failed_rows,
         errors,
         errors_truncated: truncated,
+        detected: Some(FileFormat {
+            encoding: detected.encoding.to_string(),
+            delimiter: (detected.delimiter as char).to_string(),
+        }),
         ..import
     };
     finish(table, &tenant, finished).await
