@@ -298,6 +298,20 @@ async fn s5_1_a_german_excel_export_and_a_utf16_file_are_read_as_written() {
         )
     );
 
+    // Phone, address and birthday columns land in their fields (the salutation has none).
+    let id = juergen["id"].as_str().unwrap();
+    let juergen = stack.get(&format!("/contacts/{id}"), &admin).await.body;
+    assert_eq!(juergen["phones"][0]["number"], "+49 30 1234567");
+    assert_eq!(
+        (
+            &juergen["addresses"][0]["street"],
+            &juergen["addresses"][0]["postal_code"],
+            &juergen["addresses"][0]["city"]
+        ),
+        (&json!("Hauptstraße 1"), &json!("10115"), &json!("Berlin"))
+    );
+    assert_eq!(juergen["birthday"], "1970-02-01");
+
     let tabbed = "Vorname\tNachname\tE-Mail\nŁukasz\tŻółw\tlukasz@example.pl\n";
     let mut utf16 = vec![0xFF, 0xFE];
     for unit in tabbed.encode_utf16() {

@@ -1,11 +1,15 @@
-//! CSV rows → contact input. Headers are matched case-insensitively in English and German;
-//! a column named like a custom field (its key, `cf.{key}` or its label) feeds that field (S3.3,
-//! S3.5), validated like every other write.
+//! CSV rows → contact input. Headers are matched case-insensitively in English and German and
+//! as HubSpot, Salesforce, Pipedrive and LinkedIn exports name them; every standard contact
+//! field but the owner has a column (several phone columns fill the phone list, a tag column is
+//! split at `,` `;` or `|`, birthdays are ISO or `dd.mm.yyyy`); a column named like a custom
+//! field (its key, `cf.{key}` or its label) feeds that field (S3.3, S3.5). Every row is
+//! validated like every other write.
 
 use super::RowError;
 use super::text::{Detected, read_csv_text};
 use crate::FieldError;
 use crate::contacts::NewContact;
+use crate::contacts::{ContactAddress, ContactLabel, LifecycleStatus, PhoneInput};
 use crate::custom_fields::FieldDefinition;
 use serde_json::{Map, Value};
 
@@ -21,6 +25,22 @@ enum Target {
     FullName,
     Email,
     Company,
+    /// A phone number; `mobile`: a mobile column.
+    Phone {
+        mobile: bool,
+    },
+    JobTitle,
+    Website,
+    Street,
+    PostalCode,
+    City,
+    Region,
+    Country,
+    Birthday,
+    /// Several tags in one cell.
+    Tags,
+    LeadSource,
+    Status,
     /// A custom field, by key.
     Custom(String),
 }
@@ -51,8 +71,54 @@ impl Target {
             "firstname" | "givenname" | "vorname" => Self::FirstName,
             "lastname" | "surname" | "familyname" | "nachname" => Self::LastName,
             "name" | "fullname" | "contactname" | "kontakt" => Self::FullName,
-            "email" | "emailaddress" | "mail" | "emailadresse" => Self::Email,
-            "company" | "organization" | "organisation" | "firma" | "unternehmen" => Self::Company,
+            "email" | "emailaddress" | "mail" | "emailadresse" | "primaryemail" | "email1" => {
+                Self::Email
+            }
+            "company" | "companyname" | "organization" | "organisation" | "organizationname"
+            | "account" | "accountname" | "firma" | "unternehmen" | "firmenname" => Self::Company,
+            "phone"
+            | "phonenumber"
+            | "telephone"
+            | "tel"
+            | "workphone"
+            | "businessphone"
+            | "telefon"
+            | "telefonnummer"
+            | "telefongeschäftlich"
+            | "phone1" => Self::Phone { mobile: false },
+            "mobile" | "mobilephone" | "mobilephonenumber" | "cell" | "cellphone" | "mobil"
+            | "handy" | "mobiltelefon" | "mobilnummer" => Self::Phone { mobile: true },
+            "jobtitle" | "position" | "title" | "funktion" | "berufsbezeichnung" => Self::JobTitle,
+            "website" | "websiteurl" | "web" | "homepage" | "url" | "webseite" => Self::Website,
+            "street" | "streetaddress" | "address" | "addressline1" | "mailingstreet"
+            | "strasse" | "straße" | "adresse" | "anschrift" => Self::Street,
+            "zip"
+            | "zipcode"
+            | "postalcode"
+            | "postcode"
+            | "mailingzippostalcode"
+            | "plz"
+            | "postleitzahl" => Self::PostalCode,
+            "city" | "town" | "mailingcity" | "ort" | "stadt" | "wohnort" => Self::City,
+            "state"
+            | "region"
+            | "stateregion"
+            | "province"
+            | "mailingstateprovince"
+            | "bundesland" => Self::Region,
+            "country" | "countryregion" | "countrycode" | "mailingcountry" | "land" => {
+                Self::Country
+            }
+            "birthday" | "birthdate" | "dateofbirth" | "geburtstag" | "geburtsdatum" => {
+                Self::Birthday
+            }
+            "tags" | "tag" | "labels" | "schlagworte" | "schlagwörter" => Self::Tags,
+            "leadsource" | "source" | "originalsource" | "quelle" | "leadquelle" => {
+                Self::LeadSource
+            }
+            "status" | "lifecyclestatus" | "lifecyclestage" | "leadstatus" | "lebenszyklus" => {
+                Self::Status
+            }
             _ => return None,
         })
     }
@@ -64,6 +130,16 @@ impl Target {
             Self::LastName => "last_name".into(),
             Self::Email => "email".into(),
             Self::Company => "company".into(),
+            Self::Phone { .. } => "phones".into(),
+            Self::JobTitle => "job_title".into(),
+            Self::Website => "website".into(),
+            Self::Street | Self::PostalCode | Self::City | Self::Region | Self::Country => {
+                "addresses".into()
+            }
+            Self::Birthday => "birthday".into(),
+            Self::Tags => "tags".into(),
+            Self::LeadSource => "lead_source".into(),
+            Self::Status => "lifecycle_status".into(),
             Self::Custom(key) => format!("custom_fields.{key}"),
         }
     }
@@ -84,6 +160,9 @@ pub struct ParsedRow {
     pub custom: Map<String, Value>,
     /// (header, value) of every mapped cell.
     cells: Vec<(String, Target, String)>,
+    /// Cells that could not be read as their field (a date that is no date): the row fails
+    /// with these, as with a validation error.
+    pub problems: Vec<FieldError>,
 }
 
 impl ColumnMap {
@@ -145,16 +224,60 @@ pub fn parse_contact_rows(
         let mut contact = NewContact::default();
         let mut custom = Map::new();
         let mut cells = Vec::new();
+        let mut problems = Vec::new();
+        let mut phones: Vec<PhoneInput> = Vec::new();
+        let mut address = ContactAddress::default();
         for (i, header, target) in &columns {
             let value = record.get(*i).unwrap_or("").to_string();
             if value.trim().is_empty() {
                 continue;
             }
+            let text = Some(value.clone());
             match target {
-                Target::FirstName => contact.first_name = Some(value.clone()),
-                Target::LastName => contact.last_name = Some(value.clone()),
-                Target::Email => contact.email = Some(value.clone()),
-                Target::Company => contact.company = Some(value.clone()),
+                Target::FirstName => contact.first_name = text,
+                Target::LastName => contact.last_name = text,
+                Target::Email => contact.email = text,
+                Target::Company => contact.company = text,
+                Target::JobTitle => contact.job_title = text,
+                Target::Website => contact.website = text,
+                Target::Street => address.street = text,
+                Target::PostalCode => address.postal_code = text,
+                Target::City => address.city = text,
+                Target::Region => address.region = text,
+                Target::Country => address.country = Some(value.trim().to_uppercase()),
+                Target::Phone { mobile } => phones.push(PhoneInput {
+                    number: value.clone(),
+                    label: mobile.then_some(ContactLabel::Mobile),
+                    primary: phones.is_empty(),
+                    country: None,
+                }),
+                Target::Birthday => match parse_date(&value) {
+                    Some(day) => contact.birthday = Some(day),
+                    None => problems.push(FieldError::new(
+                        "birthday",
+                        "date",
+                        "a date such as 1970-02-01 or 01.02.1970",
+                    )),
+                },
+                Target::Tags => {
+                    contact.tags = Some(
+                        value
+                            .split([',', ';', '|'])
+                            .map(str::trim)
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                    );
+                }
+                Target::LeadSource => contact.lead_source = Some(source_key(&value)),
+                Target::Status => match lifecycle_status(&value) {
+                    Some(status) => contact.lifecycle_status = Some(status),
+                    None => problems.push(FieldError::new(
+                        "lifecycle_status",
+                        "one_of",
+                        "lead, prospect, customer or inactive (or their German or HubSpot names)",
+                    )),
+                },
                 Target::Custom(key) => {
                     custom.insert(key.clone(), Value::String(value.clone()));
                 }
@@ -177,6 +300,12 @@ pub fn parse_contact_rows(
             }
             cells.push((header.clone(), target.clone(), value));
         }
+        if !phones.is_empty() {
+            contact.phones = Some(phones);
+        }
+        if address != ContactAddress::default() {
+            contact.addresses = Some(vec![address]);
+        }
         // Blank lines in spreadsheets' CSV exports are not rows.
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
@@ -186,9 +315,56 @@ pub fn parse_contact_rows(
             contact,
             custom,
             cells,
+            problems,
         });
     }
     Ok((ColumnMap { columns }, rows, detected))
+}
+
+/// A date cell: ISO (`1970-02-01`, also with a time after it) or German (`01.02.1970`,
+/// `1.2.1970`). Slashed dates are refused: `01/02/1970` is January or February depending on
+/// who wrote it.
+pub fn parse_date(raw: &str) -> Option<chrono::NaiveDate> {
+    let raw = raw.trim();
+    let day = raw.split([' ', 'T']).next().unwrap_or(raw);
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(day, "%d.%m.%Y"))
+        .ok()
+}
+
+/// A lead source cell as a key: `Web Form` → `web-form`.
+fn source_key(raw: &str) -> String {
+    let mut key = String::new();
+    for c in raw.trim().to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            key.push(c);
+        } else if !key.ends_with('-') && !key.is_empty() {
+            key.push('-');
+        }
+    }
+    key.trim_end_matches('-').to_string()
+}
+
+/// A lifecycle status cell in English, German or as HubSpot's lifecycle stages.
+fn lifecycle_status(raw: &str) -> Option<LifecycleStatus> {
+    let folded: String = raw
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    Some(match folded.as_str() {
+        "lead" | "subscriber" | "neu" => LifecycleStatus::Lead,
+        "prospect"
+        | "interessent"
+        | "marketingqualifiedlead"
+        | "salesqualifiedlead"
+        | "opportunity"
+        | "qualifiziert" => LifecycleStatus::Prospect,
+        "customer" | "kunde" | "evangelist" => LifecycleStatus::Customer,
+        "inactive" | "inaktiv" | "other" => LifecycleStatus::Inactive,
+        _ => return None,
+    })
 }
 
 impl ColumnMap {
@@ -217,6 +393,86 @@ mod tests {
         );
         assert_eq!(rows[1].line, 5);
         assert_eq!(rows[1].contact.last_name, None);
+    }
+
+    #[test]
+    fn s5_2_every_standard_field_has_a_column_in_english_german_and_hubspot_names() {
+        let german = "Anrede;Vorname;Nachname;Firma;E-Mail;Telefon;Handy;Straße;PLZ;Ort;Land;Geburtstag;Position;Schlagworte;Quelle;Status\n\
+                      Herr;Jürgen;Müller;ACME;j@example.de;030 123;0171 9;Hauptstr. 1;10115;Berlin;de;01.02.1970;CEO;\"vip, b2b\";Messe 2026;Kunde\n";
+        let (map, rows, _) = parse_contact_rows(german.as_bytes(), &[]).unwrap();
+        assert_eq!(
+            map.headers().len(),
+            15,
+            "all but Anrede: {:?}",
+            map.headers()
+        );
+        let c = &rows[0].contact;
+        let phones: Vec<_> = c
+            .phones
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|p| (p.number.as_str(), p.label, p.primary))
+            .collect();
+        assert_eq!(
+            phones,
+            [
+                ("030 123", None, true),
+                ("0171 9", Some(ContactLabel::Mobile), false)
+            ]
+        );
+        let a = &c.addresses.as_ref().unwrap()[0];
+        assert_eq!(
+            (
+                a.street.as_deref(),
+                a.postal_code.as_deref(),
+                a.city.as_deref(),
+                a.country.as_deref()
+            ),
+            (
+                Some("Hauptstr. 1"),
+                Some("10115"),
+                Some("Berlin"),
+                Some("DE")
+            )
+        );
+        assert_eq!(c.birthday, chrono::NaiveDate::from_ymd_opt(1970, 2, 1));
+        assert_eq!(c.job_title.as_deref(), Some("CEO"));
+        assert_eq!(c.tags, Some(vec!["vip".to_string(), "b2b".to_string()]));
+        assert_eq!(c.lead_source.as_deref(), Some("messe-2026"));
+        assert_eq!(c.lifecycle_status, Some(LifecycleStatus::Customer));
+
+        let hubspot = "First Name,Last Name,Email,Phone Number,Mobile Phone Number,Company Name,Job Title,Street Address,City,State/Region,Postal Code,Country/Region,Lifecycle Stage,Original Source,Website URL\n\
+                       Ada,Lovelace,ada@example.com,+44 20 1,+44 7700 1,Engines,Countess,1 Street,London,,N1,GB,salesqualifiedlead,Organic Search,https://ada.example\n";
+        let (map, rows, _) = parse_contact_rows(hubspot.as_bytes(), &[]).unwrap();
+        assert_eq!(map.headers().len(), 15, "{:?}", map.headers());
+        let c = &rows[0].contact;
+        assert_eq!(c.lifecycle_status, Some(LifecycleStatus::Prospect));
+        assert_eq!(c.lead_source.as_deref(), Some("organic-search"));
+        assert_eq!(c.website.as_deref(), Some("https://ada.example"));
+    }
+
+    #[test]
+    fn s5_3_a_cell_that_is_not_its_fields_kind_fails_the_row() {
+        let (map, rows, _) = parse_contact_rows(
+            b"email,birthday,status\na@example.com,02/01/1970,vip\n",
+            &[],
+        )
+        .unwrap();
+        let rules: Vec<_> = rows[0]
+            .problems
+            .iter()
+            .map(|p| (p.field.as_str(), p.rule.as_str()))
+            .collect();
+        assert_eq!(
+            rules,
+            [("birthday", "date"), ("lifecycle_status", "one_of")]
+        );
+        let e = map.row_error(&rows[0], rows[0].problems[0].clone());
+        assert_eq!(
+            (e.column.as_deref(), e.value.as_deref()),
+            (Some("birthday"), Some("02/01/1970"))
+        );
     }
 
     #[test]

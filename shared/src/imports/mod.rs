@@ -398,10 +398,13 @@ impl RowWriter<'_> {
         input
             .lead_source
             .get_or_insert_with(|| "import".to_string());
-        let prepared = self
-            .contacts
-            .prepare(self.importer, input, Some(&row.custom), Some(self.defs))
-            .await;
+        let prepared = if row.problems.is_empty() {
+            self.contacts
+                .prepare(self.importer, input, Some(&row.custom), Some(self.defs))
+                .await
+        } else {
+            Err(CrmError::Validation(row.problems.clone()))
+        };
         let errors = match prepared {
             Err(CrmError::Validation(field_errors)) => field_errors
                 .into_iter()
