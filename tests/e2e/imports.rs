@@ -280,7 +280,7 @@ async fn s5_1_a_german_excel_export_and_a_utf16_file_are_read_as_written() {
     );
     assert_eq!(
         import["detected"],
-        json!({"encoding": "windows-1252", "delimiter": ";"})
+        json!({"format": "csv", "encoding": "windows-1252", "delimiter": ";"})
     );
     let r = stack.get("/contacts?q=müller", &admin).await;
     let juergen = &r.body["items"][0];
@@ -320,7 +320,7 @@ async fn s5_1_a_german_excel_export_and_a_utf16_file_are_read_as_written() {
     let import = import_file(&stack, &admin, "kontakte-utf16.csv", utf16).await;
     assert_eq!(
         import["detected"],
-        json!({"encoding": "utf-16le", "delimiter": "\t"})
+        json!({"format": "csv", "encoding": "utf-16le", "delimiter": "\t"})
     );
     assert_eq!(import["created"], 1);
     let r = stack.get("/contacts?q=łukasz", &admin).await;
@@ -339,7 +339,7 @@ async fn s5_1_empty_binary_and_header_only_files_are_told_apart() {
         (
             "sheet.csv",
             b"PK\x03\x04\x14\0\x06\0\x08\0\0\0!\0".to_vec(),
-            "zip archive",
+            "not a spreadsheet",
         ),
         ("nul.csv", b"name\nab\0cd\n".to_vec(), "not text"),
     ] {
@@ -356,4 +356,106 @@ async fn s5_1_empty_binary_and_header_only_files_are_told_apart() {
         (&json!("completed"), Some(0))
     );
     assert!(stack.ids("/contacts", &admin).await.is_empty());
+}
+
+/// An .xlsx written by a spreadsheet library: the sheet asked for is read, dates as dates,
+/// long numbers in full (not `4.93E+10`), blank rows skipped; a sheet that does not exist fails
+/// the import naming the sheets there are (S5.1).
+#[tokio::test]
+async fn s5_1_an_xlsx_sheet_is_read_with_dates_and_numbers_as_written() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let mut workbook = Workbook::new();
+    let notes = workbook.add_worksheet();
+    notes.set_name("Notes").unwrap();
+    notes.write(0, 0, "nothing to import here").unwrap();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("Kontakte").unwrap();
+    let date = Format::new().set_num_format("dd.mm.yyyy");
+    for (col, header) in ["Vorname", "Nachname", "E-Mail", "Telefon", "Geburtstag"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write(0, col as u16, *header).unwrap();
+    }
+    sheet.write(1, 0, "Grete").unwrap();
+    sheet.write(1, 1, "Weiß").unwrap();
+    sheet.write(1, 2, "grete@example.de").unwrap();
+    sheet.write(1, 3, 4930123456789_f64).unwrap();
+    let birthday = ExcelDateTime::from_ymd(1985, 7, 14).unwrap();
+    sheet
+        .write_datetime_with_format(1, 4, &birthday, &date)
+        .unwrap();
+    // Row 3 stays blank; row 4 has a contact without a birthday.
+    sheet.write(3, 0, "Hans").unwrap();
+    sheet.write(3, 2, "hans@example.de").unwrap();
+    let bytes = workbook.save_to_buffer().unwrap();
+
+    let body = json!({"file_name": "kontakte.xlsx", "sheet": "Kontakte"});
+    let r = stack.call("POST", "/imports", &admin, Some(body)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (id, url) = (
+        r.body["import"]["id"].as_str().unwrap(),
+        r.body["upload"]["url"].as_str().unwrap(),
+    );
+    let content_type = r.body["upload"]["headers"]["content-type"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        content_type,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let put = reqwest::Client::new()
+        .put(url)
+        .header("content-type", content_type)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    stack.deliver_upload_twice().await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(import["status"], "completed", "{import:?}");
+    assert_eq!(
+        import["detected"],
+        json!({"format": "xlsx", "sheet": "Kontakte"})
+    );
+    assert_eq!(
+        (import["rows"].as_u64(), import["created"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let r = stack.get("/contacts?q=grete", &admin).await;
+    let grete = stack
+        .get(
+            &format!("/contacts/{}", r.body["items"][0]["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await
+        .body;
+    assert_eq!(grete["birthday"], "1985-07-14");
+    assert_eq!(grete["phones"][0]["number"], "4930123456789");
+    assert_eq!(grete["last_name"], "Weiß");
+
+    // A sheet the workbook does not have.
+    let body = json!({"file_name": "kontakte.xlsx", "sheet": "Kunden"});
+    let r = stack.call("POST", "/imports", &admin, Some(body)).await;
+    let (id, url) = (
+        r.body["import"]["id"].as_str().unwrap(),
+        r.body["upload"]["url"].as_str().unwrap(),
+    );
+    reqwest::Client::new()
+        .put(url)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    stack.deliver_upload_twice().await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(import["status"], "failed");
+    assert_eq!(
+        import["failure_reason"],
+        "the workbook has no sheet \"Kunden\"; its sheets: Notes, Kontakte"
+    );
 }

@@ -6,6 +6,8 @@
 //! validated like every other write.
 
 use super::RowError;
+use super::sheet::{looks_like_workbook, read_workbook};
+use super::table::Table;
 use super::text::{Detected, read_csv_text};
 use crate::FieldError;
 use crate::contacts::NewContact;
@@ -190,23 +192,64 @@ impl ColumnMap {
     }
 }
 
-/// `defs`: the custom fields the importer may write.
+/// The file's rows as contact input: a workbook's sheet (`sheet`, else the first with data) or
+/// CSV text. `defs`: the custom fields the importer may write.
 pub fn parse_contact_rows(
     bytes: &[u8],
     defs: &[FieldDefinition],
+    sheet: Option<&str>,
 ) -> Result<(ColumnMap, Vec<ParsedRow>, Detected), ReadFailure> {
-    let (text, detected) = read_csv_text(bytes)?;
-    if text.trim().is_empty() {
-        return Err(ReadFailure("the file is empty".into()));
-    }
+    let (table, detected) = if looks_like_workbook(bytes) {
+        let (table, format, name) = read_workbook(bytes, sheet)?;
+        let detected = Detected {
+            format,
+            encoding: None,
+            bom: false,
+            delimiter: None,
+            sheet: Some(name),
+        };
+        (table, detected)
+    } else {
+        let (text, detected) = read_csv_text(bytes)?;
+        if text.trim().is_empty() {
+            return Err(ReadFailure("the file is empty".into()));
+        }
+        (
+            csv_table(&text, detected.delimiter.unwrap_or(b','))?,
+            detected,
+        )
+    };
+    let (columns, rows) = map_table(table, defs)?;
+    Ok((columns, rows, detected))
+}
+
+/// CSV text as a table (records of any width; quoted delimiters and line breaks).
+fn csv_table(text: &str, delimiter: u8) -> Result<Table, ReadFailure> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
-        .delimiter(detected.delimiter)
+        .delimiter(delimiter)
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| ReadFailure(format!("the header row cannot be read: {e}")))?
-        .clone();
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| ReadFailure(format!("the file is not valid CSV: {e}")))?;
+        let line = record.position().map_or(0, |p| p.line());
+        rows.push((line, record.iter().map(str::to_string).collect()));
+    }
+    Ok(Table { headers, rows })
+}
+
+/// The table's rows as contact input, by the columns its headers name.
+fn map_table(
+    table: Table,
+    defs: &[FieldDefinition],
+) -> Result<(ColumnMap, Vec<ParsedRow>), ReadFailure> {
+    let headers = table.headers;
     let columns: Vec<(usize, String, Target)> = headers
         .iter()
         .enumerate()
@@ -218,9 +261,7 @@ pub fn parse_contact_rows(
         ));
     }
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| ReadFailure(format!("the file is not valid CSV: {e}")))?;
-        let line = record.position().map_or(0, |p| p.line());
+    for (line, record) in table.rows {
         let mut contact = NewContact::default();
         let mut custom = Map::new();
         let mut cells = Vec::new();
@@ -228,7 +269,7 @@ pub fn parse_contact_rows(
         let mut phones: Vec<PhoneInput> = Vec::new();
         let mut address = ContactAddress::default();
         for (i, header, target) in &columns {
-            let value = record.get(*i).unwrap_or("").to_string();
+            let value = record.get(*i).cloned().unwrap_or_default();
             if value.trim().is_empty() {
                 continue;
             }
@@ -318,7 +359,7 @@ pub fn parse_contact_rows(
             problems,
         });
     }
-    Ok((ColumnMap { columns }, rows, detected))
+    Ok((ColumnMap { columns }, rows))
 }
 
 /// A date cell: ISO (`1970-02-01`, also with a time after it) or German (`01.02.1970`,
@@ -381,7 +422,7 @@ mod tests {
     #[test]
     fn s5_1_maps_english_and_german_headers_and_strips_the_bom() {
         let csv = "\u{feff}Name,E-Mail,Firma,ignored\nAda Lovelace,ADA@example.com,Analytical Engines,x\n\n,,,\nGrace,grace@example.com,,y\n";
-        let (map, rows, _) = parse_contact_rows(csv.as_bytes(), &[]).unwrap();
+        let (map, rows, _) = parse_contact_rows(csv.as_bytes(), &[], None).unwrap();
         assert_eq!(map.headers(), vec!["Name", "E-Mail", "Firma"]);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].line, 2);
@@ -399,7 +440,7 @@ mod tests {
     fn s5_2_every_standard_field_has_a_column_in_english_german_and_hubspot_names() {
         let german = "Anrede;Vorname;Nachname;Firma;E-Mail;Telefon;Handy;Straße;PLZ;Ort;Land;Geburtstag;Position;Schlagworte;Quelle;Status\n\
                       Herr;Jürgen;Müller;ACME;j@example.de;030 123;0171 9;Hauptstr. 1;10115;Berlin;de;01.02.1970;CEO;\"vip, b2b\";Messe 2026;Kunde\n";
-        let (map, rows, _) = parse_contact_rows(german.as_bytes(), &[]).unwrap();
+        let (map, rows, _) = parse_contact_rows(german.as_bytes(), &[], None).unwrap();
         assert_eq!(
             map.headers().len(),
             15,
@@ -444,7 +485,7 @@ mod tests {
 
         let hubspot = "First Name,Last Name,Email,Phone Number,Mobile Phone Number,Company Name,Job Title,Street Address,City,State/Region,Postal Code,Country/Region,Lifecycle Stage,Original Source,Website URL\n\
                        Ada,Lovelace,ada@example.com,+44 20 1,+44 7700 1,Engines,Countess,1 Street,London,,N1,GB,salesqualifiedlead,Organic Search,https://ada.example\n";
-        let (map, rows, _) = parse_contact_rows(hubspot.as_bytes(), &[]).unwrap();
+        let (map, rows, _) = parse_contact_rows(hubspot.as_bytes(), &[], None).unwrap();
         assert_eq!(map.headers().len(), 15, "{:?}", map.headers());
         let c = &rows[0].contact;
         assert_eq!(c.lifecycle_status, Some(LifecycleStatus::Prospect));
@@ -457,6 +498,7 @@ mod tests {
         let (map, rows, _) = parse_contact_rows(
             b"email,birthday,status\na@example.com,02/01/1970,vip\n",
             &[],
+            None,
         )
         .unwrap();
         let rules: Vec<_> = rows[0]
@@ -478,13 +520,13 @@ mod tests {
     #[test]
     fn s5_3_unreadable_files_fail_with_a_reason() {
         assert!(
-            parse_contact_rows(b"foo,bar\n1,2\n", &[])
+            parse_contact_rows(b"foo,bar\n1,2\n", &[], None)
                 .unwrap_err()
                 .0
                 .contains("no column maps")
         );
         assert!(
-            parse_contact_rows(b"name\nab\0c\n", &[])
+            parse_contact_rows(b"name\nab\0c\n", &[], None)
                 .unwrap_err()
                 .0
                 .contains("not text")
@@ -493,7 +535,8 @@ mod tests {
 
     #[test]
     fn row_errors_name_the_file_column_and_value() {
-        let (map, rows, _) = parse_contact_rows(b"name,email\nBob,not-an-email\n", &[]).unwrap();
+        let (map, rows, _) =
+            parse_contact_rows(b"name,email\nBob,not-an-email\n", &[], None).unwrap();
         let e = map.row_error(&rows[0], FieldError::new("email", "format", "bad"));
         assert_eq!(
             (e.row, e.column.as_deref(), e.value.as_deref()),
@@ -510,7 +553,7 @@ mod tests {
             w.write_record(["first_name", "email"]).unwrap();
             w.write_record([first.as_str(), email.as_str()]).unwrap();
             let bytes = w.into_inner().unwrap();
-            let (_, rows, _) = parse_contact_rows(&bytes, &[]).unwrap();
+            let (_, rows, _) = parse_contact_rows(&bytes, &[], None).unwrap();
             prop_assert_eq!(rows.len(), 1);
             prop_assert_eq!(rows[0].contact.first_name.as_deref(), Some(first.as_str()));
             prop_assert_eq!(rows[0].contact.email.as_deref(), Some(email.as_str()));

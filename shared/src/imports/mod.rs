@@ -3,6 +3,8 @@
 //! in the same transaction as the contact), so a redelivered S3 event creates nothing twice.
 
 mod csv_rows;
+pub mod sheet;
+pub mod table;
 pub mod text;
 mod uploads;
 
@@ -70,6 +72,9 @@ pub struct RowError {
 pub struct Import {
     pub id: Uuid,
     pub file_name: String,
+    /// The sheet of a workbook asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
     pub status: ImportStatus,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
@@ -103,17 +108,28 @@ pub struct Import {
 /// What was told of an uploaded file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FileFormat {
-    /// `utf-8`, `utf-16le`, `utf-16be` or `windows-1252`.
-    pub encoding: String,
-    /// `,`, `;`, a tab or `|`.
-    pub delimiter: String,
+    /// `csv`, `xlsx`, `xls`, `ods` or `xlsb`.
+    pub format: String,
+    /// CSV: `utf-8`, `utf-16le`, `utf-16be` or `windows-1252`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// CSV: `,`, `;`, a tab or `|`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// Workbooks: the sheet read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewImport {
-    /// The uploaded file's name, for the import log.
+    /// The uploaded file's name, for the import log; its extension says what it is: `.csv`,
+    /// `.tsv`, `.txt` (CSV text), `.xlsx`, `.xlsm`, `.xls`, `.ods`.
     pub file_name: String,
+    /// The sheet of a workbook to read; without, the first sheet that holds data.
+    #[serde(default)]
+    pub sheet: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -130,6 +146,20 @@ pub struct ImportCreated {
     pub import: Import,
     pub upload: UploadTarget,
 }
+
+/// The files an import takes, by extension, and the content type their upload is signed for.
+const UPLOAD_TYPES: [(&str, &str); 7] = [
+    (".csv", "text/csv"),
+    (".tsv", "text/csv"),
+    (".txt", "text/csv"),
+    (
+        ".xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    (".xlsm", "application/vnd.ms-excel.sheet.macroEnabled.12"),
+    (".xls", "application/vnd.ms-excel"),
+    (".ods", "application/vnd.oasis.opendocument.spreadsheet"),
+];
 
 pub fn import_pk(tenant: &str, id: Uuid) -> String {
     format!("T#{tenant}#IMPORT#{id}")
@@ -192,18 +222,28 @@ pub async fn start(
     Policy::check(caller, Action::Write, Subject::Imports)?;
     let mut e = crate::errors::FieldErrors::new();
     let file_name = e.required_text("file_name", &input.file_name, 255);
+    let sheet = input
+        .sheet
+        .as_deref()
+        .map(|s| e.required_text("sheet", s, 100));
     e.into_result()?;
-    if !file_name.to_lowercase().ends_with(".csv") {
+    let lower = file_name.to_lowercase();
+    let Some(content_type) = UPLOAD_TYPES
+        .iter()
+        .find(|(ext, _)| lower.ends_with(ext))
+        .map(|(_, t)| *t)
+    else {
         return Err(CrmError::validation(
             "file_name",
             "file_type",
-            "only .csv files can be imported",
+            "a .csv, .tsv, .txt, .xlsx, .xlsm, .xls or .ods file",
         ));
-    }
+    };
     let now = crate::values::now();
     let import = Import {
         id: crate::values::new_id(),
         file_name,
+        sheet,
         status: ImportStatus::AwaitingUpload,
         created_at: now,
         created_by: caller.user_id.clone(),
@@ -228,7 +268,6 @@ pub async fn start(
         )
         .await
         .map_err(CrmError::from)?;
-    let content_type = "text/csv";
     let url = uploads
         .presign_put(
             &object_key(&caller.tenant_id, import.id),
@@ -317,10 +356,13 @@ pub async fn process_upload(
         .filter(|d| d.visible_to(&importer))
         .cloned()
         .collect();
-    let (columns, rows, detected) = match parse_contact_rows(&bytes, &visible) {
-        Ok(parsed) => parsed,
-        Err(ReadFailure(reason)) => return finish_failed(table, &tenant, &import, reason).await,
-    };
+    let (columns, rows, detected) =
+        match parse_contact_rows(&bytes, &visible, import.sheet.as_deref()) {
+            Ok(parsed) => parsed,
+            Err(ReadFailure(reason)) => {
+                return finish_failed(table, &tenant, &import, reason).await;
+            }
+        };
     if rows.len() > MAX_ROWS {
         let reason = format!(
             "the file has {} data rows; the limit is {MAX_ROWS}",
@@ -368,8 +410,10 @@ pub async fn process_upload(
         errors,
         errors_truncated: truncated,
         detected: Some(FileFormat {
-            encoding: detected.encoding.to_string(),
-            delimiter: (detected.delimiter as char).to_string(),
+            format: detected.format.to_string(),
+            encoding: detected.encoding.map(str::to_string),
+            delimiter: detected.delimiter.map(|d| (d as char).to_string()),
+            sheet: detected.sheet,
         }),
         ..import
     };

@@ -21,18 +21,23 @@ const SAMPLE_RECORDS: usize = 50;
 /// What was told of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detected {
-    /// `utf-8`, `utf-16le`, `utf-16be` or `windows-1252`.
-    pub encoding: &'static str,
+    /// `csv`, or the workbook's: `xlsx`, `xls`, `ods`, `xlsb`.
+    pub format: &'static str,
+    /// CSV: `utf-8`, `utf-16le`, `utf-16be` or `windows-1252`.
+    pub encoding: Option<&'static str>,
     /// Whether the file began with a byte order mark.
     pub bom: bool,
-    pub delimiter: u8,
+    /// CSV: the delimiter.
+    pub delimiter: Option<u8>,
+    /// Workbooks: the sheet read.
+    pub sheet: Option<String>,
 }
 
 /// The file's text (without a byte order mark) and its encoding.
 pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, &'static Encoding, bool), ReadFailure> {
     if let Some(kind) = binary_kind(bytes) {
         return Err(ReadFailure(format!(
-            "the file is {kind}, not CSV text; save it as CSV (or upload an .xlsx as such)"
+            "the file is {kind}, not CSV text or a spreadsheet"
         )));
     }
     let (encoding, bom) = match Encoding::for_bom(bytes) {
@@ -166,9 +171,11 @@ pub fn read_csv_text(bytes: &[u8]) -> Result<(Cow<'_, str>, Detected), ReadFailu
     Ok((
         text,
         Detected {
-            encoding: name,
+            format: "csv",
+            encoding: Some(name),
             bom,
-            delimiter,
+            delimiter: Some(delimiter),
+            sheet: None,
         },
     ))
 }
@@ -203,12 +210,8 @@ mod tests {
         let (read, detected) = read_csv_text(&bytes).unwrap();
         assert_eq!(read, text);
         assert_eq!(
-            detected,
-            Detected {
-                encoding: "windows-1252",
-                bom: false,
-                delimiter: b';'
-            }
+            (detected.encoding, detected.bom, detected.delimiter),
+            (Some("windows-1252"), false, Some(b';'))
         );
     }
 
@@ -224,12 +227,12 @@ mod tests {
             ),
         ] {
             let (read, detected) = read_csv_text(&bytes).unwrap();
-            assert_eq!((read.as_ref(), detected.encoding), (text, name));
+            assert_eq!((read.as_ref(), detected.encoding), (text, Some(name)));
             assert!(detected.bom);
-            assert_eq!(detected.delimiter, b'\t');
+            assert_eq!(detected.delimiter, Some(b'\t'));
         }
         let (_, plain) = read_csv_text(text.as_bytes()).unwrap();
-        assert_eq!((plain.encoding, plain.bom), ("utf-8", false));
+        assert_eq!((plain.encoding, plain.bom), (Some("utf-8"), false));
     }
 
     #[test]
@@ -275,7 +278,7 @@ mod tests {
             }
             let bytes = w.into_inner().unwrap();
             let (_, detected) = read_csv_text(&bytes).unwrap();
-            prop_assert_eq!(detected.delimiter, d);
+            prop_assert_eq!(detected.delimiter, Some(d));
         }
 
         /// Windows-1252 text round-trips whatever it holds.
