@@ -8,6 +8,7 @@ use crate::store::Table;
 mod clients;
 mod contacts;
 mod custom_fields;
+mod deal_attachments;
 mod deal_board;
 mod deals;
 
