@@ -459,3 +459,21 @@ async fn s5_1_an_xlsx_sheet_is_read_with_dates_and_numbers_as_written() {
         "the workbook has no sheet \"Kunden\"; its sheets: Notes, Kontakte"
     );
 }
+
+/// `GET /imports` lists the tenant's imports newest first, a page at a time; another tenant's
+/// list does not hold them (S5.5).
+#[tokio::test]
+async fn s5_5_a_tenants_imports_are_listed_newest_first() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let mut ids = Vec::new();
+    for name in ["a.csv", "b.xlsx", "c.csv"] {
+        ids.push(stack.start_import(&admin, name).await.0);
+    }
+    ids.reverse();
+    assert_eq!(stack.ids("/imports?limit=1", &admin).await, ids);
+    let page = stack.get("/imports", &admin).await.body;
+    assert_eq!(page["items"][1]["file_name"], "b.xlsx");
+    let other = stack.token("other", "olga", "admin");
+    assert!(stack.ids("/imports", &other).await.is_empty());
+}

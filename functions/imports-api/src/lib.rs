@@ -34,6 +34,7 @@ impl api_kit::Routes for ImportsApi {
                 Ok(idempotent(&self.deps, caller, req, || create_import(self, caller, req)).await)
             }
             "GET /imports/{id}" => get_import(self, caller, req).await,
+            "GET /imports" => list_imports(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -75,6 +76,22 @@ async fn get_import(
     Ok(json_response(StatusCode::OK, &import, Some(etag)))
 }
 
+/// The tenant's imports, newest first, cursor-paginated (S5.5).
+#[utoipa::path(get, path = "/imports", tag = "imports",
+    params(("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of imports", body = crm_shared::pagination::Page<Import>),
+              (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
+async fn list_imports(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let (limit, cursor) = api_kit::page_params(req)?;
+    let page = imports::list(&api.table, caller, limit, cursor.as_deref()).await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create_import, get_import))]
+#[openapi(paths(create_import, get_import, list_imports))]
 pub struct ImportsDoc;

@@ -292,6 +292,31 @@ pub async fn get(table: &Table, caller: &Caller, id: Uuid) -> Result<Import, Crm
         .ok_or(CrmError::NotFound)
 }
 
+/// `GET /imports`: the tenant's imports, newest first, a page at a time (S5.5).
+pub async fn list(
+    table: &Table,
+    caller: &Caller,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<crate::store::cursor::Page<Import>, CrmError> {
+    Policy::check(caller, Action::Read, Subject::Imports)?;
+    let query = crate::store::cursor::ListQuery::new(&caller.tenant_id, "imports");
+    let page = table
+        .query(
+            crate::store::Query::index("GSI1", format!("T#{}#IMPORTS", caller.tenant_id))
+                .newest_first(true)
+                .limit(limit)
+                .start(query.start(cursor)?),
+        )
+        .await?;
+    let imports = page
+        .items
+        .into_iter()
+        .map(crate::store::from_item)
+        .collect::<Result<Vec<Import>, _>>()?;
+    Ok(query.page(imports, page.last_key))
+}
+
 /// What the processor did with one uploaded object.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ProcessOutcome {
