@@ -153,11 +153,31 @@ pub async fn run_stage_removal(
         stage_id,
         move_to,
     } = job.work.clone();
-    let caller = Jobs::caller_of(tenant, job)?;
+    // The requester's rights as they are now (a role lowered or a membership ended since the
+    // request applies), as for every request.
+    let asked_by = Jobs::caller_of(tenant, job)?;
+    let caller = match with.deals.ctx.directory.effective_caller(asked_by).await {
+        Ok(caller) => caller,
+        Err(CrmError::Forbidden(_)) => {
+            return with
+                .jobs
+                .finish(
+                    tenant,
+                    job.id,
+                    JobStatus::Failed,
+                    Some("the requester's membership was deactivated".into()),
+                )
+                .await;
+        }
+        Err(e) => return Err(e),
+    };
     let fail = |reason: &str| {
         with.jobs
             .finish(tenant, job.id, JobStatus::Failed, Some(reason.to_string()))
     };
+    if Policy::check(&caller, Action::Write, Subject::Pipelines).is_err() {
+        return fail("the requester may no longer change pipelines").await;
+    }
     let pipeline = match with.pipelines.get(&caller, pipeline_id).await {
         Ok(p) => p,
         Err(CrmError::NotFound) => return fail("the pipeline was deleted").await,

@@ -410,6 +410,53 @@ async fn s4_1_deleting_a_stage_moves_a_budget_of_deals_and_a_job_the_rest_each_o
 }
 
 #[tokio::test]
+async fn s4_1_a_stage_removal_job_acts_with_the_requesters_rights_as_they_are_now() {
+    use crate::deals::stage_removal::{
+        MOVE_BUDGET, StageRemovals, delete_stage, run_stage_removal,
+    };
+    use crate::jobs::JobStatus;
+    let (catalog, p) = setup().await;
+    let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
+    let (jobs, queue) = memory_jobs(&catalog);
+    let with = StageRemovals {
+        deals: &deals,
+        pipelines: &pipelines,
+        jobs: &jobs,
+    };
+    for _ in 0..=MOVE_BUDGET {
+        create(&deals, &p, json!({"stage_id": p.stages[1].id})).await;
+    }
+    let (from, to) = (p.stages[1].id, p.stages[0].id);
+    let job = delete_stage(&with, &admin(), p.id, from, to)
+        .await
+        .unwrap()
+        .job
+        .unwrap();
+    // Another admin makes Alice a member: her job stops with a reason and moves nothing more.
+    let dir = crate::directory::Directory::new(catalog.table().clone());
+    let input = serde_json::from_value(json!({"role": "member"})).unwrap();
+    let other_admin = Caller::new("acme", "olaf", Role::Admin);
+    crate::directory::put_user(&dir, &other_admin, "alice", input, None)
+        .await
+        .unwrap();
+    let message = queue.0.lock().unwrap().pop().unwrap();
+    let queued = jobs.get("acme", job.id).await.unwrap().unwrap();
+    run_stage_removal(&with, &message, &queued, 10)
+        .await
+        .unwrap();
+    let ended = jobs.get("acme", job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (ended.status, ended.failure_reason.as_deref(), ended.done),
+        (
+            JobStatus::Failed,
+            Some("the requester may no longer change pipelines"),
+            MOVE_BUDGET as u64
+        )
+    );
+    assert!(queue.0.lock().unwrap().is_empty(), "not sent on");
+}
+
+#[tokio::test]
 async fn s4_2_a_lost_reason_comes_from_the_tenants_catalogue_once_it_has_one() {
     let (catalog, p) = setup().await;
     let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
