@@ -481,6 +481,41 @@ pub async fn run_lambda<H: HttpHandler>(
     .await
 }
 
+/// What an event-driven function does with one event (an `S3Event`, an `SqsEvent`): its answer,
+/// or an error that makes Lambda retry the event.
+pub trait EventHandler<E>: Send + Sync + 'static {
+    type Response: serde::Serialize + Send;
+    fn handle_event(
+        &self,
+        event: E,
+    ) -> impl std::future::Future<Output = Result<Self::Response, crm_shared::CrmError>> + Send;
+}
+
+/// The cold start and invocation loop of an event-driven function: configuration and clients
+/// once, then `handle_event` per event.
+pub async fn run_event_lambda<E, H>(
+    build: impl FnOnce(Deps) -> Result<H, crm_shared::CrmError>,
+) -> Result<(), lambda_http::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    H: EventHandler<E>,
+{
+    init_tracing();
+    let handler = std::sync::Arc::new(build(Deps::from_env().await?)?);
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::LambdaEvent<E>| {
+            let handler = handler.clone();
+            async move {
+                handler
+                    .handle_event(event.payload)
+                    .await
+                    .map_err(lambda_http::Error::from)
+            }
+        },
+    ))
+    .await
+}
+
 /// The response for a route this function does not serve (cannot happen behind API Gateway).
 pub fn unknown_route() -> Response<Body> {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no such route", vec![]).into_response()

@@ -58,3 +58,10 @@ impl AttachmentProcessor {
         Ok(outcomes)
     }
 }
+
+impl api_kit::EventHandler<S3Event> for AttachmentProcessor {
+    type Response = ();
+    async fn handle_event(&self, event: S3Event) -> Result<(), CrmError> {
+        self.handle(event).await.map(|_| ())
+    }
+}

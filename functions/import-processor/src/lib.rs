@@ -51,6 +51,13 @@ impl ImportProcessor {
     }
 }
 
+impl api_kit::EventHandler<S3Event> for ImportProcessor {
+    type Response = ();
+    async fn handle_event(&self, event: S3Event) -> Result<(), CrmError> {
+        self.handle(event).await.map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

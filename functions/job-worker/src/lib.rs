@@ -65,3 +65,10 @@ impl JobWorker {
         response
     }
 }
+
+impl api_kit::EventHandler<SqsEvent> for JobWorker {
+    type Response = SqsBatchResponse;
+    async fn handle_event(&self, event: SqsEvent) -> Result<SqsBatchResponse, CrmError> {
+        Ok(self.handle(event).await)
+    }
+}

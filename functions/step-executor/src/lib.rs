@@ -49,6 +49,13 @@ impl StepExecutor {
     }
 }
 
+impl api_kit::EventHandler<SqsEvent> for StepExecutor {
+    type Response = SqsBatchResponse;
+    async fn handle_event(&self, event: SqsEvent) -> Result<SqsBatchResponse, CrmError> {
+        Ok(self.handle(event).await)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
