@@ -574,34 +574,15 @@ impl AttachmentFiles for S3AttachmentFiles {
         size: i64,
         ttl: std::time::Duration,
     ) -> BoxFuture<'a, Result<SignedRequest, CrmError>> {
-        Box::pin(async move {
-            let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
-                .map_err(CrmError::internal)?;
-            // Type and length are signed: S3 refuses a PUT with other ones.
-            let presigned = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(object_key)
-                .content_type(content_type)
-                .content_length(size)
-                .presigned(presigning)
-                .await
-                .map_err(|e| sdk_error("presign PutObject", e))?;
-            let mut headers: Vec<(String, String)> = presigned
-                .headers()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-                .collect();
-            for (name, value) in [
-                ("content-type", content_type.to_string()),
-                ("content-length", size.to_string()),
-            ] {
-                if !headers.iter().any(|(k, _)| k == name) {
-                    headers.push((name.to_string(), value));
-                }
-            }
-            Ok((presigned.uri().to_string(), headers))
-        })
+        // Type and length are signed: S3 refuses a PUT with other ones.
+        Box::pin(crate::store::objects::presign_put(
+            &self.client,
+            &self.bucket,
+            object_key,
+            content_type,
+            Some(size),
+            ttl,
+        ))
     }
 
     fn presign_get<'a>(

@@ -153,27 +153,19 @@ pub async fn run_stage_removal(
         stage_id,
         move_to,
     } = job.work.clone();
+    let fail = |reason: &str| {
+        with.jobs
+            .finish(tenant, job.id, JobStatus::Failed, Some(reason.to_string()))
+    };
     // The requester's rights as they are now (a role lowered or a membership ended since the
     // request applies), as for every request.
     let asked_by = Jobs::caller_of(tenant, job)?;
     let caller = match with.deals.ctx.directory.effective_caller(asked_by).await {
         Ok(caller) => caller,
         Err(CrmError::Forbidden(_)) => {
-            return with
-                .jobs
-                .finish(
-                    tenant,
-                    job.id,
-                    JobStatus::Failed,
-                    Some("the requester's membership was deactivated".into()),
-                )
-                .await;
+            return fail("the requester's membership was deactivated").await;
         }
         Err(e) => return Err(e),
-    };
-    let fail = |reason: &str| {
-        with.jobs
-            .finish(tenant, job.id, JobStatus::Failed, Some(reason.to_string()))
     };
     if Policy::check(&caller, Action::Write, Subject::Pipelines).is_err() {
         return fail("the requester may no longer change pipelines").await;
@@ -181,9 +173,6 @@ pub async fn run_stage_removal(
     let pipeline = match with.pipelines.get(&caller, pipeline_id).await {
         Ok(p) => p,
         Err(CrmError::NotFound) => return fail("the pipeline was deleted").await,
-        Err(CrmError::Forbidden(_)) => {
-            return fail("the requester may no longer change pipelines").await;
-        }
         Err(e) => return Err(e),
     };
     if pipeline.stage(stage_id).is_some() {

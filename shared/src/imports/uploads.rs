@@ -3,7 +3,6 @@
 
 use super::ReadFailure;
 use crate::CrmError;
-use crate::errors::sdk_error;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
@@ -39,18 +38,16 @@ impl Uploads for S3Uploads {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<String, CrmError>> {
         Box::pin(async move {
-            let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
-                .map_err(CrmError::internal)?;
-            let presigned = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(object_key)
-                .content_type(content_type)
-                .presigned(presigning)
-                .await
-                .map_err(|e| sdk_error("presign PutObject", e))?;
-            Ok(presigned.uri().to_string())
+            let (url, _) = crate::store::objects::presign_put(
+                &self.client,
+                &self.bucket,
+                object_key,
+                content_type,
+                None,
+                ttl,
+            )
+            .await?;
+            Ok(url)
         })
     }
 

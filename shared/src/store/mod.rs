@@ -6,6 +6,7 @@ pub mod cursor;
 pub mod dynamo;
 pub mod item;
 pub mod memory;
+pub mod objects;
 pub mod port;
 
 #[cfg(any(test, feature = "testkit"))]

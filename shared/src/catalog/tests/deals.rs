@@ -296,6 +296,18 @@ async fn s4_1_owners_and_admins_change_pipelines_others_read_them() {
     assert!(matches!(err, CrmError::PreconditionFailed));
 }
 
+fn removals<'a>(
+    deals: &'a Deals,
+    pipelines: &'a crate::deals::Pipelines,
+    jobs: &'a crate::jobs::Jobs,
+) -> crate::deals::stage_removal::StageRemovals<'a> {
+    crate::deals::stage_removal::StageRemovals {
+        deals,
+        pipelines,
+        jobs,
+    }
+}
+
 fn memory_jobs(
     catalog: &Catalog,
 ) -> (
@@ -309,18 +321,12 @@ fn memory_jobs(
 
 #[tokio::test]
 async fn s4_1_deleting_a_stage_moves_a_budget_of_deals_and_a_job_the_rest_each_once() {
-    use crate::deals::stage_removal::{
-        MOVE_BUDGET, StageRemovals, delete_stage, run_stage_removal,
-    };
+    use crate::deals::stage_removal::{MOVE_BUDGET, delete_stage, run_stage_removal};
     use crate::jobs::JobStatus;
     let (catalog, p) = setup().await;
     let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
     let (jobs, queue) = memory_jobs(&catalog);
-    let with = StageRemovals {
-        deals: &deals,
-        pipelines: &pipelines,
-        jobs: &jobs,
-    };
+    let with = removals(&deals, &pipelines, &jobs);
     let mut ids = Vec::new();
     for _ in 0..MOVE_BUDGET + 5 {
         ids.push(
@@ -411,18 +417,12 @@ async fn s4_1_deleting_a_stage_moves_a_budget_of_deals_and_a_job_the_rest_each_o
 
 #[tokio::test]
 async fn s4_1_a_stage_removal_job_acts_with_the_requesters_rights_as_they_are_now() {
-    use crate::deals::stage_removal::{
-        MOVE_BUDGET, StageRemovals, delete_stage, run_stage_removal,
-    };
+    use crate::deals::stage_removal::{MOVE_BUDGET, delete_stage, run_stage_removal};
     use crate::jobs::JobStatus;
     let (catalog, p) = setup().await;
     let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
     let (jobs, queue) = memory_jobs(&catalog);
-    let with = StageRemovals {
-        deals: &deals,
-        pipelines: &pipelines,
-        jobs: &jobs,
-    };
+    let with = removals(&deals, &pipelines, &jobs);
     for _ in 0..=MOVE_BUDGET {
         create(&deals, &p, json!({"stage_id": p.stages[1].id})).await;
     }
@@ -506,15 +506,11 @@ async fn s4_2_a_lost_reason_comes_from_the_tenants_catalogue_once_it_has_one() {
 
 #[tokio::test]
 async fn s4_1_a_deal_restored_after_its_stage_was_deleted_goes_to_the_first_open_stage() {
-    use crate::deals::stage_removal::{StageRemovals, delete_stage};
+    use crate::deals::stage_removal::delete_stage;
     let (catalog, p) = setup().await;
     let (deals, pipelines) = (catalog.deals(), catalog.pipelines());
     let (jobs, _) = memory_jobs(&catalog);
-    let with = StageRemovals {
-        deals: &deals,
-        pipelines: &pipelines,
-        jobs: &jobs,
-    };
+    let with = removals(&deals, &pipelines, &jobs);
     let (lead, proposal) = (p.stages[0].id, p.stages[1].id);
     let deal = create(&deals, &p, json!({"stage_id": proposal})).await;
     deals.delete(&admin(), deal.id, None).await.unwrap();
