@@ -74,12 +74,23 @@ impl Deps {
     /// Jobs, sent on the job queue when the function has one.
     pub fn jobs(&self) -> crate::jobs::Jobs {
         let queue = self.config.job_queue_url.clone().map(|queue_url| {
-            std::sync::Arc::new(crate::jobs::SqsJobQueue {
+            std::sync::Arc::new(crate::store::queue::SqsQueue {
                 sqs: self.aws.sqs.clone(),
                 queue_url,
-            }) as std::sync::Arc<dyn crate::jobs::JobQueue>
+            }) as std::sync::Arc<dyn crate::store::queue::MessageQueue>
         });
         crate::jobs::Jobs::new(self.table(), queue)
+    }
+
+    /// The queue an import's chunks run from (functions configured with `IMPORT_QUEUE_URL`).
+    pub fn import_queue(&self) -> Option<crate::store::queue::SqsQueue> {
+        self.config
+            .import_queue_url
+            .clone()
+            .map(|queue_url| crate::store::queue::SqsQueue {
+                sqs: self.aws.sqs.clone(),
+                queue_url,
+            })
     }
 
     /// The deal attachments bucket (functions configured with `ATTACHMENTS_BUCKET`).

@@ -8,12 +8,11 @@
 //! | job | `T#{t}#JOB#{id}` | `JOB` |
 
 use crate::access::{Caller, Role};
+use crate::store::queue::{MessageQueue, send_json};
 use crate::store::{Condition, Item, Table, WriteOp, from_item, key, to_item};
 use crate::{CrmError, FieldError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -87,72 +86,19 @@ pub struct JobMessage {
     pub job_id: Uuid,
 }
 
-/// The queue port: SQS in Lambda, a vector in unit tests.
-pub trait JobQueue: Send + Sync {
-    fn send<'a>(
-        &'a self,
-        message: &'a JobMessage,
-    ) -> Pin<Box<dyn Future<Output = Result<(), CrmError>> + Send + 'a>>;
-}
-
-/// The job queue on SQS.
-pub struct SqsJobQueue {
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
-}
-
-impl JobQueue for SqsJobQueue {
-    fn send<'a>(
-        &'a self,
-        message: &'a JobMessage,
-    ) -> Pin<Box<dyn Future<Output = Result<(), CrmError>> + Send + 'a>> {
-        Box::pin(async move {
-            let body = serde_json::to_string(message)
-                .map_err(|e| CrmError::Internal(format!("job message: {e}")))?;
-            self.sqs
-                .send_message()
-                .queue_url(&self.queue_url)
-                .message_body(body)
-                .send()
-                .await
-                .map_err(|e| {
-                    CrmError::Internal(format!(
-                        "SendMessage to the job queue: {}",
-                        aws_sdk_sqs::error::DisplayErrorContext(e)
-                    ))
-                })?;
-            Ok(())
-        })
-    }
-}
-
-/// Messages kept in memory (unit tests).
-#[derive(Default)]
-pub struct MemoryJobQueue(pub std::sync::Mutex<Vec<JobMessage>>);
-
-impl JobQueue for MemoryJobQueue {
-    fn send<'a>(
-        &'a self,
-        message: &'a JobMessage,
-    ) -> Pin<Box<dyn Future<Output = Result<(), CrmError>> + Send + 'a>> {
-        self.0.lock().expect("queue lock").push(message.clone());
-        Box::pin(async { Ok(()) })
-    }
-}
-
 /// Jobs of the table, and the queue they are sent on.
 #[derive(Clone)]
 pub struct Jobs {
     table: Table,
-    queue: Option<Arc<dyn JobQueue>>,
+    queue: Option<Arc<dyn MessageQueue>>,
 }
 
 impl Jobs {
-    pub fn new(table: Table, queue: Option<Arc<dyn JobQueue>>) -> Self {
+    pub fn new(table: Table, queue: Option<Arc<dyn MessageQueue>>) -> Self {
         Self { table, queue }
     }
 
-    fn queue(&self) -> Result<&dyn JobQueue, CrmError> {
+    fn queue(&self) -> Result<&dyn MessageQueue, CrmError> {
         self.queue
             .as_deref()
             .ok_or_else(|| CrmError::Internal("missing configuration JOB_QUEUE_URL".into()))
@@ -199,18 +145,20 @@ impl Jobs {
             }
             Err(e) => return Err(e.into()),
         }
-        self.queue()?
-            .send(&JobMessage {
+        send_json(
+            self.queue()?,
+            &JobMessage {
                 tenant_id: caller.tenant_id.clone(),
                 job_id: id,
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(job)
     }
 
     /// Sends the job's message again: the job goes on in the next invocation.
     pub async fn continue_later(&self, message: &JobMessage) -> Result<(), CrmError> {
-        self.queue()?.send(message).await
+        send_json(self.queue()?, message).await
     }
 
     pub async fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Job>, CrmError> {

@@ -8,7 +8,7 @@ use super::port::{
 use crate::CrmError;
 use crate::errors::sdk_error;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest,
     TransactWriteItem, Update, WriteRequest,
 };
 use futures::future::BoxFuture;
@@ -418,46 +418,99 @@ impl ItemStore for DynamoItemStore {
         })
     }
 
-    fn delete_many(&self, keys: Vec<Key>) -> BoxFuture<'_, Result<(), CrmError>> {
+    fn write_many(
+        &self,
+        puts: Vec<Item>,
+        deletes: Vec<Key>,
+    ) -> BoxFuture<'_, Result<(), CrmError>> {
         Box::pin(async move {
-            // 25 per BatchWriteItem (the AWS limit); what DynamoDB leaves unprocessed is retried.
-            for chunk in keys.chunks(25) {
-                let mut requests = chunk
-                    .iter()
-                    .map(|k| {
-                        DeleteRequest::builder()
-                            .set_key(Some(k.item()))
-                            .build()
-                            .map(|d| WriteRequest::builder().delete_request(d).build())
-                            .map_err(CrmError::internal)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                for attempt in 0..8 {
-                    let out = self
-                        .client
-                        .batch_write_item()
-                        .request_items(&self.table, requests)
-                        .send()
-                        .await
-                        .map_err(|e| sdk_error("BatchWriteItem", e))?;
+            let mut requests = Vec::with_capacity(puts.len() + deletes.len());
+            for item in puts {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(CrmError::internal)?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            for k in deletes {
+                let delete = DeleteRequest::builder()
+                    .set_key(Some(k.item()))
+                    .build()
+                    .map_err(CrmError::internal)?;
+                requests.push(WriteRequest::builder().delete_request(delete).build());
+            }
+            // 25 per BatchWriteItem (the AWS limit).
+            let mut rest = requests.into_iter().peekable();
+            while rest.peek().is_some() {
+                let batch: Vec<WriteRequest> = rest.by_ref().take(25).collect();
+                self.batch_write(batch).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Attempts of one batch (unprocessed items and throttling), and the first backoff.
+const BATCH_ATTEMPTS: u32 = 10;
+const BATCH_BACKOFF: Duration = Duration::from_millis(25);
+
+impl DynamoItemStore {
+    /// One BatchWriteItem of at most 25 writes, until DynamoDB has processed all of them:
+    /// `UnprocessedItems` and throttling are retried with exponential backoff and full jitter
+    /// (AWS's advice for batch writes), up to [`BATCH_ATTEMPTS`].
+    async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), CrmError> {
+        for attempt in 0..BATCH_ATTEMPTS {
+            let result = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests.clone())
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
                     requests = out
                         .unprocessed_items
                         .and_then(|mut u| u.remove(&self.table))
                         .unwrap_or_default();
                     if requests.is_empty() {
-                        break;
+                        return Ok(());
                     }
-                    if attempt == 7 {
-                        return Err(CrmError::Internal(
-                            "BatchWriteItem left items unprocessed".into(),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                 }
+                Err(e) if is_throttling(&e) => {}
+                Err(e) => return Err(sdk_error("BatchWriteItem", e)),
             }
-            Ok(())
-        })
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        Err(CrmError::Internal(format!(
+            "BatchWriteItem left {} writes unprocessed after {BATCH_ATTEMPTS} attempts",
+            requests.len()
+        )))
     }
+}
+
+/// A throttled request (the SDK's own retries already spent): worth another try later.
+fn is_throttling<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| {
+            matches!(
+                c,
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+            )
+        })
+}
+
+/// Exponential backoff with full jitter: a random wait below 25 ms × 2^attempt (capped at 5 s).
+fn backoff(attempt: u32) -> Duration {
+    let cap = (BATCH_BACKOFF * 2u32.pow(attempt.min(8))).min(Duration::from_secs(5));
+    let jitter = (uuid::Uuid::now_v7().as_u128() % 1000) as u32; // its low bits are random
+    cap * jitter / 1000
 }
 
 #[cfg(test)]

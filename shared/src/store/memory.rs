@@ -287,11 +287,21 @@ impl ItemStore for MemoryItemStore {
         Box::pin(async move { result })
     }
 
-    fn delete_many(&self, keys: Vec<Key>) -> BoxFuture<'_, Result<(), CrmError>> {
-        let mut items = self.items.lock().expect("lock");
-        for k in keys {
-            items.remove(&k);
-        }
-        Box::pin(async move { Ok(()) })
+    fn write_many(
+        &self,
+        puts: Vec<Item>,
+        deletes: Vec<Key>,
+    ) -> BoxFuture<'_, Result<(), CrmError>> {
+        let result = (|| {
+            let mut items = self.items.lock().expect("lock");
+            for item in puts {
+                items.insert(key_of(&item)?, item);
+            }
+            for k in deletes {
+                items.remove(&k);
+            }
+            Ok(())
+        })();
+        Box::pin(async move { result })
     }
 }

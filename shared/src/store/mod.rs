@@ -8,6 +8,7 @@ pub mod item;
 pub mod memory;
 pub mod objects;
 pub mod port;
+pub mod queue;
 
 #[cfg(any(test, feature = "testkit"))]
 pub mod contract;

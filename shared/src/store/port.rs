@@ -339,8 +339,11 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'_, Result<(), WriteError>>;
     /// All writes or none; at most [`MAX_TRANSACTION_WRITES`], each on another item.
     fn transact(&self, writes: Vec<WriteOp>) -> BoxFuture<'_, Result<(), TransactError>>;
-    /// Deletes these items (absent ones are fine), not atomically.
-    fn delete_many(&self, keys: Vec<Key>) -> BoxFuture<'_, Result<(), CrmError>>;
+    /// Puts and deletes these items, unconditionally and not atomically (BatchWriteItem: a
+    /// write costs half what it costs in a transaction); absent deletes are fine. What the
+    /// store leaves unprocessed or throttles is retried with backoff.
+    fn write_many(&self, puts: Vec<Item>, deletes: Vec<Key>)
+    -> BoxFuture<'_, Result<(), CrmError>>;
 }
 
 /// The table domain code reads and writes: a cheap handle on an [`ItemStore`].
@@ -457,7 +460,11 @@ impl Table {
     }
 
     pub async fn delete_many(&self, keys: Vec<Key>) -> Result<(), CrmError> {
-        self.0.delete_many(keys).await
+        self.0.write_many(Vec::new(), keys).await
+    }
+
+    pub async fn put_many(&self, items: Vec<Item>) -> Result<(), CrmError> {
+        self.0.write_many(items, Vec::new()).await
     }
 
     /// Deletes a lease-holding claim (idempotency key, step effect) that is still

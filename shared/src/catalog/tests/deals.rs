@@ -312,9 +312,9 @@ fn memory_jobs(
     catalog: &Catalog,
 ) -> (
     crate::jobs::Jobs,
-    std::sync::Arc<crate::jobs::MemoryJobQueue>,
+    std::sync::Arc<crate::store::queue::MemoryQueue>,
 ) {
-    let queue = std::sync::Arc::new(crate::jobs::MemoryJobQueue::default());
+    let queue = std::sync::Arc::new(crate::store::queue::MemoryQueue::default());
     let jobs = crate::jobs::Jobs::new(catalog.table().clone(), Some(queue.clone()));
     (jobs, queue)
 }
@@ -358,7 +358,7 @@ async fn s4_1_deleting_a_stage_moves_a_budget_of_deals_and_a_job_the_rest_each_o
         (job.status, job.done),
         (JobStatus::Queued, MOVE_BUDGET as u64)
     );
-    assert_eq!(queue.0.lock().unwrap().len(), 1);
+    assert_eq!(queue.len(), 1);
     // Meanwhile no deal enters the stage, and asking again answers the same job.
     let err = deals
         .create(&admin(), new_deal(&p, json!({"stage_id": from})), None)
@@ -368,15 +368,12 @@ async fn s4_1_deleting_a_stage_moves_a_budget_of_deals_and_a_job_the_rest_each_o
     let again = delete_stage(&with, &admin(), p.id, from, to).await.unwrap();
     assert_eq!((again.moved, again.continues), (0, true));
     assert_eq!(again.job.map(|j| j.id), Some(job.id));
-    assert_eq!(queue.0.lock().unwrap().len(), 1, "one job, one message");
+    assert_eq!(queue.len(), 1, "one job, one message");
 
     // The job moves 2 deals per message and hands on until the stage is empty; every message
     // is delivered twice, as SQS may.
     let mut messages = 0;
-    loop {
-        let Some(message) = queue.0.lock().unwrap().pop() else {
-            break;
-        };
+    while let Some(message) = queue.pop::<crate::jobs::JobMessage>() {
         for _ in 0..2 {
             let job = jobs.get("acme", message.job_id).await.unwrap().unwrap();
             if job.status == JobStatus::Queued {
@@ -439,7 +436,7 @@ async fn s4_1_a_stage_removal_job_acts_with_the_requesters_rights_as_they_are_no
     crate::directory::put_user(&dir, &other_admin, "alice", input, None)
         .await
         .unwrap();
-    let message = queue.0.lock().unwrap().pop().unwrap();
+    let message = queue.pop::<crate::jobs::JobMessage>().unwrap();
     let queued = jobs.get("acme", job.id).await.unwrap().unwrap();
     run_stage_removal(&with, &message, &queued, 10)
         .await
@@ -453,7 +450,7 @@ async fn s4_1_a_stage_removal_job_acts_with_the_requesters_rights_as_they_are_no
             MOVE_BUDGET as u64
         )
     );
-    assert!(queue.0.lock().unwrap().is_empty(), "not sent on");
+    assert!(queue.is_empty(), "not sent on");
 }
 
 #[tokio::test]
