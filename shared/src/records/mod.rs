@@ -18,6 +18,7 @@
 //! Storage is the port [`crate::store::Table`]; the rules run on the in-memory store in unit
 //! tests and on DynamoDB in Lambda.
 
+pub mod bulk;
 pub mod custom;
 pub mod entries;
 pub mod keys;

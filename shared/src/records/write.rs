@@ -21,6 +21,8 @@ enum Role {
     Claim {
         field: &'static str,
         message: &'static str,
+        /// The attribute naming the claim's holder.
+        holder: &'static str,
     },
     /// A write the caller added with a condition of its own (its index among them).
     Guard(usize),
@@ -102,7 +104,7 @@ impl WriteSet {
         if let Some(Role::Guard(i)) = failed.iter().find(|r| matches!(r, Role::Guard(_))) {
             return WriteFailure::Guard(*i);
         }
-        if let Some(Role::Claim { field, message }) =
+        if let Some(Role::Claim { field, message, .. }) =
             failed.iter().find(|r| matches!(r, Role::Claim { .. }))
         {
             return WriteFailure::Error(CrmError::Conflict {
@@ -182,6 +184,7 @@ fn dependents<K: Kind>(
                 Role::Claim {
                     field: c.field,
                     message: c.message,
+                    holder: c.holder,
                 },
             );
         }
@@ -240,6 +243,54 @@ pub fn create<K: Kind>(
     );
     dependents::<K>(&mut set, tenant, None, Some(record), audit)?;
     Ok(set)
+}
+
+/// A new record's writes for a bulk load (imports) without a transaction: its claims, each a
+/// conditional put that also holds when the claim is already the record's (a retried load),
+/// then the rest as plain puts, the record item last (so that a record that exists has its
+/// entries and audit entry). `None` when a write of the creation is not a plain put (a
+/// counter): such a record is written in a transaction.
+pub struct BulkCreate {
+    /// (claim item, condition, field, message).
+    pub claims: Vec<(Item, Condition, &'static str, &'static str)>,
+    /// Entries, companions and the audit entry.
+    pub dependents: Vec<Item>,
+    pub record: Item,
+}
+
+pub fn bulk_create<K: Kind>(
+    tenant: &str,
+    record: &K::Record,
+    audit: &AuditEntry,
+) -> Result<Option<BulkCreate>, CrmError> {
+    let set = create::<K>(tenant, record, audit)?;
+    let id = s(record.id().to_string());
+    let mut bulk = BulkCreate {
+        claims: Vec::new(),
+        dependents: Vec::new(),
+        record: Item::new(),
+    };
+    for (write, role) in set.writes.into_iter().zip(set.roles) {
+        let WriteOp::Put { item, .. } = write else {
+            return Ok(None);
+        };
+        match role {
+            Role::Record => bulk.record = item,
+            Role::Claim {
+                field,
+                message,
+                holder,
+            } => {
+                let mine = Condition::Or(vec![
+                    Condition::NotExists,
+                    Condition::Eq(holder.to_string(), id.clone()),
+                ]);
+                bulk.claims.push((item, mine, field, message));
+            }
+            Role::Other | Role::Guard(_) => bulk.dependents.push(item),
+        }
+    }
+    Ok(Some(bulk))
 }
 
 /// Every item a new record is stored as (the record, its claims, entries and companions put
