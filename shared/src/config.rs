@@ -16,6 +16,8 @@ pub struct Config {
     pub job_queue_url: Option<String>,
     /// The deal attachments bucket (functions that handle attachments).
     pub attachments_bucket: Option<String>,
+    /// The queue an import's chunks run from (the import processor).
+    pub import_queue_url: Option<String>,
 }
 
 impl Config {
@@ -40,6 +42,7 @@ impl Config {
             ses_sender: get("SES_SENDER")?,
             job_queue_url: lookup("JOB_QUEUE_URL").filter(|v| !v.is_empty()),
             attachments_bucket: lookup("ATTACHMENTS_BUCKET").filter(|v| !v.is_empty()),
+            import_queue_url: lookup("IMPORT_QUEUE_URL").filter(|v| !v.is_empty()),
         })
     }
 }

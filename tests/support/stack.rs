@@ -182,6 +182,28 @@ impl Stack {
         }
     }
 
+    /// Uploads `csv` to import `id`'s URL and delivers its S3 notification twice, then every
+    /// chunk twice, all with `processor`: the import afterwards.
+    pub async fn import_with(
+        &self,
+        processor: &import_processor::ImportProcessor,
+        token: &str,
+        url: &str,
+        id: &str,
+        csv: &str,
+    ) -> Value {
+        self.upload_csv(url, csv).await;
+        let mut events = self.runtime.receive_s3_events().await.unwrap();
+        assert_eq!(events.len(), 1, "one ObjectCreated notification");
+        let crm_local::S3Delivery { event, receipt, .. } = events.remove(0);
+        for _ in 0..2 {
+            processor.handle(event.clone()).await.unwrap();
+        }
+        self.runtime.ack_s3_event(&receipt).await.unwrap();
+        self.run_import_chunks_twice(processor).await;
+        self.get(&format!("/imports/{id}"), token).await.body
+    }
+
     /// Delivers the one pending S3 notification to the import processor twice, as
     /// at-least-once delivery may, and acknowledges it: the outcomes of both deliveries.
     pub async fn deliver_upload_twice(
@@ -200,7 +222,34 @@ impl Stack {
             .unwrap();
         let second = self.runtime.invoke_import_processor(event).await.unwrap();
         self.runtime.ack_s3_event(&receipt).await.unwrap();
+        self.run_import_chunks_twice(&self.runtime.functions.import_processor)
+            .await;
         (first, second)
+    }
+
+    /// Runs every message on the import queue with `processor`, each delivered twice (as
+    /// at-least-once delivery may), until the queue is empty: how many messages ran.
+    pub async fn run_import_chunks_twice(
+        &self,
+        processor: &import_processor::ImportProcessor,
+    ) -> usize {
+        let mut messages = 0;
+        while let Some(batch) = self.runtime.receive_sqs_batch("ImportQueue").await.unwrap() {
+            for _ in 0..2 {
+                let response = processor.handle_chunks(batch.clone()).await;
+                assert!(
+                    response.batch_item_failures.is_empty(),
+                    "a chunk failed: {response:?}"
+                );
+            }
+            self.runtime
+                .ack_sqs_batch("ImportQueue", &batch)
+                .await
+                .unwrap();
+            messages += batch.records.len();
+            assert!(messages < 10_000, "the import ends");
+        }
+        messages
     }
 
     /// Every item of a list route (`path` may carry a query string), following `next_cursor`.
@@ -349,7 +398,12 @@ impl Stack {
     /// Starts an import of `file_name` (201, awaiting its upload by PUT): the import's id and
     /// the presigned upload URL.
     pub async fn start_import(&self, token: &str, file_name: &str) -> (String, String) {
-        let body = json!({ "file_name": file_name });
+        self.start_import_with(token, json!({ "file_name": file_name }))
+            .await
+    }
+
+    /// [`Self::start_import`] with a whole request body (a mode, a sheet).
+    pub async fn start_import_with(&self, token: &str, body: Value) -> (String, String) {
         let r = self.call("POST", "/imports", token, Some(body)).await;
         assert_eq!(r.status, 201, "POST /imports: {:?}", r.body);
         assert_eq!(r.body["import"]["status"], "awaiting_upload");

@@ -1,7 +1,6 @@
-use aws_lambda_events::event::s3::S3Event;
-use import_processor::ImportProcessor;
+use import_processor::{ImportEvent, ImportProcessor};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    api_kit::run_event_lambda::<S3Event, _>(|deps| Ok(ImportProcessor::new(deps))).await
+    api_kit::run_event_lambda::<ImportEvent, _>(ImportProcessor::new).await
 }

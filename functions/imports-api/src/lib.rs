@@ -35,6 +35,7 @@ impl api_kit::Routes for ImportsApi {
             }
             "GET /imports/{id}" => get_import(self, caller, req).await,
             "GET /imports" => list_imports(self, caller, req).await,
+            "POST /imports/{id}/cancel" => cancel_import(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -44,8 +45,9 @@ impl api_kit::Routes for ImportsApi {
     }
 }
 
-/// Start a contact import: returns the import and a presigned PUT for the CSV file (S5.1).
-/// Uploading the file starts the processing; follow it with `GET /imports/{id}`.
+/// Start a contact import: returns the import and a presigned PUT for the file (S5.1). Uploading
+/// the file starts the processing (`queued`, then `running` chunk by chunk); follow it with
+/// `GET /imports/{id}`. `mode` says what rows whose email belongs to a contact do (S5.3).
 #[utoipa::path(post, path = "/imports", tag = "imports", request_body = NewImport,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, description = "Import created; upload the file to `upload.url`", body = ImportCreated),
@@ -92,6 +94,22 @@ async fn list_imports(
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
+/// Stop an import before its next chunk (S5.5): rows already written stay and are counted.
+/// Cancelling a cancelled import answers it again.
+#[utoipa::path(post, path = "/imports/{id}/cancel", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The import, cancelled", body = Import),
+              (status = 404, description = "No such import visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The import has finished", body = Problem, content_type = "application/problem+json")))]
+async fn cancel_import(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let import = imports::cancel(&api.table, caller, path_id(req, "id")?).await?;
+    let etag = format!("\"{}\"", import.version);
+    Ok(json_response(StatusCode::OK, &import, Some(etag)))
+}
+
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create_import, get_import, list_imports))]
+#[openapi(paths(create_import, get_import, list_imports, cancel_import))]
 pub struct ImportsDoc;

@@ -52,7 +52,7 @@ impl Functions {
             tenant: TenantApi::new(deps("tenant-api")?),
             custom_fields: custom_fields_api::CustomFieldsApi::new(deps("custom-fields-api")?),
             openapi: OpenApiHandler::default(),
-            import_processor: ImportProcessor::new(deps("import-processor")?),
+            import_processor: ImportProcessor::new(deps("import-processor")?)?,
             step_executor: StepExecutor::new(deps("step-executor")?),
             job_worker: job_worker::JobWorker::new(deps("job-worker")?),
             attachment_processor: attachment_processor::AttachmentProcessor::new(deps(
@@ -90,6 +90,7 @@ impl Functions {
         Some(match binary {
             "step-executor" => self.step_executor.handle(event).await,
             "job-worker" => self.job_worker.handle(event).await,
+            "import-processor" => self.import_processor.handle_chunks(event).await,
             _ => return None,
         })
     }

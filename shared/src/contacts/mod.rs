@@ -41,6 +41,9 @@ pub struct Contact {
     /// The import that created the contact, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_id: Option<Uuid>,
+    /// Its row in that import's file (the header is row 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_row: Option<u64>,
     /// The clients the contact is linked to (S1.5); changed through
     /// `PUT /contacts/{id}/clients/{client_id}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -96,6 +99,7 @@ impl Contact {
             email: fields.email().map(str::to_string),
             fields,
             import_id,
+            import_row: None,
             client_ids: Vec::new(),
             primary_client_id: None,
             shared_with: Vec::new(),

@@ -81,6 +81,37 @@ pub struct ContactPatch {
 }
 
 impl ContactPatch {
+    /// A patch that sets what `input` gives and keeps everything else: an import's update of
+    /// a contact found by its email (blank cells never overwrite; the email stays, it is how
+    /// the contact was found).
+    pub fn filling(input: NewContact) -> Self {
+        fn set<T>(v: Option<T>) -> Patch<T> {
+            v.map_or(Patch::Absent, Patch::Set)
+        }
+        Self {
+            first_name: set(input.first_name),
+            last_name: set(input.last_name),
+            display_name: set(input.display_name),
+            email: Patch::Absent,
+            emails: Patch::Absent,
+            phones: set(input.phones),
+            job_title: set(input.job_title),
+            company: set(input.company),
+            website: set(input.website),
+            addresses: set(input.addresses),
+            social_profiles: set(input.social_profiles),
+            birthday: set(input.birthday),
+            tags: set(input.tags),
+            owner: set(input.owner),
+            team: set(input.team),
+            visibility: set(input.visibility),
+            lead_source: set(input.lead_source),
+            lifecycle_status: set(input.lifecycle_status),
+            last_contacted_at: set(input.last_contacted_at),
+            custom_fields: None,
+        }
+    }
+
     /// The merged input; `Err` when the patch itself is contradictory.
     pub fn apply(self, current: &ContactFields) -> Result<NewContact, CrmError> {
         let mut m = current.to_input();

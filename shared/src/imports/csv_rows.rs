@@ -5,10 +5,10 @@
 //! field (its key, `cf.{key}` or its label) feeds that field (S3.3, S3.5). Every row is
 //! validated like every other write.
 
-use super::RowError;
 use super::sheet::{looks_like_workbook, read_workbook};
 use super::table::Table;
 use super::text::{Detected, read_csv_text};
+use super::{FileFormat, RowError};
 use crate::FieldError;
 use crate::contacts::NewContact;
 use crate::contacts::{ContactAddress, ContactLabel, LifecycleStatus, PhoneInput};
@@ -199,7 +199,26 @@ pub fn parse_contact_rows(
     defs: &[FieldDefinition],
     sheet: Option<&str>,
 ) -> Result<(ColumnMap, Vec<ParsedRow>, Detected), ReadFailure> {
-    let (table, detected) = if looks_like_workbook(bytes) {
+    let (table, detected) = read_any(bytes, sheet)?;
+    let (columns, rows) = map_table(table, defs)?;
+    Ok((columns, rows, detected))
+}
+
+/// A whole file as a table: a workbook's sheet or CSV text (for files that are converted
+/// before they are read in chunks: spreadsheets and UTF-16 text).
+pub fn read_table(bytes: &[u8], sheet: Option<&str>) -> Result<(Table, FileFormat), ReadFailure> {
+    let (table, d) = read_any(bytes, sheet)?;
+    let format = FileFormat {
+        format: d.format.to_string(),
+        encoding: d.encoding.map(str::to_string),
+        delimiter: d.delimiter.map(|c| (c as char).to_string()),
+        sheet: d.sheet,
+    };
+    Ok((table, format))
+}
+
+fn read_any(bytes: &[u8], sheet: Option<&str>) -> Result<(Table, Detected), ReadFailure> {
+    if looks_like_workbook(bytes) {
         let (table, format, name) = read_workbook(bytes, sheet)?;
         let detected = Detected {
             format,
@@ -208,19 +227,14 @@ pub fn parse_contact_rows(
             delimiter: None,
             sheet: Some(name),
         };
-        (table, detected)
-    } else {
-        let (text, detected) = read_csv_text(bytes)?;
-        if text.trim().is_empty() {
-            return Err(ReadFailure("the file is empty".into()));
-        }
-        (
-            csv_table(&text, detected.delimiter.unwrap_or(b','))?,
-            detected,
-        )
-    };
-    let (columns, rows) = map_table(table, defs)?;
-    Ok((columns, rows, detected))
+        return Ok((table, detected));
+    }
+    let (text, detected) = read_csv_text(bytes)?;
+    if text.trim().is_empty() {
+        return Err(ReadFailure("the file is empty".into()));
+    }
+    let table = csv_table(&text, detected.delimiter.unwrap_or(b','))?;
+    Ok((table, detected))
 }
 
 /// CSV text as a table (records of any width; quoted delimiters and line breaks).
@@ -249,26 +263,47 @@ fn map_table(
     table: Table,
     defs: &[FieldDefinition],
 ) -> Result<(ColumnMap, Vec<ParsedRow>), ReadFailure> {
-    let headers = table.headers;
-    let columns: Vec<(usize, String, Target)> = headers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| Target::from_header(h, defs).map(|t| (i, h.trim().to_string(), t)))
+    let columns = ColumnMap::from_headers(&table.headers, defs)?;
+    let rows = table
+        .rows
+        .into_iter()
+        .filter_map(|(line, record)| columns.row(line, &record))
         .collect();
-    if columns.is_empty() {
-        return Err(ReadFailure(
-            "no column maps to a contact field; expected headers such as name, first_name, last_name, email, company".into(),
-        ));
+    Ok((columns, rows))
+}
+
+impl ColumnMap {
+    /// The columns the headers name (see the module's comment); refused when none maps.
+    pub fn from_headers(
+        headers: &[String],
+        defs: &[FieldDefinition],
+    ) -> Result<ColumnMap, ReadFailure> {
+        let columns: Vec<(usize, String, Target)> = headers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| Target::from_header(h, defs).map(|t| (i, h.trim().to_string(), t)))
+            .collect();
+        if columns.is_empty() {
+            return Err(ReadFailure(
+                "no column maps to a contact field; expected headers such as name, first_name, last_name, email, company".into(),
+            ));
+        }
+        Ok(ColumnMap { columns })
     }
-    let mut rows = Vec::new();
-    for (line, record) in table.rows {
+
+    /// One record of the file as contact input; `None` for a blank one (spreadsheets' CSV
+    /// exports hold blank lines that are not rows).
+    pub fn row(&self, line: u64, record: &[String]) -> Option<ParsedRow> {
+        if record.iter().all(|c| c.trim().is_empty()) {
+            return None;
+        }
         let mut contact = NewContact::default();
         let mut custom = Map::new();
         let mut cells = Vec::new();
         let mut problems = Vec::new();
         let mut phones: Vec<PhoneInput> = Vec::new();
         let mut address = ContactAddress::default();
-        for (i, header, target) in &columns {
+        for (i, header, target) in &self.columns {
             let value = record.get(*i).cloned().unwrap_or_default();
             if value.trim().is_empty() {
                 continue;
@@ -347,19 +382,14 @@ fn map_table(
         if address != ContactAddress::default() {
             contact.addresses = Some(vec![address]);
         }
-        // Blank lines in spreadsheets' CSV exports are not rows.
-        if record.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        rows.push(ParsedRow {
+        Some(ParsedRow {
             line,
             contact,
             custom,
             cells,
             problems,
-        });
+        })
     }
-    Ok((ColumnMap { columns }, rows))
 }
 
 /// A date cell: ISO (`1970-02-01`, also with a time after it) or German (`01.02.1970`,

@@ -1,59 +1,81 @@
-//! Imports (S5): a client asks for an upload URL, puts a CSV into S3, and the S3-triggered
-//! processor turns its rows into contacts. Every row is written at most once (a row-outcome item
-//! in the same transaction as the contact), so a redelivered S3 event creates nothing twice.
+//! Imports (S5): a client asks for an upload URL, puts a file into S3, the S3-triggered
+//! processor plans the import and chunks of it run from the import queue, turning rows into
+//! contacts (see `processing`). Every row is written at most once: new contacts get ids
+//! derived from the import and the row, so a redelivered event or chunk creates nothing twice.
 
 mod csv_rows;
+pub mod processing;
+mod rows;
 pub mod sheet;
 pub mod table;
 pub mod text;
 mod uploads;
 
 pub use csv_rows::{ColumnMap, ParsedRow, ReadFailure, parse_contact_rows};
+pub use processing::{
+    ChunkMessage, ChunkOutcome, ChunkSettings, ProcessOutcome, process_upload, run_chunk,
+};
 pub use uploads::{S3Uploads, Uploads};
 
 use crate::access::{Action, Policy, Subject};
-use crate::audit::AuditAction;
-use crate::catalog::Catalog;
-use crate::contacts::{Contact, ContactKind, Contacts};
-use crate::custom_fields::FieldDefinition;
-use crate::records::{Kind, Record, WriteFailure};
-use crate::store::{Condition, Item, Key, Table, WriteError, WriteOp, from_item, key, s, to_item};
-use crate::{Caller, CrmError, FieldError, Role};
+use crate::store::{Condition, Item, Key, Table, WriteError, key, s, to_item};
+use crate::{Caller, CrmError, Role};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Largest accepted upload (S5.3 limits, stated in the README).
-pub const MAX_FILE_BYTES: i64 = 50 * 1024 * 1024;
-/// Most data rows in one file.
-pub const MAX_ROWS: usize = 100_000;
+/// Largest accepted upload (S5.3 limits, stated in the README): CSV is read in chunks, so the
+/// limit is about time, not memory (HubSpot takes 512 MB).
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// Row errors kept on the import record itself; all of them stay on the row items.
 pub const MAX_INLINE_ERRORS: usize = 100;
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
-/// Rows written concurrently by the processor.
-const ROW_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
+    /// Created; its file is not there yet.
     AwaitingUpload,
-    Processing,
+    /// Planned; its first chunk is on the queue.
+    Queued,
+    /// Chunks are running.
+    #[serde(alias = "processing")]
+    Running,
     Completed,
+    /// The file was refused whole (`failure_reason`).
     Failed,
+    /// Stopped between two chunks (`POST /imports/{id}/cancel`).
+    Cancelled,
 }
 
-impl ImportStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::AwaitingUpload => "awaiting_upload",
-            Self::Processing => "processing",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-        }
-    }
+/// What a row whose email belongs to a contact does (S5.3). Emails are unique per tenant, so
+/// "create a second contact with the same email" is not a mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// New contacts only: such a row is skipped and reported.
+    #[default]
+    Create,
+    /// Existing contacts only: such a row updates its contact (blank cells never overwrite);
+    /// any other row is skipped and reported.
+    Update,
+    /// Both.
+    Upsert,
+}
+
+/// How far an import is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Progress {
+    /// Bytes of the file read so far, of all.
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    /// `bytes_done` in percent of `bytes_total`.
+    pub percent: u8,
+    /// Rows per second since it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_per_second: Option<u64>,
 }
 
 /// Why one row did not become a contact. `row` is the file's line number (header = 1).
@@ -76,6 +98,8 @@ pub struct Import {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
     pub status: ImportStatus,
+    #[serde(default)]
+    pub mode: ImportMode,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     /// The importer's role and teams when the import started: the custom fields their rows
@@ -89,10 +113,18 @@ pub struct Import {
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
-    /// Data rows in the file.
+    /// Data rows done so far (all of them once completed).
     pub rows: u64,
     pub created: u64,
+    /// Rows that updated an existing contact (modes update and upsert).
+    #[serde(default)]
+    pub updated: u64,
+    /// Rows left alone by the mode (reported among the errors with their reason).
+    #[serde(default)]
+    pub skipped: u64,
     pub failed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
     /// The first row errors, in row order.
     pub errors: Vec<RowError>,
     pub errors_truncated: bool,
@@ -130,6 +162,9 @@ pub struct NewImport {
     /// The sheet of a workbook to read; without, the first sheet that holds data.
     #[serde(default)]
     pub sheet: Option<String>,
+    /// What rows whose email belongs to a contact do; `create` when not given.
+    #[serde(default)]
+    pub mode: ImportMode,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -193,19 +228,54 @@ pub fn parse_object_key(object_key: &str) -> Option<(String, Uuid)> {
     }
 }
 
-fn import_item(tenant: &str, import: &Import) -> Result<Item, CrmError> {
-    let mut keys = key(import_pk(tenant, import.id), "IMPORT");
-    keys.insert("GSI1PK".into(), s(format!("T#{tenant}#IMPORTS")));
-    keys.insert("GSI1SK".into(), s(import.id.to_string()));
-    keys.insert("entity".into(), s("import"));
-    keys.insert("tenant_id".into(), s(tenant));
-    to_item(import, keys)
+/// The stored import: what the API shows, plus how its file is read and where the next
+/// chunk starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredImport {
+    #[serde(flatten)]
+    pub import: Import,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<processing::Plan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<processing::Checkpoint>,
 }
 
-async fn load(table: &Table, tenant: &str, id: Uuid) -> Result<Option<Import>, CrmError> {
+fn import_item(tenant: &str, stored: &StoredImport) -> Result<Item, CrmError> {
+    let mut keys = key(import_pk(tenant, stored.import.id), "IMPORT");
+    keys.insert("GSI1PK".into(), s(format!("T#{tenant}#IMPORTS")));
+    keys.insert("GSI1SK".into(), s(stored.import.id.to_string()));
+    keys.insert("entity".into(), s("import"));
+    keys.insert("tenant_id".into(), s(tenant));
+    to_item(stored, keys)
+}
+
+async fn load(table: &Table, tenant: &str, id: Uuid) -> Result<Option<StoredImport>, CrmError> {
     table
         .get_as(Key::new(import_pk(tenant, id), "IMPORT"))
         .await
+}
+
+/// Replaces `current` by `next` (its next version, stamped now) unless it changed since it
+/// was read; `None` when it did.
+async fn save(
+    table: &Table,
+    tenant: &str,
+    current: &StoredImport,
+    mut next: StoredImport,
+) -> Result<Option<StoredImport>, CrmError> {
+    next.import.version = current.import.version + 1;
+    next.import.updated_at = crate::values::now();
+    match table
+        .put_if(
+            import_item(tenant, &next)?,
+            Condition::version(current.import.version),
+        )
+        .await
+    {
+        Ok(()) => Ok(Some(next)),
+        Err(WriteError::ConditionFailed) => Ok(None),
+        Err(WriteError::Other(e)) => Err(e),
+    }
 }
 
 fn member() -> Role {
@@ -245,6 +315,7 @@ pub async fn start(
         file_name,
         sheet,
         status: ImportStatus::AwaitingUpload,
+        mode: input.mode,
         created_at: now,
         created_by: caller.user_id.clone(),
         created_by_role: caller.role,
@@ -254,16 +325,24 @@ pub async fn start(
         finished_at: None,
         rows: 0,
         created: 0,
+        updated: 0,
+        skipped: 0,
         failed: 0,
+        progress: None,
         errors: vec![],
         errors_truncated: false,
         detected: None,
         failure_reason: None,
         version: 1,
     };
+    let stored = StoredImport {
+        import: import.clone(),
+        plan: None,
+        checkpoint: None,
+    };
     table
         .put_if(
-            import_item(&caller.tenant_id, &import)?,
+            import_item(&caller.tenant_id, &stored)?,
             Condition::NotExists,
         )
         .await
@@ -289,7 +368,42 @@ pub async fn get(table: &Table, caller: &Caller, id: Uuid) -> Result<Import, Crm
     Policy::check(caller, Action::Read, Subject::Imports)?;
     load(table, &caller.tenant_id, id)
         .await?
+        .map(|s| s.import)
         .ok_or(CrmError::NotFound)
+}
+
+/// `POST /imports/{id}/cancel`: stops the import before its next chunk (rows already written
+/// stay, counted). Cancelling a cancelled import answers it again; a finished one is 409.
+pub async fn cancel(table: &Table, caller: &Caller, id: Uuid) -> Result<Import, CrmError> {
+    Policy::check(caller, Action::Write, Subject::Imports)?;
+    loop {
+        let current = load(table, &caller.tenant_id, id)
+            .await?
+            .ok_or(CrmError::NotFound)?;
+        match current.import.status {
+            ImportStatus::Cancelled => return Ok(current.import),
+            ImportStatus::Completed | ImportStatus::Failed => {
+                let detail = "the import has finished; there is nothing to cancel";
+                return Err(CrmError::Conflict {
+                    detail: detail.into(),
+                    errors: vec![crate::FieldError::new("status", "finished", detail)],
+                });
+            }
+            ImportStatus::AwaitingUpload | ImportStatus::Queued | ImportStatus::Running => {}
+        }
+        let now = crate::values::now();
+        let cancelled = StoredImport {
+            import: Import {
+                status: ImportStatus::Cancelled,
+                finished_at: Some(now),
+                ..current.import.clone()
+            },
+            ..current.clone()
+        };
+        if let Some(saved) = save(table, &caller.tenant_id, &current, cancelled).await? {
+            return Ok(saved.import);
+        }
+    }
 }
 
 /// `GET /imports`: the tenant's imports, newest first, a page at a time (S5.5).
@@ -312,333 +426,9 @@ pub async fn list(
     let imports = page
         .items
         .into_iter()
-        .map(crate::store::from_item)
+        .map(|item| crate::store::from_item::<StoredImport>(item).map(|s| s.import))
         .collect::<Result<Vec<Import>, _>>()?;
     Ok(query.page(imports, page.last_key))
-}
-
-/// What the processor did with one uploaded object.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ProcessOutcome {
-    Processed(ImportStatus),
-    /// Already completed or failed: a redelivered event.
-    AlreadyDone,
-    /// Not an import file of this bucket, or no such import.
-    Ignored,
-}
-
-/// The S3-triggered processing of one uploaded file. Safe to run twice, even concurrently:
-/// rows are written once, counts are derived from row outcomes, the final state is the same.
-pub async fn process_upload(
-    catalog: &Catalog,
-    uploads: &dyn Uploads,
-    bucket: &str,
-    object_key: &str,
-) -> Result<ProcessOutcome, CrmError> {
-    let Some((tenant, id)) = parse_object_key(object_key).filter(|_| uploads.holds(bucket)) else {
-        tracing::warn!(
-            bucket,
-            object_key,
-            "ignoring an object that is not an import upload"
-        );
-        return Ok(ProcessOutcome::Ignored);
-    };
-    let table = catalog.table();
-    let Some(import) = load(table, &tenant, id).await? else {
-        tracing::warn!(%tenant, %id, "upload for an unknown import");
-        return Ok(ProcessOutcome::Ignored);
-    };
-    if matches!(
-        import.status,
-        ImportStatus::Completed | ImportStatus::Failed
-    ) {
-        return Ok(ProcessOutcome::AlreadyDone);
-    }
-    mark_processing(table, &tenant, &import).await?;
-
-    let bytes = match uploads.read(object_key, MAX_FILE_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(ReadFailure(reason)) => return finish_failed(table, &tenant, &import, reason).await,
-    };
-    // The importer writes as themself: their role and teams decide which custom fields they
-    // may fill (a changed role or a deactivation since the start applies).
-    let importer = catalog
-        .ctx
-        .directory
-        .effective_caller(Caller {
-            teams: import.created_by_teams.clone(),
-            ..Caller::new(&tenant, &import.created_by, import.created_by_role)
-        })
-        .await?;
-    let contacts = catalog.contacts();
-    let defs: Vec<FieldDefinition> = contacts
-        .ctx
-        .custom
-        .definitions(&importer, ContactKind::schema().entity())
-        .await?;
-    let visible: Vec<FieldDefinition> = defs
-        .iter()
-        .filter(|d| d.visible_to(&importer))
-        .cloned()
-        .collect();
-    let (columns, rows, detected) =
-        match parse_contact_rows(&bytes, &visible, import.sheet.as_deref()) {
-            Ok(parsed) => parsed,
-            Err(ReadFailure(reason)) => {
-                return finish_failed(table, &tenant, &import, reason).await;
-            }
-        };
-    if rows.len() > MAX_ROWS {
-        let reason = format!(
-            "the file has {} data rows; the limit is {MAX_ROWS}",
-            rows.len()
-        );
-        return finish_failed(table, &tenant, &import, reason).await;
-    }
-    let writer = RowWriter {
-        contacts: &contacts,
-        defs: &defs,
-        importer: &importer,
-        import: id,
-        columns: &columns,
-    };
-    let outcomes: Vec<Result<Vec<RowError>, CrmError>> = futures::stream::iter(rows)
-        .map(|row| writer.write(row))
-        .buffer_unordered(ROW_CONCURRENCY)
-        .collect()
-        .await;
-
-    let mut errors = Vec::new();
-    let mut created = 0u64;
-    let total = outcomes.len() as u64;
-    for outcome in outcomes {
-        let row_errors = outcome?;
-        if row_errors.is_empty() {
-            created += 1;
-        } else {
-            errors.extend(row_errors);
-        }
-    }
-    errors.sort_by_key(|e| e.row);
-    let failed_rows = {
-        let mut rows: Vec<u64> = errors.iter().map(|e| e.row).collect();
-        rows.dedup();
-        rows.len() as u64
-    };
-    let truncated = errors.len() > MAX_INLINE_ERRORS;
-    errors.truncate(MAX_INLINE_ERRORS);
-    let finished = Import {
-        status: ImportStatus::Completed,
-        rows: total,
-        created,
-        failed: failed_rows,
-        errors,
-        errors_truncated: truncated,
-        detected: Some(FileFormat {
-            format: detected.format.to_string(),
-            encoding: detected.encoding.map(str::to_string),
-            delimiter: detected.delimiter.map(|d| (d as char).to_string()),
-            sheet: detected.sheet,
-        }),
-        ..import
-    };
-    finish(table, &tenant, finished).await
-}
-
-/// What writes an import's rows: as the importer, with the definitions loaded once.
-struct RowWriter<'a> {
-    contacts: &'a Contacts,
-    defs: &'a [FieldDefinition],
-    importer: &'a Caller,
-    import: Uuid,
-    columns: &'a ColumnMap,
-}
-
-impl RowWriter<'_> {
-    /// Writes one row; returns its errors (empty when the contact was created).
-    async fn write(&self, row: ParsedRow) -> Result<Vec<RowError>, CrmError> {
-        let tenant = &self.importer.tenant_id;
-        let line = row.line;
-        // Imported contacts belong to whoever started the import and record how they entered.
-        let mut input = row.contact.clone();
-        input
-            .owner
-            .get_or_insert_with(|| self.importer.user_id.clone());
-        input
-            .lead_source
-            .get_or_insert_with(|| "import".to_string());
-        let prepared = if row.problems.is_empty() {
-            self.contacts
-                .prepare(self.importer, input, Some(&row.custom), Some(self.defs))
-                .await
-        } else {
-            Err(CrmError::Validation(row.problems.clone()))
-        };
-        let errors = match prepared {
-            Err(CrmError::Validation(field_errors)) => field_errors
-                .into_iter()
-                .map(|e| self.columns.row_error(&row, e))
-                .collect(),
-            Err(e) => return Err(e),
-            Ok(prepared) => {
-                let contact = Contact {
-                    import_id: Some(self.import),
-                    ..prepared
-                };
-                let audit = Contacts::audit(
-                    AuditAction::Created,
-                    None,
-                    Some(&contact),
-                    &self.importer.user_id,
-                )?
-                .with_source(format!("import:{}", self.import));
-                // The row's outcome is written with the contact, once: a redelivered event
-                // finds it and writes nothing.
-                let mut outcome = row_outcome(line, Some(contact.id()), &[])?;
-                outcome.extend(key(import_pk(tenant, self.import), row_sk(line)));
-                match self
-                    .contacts
-                    .insert(tenant, &contact, &audit, vec![WriteOp::put_new(outcome)])
-                    .await
-                {
-                    Ok(()) => vec![],
-                    Err(WriteFailure::Guard(_)) => {
-                        return earlier_outcome(
-                            &self.contacts.ctx.table,
-                            tenant,
-                            self.import,
-                            line,
-                        )
-                        .await;
-                    }
-                    Err(WriteFailure::Error(CrmError::Conflict { .. })) => {
-                        vec![self.columns.row_error(
-                            &row,
-                            FieldError::new(
-                                "email",
-                                "unique",
-                                "a contact with this email already exists",
-                            ),
-                        )]
-                    }
-                    Err(WriteFailure::Error(e)) => return Err(e),
-                }
-            }
-        };
-        // A failed row is recorded once too, so a redelivery reports the same outcome.
-        let table = &self.contacts.ctx.table;
-        let mut item = row_outcome(line, None, &errors)?;
-        item.extend(key(import_pk(tenant, self.import), row_sk(line)));
-        match table.put_if(item, Condition::NotExists).await {
-            Ok(()) => Ok(errors),
-            Err(WriteError::ConditionFailed) => {
-                earlier_outcome(table, tenant, self.import, line).await
-            }
-            Err(WriteError::Other(e)) => Err(e),
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct RowOutcome {
-    row: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    contact_id: Option<Uuid>,
-    #[serde(default)]
-    errors: Vec<RowError>,
-}
-
-fn row_outcome(row: u64, contact_id: Option<Uuid>, errors: &[RowError]) -> Result<Item, CrmError> {
-    let mut item = to_item(
-        &RowOutcome {
-            row,
-            contact_id,
-            errors: errors.to_vec(),
-        },
-        Item::new(),
-    )?;
-    item.insert("entity".into(), s("import_row"));
-    Ok(item)
-}
-
-async fn earlier_outcome(
-    table: &Table,
-    tenant: &str,
-    import: Uuid,
-    row: u64,
-) -> Result<Vec<RowError>, CrmError> {
-    let item = table
-        .get(import_pk(tenant, import), row_sk(row))
-        .await?
-        .ok_or_else(|| CrmError::Internal(format!("row {row} outcome vanished")))?;
-    Ok(from_item::<RowOutcome>(item)?.errors)
-}
-
-/// Not yet done (awaiting its upload or being processed).
-fn unfinished() -> Condition {
-    Condition::In(
-        "status".into(),
-        vec![
-            s(ImportStatus::AwaitingUpload.as_str()),
-            s(ImportStatus::Processing.as_str()),
-        ],
-    )
-}
-
-async fn mark_processing(table: &Table, tenant: &str, import: &Import) -> Result<(), CrmError> {
-    let now = crate::values::now();
-    let processing = Import {
-        status: ImportStatus::Processing,
-        started_at: import.started_at.or(Some(now)),
-        updated_at: now,
-        ..import.clone()
-    };
-    match table
-        .put_if(import_item(tenant, &processing)?, unfinished())
-        .await
-    {
-        // Finished by a concurrent delivery in the meantime: finishing again writes the same state.
-        Ok(()) | Err(WriteError::ConditionFailed) => Ok(()),
-        Err(WriteError::Other(e)) => Err(e),
-    }
-}
-
-async fn finish_failed(
-    table: &Table,
-    tenant: &str,
-    import: &Import,
-    reason: String,
-) -> Result<ProcessOutcome, CrmError> {
-    let failed = Import {
-        status: ImportStatus::Failed,
-        failure_reason: Some(reason),
-        ..import.clone()
-    };
-    finish(table, tenant, failed).await
-}
-
-/// Writes the final state unless another delivery already did.
-async fn finish(table: &Table, tenant: &str, import: Import) -> Result<ProcessOutcome, CrmError> {
-    let now = crate::values::now();
-    let status = import.status;
-    let current = load(table, tenant, import.id)
-        .await?
-        .ok_or(CrmError::NotFound)?;
-    let done = Import {
-        finished_at: Some(now),
-        updated_at: now,
-        started_at: current.started_at.or(Some(now)),
-        version: current.version + 1,
-        ..import
-    };
-    match table
-        .put_if(import_item(tenant, &done)?, unfinished())
-        .await
-    {
-        Ok(()) => Ok(ProcessOutcome::Processed(status)),
-        Err(WriteError::ConditionFailed) => Ok(ProcessOutcome::AlreadyDone),
-        Err(WriteError::Other(e)) => Err(e),
-    }
 }
 
 #[cfg(test)]

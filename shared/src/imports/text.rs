@@ -61,6 +61,88 @@ pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, &'static Encoding, bool), R
     Ok((text, encoding, bom))
 }
 
+/// How a file's text is encoded, told from its first bytes (`whole`: they are all of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    /// UTF-8 or Windows-1252 (ASCII-compatible: CSV can be split on its bytes); `bom`: the
+    /// byte order mark's length.
+    Bytes {
+        encoding: &'static Encoding,
+        bom: usize,
+    },
+    /// UTF-16: decoded whole before it is read.
+    Utf16,
+}
+
+/// Sniffs the start of a file: binary files are refused as in [`decode`]; a UTF-8 prefix
+/// (its last character may be cut off) is UTF-8, anything else Windows-1252. A later cell that
+/// is not UTF-8 is read as Windows-1252 on its own ([`decode_cell`]).
+pub fn sniff(start: &[u8]) -> Result<Sniffed, ReadFailure> {
+    if let Some(kind) = binary_kind(start) {
+        return Err(ReadFailure(format!(
+            "the file is {kind}, not CSV text or a spreadsheet"
+        )));
+    }
+    match Encoding::for_bom(start) {
+        Some((encoding, _)) if encoding == UTF_16LE || encoding == UTF_16BE => {
+            return Ok(Sniffed::Utf16);
+        }
+        Some((encoding, bom)) => return Ok(Sniffed::Bytes { encoding, bom }),
+        None => {}
+    }
+    if start.contains(&0) {
+        return Err(ReadFailure(
+            "the file is not text (it holds NUL bytes); save it as CSV".into(),
+        ));
+    }
+    let utf8 = match std::str::from_utf8(start) {
+        Ok(_) => true,
+        // Only a character cut off at the end of the sample.
+        Err(e) => e.error_len().is_none(),
+    };
+    Ok(Sniffed::Bytes {
+        encoding: if utf8 { UTF_8 } else { WINDOWS_1252 },
+        bom: 0,
+    })
+}
+
+/// One cell's bytes as text: UTF-8 when they are, else Windows-1252 (a UTF-8 guess from the
+/// file's start may meet a Windows-1252 cell further down).
+pub fn decode_cell(bytes: &[u8], encoding: &'static Encoding) -> String {
+    if encoding == UTF_8 {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return text.to_string();
+        }
+    }
+    WINDOWS_1252
+        .decode_without_bom_handling(bytes)
+        .0
+        .into_owned()
+}
+
+/// The name an encoding is reported by.
+pub fn encoding_name(encoding: &'static Encoding) -> &'static str {
+    if encoding == UTF_16LE {
+        "utf-16le"
+    } else if encoding == UTF_16BE {
+        "utf-16be"
+    } else if encoding == UTF_8 {
+        "utf-8"
+    } else {
+        "windows-1252"
+    }
+}
+
+/// The encoding of a name [`encoding_name`] gave.
+pub fn encoding_of(name: &str) -> &'static Encoding {
+    match name {
+        "utf-8" => UTF_8,
+        "utf-16le" => UTF_16LE,
+        "utf-16be" => UTF_16BE,
+        _ => WINDOWS_1252,
+    }
+}
+
 /// What a binary file looks like, from its magic number.
 fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
     const KINDS: [(&[u8], &str); 5] = [
@@ -159,15 +241,7 @@ fn field_counts(text: &str) -> Vec<[usize; 4]> {
 pub fn read_csv_text(bytes: &[u8]) -> Result<(Cow<'_, str>, Detected), ReadFailure> {
     let (text, encoding, bom) = decode(bytes)?;
     let delimiter = detect_delimiter(&text);
-    let name = if encoding == UTF_16LE {
-        "utf-16le"
-    } else if encoding == UTF_16BE {
-        "utf-16be"
-    } else if encoding == UTF_8 {
-        "utf-8"
-    } else {
-        "windows-1252"
-    };
+    let name = encoding_name(encoding);
     Ok((
         text,
         Detected {

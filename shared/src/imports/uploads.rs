@@ -22,6 +22,29 @@ pub trait Uploads: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<u8>, ReadFailure>>;
     /// Whether `bucket` is where uploads go.
     fn holds(&self, bucket: &str) -> bool;
+    /// The object's size in bytes.
+    fn size<'a>(&'a self, object_key: &'a str) -> BoxFuture<'a, Result<u64, ReadFailure>>;
+    /// Up to `len` bytes of the object from byte `start` (fewer at its end).
+    fn read_range<'a>(
+        &'a self,
+        object_key: &'a str,
+        start: u64,
+        len: u64,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ReadFailure>>;
+    /// Stores an object the processing made (a spreadsheet's rows as CSV).
+    fn write<'a>(
+        &'a self,
+        object_key: &'a str,
+        bytes: Vec<u8>,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), CrmError>>;
+}
+
+fn unreadable<E: std::fmt::Debug>(what: &'static str) -> impl FnOnce(E) -> ReadFailure {
+    move |e| {
+        tracing::error!(error = ?e, "{what} failed");
+        ReadFailure("the uploaded file could not be read".into())
+    }
 }
 
 /// The imports bucket in S3.
@@ -85,5 +108,72 @@ impl Uploads for S3Uploads {
 
     fn holds(&self, bucket: &str) -> bool {
         bucket == self.bucket
+    }
+
+    fn size<'a>(&'a self, object_key: &'a str) -> BoxFuture<'a, Result<u64, ReadFailure>> {
+        Box::pin(async move {
+            let head = self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(object_key)
+                .send()
+                .await
+                .map_err(unreadable("HeadObject"))?;
+            Ok(head.content_length().unwrap_or(0).max(0) as u64)
+        })
+    }
+
+    fn read_range<'a>(
+        &'a self,
+        object_key: &'a str,
+        start: u64,
+        len: u64,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ReadFailure>> {
+        Box::pin(async move {
+            if len == 0 {
+                return Ok(Vec::new());
+            }
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(object_key)
+                .range(format!("bytes={start}-{}", start + len - 1))
+                .send()
+                .await
+                .map_err(unreadable("GetObject (range)"))?;
+            let body = out
+                .body
+                .collect()
+                .await
+                .map_err(unreadable("reading a range"))?;
+            Ok(body.into_bytes().to_vec())
+        })
+    }
+
+    fn write<'a>(
+        &'a self,
+        object_key: &'a str,
+        bytes: Vec<u8>,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), CrmError>> {
+        Box::pin(async move {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(object_key)
+                .content_type(content_type)
+                .body(bytes.into())
+                .send()
+                .await
+                .map_err(|e| {
+                    CrmError::Internal(format!(
+                        "PutObject {object_key}: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            Ok(())
+        })
     }
 }

@@ -25,7 +25,7 @@ async fn import_with_custom_columns(stack: &Stack, admin: &str) -> String {
     stack.upload_csv(&url, csv).await;
     // The notification delivered twice: the second delivery writes nothing again.
     let (first, second) = stack.deliver_upload_twice().await;
-    assert_eq!(format!("{first:?}"), "[Processed(Completed)]");
+    assert_eq!(format!("{first:?}"), "[Processed(Queued)]");
     assert_eq!(format!("{second:?}"), "[AlreadyDone]");
     id
 }

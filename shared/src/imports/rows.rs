@@ -1,0 +1,320 @@
+//! An import's rows written as contacts, a batch at a time (S5.3), by the import's mode:
+//!
+//! - `create`: a row whose email belongs to a contact is skipped and reported;
+//! - `update`: such a row updates that contact (blank cells never overwrite), any other row is
+//!   skipped and reported;
+//! - `upsert`: both.
+//!
+//! A row whose email an earlier row of the same file holds is reported as a duplicate, never
+//! imported twice. New contacts get ids derived from the import and the row, and are written
+//! with the record engine's bulk load (plain batched puts, the email claim conditional), so a
+//! batch run twice writes the same items and reports the same outcomes.
+
+use super::csv_rows::{ColumnMap, ParsedRow};
+use super::{ImportMode, RowError};
+use crate::audit::AuditAction;
+use crate::contacts::{Contact, ContactPatch, Contacts, email_pk};
+use crate::custom_fields::FieldDefinition;
+use crate::records::bulk::BulkOutcome;
+use crate::store::{Key, from_item};
+use crate::values::{Timestamp, derived_id, normalize_email};
+use crate::{Caller, CrmError, FieldError};
+use futures::StreamExt;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Rows prepared (validated) concurrently.
+const PREPARE_CONCURRENCY: usize = 16;
+/// Tries of an update that meets a concurrent change of its contact.
+const UPDATE_TRIES: usize = 3;
+
+/// What became of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowResult {
+    Created,
+    Updated,
+    /// Left alone by the mode (reported, not an error of the row).
+    Skipped(RowError),
+    Failed(Vec<RowError>),
+}
+
+/// What writes an import's rows: as the importer, with the definitions loaded once.
+pub struct RowWriter<'a> {
+    pub contacts: &'a Contacts,
+    pub defs: &'a [FieldDefinition],
+    pub importer: &'a Caller,
+    pub import: Uuid,
+    pub mode: ImportMode,
+    pub columns: &'a ColumnMap,
+    /// The time the batch's new contacts are created at (the same on a rerun).
+    pub at: Timestamp,
+}
+
+/// A row on its way: what it is matched to.
+enum Plan {
+    Done(RowResult),
+    Create,
+    Update(Uuid),
+}
+
+impl RowWriter<'_> {
+    fn tenant(&self) -> &str {
+        &self.importer.tenant_id
+    }
+
+    /// The id a row's new contact gets: the same whenever the row is imported again.
+    pub fn contact_id(&self, line: u64) -> Uuid {
+        derived_id(
+            self.at,
+            &[self.import.as_bytes(), &line.to_be_bytes(), b"contact"],
+        )
+    }
+
+    fn failed(&self, row: &ParsedRow, errors: Vec<FieldError>) -> RowResult {
+        RowResult::Failed(
+            errors
+                .into_iter()
+                .map(|e| self.columns.row_error(row, e))
+                .collect(),
+        )
+    }
+
+    fn reported(&self, row: &ParsedRow, field: &str, rule: &str, message: &str) -> RowError {
+        self.columns
+            .row_error(row, FieldError::new(field, rule, message))
+    }
+
+    /// Writes a batch of rows; results in row order.
+    pub async fn write(&self, rows: &[ParsedRow]) -> Result<Vec<RowResult>, CrmError> {
+        // The contact a row's email already belongs to (another row's of this file included).
+        let emails: Vec<Option<String>> = rows
+            .iter()
+            .map(|r| r.contact.email.as_deref().and_then(normalize_email))
+            .collect();
+        let holders = self.holders(&emails).await?;
+        let mut seen: HashMap<&str, u64> = HashMap::new();
+        let mut plans = Vec::with_capacity(rows.len());
+        for (row, email) in rows.iter().zip(&emails) {
+            if !row.problems.is_empty() {
+                plans.push(Plan::Done(self.failed(row, row.problems.clone())));
+                continue;
+            }
+            let own = self.contact_id(row.line);
+            if let Some(email) = email.as_deref() {
+                if let Some(first) = seen.get(email) {
+                    plans.push(Plan::Done(self.duplicate(row, *first)));
+                    continue;
+                }
+                seen.insert(email, row.line);
+                match holders.get(email) {
+                    Some(holder) if holder.id != own => {
+                        if holder.import_id == Some(self.import) {
+                            plans.push(Plan::Done(self.duplicate(row, holder.line)));
+                        } else if self.mode == ImportMode::Create {
+                            plans.push(Plan::Done(RowResult::Skipped(self.reported(
+                                row,
+                                "email",
+                                "exists",
+                                "a contact with this email exists; skipped (mode create)",
+                            ))));
+                        } else {
+                            plans.push(Plan::Update(holder.id));
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if self.mode == ImportMode::Update {
+                plans.push(Plan::Done(RowResult::Skipped(self.reported(
+                    row,
+                    "email",
+                    "no_match",
+                    "no contact has this email; skipped (mode update)",
+                ))));
+                continue;
+            }
+            plans.push(Plan::Create);
+        }
+        // New contacts: validated like every create, then written in bulk.
+        let creating: Vec<usize> = (0..rows.len())
+            .filter(|i| matches!(plans[*i], Plan::Create))
+            .collect();
+        let prepared: Vec<(usize, Result<Contact, CrmError>)> = futures::stream::iter(creating)
+            .map(|i| async move { (i, self.prepare(&rows[i]).await) })
+            .buffer_unordered(PREPARE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut new = Vec::new();
+        for (i, result) in prepared {
+            match result {
+                Ok(contact) => new.push((i, contact)),
+                Err(CrmError::Validation(errors)) => {
+                    plans[i] = Plan::Done(self.failed(&rows[i], errors));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        new.sort_by_key(|(i, _)| *i);
+        let records: Vec<_> = new
+            .iter()
+            .map(|(_, c)| {
+                let audit =
+                    Contacts::audit(AuditAction::Created, None, Some(c), &self.importer.user_id)?
+                        .with_source(format!("import:{}", self.import));
+                let audit = crate::audit::AuditEntry {
+                    id: derived_id(self.at, &[c.id.as_bytes(), b"created"]),
+                    at: self.at,
+                    ..audit
+                };
+                Ok((c.clone(), audit))
+            })
+            .collect::<Result<_, CrmError>>()?;
+        let outcomes = self.contacts.insert_many(self.tenant(), &records).await?;
+        for ((i, _), outcome) in new.iter().zip(outcomes) {
+            plans[*i] = Plan::Done(match outcome {
+                BulkOutcome::Created => RowResult::Created,
+                // Taken since the holders were read (a concurrent create).
+                BulkOutcome::Taken { field, message } => {
+                    RowResult::Skipped(self.reported(&rows[*i], field, "exists", message))
+                }
+            });
+        }
+        let mut results = Vec::with_capacity(rows.len());
+        for (row, plan) in rows.iter().zip(plans) {
+            results.push(match plan {
+                Plan::Done(result) => result,
+                Plan::Update(id) => self.update(row, id).await?,
+                Plan::Create => {
+                    return Err(CrmError::Internal("a row left unwritten".into()));
+                }
+            });
+        }
+        Ok(results)
+    }
+
+    fn duplicate(&self, row: &ParsedRow, first: u64) -> RowResult {
+        RowResult::Failed(vec![self.reported(
+            row,
+            "email",
+            "duplicate",
+            &format!("row {first} of this file has the same email; imported once"),
+        )])
+    }
+
+    /// A row as a new contact, validated like every create; owned by the importer unless
+    /// the row names an owner, sourced from the import unless it names a source.
+    async fn prepare(&self, row: &ParsedRow) -> Result<Contact, CrmError> {
+        let mut input = row.contact.clone();
+        input
+            .owner
+            .get_or_insert_with(|| self.importer.user_id.clone());
+        input
+            .lead_source
+            .get_or_insert_with(|| "import".to_string());
+        let prepared = self
+            .contacts
+            .prepare(self.importer, input, Some(&row.custom), Some(self.defs))
+            .await?;
+        Ok(Contact {
+            id: self.contact_id(row.line),
+            import_id: Some(self.import),
+            import_row: Some(row.line),
+            created_at: self.at,
+            updated_at: self.at,
+            ..prepared
+        })
+    }
+
+    /// Updates contact `id` with the row's non-blank cells.
+    async fn update(&self, row: &ParsedRow, id: Uuid) -> Result<RowResult, CrmError> {
+        for _ in 0..UPDATE_TRIES {
+            let patch = ContactPatch::filling(row.contact.clone());
+            let custom = (!row.custom.is_empty()).then_some(&row.custom);
+            match self
+                .contacts
+                .patch(self.importer, id, patch, custom, None)
+                .await
+            {
+                Ok(_) => return Ok(RowResult::Updated),
+                Err(CrmError::PreconditionFailed) => continue,
+                Err(CrmError::NotFound) => {
+                    return Ok(RowResult::Failed(vec![self.reported(
+                        row,
+                        "email",
+                        "not_yours",
+                        "a contact with this email exists that you may not change",
+                    )]));
+                }
+                Err(CrmError::Validation(errors)) => return Ok(self.failed(row, errors)),
+                Err(CrmError::Conflict { errors, .. }) => return Ok(self.failed(row, errors)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(RowResult::Failed(vec![self.reported(
+            row,
+            "email",
+            "busy",
+            "the contact kept changing while it was updated; import the row again",
+        )]))
+    }
+
+    /// Who holds each of these emails now: the contact, its import and its row.
+    async fn holders(
+        &self,
+        emails: &[Option<String>],
+    ) -> Result<HashMap<String, Holder>, CrmError> {
+        let tenant = self.tenant();
+        let mut keys: Vec<Key> = emails
+            .iter()
+            .flatten()
+            .map(|e| Key::new(email_pk(tenant, e), "EMAIL"))
+            .collect();
+        keys.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        #[derive(serde::Deserialize)]
+        struct Claim {
+            #[serde(rename = "PK")]
+            pk: String,
+            contact_id: Uuid,
+        }
+        let claims: Vec<Claim> = self
+            .contacts
+            .ctx
+            .table
+            .batch_get(keys, None)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        let ids: Vec<Uuid> = claims.iter().map(|c| c.contact_id).collect();
+        let contacts = self.contacts.store.get_many(tenant, &ids).await?;
+        let prefix = email_pk(tenant, "");
+        Ok(claims
+            .into_iter()
+            .filter_map(|c| {
+                let email = c.pk.strip_prefix(&prefix)?.to_string();
+                let contact = contacts.get(&c.contact_id);
+                Some((
+                    email,
+                    Holder {
+                        id: c.contact_id,
+                        import_id: contact.and_then(|c| c.import_id),
+                        line: contact.and_then(|c| c.import_row).unwrap_or(0),
+                    },
+                ))
+            })
+            .collect())
+    }
+}
+
+/// The contact an email belongs to.
+struct Holder {
+    id: Uuid,
+    import_id: Option<Uuid>,
+    /// Its row in this import's file, when known.
+    line: u64,
+}

@@ -1,0 +1,314 @@
+//! Imports at scale (S5.3, S5.5): chunks from the import queue with checkpoints, each delivered
+//! twice; modes; in-file duplicates; cancel; throttling on the table.
+
+use crm_e2e_tests::{Stack, json};
+use import_processor::ImportProcessor;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// An import processor whose chunks are tiny: 100 rows at most, 30 per batch, 2 KiB windows
+/// (records are cut off at window ends), and a time budget spent at once (a forced early
+/// deadline: every chunk hands on after one batch).
+fn tiny_chunks(stack: &Stack) -> ImportProcessor {
+    let mut processor = ImportProcessor::new(stack.runtime.deps("import-processor").unwrap())
+        .expect("the import processor's configuration");
+    processor.settings.rows_per_chunk = 100;
+    processor.settings.batch_rows = 30;
+    processor.settings.window_bytes = 2048;
+    processor.settings.time_budget = Duration::ZERO;
+    processor
+}
+
+/// A file of `rows` contacts; every 97th row has a bad email, and every 50th a note with a
+/// quoted line break (so records and lines differ). Returns the file and, per bad row, its line.
+fn contacts_file(rows: usize) -> (String, Vec<u64>) {
+    let mut csv = String::from("First name;Last name;E-Mail;Firma;Notiz\n");
+    let mut line = 2u64;
+    let mut bad = Vec::new();
+    for i in 0..rows {
+        let email = if i % 97 == 96 {
+            bad.push(line);
+            format!("broken-{i}")
+        } else {
+            format!("person{i}@example.com")
+        };
+        let note = if i % 50 == 0 {
+            "\"first line\nsecond; line\""
+        } else {
+            "plain"
+        };
+        csv.push_str(&format!(
+            "Name{i};Family{i};{email};\"Firma {i}; GmbH\";{note}\n"
+        ));
+        line += if i % 50 == 0 { 2 } else { 1 };
+    }
+    (csv, bad)
+}
+
+/// 1,050 rows in chunks of at most one batch, each chunk and the S3 event delivered twice:
+/// every row is written once, the counters are exact, and the bad rows are reported with their
+/// lines in the file (S5.3).
+#[tokio::test]
+async fn s5_3_tiny_chunks_and_an_early_deadline_write_every_row_once() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let processor = tiny_chunks(&stack);
+    let (csv, bad) = contacts_file(1050);
+    let (id, url) = stack.start_import(&admin, "big.csv").await;
+    let import = stack.import_with(&processor, &admin, &url, &id, &csv).await;
+    assert_eq!(import["status"], "completed", "{import}");
+    let good = 1050 - bad.len() as u64;
+    assert_eq!(
+        (
+            import["rows"].as_u64(),
+            import["created"].as_u64(),
+            import["failed"].as_u64(),
+            import["skipped"].as_u64(),
+        ),
+        (Some(1050), Some(good), Some(bad.len() as u64), Some(0))
+    );
+    assert_eq!(import["progress"]["percent"], 100);
+    assert_eq!(import["progress"]["bytes_done"], csv.len());
+    let reported: Vec<u64> = import["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(reported, bad, "each bad row is reported at its line");
+    assert_eq!(import["errors"][0]["value"], "broken-96");
+
+    let contacts = stack.list_all("/contacts?limit=200", &admin).await;
+    assert_eq!(contacts.len() as u64, good, "every good row once");
+    let emails: BTreeSet<&str> = contacts
+        .iter()
+        .map(|c| c["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails.len() as u64, good);
+    let first = contacts
+        .iter()
+        .find(|c| c["email"] == "person0@example.com")
+        .unwrap();
+    let (stack_ref, admin_ref) = (&stack, &admin);
+    let row_of = |c: &serde_json::Value| {
+        let path = format!("/contacts/{}", c["id"].as_str().unwrap());
+        async move { stack_ref.get(&path, admin_ref).await.body["import_row"].clone() }
+    };
+    assert_eq!(first["company"], "Firma 0; GmbH");
+    assert_eq!(row_of(first).await, 2);
+    // After a record with a line break, rows keep their file lines.
+    let after = contacts
+        .iter()
+        .find(|c| c["email"] == "person1@example.com")
+        .unwrap();
+    assert_eq!(row_of(after).await, 4);
+    let history = stack
+        .get(
+            &format!("/contacts/{}/history", first["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await;
+    assert_eq!(history.body["items"].as_array().unwrap().len(), 1);
+}
+
+/// Update mode fills existing contacts from non-blank cells and skips unknown emails; upsert
+/// also creates; a second row with an email of an earlier row is reported, not imported twice
+/// (S5.3).
+#[tokio::test]
+async fn s5_3_update_and_upsert_fill_existing_contacts_and_report_duplicates() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let ann = stack
+        .create_contact(
+            &admin,
+            json!({"first_name": "Ann", "email": "ann@example.com", "job_title": "CEO", "company": "Old"}),
+        )
+        .await;
+    let bob = stack
+        .create_contact(
+            &admin,
+            json!({"first_name": "Bob", "email": "bob@example.com"}),
+        )
+        .await;
+    let processor = &stack.runtime.functions.import_processor;
+
+    let (id, url) = stack
+        .start_import_with(&admin, json!({"file_name": "update.csv", "mode": "update"}))
+        .await;
+    let csv = "First name,Email,Company,Job title\n,ANN@example.com,New,\nCarl,carl@example.com,X,\nAnnie,ann@example.com,Dup,\n";
+    let import = stack.import_with(processor, &admin, &url, &id, csv).await;
+    assert_eq!(
+        (
+            import["created"].as_u64(),
+            import["updated"].as_u64(),
+            import["skipped"].as_u64(),
+            import["failed"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1), Some(1)),
+        "{import}"
+    );
+    let rules: Vec<(u64, &str)> = import["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap(), e["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rules, vec![(3, "no_match"), (4, "duplicate")]);
+    let a = stack.get(&format!("/contacts/{ann}"), &admin).await.body;
+    assert_eq!(
+        (&a["first_name"], &a["job_title"], &a["company"]),
+        (&json!("Ann"), &json!("CEO"), &json!("New")),
+        "blank cells never overwrite"
+    );
+    assert!(
+        stack
+            .list_all("/contacts?limit=200", &admin)
+            .await
+            .iter()
+            .all(|c| c["email"] != "carl@example.com"),
+        "update mode creates nothing"
+    );
+
+    let (id, url) = stack
+        .start_import_with(&admin, json!({"file_name": "upsert.csv", "mode": "upsert"}))
+        .await;
+    let csv = "Email,Job title\nbob@example.com,CTO\ndora@example.com,CFO\nDORA@example.com,COO\n";
+    let import = stack.import_with(processor, &admin, &url, &id, csv).await;
+    assert_eq!(
+        (
+            import["created"].as_u64(),
+            import["updated"].as_u64(),
+            import["failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{import}"
+    );
+    assert_eq!(import["errors"][0]["rule"], "duplicate");
+    assert_eq!(import["errors"][0]["row"], 4);
+    let b = stack.get(&format!("/contacts/{bob}"), &admin).await.body;
+    assert_eq!(
+        (&b["first_name"], &b["job_title"]),
+        (&json!("Bob"), &json!("CTO"))
+    );
+    let dora: Vec<_> = stack
+        .list_all("/contacts?limit=200", &admin)
+        .await
+        .into_iter()
+        .filter(|c| c["email"] == "dora@example.com")
+        .collect();
+    assert_eq!(dora.len(), 1);
+    assert_eq!(dora[0]["job_title"], "CFO", "the first row wins");
+}
+
+/// A cancelled import stops before its next chunk: the rows written stay and are counted; a
+/// second cancel answers the same; a finished import cannot be cancelled; others see 404 and
+/// viewers may not cancel (S5.5).
+#[tokio::test]
+async fn s5_5_a_cancelled_import_stops_between_chunks() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let processor = tiny_chunks(&stack);
+    let (csv, _) = contacts_file(300);
+    let (id, url) = stack.start_import(&admin, "cancel.csv").await;
+    stack.upload_csv(&url, &csv).await;
+    let mut events = stack.runtime.receive_s3_events().await.unwrap();
+    let crm_local::S3Delivery { event, receipt, .. } = events.remove(0);
+    processor.handle(event).await.unwrap();
+    stack.runtime.ack_s3_event(&receipt).await.unwrap();
+    // The first chunk runs; then the import is cancelled.
+    let batch = stack
+        .runtime
+        .receive_sqs_batch("ImportQueue")
+        .await
+        .unwrap()
+        .expect("chunk 0");
+    assert!(
+        processor
+            .handle_chunks(batch.clone())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    stack
+        .runtime
+        .ack_sqs_batch("ImportQueue", &batch)
+        .await
+        .unwrap();
+    let path = format!("/imports/{id}/cancel");
+    let viewer = stack.token("acme", "vera", "viewer");
+    assert_eq!(stack.call("POST", &path, &viewer, None).await.status, 403);
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(stack.call("POST", &path, &other, None).await.status, 404);
+    let cancelled = stack.call("POST", &path, &admin, None).await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    let again = stack.call("POST", &path, &admin, None).await;
+    assert_eq!(
+        (again.status, &again.body["status"]),
+        (200, &json!("cancelled"))
+    );
+    // The next chunk's message finds the import cancelled and does nothing.
+    stack.run_import_chunks_twice(&processor).await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(import["status"], "cancelled");
+    assert_eq!(import["rows"], 30, "one batch ran before the cancel");
+    let contacts = stack.list_all("/contacts?limit=200", &admin).await;
+    assert_eq!(contacts.len(), 30);
+
+    // A completed import cannot be cancelled.
+    let (id, url) = stack.start_import(&admin, "done.csv").await;
+    stack.upload_csv(&url, "Email\nzed@example.com\n").await;
+    stack.deliver_upload_twice().await;
+    let done = stack
+        .call("POST", &format!("/imports/{id}/cancel"), &admin, None)
+        .await;
+    assert_eq!(done.status, 409, "{:?}", done.body);
+}
+
+/// Throttling and unprocessed items on the table's batch writes are retried with backoff: the
+/// import completes with every row once (S5.3).
+#[tokio::test]
+async fn s5_3_throttled_and_unprocessed_batch_writes_are_retried() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let table = stack.runtime.provisioned.resolved.refs["CrmTable"].clone();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("the local endpoint");
+    let faults = format!("{endpoint}/_faults/dynamodb");
+    let http = reqwest::Client::new();
+    let armed = http
+        .post(&faults)
+        .json(&json!({"table": table, "operations": ["BatchWriteItem"], "throttle": 6, "unprocessed": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert!(armed.status().is_success());
+    let (csv, bad) = contacts_file(120);
+    let (id, url) = stack.start_import(&admin, "throttled.csv").await;
+    let import = stack
+        .import_with(
+            &stack.runtime.functions.import_processor,
+            &admin,
+            &url,
+            &id,
+            &csv,
+        )
+        .await;
+    let fired: serde_json::Value = http
+        .get(&faults)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    http.delete(&faults).send().await.unwrap();
+    assert_eq!(import["status"], "completed", "{import}");
+    assert_eq!(import["created"].as_u64(), Some(120 - bad.len() as u64));
+    let contacts = stack.list_all("/contacts?limit=200", &admin).await;
+    assert_eq!(contacts.len() as u64, 120 - bad.len() as u64);
+    let text = fired.to_string();
+    assert!(
+        text.contains("throttle") && text.contains("unprocessed"),
+        "{text}"
+    );
+}
