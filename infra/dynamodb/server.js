@@ -3,16 +3,28 @@
 // memory stays bounded whatever the data, plus the TransactWriteItems and TransactGetItems
 // that dynalite lacks.
 //
-// Every request runs alone, in arrival order, so a transaction is isolated as on AWS: its
-// conditions are all evaluated (with dynalite's own expression code) against the items as
-// they are, then, only if all hold, its writes are applied; a write that fails midway puts back
-// the items written before it. Cancellation reasons have AWS's shape.
+// Plain requests run side by side (dynalite locks each item it writes, as it does behind its
+// own HTTP server); a transaction runs alone, after the requests before it and before those
+// after it, so it is isolated as on AWS: its conditions are all evaluated (with dynalite's own
+// expression code) against the items as they are, then, only if all hold, its writes are
+// applied; a write that fails midway puts back the items written before it. Cancellation
+// reasons have AWS's shape.
 //
 // usage: node server.js PORT DATA_DIR     (listens on 127.0.0.1 only)
 
 'use strict'
 const http = require('http')
 const crc32 = require('buffer-crc32')
+// LevelDB with larger write buffers than its 4 MiB default: a bulk import writes some 55
+// index-carrying puts per contact, and small buffers spend the process in compactions.
+const leveldown = require('leveldown')
+const LEVELDB_BUFFERS = { writeBufferSize: 32 * 1024 * 1024, cacheSize: 32 * 1024 * 1024 }
+require.cache[require.resolve('leveldown')].exports = (location) => {
+  const store = leveldown(location)
+  const open = store._open.bind(store)
+  store._open = (options, callback) => open({ ...options, ...LEVELDB_BUFFERS }, callback)
+  return store
+}
 const db = require('dynalite/db')
 const validations = require('dynalite/validations')
 
@@ -26,13 +38,43 @@ const ACTION_OF = { Put: 'putItem', Delete: 'deleteItem', Update: 'updateItem', 
 
 const store = db.create({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path })
 
-// ----- one request at a time -------------------------------------------------------------------
+// ----- plain requests together, transactions alone ---------------------------------------------
 
-let queue = Promise.resolve()
-function serialised(work) {
-  const run = queue.then(work, work)
-  queue = run.catch(() => {})
-  return run
+// A readers-writer gate in arrival order: a waiting transaction holds back the plain requests
+// that came after it, so it is never starved.
+const EXCLUSIVE = new Set(['TransactWriteItems', 'TransactGetItems', 'CreateTable', 'DeleteTable', 'UpdateTable'])
+let running = 0
+let alone = false
+const waiting = []
+
+function pump() {
+  while (waiting.length > 0 && !alone) {
+    const next = waiting[0]
+    if (next.exclusive && running > 0) return
+    waiting.shift()
+    if (next.exclusive) alone = true
+    else running++
+    next.start()
+  }
+}
+
+function gated(exclusive, work) {
+  return new Promise((resolve, reject) => {
+    waiting.push({
+      exclusive,
+      start: () => {
+        Promise.resolve()
+          .then(work)
+          .then(resolve, reject)
+          .finally(() => {
+            if (exclusive) alone = false
+            else running--
+            pump()
+          })
+      },
+    })
+    pump()
+  })
 }
 
 // ----- dynalite's operations, in process -------------------------------------------------------
@@ -275,7 +317,8 @@ const server = http.createServer((req, res) => {
     if (req.method === 'GET') return send(res, 200, 'healthy: local dynamodb', 'text/plain')
     const target = req.headers['x-amz-target'] || ''
     const text = Buffer.concat(chunks).toString()
-    serialised(async () => {
+    const op = target.startsWith(TARGET) ? target.slice(TARGET.length) : ''
+    gated(EXCLUSIVE.has(op), async () => {
       try {
         const r = await handle(target, text)
         send(res, r.status, r.body)

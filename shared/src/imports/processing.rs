@@ -57,7 +57,7 @@ pub struct ChunkSettings {
 impl Default for ChunkSettings {
     fn default() -> Self {
         Self {
-            rows_per_chunk: 10_000,
+            rows_per_chunk: 2_000,
             time_budget: Duration::from_secs(600),
             window_bytes: 4 * 1024 * 1024,
             batch_rows: 200,
