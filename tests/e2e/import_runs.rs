@@ -252,6 +252,10 @@ async fn s5_5_a_cancelled_import_stops_between_chunks() {
     let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
     assert_eq!(import["status"], "cancelled");
     assert_eq!(import["rows"], 30, "one batch ran before the cancel");
+    assert_eq!(
+        import["errors_file"]["rows"], 0,
+        "its errors file, written at the stop"
+    );
     let contacts = stack.list_all("/contacts?limit=200", &admin).await;
     assert_eq!(contacts.len(), 30);
 
@@ -311,4 +315,105 @@ async fn s5_3_throttled_and_unprocessed_batch_writes_are_retried() {
         text.contains("throttle") && text.contains("unprocessed"),
         "{text}"
     );
+}
+
+/// The errors file holds the failed and skipped rows as they were in the file with their
+/// reasons in a last column; fixed and uploaded again (that column and all), it imports the
+/// rows it held. Before the import ends there is no file; other tenants see 404 (S5.5).
+#[tokio::test]
+async fn s5_5_the_errors_file_round_trips_through_a_fix_and_a_new_import() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    stack
+        .create_contact(&admin, json!({"email": "taken@example.com"}))
+        .await;
+    let (id, url) = stack.start_import(&admin, "kontakte.csv").await;
+    let errors_path = format!("/imports/{id}/errors");
+    assert_eq!(
+        stack.get(&errors_path, &admin).await.status,
+        409,
+        "not ended yet"
+    );
+    // Windows-1252, `;`, German headers, a quoted `;`: two bad rows and one taken email.
+    let text = "Vorname;Nachname;E-Mail;Firma;Geburtstag\n\
+                Jürgen;Groß;juergen@example.com;\"Müller; Söhne\";01.02.1970\n\
+                Anna;Bär;anna(at)example.com;X;02.03.1980\n\
+                Otto;Öz;otto@example.com;Y;31.02.1990\n\
+                Tina;Tee;taken@example.com;Z;\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+    stack.upload_bytes(&url, bytes.into_owned()).await;
+    stack.deliver_upload_twice().await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(
+        (
+            import["created"].as_u64(),
+            import["failed"].as_u64(),
+            import["skipped"].as_u64()
+        ),
+        (Some(1), Some(2), Some(1)),
+        "{import}"
+    );
+    assert_eq!(import["errors_file"]["rows"], 3);
+
+    let other = stack.token("other", "olga", "admin");
+    assert_eq!(stack.get(&errors_path, &other).await.status, 404);
+    let download = stack.get(&errors_path, &admin).await;
+    assert_eq!(download.status, 200, "{:?}", download.body);
+    assert_eq!(download.body["file_name"], "kontakte-errors.csv");
+    let file = reqwest::get(download.body["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(file.status().is_success());
+    let disposition = file.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(disposition.contains("kontakte-errors.csv"), "{disposition}");
+    let csv = file.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Vorname,Nachname,E-Mail,Firma,Geburtstag,Import errors")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        rows[0].starts_with("Anna,Bär,anna(at)example.com,X,02.03.1980,"),
+        "{csv}"
+    );
+    assert!(
+        rows[0].contains("E-Mail:") && rows[0].contains("(format)"),
+        "{csv}"
+    );
+    assert!(
+        rows[1].starts_with("Otto,Öz,otto@example.com,Y,31.02.1990,"),
+        "{csv}"
+    );
+    assert!(rows[1].contains("Geburtstag:"), "{csv}");
+    assert!(rows[2].contains("(exists)"), "{csv}");
+
+    // Fixed (the taken row left as it is) and imported again, the errors column and all.
+    let fixed = csv
+        .replace("anna(at)example.com", "anna@example.com")
+        .replace("31.02.1990", "28.02.1990");
+    let (id, url) = stack.start_import(&admin, "kontakte-errors.csv").await;
+    stack.upload_csv(&url, &fixed).await;
+    stack.deliver_upload_twice().await;
+    let again = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(
+        (
+            again["created"].as_u64(),
+            again["failed"].as_u64(),
+            again["skipped"].as_u64()
+        ),
+        (Some(2), Some(0), Some(1)),
+        "{again}"
+    );
+    let emails: BTreeSet<String> = stack
+        .list_all("/contacts?limit=200", &admin)
+        .await
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_string())
+        .collect();
+    assert!(emails.contains("anna@example.com") && emails.contains("otto@example.com"));
 }

@@ -36,6 +36,7 @@ impl api_kit::Routes for ImportsApi {
             "GET /imports/{id}" => get_import(self, caller, req).await,
             "GET /imports" => list_imports(self, caller, req).await,
             "POST /imports/{id}/cancel" => cancel_import(self, caller, req).await,
+            "GET /imports/{id}/errors" => import_errors(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -110,6 +111,23 @@ async fn cancel_import(
     Ok(json_response(StatusCode::OK, &import, Some(etag)))
 }
 
+/// A presigned download (5 minutes) of the import's errors file: the failed and skipped rows as
+/// they were in the file, with a last column `Import errors` naming each reason; fix the rows
+/// and import the file again (S5.5). Written when the import ends.
+#[utoipa::path(get, path = "/imports/{id}/errors", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "Where to download the errors file", body = imports::ErrorsDownload),
+              (status = 404, description = "No such import visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The import has not ended, or its file was refused whole", body = Problem, content_type = "application/problem+json")))]
+async fn import_errors(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let download =
+        imports::errors_download(&api.table, &api.uploads, caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &download, None))
+}
+
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create_import, get_import, list_imports, cancel_import))]
+#[openapi(paths(create_import, get_import, list_imports, cancel_import, import_errors))]
 pub struct ImportsDoc;

@@ -592,21 +592,14 @@ impl AttachmentFiles for S3AttachmentFiles {
         content_type: &'a str,
         ttl: std::time::Duration,
     ) -> BoxFuture<'a, Result<String, CrmError>> {
-        Box::pin(async move {
-            let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
-                .map_err(CrmError::internal)?;
-            let presigned = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(object_key)
-                .response_content_type(content_type)
-                .response_content_disposition(content_disposition(file_name))
-                .presigned(presigning)
-                .await
-                .map_err(|e| sdk_error("presign GetObject", e))?;
-            Ok(presigned.uri().to_string())
-        })
+        Box::pin(crate::store::objects::presign_get(
+            &self.client,
+            &self.bucket,
+            object_key,
+            file_name,
+            content_type,
+            ttl,
+        ))
     }
 
     fn head<'a>(
@@ -675,23 +668,7 @@ impl AttachmentFiles for S3AttachmentFiles {
     }
 }
 
-/// `attachment` with the name as typed (RFC 6266 `filename*`) and an ASCII fallback, so no
-/// quote or line break of a name can break the header.
-pub fn content_disposition(file_name: &str) -> String {
-    let fallback: String = file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded =
-        percent_encoding::utf8_percent_encode(file_name, percent_encoding::NON_ALPHANUMERIC);
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
-}
+pub use crate::store::objects::content_disposition;
 
 #[cfg(test)]
 mod tests {

@@ -32,6 +32,7 @@ pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// Row errors kept on the import record itself; all of them stay on the row items.
 pub const MAX_INLINE_ERRORS: usize = 100;
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+pub const ERRORS_URL_TTL: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +64,22 @@ pub enum ImportMode {
     Update,
     /// Both.
     Upsert,
+}
+
+/// The reported rows (failed and skipped) as they were in the file, with their reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorsFile {
+    /// Rows in it.
+    pub rows: u64,
+}
+
+/// A download of an import's errors file.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorsDownload {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+    pub file_name: String,
+    pub rows: u64,
 }
 
 /// How far an import is.
@@ -125,6 +142,9 @@ pub struct Import {
     pub failed: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// The file of reported rows, once the import has ended (`GET /imports/{id}/errors`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors_file: Option<ErrorsFile>,
     /// The first row errors, in row order.
     pub errors: Vec<RowError>,
     pub errors_truncated: bool,
@@ -329,6 +349,7 @@ pub async fn start(
         skipped: 0,
         failed: 0,
         progress: None,
+        errors_file: None,
         errors: vec![],
         errors_truncated: false,
         detected: None,
@@ -370,6 +391,50 @@ pub async fn get(table: &Table, caller: &Caller, id: Uuid) -> Result<Import, Crm
         .await?
         .map(|s| s.import)
         .ok_or(CrmError::NotFound)
+}
+
+/// `GET /imports/{id}/errors`: a short-lived download of the errors file (the reported rows as
+/// they were in the file plus a column with the reasons: fix them and import the file again).
+pub async fn errors_download(
+    table: &Table,
+    uploads: &dyn Uploads,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<ErrorsDownload, CrmError> {
+    Policy::check(caller, Action::Read, Subject::Imports)?;
+    let import = load(table, &caller.tenant_id, id)
+        .await?
+        .ok_or(CrmError::NotFound)?
+        .import;
+    let Some(file) = import.errors_file else {
+        let detail = match import.status {
+            ImportStatus::Failed => "the file was refused whole; see failure_reason",
+            _ => "the errors file is written when the import has ended",
+        };
+        return Err(CrmError::Conflict {
+            detail: detail.into(),
+            errors: vec![crate::FieldError::new("status", "not_ended", detail)],
+        });
+    };
+    let stem = import
+        .file_name
+        .rsplit_once('.')
+        .map_or(import.file_name.as_str(), |(stem, _)| stem);
+    let file_name = format!("{stem}-errors.csv");
+    let url = uploads
+        .presign_get(
+            &processing::errors_key(&caller.tenant_id, id),
+            &file_name,
+            ERRORS_URL_TTL,
+        )
+        .await?;
+    Ok(ErrorsDownload {
+        url,
+        expires_at: crate::values::now()
+            + chrono::Duration::from_std(ERRORS_URL_TTL).map_err(CrmError::internal)?,
+        file_name,
+        rows: file.rows,
+    })
 }
 
 /// `POST /imports/{id}/cancel`: stops the import before its next chunk (rows already written

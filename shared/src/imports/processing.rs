@@ -393,6 +393,73 @@ async fn plan(
     Ok(Ok((plan, format)))
 }
 
+/// Where an import's errors file is kept (outside `imports/`, so no S3 event fires).
+pub fn errors_key(tenant: &str, id: Uuid) -> String {
+    format!("errors/{tenant}/{id}/errors.csv")
+}
+
+/// The column of the errors file that holds each row's reasons.
+pub const ERRORS_COLUMN: &str = "Import errors";
+
+/// Writes the errors file of an ended import from its reported rows (in row order, cells as
+/// they were, the reasons last); the same file whenever it is written again.
+async fn write_errors_file(
+    table: &crate::store::Table,
+    uploads: &dyn Uploads,
+    tenant: &str,
+    id: Uuid,
+    plan: &Plan,
+) -> Result<super::ErrorsFile, CrmError> {
+    #[derive(Deserialize)]
+    struct Reported {
+        cells: Vec<String>,
+        errors: Vec<RowError>,
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    let mut header = plan.headers.clone();
+    header.push(ERRORS_COLUMN.into());
+    writer.write_record(&header).map_err(CrmError::internal)?;
+    let mut rows = 0;
+    let mut start = None;
+    loop {
+        let page = table
+            .query(
+                crate::store::Query::partition(import_pk(tenant, id))
+                    .prefix("ROW#")
+                    .limit(500)
+                    .start(start),
+            )
+            .await?;
+        for item in page.items {
+            let reported: Reported = crate::store::from_item(item)?;
+            let reasons: Vec<String> = reported
+                .errors
+                .iter()
+                .map(|e| match &e.column {
+                    Some(column) => format!("{column}: {} ({})", e.message, e.rule),
+                    None => format!("{} ({})", e.message, e.rule),
+                })
+                .collect();
+            let mut record = reported.cells;
+            record.resize(plan.headers.len(), String::new());
+            record.push(reasons.join("; "));
+            writer.write_record(&record).map_err(CrmError::internal)?;
+            rows += 1;
+        }
+        match page.last_key {
+            Some(last) => start = Some(last),
+            None => break,
+        }
+    }
+    let csv = writer.into_inner().map_err(CrmError::internal)?;
+    uploads
+        .write(&errors_key(tenant, id), csv, "text/csv; charset=utf-8")
+        .await?;
+    Ok(super::ErrorsFile { rows })
+}
+
 /// Where a converted file's rows are kept (outside `imports/`, so no S3 event fires).
 pub fn converted_key(tenant: &str, id: Uuid) -> String {
     format!("converted/{tenant}/{id}/rows.csv")
@@ -582,6 +649,19 @@ pub async fn run_chunk(
     let (Some(plan), Some(checkpoint)) = (stored.plan.clone(), stored.checkpoint.clone()) else {
         return Ok(ChunkOutcome::Ignored);
     };
+    if stored.import.status == ImportStatus::Cancelled && stored.import.errors_file.is_none() {
+        // Stopped: its errors file holds the rows reported until then.
+        let file = write_errors_file(table, uploads, tenant, stored.import.id, &plan).await?;
+        let with_file = StoredImport {
+            import: Import {
+                errors_file: Some(file),
+                ..stored.import.clone()
+            },
+            ..stored.clone()
+        };
+        save(table, tenant, &stored, with_file).await?;
+        return Ok(ChunkOutcome::Stale);
+    }
     if !matches!(
         stored.import.status,
         ImportStatus::Queued | ImportStatus::Running
@@ -683,6 +763,11 @@ pub async fn run_chunk(
         }
     }
     let done = done || offset >= plan.size;
+    let errors_file = if done {
+        Some(write_errors_file(table, uploads, tenant, stored.import.id, &plan).await?)
+    } else {
+        None
+    };
     let status = advance(
         table,
         queue,
@@ -697,7 +782,7 @@ pub async fn run_chunk(
             handed_on: false,
             at: crate::values::now(),
         },
-        done,
+        errors_file,
     )
     .await?;
     Ok(status.map_or(ChunkOutcome::Stale, ChunkOutcome::Advanced))
@@ -742,8 +827,9 @@ async fn advance(
     chunk: u32,
     tally: Tally,
     next: Checkpoint,
-    done: bool,
+    errors_file: Option<super::ErrorsFile>,
 ) -> Result<Option<ImportStatus>, CrmError> {
+    let done = errors_file.is_some();
     loop {
         let Some(fresh) = load(table, tenant, id).await? else {
             return Ok(None);
@@ -772,6 +858,9 @@ async fn advance(
         }
         if done || import.status == ImportStatus::Cancelled {
             import.finished_at.get_or_insert(now);
+        }
+        if done {
+            import.errors_file = errors_file.clone();
         }
         if let Some(progress) = import.progress.as_mut() {
             progress.bytes_done = if done {

@@ -31,6 +31,13 @@ pub trait Uploads: Send + Sync {
         start: u64,
         len: u64,
     ) -> BoxFuture<'a, Result<Vec<u8>, ReadFailure>>;
+    /// A URL that downloads the object as `file_name` until `ttl` runs out.
+    fn presign_get<'a>(
+        &'a self,
+        object_key: &'a str,
+        file_name: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<String, CrmError>>;
     /// Stores an object the processing made (a spreadsheet's rows as CSV).
     fn write<'a>(
         &'a self,
@@ -108,6 +115,22 @@ impl Uploads for S3Uploads {
 
     fn holds(&self, bucket: &str) -> bool {
         bucket == self.bucket
+    }
+
+    fn presign_get<'a>(
+        &'a self,
+        object_key: &'a str,
+        file_name: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<String, CrmError>> {
+        Box::pin(crate::store::objects::presign_get(
+            &self.client,
+            &self.bucket,
+            object_key,
+            file_name,
+            "text/csv; charset=utf-8",
+            ttl,
+        ))
     }
 
     fn size<'a>(&'a self, object_key: &'a str) -> BoxFuture<'a, Result<u64, ReadFailure>> {

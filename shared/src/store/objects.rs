@@ -39,3 +39,45 @@ pub async fn presign_put(
     }
     Ok((presigned.uri().to_string(), headers))
 }
+
+/// A presigned GetObject of `object_key` in `bucket`, valid for `ttl`, answered with this
+/// content type and as a download named `file_name`.
+pub async fn presign_get(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    object_key: &str,
+    file_name: &str,
+    content_type: &str,
+    ttl: std::time::Duration,
+) -> Result<String, CrmError> {
+    let presigning =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(CrmError::internal)?;
+    let presigned = client
+        .get_object()
+        .bucket(bucket)
+        .key(object_key)
+        .response_content_type(content_type)
+        .response_content_disposition(content_disposition(file_name))
+        .presigned(presigning)
+        .await
+        .map_err(|e| sdk_error("presign GetObject", e))?;
+    Ok(presigned.uri().to_string())
+}
+
+/// `attachment` with the name as typed (RFC 6266 `filename*`) and an ASCII fallback, so no
+/// quote or line break of a name can break the header.
+pub fn content_disposition(file_name: &str) -> String {
+    let fallback: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded =
+        percent_encoding::utf8_percent_encode(file_name, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
