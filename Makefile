@@ -9,7 +9,7 @@ VENV := .venv/bin
 LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: bench dup dev test token lint layers build openapi bootstrap fmt moto-stop
+.PHONY: bench bench-import import-dev dup dev test token lint layers build openapi bootstrap fmt moto-stop
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -39,6 +39,25 @@ bench:
 	@node infra/bench/dynalite.js $(BENCH_DYNAMODB_PORT) .local/bench-dynamodb & pid=$$!; sleep 1; status=0; \
 	  $(LOCAL_AWS) BENCH_DYNAMODB_URL=http://127.0.0.1:$(BENCH_DYNAMODB_PORT) cargo bench --profile dev -p crm-e2e-tests $(foreach b,$(BENCHES),--bench $(b)) || status=$$?; \
 	  kill $$pid; rm -rf .local/bench-dynamodb; exit $$status
+
+## Import benchmark (S5.3): 1,000,000 rows read side by side with a bare csv parse, the chunk
+## worker on the local stack, the cost of an imported contact (an optimised build in
+## target/bench-release), then BENCH_IMPORT_ROWS rows (100,000) through the make dev stack.
+BENCH_IMPORT_PORT ?= 5062
+BENCH_IMPORT_ROWS ?= 100000
+bench-import: bootstrap
+	@infra/moto.sh start $(BENCH_IMPORT_PORT)
+	@status=0; $(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(BENCH_IMPORT_PORT) \
+	  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$$(($(BENCH_IMPORT_PORT) + 20000)) \
+	  CARGO_TARGET_DIR=target/bench-release cargo bench -p crm-e2e-tests --bench import_rows || status=$$?; \
+	  infra/moto.sh stop $(BENCH_IMPORT_PORT); exit $$status
+	@$(MAKE) --no-print-directory import-dev BENCH_IMPORT_ROWS=$(BENCH_IMPORT_ROWS)
+
+## BENCH_IMPORT_ROWS rows imported through the make dev stack, as a client uploads them (CI runs
+## 2,000): rows/s, and peak memory and CPU of each local process.
+import-dev: bootstrap
+	@cargo build -q -p crm-local
+	@$(VENV)/python infra/bench/import_dev.py $(BENCH_IMPORT_ROWS)
 
 ## Count repeated code (runs of 6+ lines alike) in shared/ and functions/ with the pinned jscpd; report in .local/dup/.
 ## DUP_ROOT=/other/checkout scans that tree instead; DUP_MAX=n fails when there are more than n clone pairs.

@@ -110,7 +110,7 @@ def main() -> None:
             [CRM_LOCAL, "token", "--tenant", "bench", "--user", "importer", "--role", "admin"],
             cwd=ROOT, env=ENV, check=True, capture_output=True, text=True,
         ).stdout.strip()
-        created = request("POST", "/imports", token, {"file_name": "contacts.csv"})
+        created = request("POST", "/imports", token, {"file_name": "contacts.csv", "start": "on_upload"})
         import_id = created["import"]["id"]
         upload = created["upload"]
         started = time.monotonic()

@@ -133,7 +133,10 @@ async fn s5_3_update_and_upsert_fill_existing_contacts_and_report_duplicates() {
     let processor = &stack.runtime.functions.import_processor;
 
     let (id, url) = stack
-        .start_import_with(&admin, json!({"file_name": "update.csv", "mode": "update"}))
+        .start_import_with(
+            &admin,
+            json!({"file_name": "update.csv", "mode": "update", "start": "on_upload"}),
+        )
         .await;
     let csv = "First name,Email,Company,Job title\n,ANN@example.com,New,\nCarl,carl@example.com,X,\nAnnie,ann@example.com,Dup,\n";
     let import = stack.import_with(processor, &admin, &url, &id, csv).await;
@@ -170,7 +173,10 @@ async fn s5_3_update_and_upsert_fill_existing_contacts_and_report_duplicates() {
     );
 
     let (id, url) = stack
-        .start_import_with(&admin, json!({"file_name": "upsert.csv", "mode": "upsert"}))
+        .start_import_with(
+            &admin,
+            json!({"file_name": "upsert.csv", "mode": "upsert", "start": "on_upload"}),
+        )
         .await;
     let csv = "Email,Job title\nbob@example.com,CTO\ndora@example.com,CFO\nDORA@example.com,COO\n";
     let import = stack.import_with(processor, &admin, &url, &id, csv).await;
@@ -416,4 +422,178 @@ async fn s5_5_the_errors_file_round_trips_through_a_fix_and_a_new_import() {
         .map(|c| c["email"].as_str().unwrap().to_string())
         .collect();
     assert!(emails.contains("anna@example.com") && emails.contains("otto@example.com"));
+}
+
+/// Without a mapping the import waits as `uploaded`: the preview shows what was detected, each
+/// column's suggested target and why (German and HubSpot headers), and the first rows with
+/// their cells checked; a mapping that does not fit is refused naming each mistake and changes
+/// nothing; started with a mapping (an ignored column, two email columns, a tag separator,
+/// day-first slashed dates) it imports as mapped (S5.2).
+#[tokio::test]
+async fn s5_2_preview_then_start_with_an_explicit_mapping() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let (id, url) = stack
+        .start_import_with(&admin, json!({"file_name": "hubspot.csv"}))
+        .await;
+    let start_path = format!("/imports/{id}/start");
+    let preview_path = format!("/imports/{id}/preview");
+    assert_eq!(
+        stack
+            .call("POST", &start_path, &admin, Some(json!({})))
+            .await
+            .status,
+        409
+    );
+    assert_eq!(stack.get(&preview_path, &admin).await.status, 409);
+    let csv = "Vorname;Last Name;E-Mail;Email 2;Lifecycle Stage;Notiz;Tags;Geburtstag\n\
+               Jürgen;Groß;juergen@example.com;j.gross@example.org;Kunde;egal;a/b;31/12/1970\n\
+               Anna;Bär;anna(at)example.com;;Lead;;;\n";
+    stack.upload_csv(&url, csv).await;
+    let (first, _) = stack.deliver_upload_twice().await;
+    assert_eq!(format!("{first:?}"), "[Processed(Uploaded)]");
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(import["status"], "uploaded");
+
+    let preview = stack.get(&preview_path, &admin).await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    let p = &preview.body;
+    assert_eq!(p["detected"]["delimiter"], ";");
+    assert_eq!(p["header_row"], 1);
+    let targets: Vec<(&str, Option<&str>)> = p["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["column"].as_str().unwrap(), c["target"].as_str()))
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            ("Vorname", Some("first_name")),
+            ("Last Name", Some("last_name")),
+            ("E-Mail", Some("email")),
+            ("Email 2", None),
+            ("Lifecycle Stage", Some("status")),
+            ("Notiz", None),
+            ("Tags", Some("tags")),
+            ("Geburtstag", Some("birthday")),
+        ]
+    );
+    assert!(
+        p["columns"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("German")
+    );
+    assert_eq!(p["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(p["rows"][0]["row"], 2);
+    assert_eq!(p["rows"][0]["cells"][0]["value"], "Jürgen");
+    // Slashed dates are not read without a date order; the bad email is named on its cell.
+    assert_eq!(p["rows"][0]["cells"][7]["error"]["rule"], "date");
+    assert_eq!(p["rows"][1]["cells"][2]["error"]["rule"], "format");
+    assert!(p["rows"][1]["cells"][0].get("error").is_none());
+
+    // A mapping that does not fit: each mistake named, nothing changed.
+    let bad = stack
+        .call(
+            "POST",
+            &start_path,
+            &admin,
+            Some(json!({"mapping": {"columns": [
+                {"column": "Nope", "target": "email"},
+                {"column": "Vorname", "target": "shoe_size"},
+                {"column": "Notiz", "target": "first_name", "separator": "/"}
+            ]}})),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{:?}", bad.body);
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            "mapping.columns[0].column",
+            "mapping.columns[1].target",
+            "mapping.columns[2].separator"
+        ]
+    );
+    assert_eq!(
+        stack.get(&format!("/imports/{id}"), &admin).await.body["status"],
+        "uploaded"
+    );
+
+    let mapping = json!({"columns": [
+        {"column": "Vorname", "target": "first_name"},
+        {"column": "Last Name", "target": "last_name"},
+        {"column": "E-Mail", "target": "email"},
+        {"column": "Email 2", "target": "email"},
+        {"column": "Lifecycle Stage", "target": "status"},
+        {"column": "Notiz", "target": "ignore"},
+        {"column": "Tags", "target": "tags", "separator": "/"},
+        {"column": "Geburtstag", "target": "birthday"}
+    ], "date_order": "dmy"});
+    let started = stack
+        .call(
+            "POST",
+            &start_path,
+            &admin,
+            Some(json!({"mapping": mapping, "mode": "upsert"})),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    assert_eq!(started.body["status"], "queued");
+    assert_eq!(started.body["mode"], "upsert");
+    assert_eq!(
+        stack
+            .call("POST", &start_path, &admin, Some(json!({})))
+            .await
+            .status,
+        409
+    );
+    stack
+        .run_import_chunks_twice(&stack.runtime.functions.import_processor)
+        .await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(
+        (
+            &import["status"],
+            import["created"].as_u64(),
+            import["failed"].as_u64()
+        ),
+        (&json!("completed"), Some(1), Some(1)),
+        "{import}"
+    );
+    assert_eq!(import["mapping"]["columns"][3]["target"], "email");
+    let contacts = stack.list_all("/contacts?limit=200", &admin).await;
+    let id = contacts[0]["id"].as_str().unwrap();
+    let c = stack.get(&format!("/contacts/{id}"), &admin).await.body;
+    let emails: Vec<&str> = c["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, vec!["juergen@example.com", "j.gross@example.org"]);
+    assert_eq!(
+        (&c["birthday"], &c["lifecycle_status"]),
+        (&json!("1970-12-31"), &json!("customer"))
+    );
+    assert_eq!(c["tags"], json!(["a", "b"]));
+
+    // The preview after the start shows the mapping.
+    let after = stack.get(&preview_path, &admin).await.body;
+    assert_eq!(
+        (
+            &after["columns"][3]["target"],
+            &after["columns"][3]["reason"]
+        ),
+        (&json!("email"), &json!("as mapped"))
+    );
+    assert_eq!(after["columns"][5]["reason"], "not mapped: ignored");
+    assert!(after["columns"][5].get("target").is_none());
+    assert_eq!(after["rows"][0]["row"], 2);
 }

@@ -402,7 +402,7 @@ async fn s5_1_an_xlsx_sheet_is_read_with_dates_and_numbers_as_written() {
     sheet.write(3, 2, "hans@example.de").unwrap();
     let bytes = workbook.save_to_buffer().unwrap();
 
-    let body = json!({"file_name": "kontakte.xlsx", "sheet": "Kontakte"});
+    let body = json!({"file_name": "kontakte.xlsx", "sheet": "Kontakte", "start": "on_upload"});
     let r = stack.call("POST", "/imports", &admin, Some(body)).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let (id, url) = (
@@ -448,7 +448,7 @@ async fn s5_1_an_xlsx_sheet_is_read_with_dates_and_numbers_as_written() {
     assert_eq!(grete["last_name"], "Weiß");
 
     // A sheet the workbook does not have.
-    let body = json!({"file_name": "kontakte.xlsx", "sheet": "Kunden"});
+    let body = json!({"file_name": "kontakte.xlsx", "sheet": "Kunden", "start": "on_upload"});
     let r = stack.call("POST", "/imports", &admin, Some(body)).await;
     let (id, url) = (
         r.body["import"]["id"].as_str().unwrap(),

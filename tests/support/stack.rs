@@ -398,8 +398,11 @@ impl Stack {
     /// Starts an import of `file_name` (201, awaiting its upload by PUT): the import's id and
     /// the presigned upload URL.
     pub async fn start_import(&self, token: &str, file_name: &str) -> (String, String) {
-        self.start_import_with(token, json!({ "file_name": file_name }))
-            .await
+        self.start_import_with(
+            token,
+            json!({ "file_name": file_name, "start": "on_upload" }),
+        )
+        .await
     }
 
     /// [`Self::start_import`] with a whole request body (a mode, a sheet).

@@ -9,14 +9,18 @@ use lambda_http::{Body, Request, Response};
 pub struct ImportsApi {
     deps: Deps,
     table: crm_shared::store::Table,
+    catalog: crm_shared::catalog::Catalog,
     uploads: imports::S3Uploads,
+    queue: Option<crm_shared::store::queue::SqsQueue>,
 }
 
 impl ImportsApi {
     pub fn new(deps: Deps) -> Self {
         Self {
             table: deps.table(),
+            catalog: deps.catalog(),
             uploads: deps.uploads(),
+            queue: deps.import_queue(),
             deps,
         }
     }
@@ -37,6 +41,8 @@ impl api_kit::Routes for ImportsApi {
             "GET /imports" => list_imports(self, caller, req).await,
             "POST /imports/{id}/cancel" => cancel_import(self, caller, req).await,
             "GET /imports/{id}/errors" => import_errors(self, caller, req).await,
+            "GET /imports/{id}/preview" => preview_import(self, caller, req).await,
+            "POST /imports/{id}/start" => start_import(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -128,6 +134,59 @@ async fn import_errors(
     Ok(json_response(StatusCode::OK, &download, None))
 }
 
+/// What was detected in the uploaded file, each column with its target (as mapped, else
+/// suggested: English and German names, the headers of HubSpot, Salesforce, Pipedrive and
+/// LinkedIn exports, custom fields by key, `cf.key` or label) and why, and the first 20 rows
+/// with every cell checked as the import would check it (S5.2).
+#[utoipa::path(get, path = "/imports/{id}/preview", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The preview", body = imports::Preview),
+              (status = 404, description = "No such import visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The file is not there yet, or was refused", body = Problem, content_type = "application/problem+json")))]
+async fn preview_import(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let preview =
+        imports::processing::preview(&api.catalog, &api.uploads, caller, path_id(req, "id")?)
+            .await?;
+    Ok(json_response(StatusCode::OK, &preview, None))
+}
+
+/// Start an `uploaded` import with a mapping (each column to a standard field, `cf.{key}`, or
+/// `ignore`; several email or phone columns fill the lists; a tag column's separator; the
+/// order of slashed dates) or the one the preview suggests, and a mode (S5.2, S5.3).
+#[utoipa::path(post, path = "/imports/{id}/start", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    request_body = imports::StartImport,
+    responses((status = 200, description = "The import, queued", body = Import),
+              (status = 404, description = "No such import visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The import is not `uploaded`", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "The mapping does not fit the file, naming each mistake", body = Problem, content_type = "application/problem+json")))]
+async fn start_import(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: imports::StartImport = json_body(req)?;
+    let queue = api
+        .queue
+        .as_ref()
+        .ok_or_else(|| CrmError::Internal("missing configuration IMPORT_QUEUE_URL".into()))?;
+    let import =
+        imports::processing::start_import(&api.catalog, queue, caller, path_id(req, "id")?, input)
+            .await?;
+    let etag = format!("\"{}\"", import.version);
+    Ok(json_response(StatusCode::OK, &import, Some(etag)))
+}
+
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create_import, get_import, list_imports, cancel_import, import_errors))]
+#[openapi(paths(
+    create_import,
+    get_import,
+    list_imports,
+    cancel_import,
+    import_errors,
+    preview_import,
+    start_import
+))]
 pub struct ImportsDoc;

@@ -11,13 +11,72 @@ use super::text::{Detected, read_csv_text};
 use super::{FileFormat, RowError};
 use crate::FieldError;
 use crate::contacts::NewContact;
-use crate::contacts::{ContactAddress, ContactLabel, LifecycleStatus, PhoneInput};
+use crate::contacts::{ContactAddress, ContactLabel, EmailInput, LifecycleStatus, PhoneInput};
 use crate::custom_fields::FieldDefinition;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A whole-file problem: the import fails with this reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadFailure(pub String);
+
+/// Every standard target, in the order a mapping's documentation lists them.
+const STANDARD_TARGETS: [Target; 18] = [
+    Target::FirstName,
+    Target::LastName,
+    Target::FullName,
+    Target::Email,
+    Target::Company,
+    Target::Phone { mobile: false },
+    Target::Phone { mobile: true },
+    Target::JobTitle,
+    Target::Website,
+    Target::Street,
+    Target::PostalCode,
+    Target::City,
+    Target::Region,
+    Target::Country,
+    Target::Birthday,
+    Target::Tags,
+    Target::LeadSource,
+    Target::Status,
+];
+
+/// An explicit column mapping (S5.2): the columns of the file to contact fields. Columns it
+/// does not name are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub columns: Vec<ColumnMapping>,
+    /// How slashed dates are written (`01/02/1970` is January or February depending on who
+    /// wrote it): `dmy` or `mdy`. Without, only ISO and `dd.mm.yyyy` dates are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_order: Option<DateOrder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnMapping {
+    /// The column's header, as in the file.
+    pub column: String,
+    /// `first_name`, `last_name`, `name` (split at the first space), `email` (several columns
+    /// fill the list, the first is primary), `company`, `phone`, `mobile` (several columns fill
+    /// the list), `job_title`, `website`, `street`, `postal_code`, `city`, `region`, `country`,
+    /// `birthday`, `tags`, `lead_source`, `status`, `cf.{key}` (a custom field), or `ignore`.
+    pub target: String,
+    /// `tags`: what separates tags in a cell (default: any of `,` `;` `|`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separator: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DateOrder {
+    /// Day first: `31/12/1970`.
+    Dmy,
+    /// Month first: `12/31/1970`.
+    Mdy,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
@@ -125,6 +184,50 @@ impl Target {
         })
     }
 
+    /// The target's name in an explicit mapping (and in a preview's suggestion).
+    fn name(&self) -> String {
+        match self {
+            Self::FirstName => "first_name".into(),
+            Self::LastName => "last_name".into(),
+            Self::FullName => "name".into(),
+            Self::Email => "email".into(),
+            Self::Company => "company".into(),
+            Self::Phone { mobile: false } => "phone".into(),
+            Self::Phone { mobile: true } => "mobile".into(),
+            Self::JobTitle => "job_title".into(),
+            Self::Website => "website".into(),
+            Self::Street => "street".into(),
+            Self::PostalCode => "postal_code".into(),
+            Self::City => "city".into(),
+            Self::Region => "region".into(),
+            Self::Country => "country".into(),
+            Self::Birthday => "birthday".into(),
+            Self::Tags => "tags".into(),
+            Self::LeadSource => "lead_source".into(),
+            Self::Status => "status".into(),
+            Self::Custom(key) => format!("cf.{key}"),
+        }
+    }
+
+    /// A target by its mapping name; `cf.{key}` names a custom field the importer may write.
+    fn from_name(name: &str, defs: &[FieldDefinition]) -> Option<Self> {
+        if let Some(key) = name.strip_prefix("cf.") {
+            return defs
+                .iter()
+                .find(|d| !d.archived && d.key == key)
+                .map(|d| Self::Custom(d.key.clone()));
+        }
+        STANDARD_TARGETS
+            .iter()
+            .cloned()
+            .find(|t| t.name() == name)
+    }
+
+    /// Whether several columns may feed it (the lists and the address parts may not repeat).
+    fn repeats(&self) -> bool {
+        matches!(self, Self::Email | Self::Phone { .. } | Self::Tags)
+    }
+
     /// The contact field a validation error names.
     fn field(&self) -> String {
         match self {
@@ -147,10 +250,32 @@ impl Target {
     }
 }
 
+#[derive(Debug, Clone)]
+struct Column {
+    index: usize,
+    header: String,
+    target: Target,
+    separator: Option<String>,
+}
+
+/// A column of the file with the target a preview suggests for it, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Suggestion {
+    /// Its position, from 0.
+    pub index: usize,
+    /// Its header.
+    pub column: String,
+    /// The suggested target (as in a mapping), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub reason: String,
+}
+
 /// Which file column feeds which contact field.
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
-    columns: Vec<(usize, String, Target)>,
+    columns: Vec<Column>,
+    date_order: Option<DateOrder>,
 }
 
 #[derive(Debug, Clone)]
@@ -278,17 +403,156 @@ impl ColumnMap {
         headers: &[String],
         defs: &[FieldDefinition],
     ) -> Result<ColumnMap, ReadFailure> {
-        let columns: Vec<(usize, String, Target)> = headers
+        let columns: Vec<Column> = headers
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| Target::from_header(h, defs).map(|t| (i, h.trim().to_string(), t)))
+            .filter_map(|(i, h)| {
+                Target::from_header(h, defs).map(|target| Column {
+                    index: i,
+                    header: h.trim().to_string(),
+                    target,
+                    separator: None,
+                })
+            })
             .collect();
         if columns.is_empty() {
             return Err(ReadFailure(
                 "no column maps to a contact field; expected headers such as name, first_name, last_name, email, company".into(),
             ));
         }
-        Ok(ColumnMap { columns })
+        Ok(ColumnMap {
+            columns,
+            date_order: None,
+        })
+    }
+
+    /// The columns an explicit mapping names; every mistake is named by its place in the
+    /// mapping (`mapping.columns[2].target`, …).
+    pub fn from_mapping(
+        headers: &[String],
+        mapping: &Mapping,
+        defs: &[FieldDefinition],
+    ) -> Result<ColumnMap, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut columns: Vec<Column> = Vec::new();
+        for (n, m) in mapping.columns.iter().enumerate() {
+            let at = |field: &str| format!("mapping.columns[{n}].{field}");
+            let Some(index) = headers.iter().position(|h| h.trim() == m.column.trim()) else {
+                errors.push(FieldError::new(
+                    at("column"),
+                    "one_of",
+                    format!(
+                        "the file has no column \"{}\"; its columns: {}",
+                        m.column,
+                        headers.join(", ")
+                    ),
+                ));
+                continue;
+            };
+            if m.target == "ignore" {
+                continue;
+            }
+            let Some(target) = Target::from_name(&m.target, defs) else {
+                errors.push(FieldError::new(
+                    at("target"),
+                    "one_of",
+                    format!(
+                        "a contact field ({}), cf.{{key}} of a custom field you may write, or ignore",
+                        STANDARD_TARGETS.iter().map(Target::name).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+                continue;
+            };
+            if !target.repeats() && columns.iter().any(|c| c.target == target) {
+                errors.push(FieldError::new(
+                    at("target"),
+                    "unique",
+                    format!("another column already fills {}", m.target),
+                ));
+                continue;
+            }
+            if columns.iter().any(|c| c.index == index) {
+                errors.push(FieldError::new(
+                    at("column"),
+                    "unique",
+                    "this column is mapped twice",
+                ));
+                continue;
+            }
+            if m.separator
+                .as_deref()
+                .is_some_and(|s| s.is_empty() || target != Target::Tags)
+            {
+                errors.push(FieldError::new(
+                    at("separator"),
+                    "tags_only",
+                    "a non-empty separator, for a tags column only",
+                ));
+                continue;
+            }
+            columns.push(Column {
+                index,
+                header: headers[index].trim().to_string(),
+                target,
+                separator: m.separator.clone(),
+            });
+        }
+        if errors.is_empty() && columns.is_empty() {
+            errors.push(FieldError::new(
+                "mapping.columns",
+                "required",
+                "map at least one column to a contact field",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(ColumnMap {
+            columns,
+            date_order: mapping.date_order,
+        })
+    }
+
+    /// Each header with the target it would get and why (a preview's suggestions).
+    pub fn suggestions(headers: &[String], defs: &[FieldDefinition]) -> Vec<Suggestion> {
+        headers
+            .iter()
+            .enumerate()
+            .map(|(index, h)| {
+                let (target, reason) = match Target::standard(h) {
+                    Some(t) => (
+                        Some(t.name()),
+                        "the header is a name of this field (English, German, or as HubSpot, Salesforce, Pipedrive or LinkedIn export it)",
+                    ),
+                    None => match Target::from_header(h, defs) {
+                        Some(t) => (Some(t.name()), "the header is this custom field's key, cf.key or label"),
+                        None => (None, "no field has this name; the column is ignored unless mapped"),
+                    },
+                };
+                Suggestion {
+                    index,
+                    column: h.clone(),
+                    target,
+                    reason: reason.into(),
+                }
+            })
+            .collect()
+    }
+
+    /// The mapping this column map is (for the import record and templates).
+    pub fn to_mapping(&self) -> Mapping {
+        Mapping {
+            columns: self
+                .columns
+                .iter()
+                .map(|c| ColumnMapping {
+                    column: c.header.clone(),
+                    target: c.target.name(),
+                    separator: c.separator.clone(),
+                })
+                .collect(),
+            date_order: self.date_order,
+        }
     }
 
     /// One record of the file as contact input; `None` for a blank one (spreadsheets' CSV
@@ -303,8 +567,15 @@ impl ColumnMap {
         let mut problems = Vec::new();
         let mut phones: Vec<PhoneInput> = Vec::new();
         let mut address = ContactAddress::default();
-        for (i, header, target) in &self.columns {
-            let value = record.get(*i).cloned().unwrap_or_default();
+        let mut emails: Vec<String> = Vec::new();
+        for Column {
+            index,
+            header,
+            target,
+            separator,
+        } in &self.columns
+        {
+            let value = record.get(*index).cloned().unwrap_or_default();
             if value.trim().is_empty() {
                 continue;
             }
@@ -312,7 +583,7 @@ impl ColumnMap {
             match target {
                 Target::FirstName => contact.first_name = text,
                 Target::LastName => contact.last_name = text,
-                Target::Email => contact.email = text,
+                Target::Email => emails.push(value.clone()),
                 Target::Company => contact.company = text,
                 Target::JobTitle => contact.job_title = text,
                 Target::Website => contact.website = text,
@@ -327,7 +598,7 @@ impl ColumnMap {
                     primary: phones.is_empty(),
                     country: None,
                 }),
-                Target::Birthday => match parse_date(&value) {
+                Target::Birthday => match parse_date_in(&value, self.date_order) {
                     Some(day) => contact.birthday = Some(day),
                     None => problems.push(FieldError::new(
                         "birthday",
@@ -336,13 +607,16 @@ impl ColumnMap {
                     )),
                 },
                 Target::Tags => {
-                    contact.tags = Some(
-                        value
-                            .split([',', ';', '|'])
-                            .map(str::trim)
+                    let split: Vec<String> = match separator {
+                        Some(sep) => value.split(sep.as_str()).map(str::to_string).collect(),
+                        None => value.split([',', ';', '|']).map(str::to_string).collect(),
+                    };
+                    contact.tags.get_or_insert_with(Vec::new).extend(
+                        split
+                            .iter()
+                            .map(|t| t.trim())
                             .filter(|t| !t.is_empty())
-                            .map(str::to_string)
-                            .collect(),
+                            .map(str::to_string),
                     );
                 }
                 Target::LeadSource => contact.lead_source = Some(source_key(&value)),
@@ -376,6 +650,23 @@ impl ColumnMap {
             }
             cells.push((header.clone(), target.clone(), value));
         }
+        match emails.len() {
+            0 => {}
+            1 => contact.email = emails.pop(),
+            _ => {
+                contact.emails = Some(
+                    emails
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, address)| EmailInput {
+                            address,
+                            label: None,
+                            primary: i == 0,
+                        })
+                        .collect(),
+                );
+            }
+        }
         if !phones.is_empty() {
             contact.phones = Some(phones);
         }
@@ -390,6 +681,18 @@ impl ColumnMap {
             problems,
         })
     }
+}
+
+/// A date cell as [`parse_date`] reads it, and slashed dates in the order a mapping gives.
+fn parse_date_in(raw: &str, order: Option<DateOrder>) -> Option<chrono::NaiveDate> {
+    parse_date(raw).or_else(|| {
+        let day = raw.trim().split([' ', 'T']).next().unwrap_or("");
+        let format = match order? {
+            DateOrder::Dmy => "%d/%m/%Y",
+            DateOrder::Mdy => "%m/%d/%Y",
+        };
+        chrono::NaiveDate::parse_from_str(day, format).ok()
+    })
 }
 
 /// A date cell: ISO (`1970-02-01`, also with a time after it) or German (`01.02.1970`,
@@ -440,7 +743,7 @@ fn lifecycle_status(raw: &str) -> Option<LifecycleStatus> {
 
 impl ColumnMap {
     pub fn headers(&self) -> Vec<&str> {
-        self.columns.iter().map(|(_, h, _)| h.as_str()).collect()
+        self.columns.iter().map(|c| c.header.as_str()).collect()
     }
 }
 

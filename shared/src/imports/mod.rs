@@ -11,7 +11,10 @@ pub mod table;
 pub mod text;
 mod uploads;
 
-pub use csv_rows::{ColumnMap, ParsedRow, ReadFailure, parse_contact_rows};
+pub use csv_rows::{
+    ColumnMap, ColumnMapping, DateOrder, Mapping, ParsedRow, ReadFailure, Suggestion,
+    parse_contact_rows,
+};
 pub use processing::{
     ChunkMessage, ChunkOutcome, ChunkSettings, ProcessOutcome, process_upload, run_chunk,
 };
@@ -39,6 +42,9 @@ pub const ERRORS_URL_TTL: Duration = Duration::from_secs(5 * 60);
 pub enum ImportStatus {
     /// Created; its file is not there yet.
     AwaitingUpload,
+    /// The file is there and was read; it waits for `POST /imports/{id}/start` (see the
+    /// preview first).
+    Uploaded,
     /// Planned; its first chunk is on the queue.
     Queued,
     /// Chunks are running.
@@ -82,6 +88,18 @@ pub struct ErrorsDownload {
     pub rows: u64,
 }
 
+/// When an import starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StartWhen {
+    /// When its file lands (with the mapping given, or the one its headers suggest).
+    OnUpload,
+    /// After `POST /imports/{id}/start` (look at `GET /imports/{id}/preview` first). The
+    /// default without a mapping.
+    #[default]
+    OnRequest,
+}
+
 /// How far an import is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
@@ -117,6 +135,11 @@ pub struct Import {
     pub status: ImportStatus,
     #[serde(default)]
     pub mode: ImportMode,
+    /// The columns' targets: as given, or (once started without one) as the headers suggested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<Mapping>,
+    #[serde(default)]
+    pub start: StartWhen,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     /// The importer's role and teams when the import started: the custom fields their rows
@@ -185,6 +208,52 @@ pub struct NewImport {
     /// What rows whose email belongs to a contact do; `create` when not given.
     #[serde(default)]
     pub mode: ImportMode,
+    /// The columns' targets; with one, the import starts when its file lands.
+    #[serde(default)]
+    pub mapping: Option<Mapping>,
+    /// `on_upload` starts it when its file lands with the targets its headers suggest;
+    /// without (and without a mapping) it waits as `uploaded` for `POST /imports/{id}/start`.
+    #[serde(default)]
+    pub start: Option<StartWhen>,
+}
+
+/// Body of `POST /imports/{id}/start`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartImport {
+    /// The columns' targets; without, the ones the preview suggests.
+    #[serde(default)]
+    pub mapping: Option<Mapping>,
+    /// Overrides the mode given at creation.
+    #[serde(default)]
+    pub mode: Option<ImportMode>,
+}
+
+/// What `GET /imports/{id}/preview` shows: what was detected, each column with its target
+/// (suggested, or as mapped) and why, and the first rows with each cell checked against it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    pub detected: Option<FileFormat>,
+    /// The header's line in the file.
+    pub header_row: u64,
+    pub columns: Vec<Suggestion>,
+    pub rows: Vec<PreviewRow>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PreviewRow {
+    /// Its line in the file.
+    pub row: u64,
+    pub cells: Vec<PreviewCell>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PreviewCell {
+    pub column: String,
+    pub value: String,
+    /// What the cell breaks, as the import would report it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RowError>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -336,6 +405,12 @@ pub async fn start(
         sheet,
         status: ImportStatus::AwaitingUpload,
         mode: input.mode,
+        start: match (&input.mapping, input.start) {
+            (_, Some(when)) => when,
+            (Some(_), None) => StartWhen::OnUpload,
+            (None, None) => StartWhen::OnRequest,
+        },
+        mapping: input.mapping,
         created_at: now,
         created_by: caller.user_id.clone(),
         created_by_role: caller.role,
@@ -454,7 +529,10 @@ pub async fn cancel(table: &Table, caller: &Caller, id: Uuid) -> Result<Import, 
                     errors: vec![crate::FieldError::new("status", "finished", detail)],
                 });
             }
-            ImportStatus::AwaitingUpload | ImportStatus::Queued | ImportStatus::Running => {}
+            ImportStatus::AwaitingUpload
+            | ImportStatus::Uploaded
+            | ImportStatus::Queued
+            | ImportStatus::Running => {}
         }
         let now = crate::values::now();
         let cancelled = StoredImport {

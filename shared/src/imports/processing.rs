@@ -20,8 +20,8 @@ use super::rows::{RowResult, RowWriter};
 use super::sheet::looks_like_workbook;
 use super::text::{Sniffed, decode_cell, detect_delimiter, encoding_name, encoding_of, sniff};
 use super::{
-    FileFormat, Import, ImportStatus, MAX_INLINE_ERRORS, ReadFailure, RowError, StoredImport,
-    Uploads, import_pk, load, row_sk, save,
+    FileFormat, Import, ImportStatus, MAX_INLINE_ERRORS, ReadFailure, RowError, StartWhen,
+    StoredImport, Uploads, import_pk, load, row_sk, save,
 };
 use crate::catalog::Catalog;
 use crate::contacts::ContactKind;
@@ -198,7 +198,19 @@ pub async fn process_upload(
     }
     let importer = importer(catalog, &tenant, &stored.import).await?;
     let (_, visible) = definitions(catalog, &importer).await?;
-    let planned = match plan(uploads, &tenant, &stored.import, object_key, &visible).await? {
+    let planned = match plan(uploads, &tenant, &stored.import, object_key)
+        .await?
+        .and_then(|(plan, format)| {
+            // Started on upload, the columns must map now.
+            match (&stored.import.mapping, stored.import.start) {
+                (Some(mapping), StartWhen::OnUpload) => {
+                    column_map(&plan, Some(mapping), &visible).map(|_| ())
+                }
+                (None, StartWhen::OnUpload) => column_map(&plan, None, &visible).map(|_| ()),
+                (_, StartWhen::OnRequest) => Ok(()),
+            }
+            .map(|()| (plan, format))
+        }) {
         Ok(planned) => planned,
         Err(ReadFailure(reason)) => {
             let now = crate::values::now();
@@ -221,9 +233,14 @@ pub async fn process_upload(
     let (plan, detected) = planned;
     let (offset, line) = plan_start(&plan, uploads).await?;
     let now = crate::values::now();
+    let on_upload = stored.import.start == StartWhen::OnUpload;
     let queued = StoredImport {
         import: Import {
-            status: ImportStatus::Queued,
+            status: if on_upload {
+                ImportStatus::Queued
+            } else {
+                ImportStatus::Uploaded
+            },
             started_at: Some(now),
             detected: Some(detected),
             progress: Some(super::Progress {
@@ -244,12 +261,212 @@ pub async fn process_upload(
         plan: Some(plan),
     };
     match save(table, &tenant, &stored, queued).await? {
-        Some(saved) => {
+        Some(saved) if on_upload => {
             hand_on(table, queue, &tenant, saved).await?;
             Ok(ProcessOutcome::Processed(ImportStatus::Queued))
         }
+        Some(_) => Ok(ProcessOutcome::Processed(ImportStatus::Uploaded)),
         None => Ok(ProcessOutcome::AlreadyDone),
     }
+}
+
+/// The columns of a planned file: as mapped, or as its headers suggest.
+fn column_map(
+    plan: &Plan,
+    mapping: Option<&super::Mapping>,
+    visible: &[FieldDefinition],
+) -> Result<ColumnMap, ReadFailure> {
+    match mapping {
+        None => ColumnMap::from_headers(&plan.headers, visible),
+        Some(mapping) => {
+            ColumnMap::from_mapping(&plan.headers, mapping, visible).map_err(|errors| {
+                ReadFailure(format!(
+                    "the mapping does not fit the file: {}",
+                    errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))
+            })
+        }
+    }
+}
+
+/// `POST /imports/{id}/start`: starts an `uploaded` import with a mapping (or the one its
+/// headers suggest) and a mode. A mapping that does not fit is refused (422, naming each
+/// mistake) and changes nothing; an import that is not `uploaded` is 409.
+pub async fn start_import(
+    catalog: &Catalog,
+    queue: &dyn MessageQueue,
+    caller: &Caller,
+    id: Uuid,
+    input: super::StartImport,
+) -> Result<Import, CrmError> {
+    use crate::access::{Action, Policy, Subject};
+    Policy::check(caller, Action::Write, Subject::Imports)?;
+    let table = catalog.table();
+    let tenant = caller.tenant_id.as_str();
+    loop {
+        let stored = load(table, tenant, id).await?.ok_or(CrmError::NotFound)?;
+        if stored.import.status != ImportStatus::Uploaded {
+            let detail = match stored.import.status {
+                ImportStatus::AwaitingUpload => "the file has not been uploaded yet",
+                _ => "the import has started already",
+            };
+            return Err(CrmError::Conflict {
+                detail: detail.into(),
+                errors: vec![crate::FieldError::new("status", "not_uploaded", detail)],
+            });
+        }
+        let plan = stored
+            .plan
+            .clone()
+            .ok_or_else(|| CrmError::Internal("an uploaded import without a plan".into()))?;
+        let (_, visible) = definitions(catalog, caller).await?;
+        let columns = match &input.mapping {
+            Some(mapping) => ColumnMap::from_mapping(&plan.headers, mapping, &visible)
+                .map_err(CrmError::Validation)?,
+            None => {
+                ColumnMap::from_headers(&plan.headers, &visible).map_err(|ReadFailure(r)| {
+                    CrmError::Validation(vec![crate::FieldError::new("mapping", "required", r)])
+                })?
+            }
+        };
+        let queued = StoredImport {
+            import: Import {
+                status: ImportStatus::Queued,
+                mapping: Some(columns.to_mapping()),
+                mode: input.mode.unwrap_or(stored.import.mode),
+                ..stored.import.clone()
+            },
+            ..stored.clone()
+        };
+        if let Some(saved) = save(table, tenant, &stored, queued).await? {
+            let import = saved.import.clone();
+            hand_on(table, queue, tenant, saved).await?;
+            return Ok(import);
+        }
+    }
+}
+
+/// Rows a preview shows.
+pub const PREVIEW_ROWS: usize = 20;
+
+/// `GET /imports/{id}/preview`: what was detected, the columns with their targets (as mapped,
+/// else suggested) and why, and the first rows with every cell checked as the import would.
+pub async fn preview(
+    catalog: &Catalog,
+    uploads: &dyn Uploads,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<super::Preview, CrmError> {
+    use crate::access::{Action, Policy, Subject};
+    Policy::check(caller, Action::Read, Subject::Imports)?;
+    let stored = load(catalog.table(), &caller.tenant_id, id)
+        .await?
+        .ok_or(CrmError::NotFound)?;
+    let Some((plan, checkpoint)) = stored.plan.as_ref().zip(stored.checkpoint.as_ref()) else {
+        let detail = match &stored.import.failure_reason {
+            Some(reason) => format!("the file was refused: {reason}"),
+            None => "the file has not been uploaded yet".to_string(),
+        };
+        return Err(CrmError::Conflict {
+            detail: detail.clone(),
+            errors: vec![crate::FieldError::new("status", "not_uploaded", detail)],
+        });
+    };
+    let (_, visible) = definitions(catalog, caller).await?;
+    let mut columns = ColumnMap::suggestions(&plan.headers, &visible);
+    let map = match &stored.import.mapping {
+        Some(mapping) => {
+            let mapped = mapping
+                .columns
+                .iter()
+                .map(|c| (c.column.trim(), c.target.as_str()));
+            for suggestion in &mut columns {
+                let target = mapped
+                    .clone()
+                    .find(|(column, _)| *column == suggestion.column.trim())
+                    .map(|(_, t)| t.to_string());
+                suggestion.reason = if target.is_some() {
+                    "as mapped".into()
+                } else {
+                    "not mapped: ignored".into()
+                };
+                suggestion.target = target.filter(|t| t != "ignore");
+            }
+            ColumnMap::from_mapping(&plan.headers, mapping, &visible).ok()
+        }
+        None => ColumnMap::from_headers(&plan.headers, &visible).ok(),
+    };
+    // The first rows from the start of the data (a started import's checkpoint has moved on).
+    let start = Checkpoint {
+        chunk: 0,
+        handed_on: true,
+        ..checkpoint.clone()
+    };
+    let start = match stored.import.status {
+        ImportStatus::Uploaded | ImportStatus::Queued => start,
+        _ => {
+            let (offset, line) = plan_start(plan, uploads).await?;
+            Checkpoint {
+                offset,
+                line,
+                ..start
+            }
+        }
+    };
+    let mut reader = SourceReader::new(uploads, plan, &start, SAMPLE_BYTES);
+    let mut rows = Vec::new();
+    while rows.len() < PREVIEW_ROWS {
+        let Some(record) = reader
+            .next()
+            .await
+            .map_err(|ReadFailure(r)| CrmError::Internal(r))?
+        else {
+            break;
+        };
+        if record.cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let errors: Vec<RowError> = match map
+            .as_ref()
+            .and_then(|m| m.row(record.line, &record.cells).map(|r| (m, r)))
+        {
+            Some((m, row)) => {
+                let mut problems = row.problems.clone();
+                if let Err(found) = crate::contacts::ContactFields::validate(row.contact.clone()) {
+                    problems.extend(found);
+                }
+                problems.into_iter().map(|e| m.row_error(&row, e)).collect()
+            }
+            None => Vec::new(),
+        };
+        let cells = plan
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, header)| super::PreviewCell {
+                column: header.clone(),
+                value: record.cells.get(i).cloned().unwrap_or_default(),
+                error: errors
+                    .iter()
+                    .find(|e| e.column.as_deref() == Some(header.trim()))
+                    .cloned(),
+            })
+            .collect();
+        rows.push(super::PreviewRow {
+            row: record.line,
+            cells,
+        });
+    }
+    Ok(super::Preview {
+        detected: stored.import.detected.clone(),
+        header_row: start.line.saturating_sub(1).max(1),
+        columns,
+        rows,
+    })
 }
 
 /// The byte offset and line of the first data record (after the header row).
@@ -288,7 +505,6 @@ async fn plan(
     tenant: &str,
     import: &Import,
     object_key: &str,
-    visible: &[FieldDefinition],
 ) -> Result<Result<(Plan, FileFormat), ReadFailure>, CrmError> {
     let size = match uploads.size(object_key).await {
         Ok(size) => size,
@@ -325,9 +541,6 @@ async fn plan(
                     Some(h) => h,
                     None => return Ok(Err(ReadFailure("the file is empty".into()))),
                 };
-                if let Err(failure) = ColumnMap::from_headers(&headers, visible) {
-                    return Ok(Err(failure));
-                }
                 let format = FileFormat {
                     format: "csv".into(),
                     encoding: Some(encoding_name(encoding).into()),
@@ -363,9 +576,6 @@ async fn plan(
         Err(failure) => return Ok(Err(failure)),
     };
     drop(bytes);
-    if let Err(failure) = ColumnMap::from_headers(&table.headers, visible) {
-        return Ok(Err(failure));
-    }
     // The rows as UTF-8 CSV, each with its line in the uploaded file first.
     let mut writer = csv::WriterBuilder::new()
         .flexible(true)
@@ -513,15 +723,15 @@ async fn hand_on(
 }
 
 /// One record of the source: its line in the file, its cells, and where the next one starts.
-struct SourceRecord {
-    line: u64,
-    cells: Vec<String>,
-    end: u64,
-    next_line: u64,
+pub struct SourceRecord {
+    pub line: u64,
+    pub cells: Vec<String>,
+    pub end: u64,
+    pub next_line: u64,
 }
 
 /// Reads the source's records from a byte offset, a window at a time.
-struct SourceReader<'a> {
+pub struct SourceReader<'a> {
     uploads: &'a dyn Uploads,
     plan: &'a Plan,
     encoding: &'static encoding_rs::Encoding,
@@ -533,7 +743,12 @@ struct SourceReader<'a> {
 }
 
 impl<'a> SourceReader<'a> {
-    fn new(uploads: &'a dyn Uploads, plan: &'a Plan, checkpoint: &Checkpoint, window: u64) -> Self {
+    pub fn new(
+        uploads: &'a dyn Uploads,
+        plan: &'a Plan,
+        checkpoint: &Checkpoint,
+        window: u64,
+    ) -> Self {
         Self {
             uploads,
             plan,
@@ -546,7 +761,7 @@ impl<'a> SourceReader<'a> {
     }
 
     /// The next record, or `None` at the end of the file.
-    async fn next(&mut self) -> Result<Option<SourceRecord>, ReadFailure> {
+    pub async fn next(&mut self) -> Result<Option<SourceRecord>, ReadFailure> {
         if self.buffered.is_empty() {
             self.fill().await?;
         }
@@ -677,7 +892,7 @@ pub async fn run_chunk(
     }
     let importer = importer(catalog, tenant, &stored.import).await?;
     let (defs, visible) = definitions(catalog, &importer).await?;
-    let columns = match ColumnMap::from_headers(&plan.headers, &visible) {
+    let columns = match column_map(&plan, stored.import.mapping.as_ref(), &visible) {
         Ok(columns) => columns,
         Err(ReadFailure(reason)) => return fail(table, tenant, &stored, reason).await,
     };
