@@ -217,10 +217,7 @@ impl Target {
                 .find(|d| !d.archived && d.key == key)
                 .map(|d| Self::Custom(d.key.clone()));
         }
-        STANDARD_TARGETS
-            .iter()
-            .cloned()
-            .find(|t| t.name() == name)
+        STANDARD_TARGETS.iter().find(|t| t.name() == name).cloned()
     }
 
     /// Whether several columns may feed it (the lists and the address parts may not repeat).
