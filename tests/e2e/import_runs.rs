@@ -597,3 +597,114 @@ async fn s5_2_preview_then_start_with_an_explicit_mapping() {
     assert!(after["columns"][5].get("target").is_none());
     assert_eq!(after["rows"][0]["row"], 2);
 }
+
+/// Mapping templates are saved per tenant with unique names, checked like a mapping, changed
+/// with If-Match and deleted; an import named with one starts on upload with its mapping and
+/// mode (S5.2).
+#[tokio::test]
+async fn s5_2_import_templates_are_saved_and_named_at_create() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let mapping = json!({"columns": [
+        {"column": "Mail", "target": "email"},
+        {"column": "Wer", "target": "name"},
+        {"column": "Rolle", "target": "job_title"}
+    ]});
+    let created = stack
+        .call(
+            "POST",
+            "/import-templates",
+            &admin,
+            Some(json!({"name": "Messe-Liste", "mapping": mapping, "mode": "upsert"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let tid = created.body["id"].as_str().unwrap().to_string();
+    let again = stack
+        .call(
+            "POST",
+            "/import-templates",
+            &admin,
+            Some(json!({"name": "messe-liste", "mapping": mapping})),
+        )
+        .await;
+    assert_eq!(again.status, 409, "names are unique, case aside");
+    let bad = stack
+        .call(
+            "POST",
+            "/import-templates",
+            &admin,
+            Some(json!({"name": "x", "mapping": {"columns": [{"column": "a", "target": "nope"}]}})),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["errors"][0]["field"], "mapping.columns[0].target");
+    let viewer = stack.token("acme", "vera", "viewer");
+    assert_eq!(
+        stack
+            .call(
+                "POST",
+                "/import-templates",
+                &viewer,
+                Some(json!({"name": "v", "mapping": mapping}))
+            )
+            .await
+            .status,
+        403
+    );
+    let other = stack.token("other", "olga", "admin");
+    let path = format!("/import-templates/{tid}");
+    assert_eq!(stack.get(&path, &other).await.status, 404);
+    let stale = stack
+        .request("PATCH", &path, Some(&admin))
+        .header("if-match", "\"7\"")
+        .json(&json!({"name": "Messe 2026"}));
+    assert_eq!(stack.send(stale).await.status, 412);
+    let renamed = stack
+        .call("PATCH", &path, &admin, Some(json!({"name": "Messe 2026"})))
+        .await;
+    assert_eq!((renamed.status, &renamed.body["version"]), (200, &json!(2)));
+    let list = stack.get("/import-templates", &admin).await.body;
+    assert_eq!(list["items"][0]["name"], "Messe 2026");
+
+    // Named at create: starts on upload with its mapping and mode.
+    stack
+        .create_contact(
+            &admin,
+            json!({"email": "eva@example.com", "first_name": "Eva"}),
+        )
+        .await;
+    let (id, url) = stack
+        .start_import_with(
+            &admin,
+            json!({"file_name": "messe.csv", "template": "messe 2026"}),
+        )
+        .await;
+    stack
+        .upload_csv(&url, "Wer,Mail,Rolle,Notiz\nEva Ernst,eva@example.com,CEO,x\nFritz Faber,fritz@example.com,CTO,y\n")
+        .await;
+    stack.deliver_upload_twice().await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(
+        (&import["status"], &import["mode"], &import["template_id"]),
+        (&json!("completed"), &json!("upsert"), &json!(tid)),
+        "{import}"
+    );
+    assert_eq!(
+        (import["created"].as_u64(), import["updated"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    assert_eq!(stack.call("DELETE", &path, &admin, None).await.status, 204);
+    assert_eq!(stack.get(&path, &admin).await.status, 404);
+    let gone = stack
+        .call(
+            "POST",
+            "/imports",
+            &admin,
+            Some(json!({"file_name": "m.csv", "template": "Messe 2026"})),
+        )
+        .await;
+    assert_eq!(gone.status, 422);
+    assert_eq!(gone.body["errors"][0]["field"], "template");
+}

@@ -1,6 +1,9 @@
 //! `imports-api`: start an import (presigned upload) and read its progress (S5).
 
 use api_kit::{Problem, idempotent, json_body, json_response, path_id};
+use crm_shared::imports::templates::{
+    ImportTemplate, ImportTemplatePatch, ImportTemplates, NewImportTemplate,
+};
 use crm_shared::imports::{self, Import, ImportCreated, NewImport};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
@@ -43,6 +46,11 @@ impl api_kit::Routes for ImportsApi {
             "GET /imports/{id}/errors" => import_errors(self, caller, req).await,
             "GET /imports/{id}/preview" => preview_import(self, caller, req).await,
             "POST /imports/{id}/start" => start_import(self, caller, req).await,
+            "POST /import-templates" => create_template(self, caller, req).await,
+            "GET /import-templates" => list_templates(self, caller).await,
+            "GET /import-templates/{id}" => get_template(self, caller, req).await,
+            "PATCH /import-templates/{id}" => patch_template(self, caller, req).await,
+            "DELETE /import-templates/{id}" => delete_template(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -66,7 +74,7 @@ async fn create_import(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let input: NewImport = json_body(req)?;
-    let created = imports::start(&api.table, &api.uploads, caller, input).await?;
+    let created = imports::start(&api.catalog, &api.uploads, caller, input).await?;
     let etag = format!("\"{}\"", created.import.version);
     Ok(json_response(StatusCode::CREATED, &created, Some(etag)))
 }
@@ -179,8 +187,97 @@ async fn start_import(
     Ok(json_response(StatusCode::OK, &import, Some(etag)))
 }
 
+fn template_response(status: StatusCode, t: &ImportTemplate) -> Response<Body> {
+    json_response(status, t, Some(format!("\"{}\"", t.version)))
+}
+
+/// Save a mapping and a mode as a named import template (S5.2); name it at `POST /imports` or
+/// `POST /imports/{id}/start` as `template`. Names are unique per tenant.
+#[utoipa::path(post, path = "/import-templates", tag = "imports", request_body = NewImportTemplate,
+    responses((status = 201, description = "The template", body = ImportTemplate),
+              (status = 409, description = "Another template has this name", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field or a mapping target breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn create_template(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: NewImportTemplate = json_body(req)?;
+    let t = ImportTemplates::new(&api.catalog)
+        .create(caller, input)
+        .await?;
+    Ok(template_response(StatusCode::CREATED, &t))
+}
+
+/// The tenant's import templates, by name.
+#[utoipa::path(get, path = "/import-templates", tag = "imports",
+    responses((status = 200, description = "The templates", body = Vec<ImportTemplate>)))]
+async fn list_templates(api: &ImportsApi, caller: &Caller) -> Result<Response<Body>, CrmError> {
+    let all = ImportTemplates::new(&api.catalog).list(caller).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "items": all }),
+        None,
+    ))
+}
+
+/// One import template.
+#[utoipa::path(get, path = "/import-templates/{id}", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The template", body = ImportTemplate),
+              (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json")))]
+async fn get_template(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let t = ImportTemplates::new(&api.catalog)
+        .get(caller, path_id(req, "id")?)
+        .await?;
+    Ok(template_response(StatusCode::OK, &t))
+}
+
+/// Change an import template's name, mapping or mode (merge patch; `If-Match` optional).
+#[utoipa::path(patch, path = "/import-templates/{id}", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    request_body = ImportTemplatePatch,
+    responses((status = 200, description = "The template", body = ImportTemplate),
+              (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Another template has this name", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Changed since the version in If-Match", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A field or a mapping target breaks a rule", body = Problem, content_type = "application/problem+json")))]
+async fn patch_template(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let patch: ImportTemplatePatch = json_body(req)?;
+    let t = ImportTemplates::new(&api.catalog)
+        .patch(caller, path_id(req, "id")?, patch, api_kit::if_match(req)?)
+        .await?;
+    Ok(template_response(StatusCode::OK, &t))
+}
+
+/// Delete an import template (imports started with it keep their mapping).
+#[utoipa::path(delete, path = "/import-templates/{id}", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Deleted"),
+              (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json")))]
+async fn delete_template(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    ImportTemplates::new(&api.catalog)
+        .delete(caller, path_id(req, "id")?)
+        .await?;
+    Ok(api_kit::no_content())
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
+    create_template,
+    list_templates,
+    get_template,
+    patch_template,
+    delete_template,
     create_import,
     get_import,
     list_imports,

@@ -8,6 +8,7 @@ pub mod processing;
 mod rows;
 pub mod sheet;
 pub mod table;
+pub mod templates;
 pub mod text;
 mod uploads;
 
@@ -138,6 +139,9 @@ pub struct Import {
     /// The columns' targets: as given, or (once started without one) as the headers suggested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<Mapping>,
+    /// The import template it was started with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<Uuid>,
     #[serde(default)]
     pub start: StartWhen,
     pub created_at: DateTime<Utc>,
@@ -207,10 +211,14 @@ pub struct NewImport {
     pub sheet: Option<String>,
     /// What rows whose email belongs to a contact do; `create` when not given.
     #[serde(default)]
-    pub mode: ImportMode,
+    pub mode: Option<ImportMode>,
     /// The columns' targets; with one, the import starts when its file lands.
     #[serde(default)]
     pub mapping: Option<Mapping>,
+    /// An import template (its id or name) whose mapping and mode to use; with one, the
+    /// import starts when its file lands.
+    #[serde(default)]
+    pub template: Option<String>,
     /// `on_upload` starts it when its file lands with the targets its headers suggest;
     /// without (and without a mapping) it waits as `uploaded` for `POST /imports/{id}/start`.
     #[serde(default)]
@@ -227,6 +235,9 @@ pub struct StartImport {
     /// Overrides the mode given at creation.
     #[serde(default)]
     pub mode: Option<ImportMode>,
+    /// An import template (id or name) whose mapping and mode to use.
+    #[serde(default)]
+    pub template: Option<String>,
 }
 
 /// What `GET /imports/{id}/preview` shows: what was detected, each column with its target
@@ -373,12 +384,23 @@ fn member() -> Role {
 
 /// `POST /imports`: records the import and returns a presigned PUT for its file.
 pub async fn start(
-    table: &Table,
+    catalog: &crate::catalog::Catalog,
     uploads: &dyn Uploads,
     caller: &Caller,
-    input: NewImport,
+    mut input: NewImport,
 ) -> Result<ImportCreated, CrmError> {
     Policy::check(caller, Action::Write, Subject::Imports)?;
+    let table = catalog.table();
+    // A template gives the mapping and the mode (an explicit mapping or mode wins).
+    let mut template_id = None;
+    if let Some(name) = input.template.as_deref() {
+        let template = templates::ImportTemplates::new(catalog)
+            .find(caller, name)
+            .await?;
+        template_id = Some(template.id);
+        input.mapping = input.mapping.or(Some(template.mapping));
+        input.mode = input.mode.or(Some(template.mode));
+    }
     let mut e = crate::errors::FieldErrors::new();
     let file_name = e.required_text("file_name", &input.file_name, 255);
     let sheet = input
@@ -404,7 +426,8 @@ pub async fn start(
         file_name,
         sheet,
         status: ImportStatus::AwaitingUpload,
-        mode: input.mode,
+        mode: input.mode.unwrap_or_default(),
+        template_id,
         start: match (&input.mapping, input.start) {
             (_, Some(when)) => when,
             (Some(_), None) => StartWhen::OnUpload,

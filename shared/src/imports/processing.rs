@@ -148,7 +148,7 @@ async fn importer(catalog: &Catalog, tenant: &str, import: &Import) -> Result<Ca
 }
 
 /// The custom fields of contacts, and those the importer may see (which columns can map to).
-async fn definitions(
+pub(super) async fn definitions(
     catalog: &Catalog,
     importer: &Caller,
 ) -> Result<(Vec<FieldDefinition>, Vec<FieldDefinition>), CrmError> {
@@ -307,6 +307,16 @@ pub async fn start_import(
     Policy::check(caller, Action::Write, Subject::Imports)?;
     let table = catalog.table();
     let tenant = caller.tenant_id.as_str();
+    let mut input = input;
+    let mut template_id = None;
+    if let Some(name) = input.template.as_deref() {
+        let template = super::templates::ImportTemplates::new(catalog)
+            .find(caller, name)
+            .await?;
+        template_id = Some(template.id);
+        input.mapping = input.mapping.or(Some(template.mapping));
+        input.mode = input.mode.or(Some(template.mode));
+    }
     loop {
         let stored = load(table, tenant, id).await?.ok_or(CrmError::NotFound)?;
         if stored.import.status != ImportStatus::Uploaded {
@@ -338,6 +348,7 @@ pub async fn start_import(
                 status: ImportStatus::Queued,
                 mapping: Some(columns.to_mapping()),
                 mode: input.mode.unwrap_or(stored.import.mode),
+                template_id: template_id.or(stored.import.template_id),
                 ..stored.import.clone()
             },
             ..stored.clone()
