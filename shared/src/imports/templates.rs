@@ -187,7 +187,7 @@ impl<'a> ImportTemplates<'a> {
             .into_iter()
             .map(from_item::<ImportTemplate>)
             .collect::<Result<Vec<_>, _>>()?;
-        templates.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        templates.sort_by_key(|t| t.name.to_lowercase());
         Ok(templates)
     }
 
