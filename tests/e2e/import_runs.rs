@@ -708,3 +708,149 @@ async fn s5_2_import_templates_are_saved_and_named_at_create() {
     assert_eq!(gone.status, 422);
     assert_eq!(gone.body["errors"][0]["field"], "template");
 }
+
+/// Undo after a later manual change (S5.5): of the contacts the import created, the untouched
+/// ones go to the trash and the one changed since stays and is reported; of those it updated,
+/// the untouched one gets its values from before back (blank cells had kept the rest) and the
+/// one changed since stays and is reported. Every undo page is delivered twice; asking again
+/// answers the same undo.
+#[tokio::test]
+async fn s5_5_undo_after_a_later_manual_change() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let ann = stack
+        .create_contact(
+            &admin,
+            json!({"email": "ann@example.com", "job_title": "CEO", "company": "Old"}),
+        )
+        .await;
+    let bob = stack
+        .create_contact(
+            &admin,
+            json!({"email": "bob@example.com", "job_title": "CTO"}),
+        )
+        .await;
+    let (id, url) = stack
+        .start_import_with(
+            &admin,
+            json!({"file_name": "u.csv", "mode": "upsert", "start": "on_upload"}),
+        )
+        .await;
+    let undo_path = format!("/imports/{id}/undo");
+    assert_eq!(
+        stack.call("POST", &undo_path, &admin, None).await.status,
+        409,
+        "not ended"
+    );
+    let csv = "Email,Job title,Company\nann@example.com,Chair,\nbob@example.com,CIO,New Co\ncid@example.com,Dev,\ndan@example.com,Ops,\n";
+    stack.upload_csv(&url, csv).await;
+    stack.deliver_upload_twice().await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(
+        (import["created"].as_u64(), import["updated"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    // Later, by hand: Bob and Dan change.
+    let contacts = stack.list_all("/contacts?limit=200", &admin).await;
+    let id_of = |email: &str| {
+        contacts.iter().find(|c| c["email"] == email).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (cid, dan) = (id_of("cid@example.com"), id_of("dan@example.com"));
+    for c in [&bob, &dan] {
+        let r = stack
+            .call(
+                "PATCH",
+                &format!("/contacts/{c}"),
+                &admin,
+                Some(json!({"website": "https://example.com"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+
+    let viewer = stack.token("acme", "vera", "viewer");
+    assert_eq!(
+        stack.call("POST", &undo_path, &viewer, None).await.status,
+        403
+    );
+    let asked = stack.call("POST", &undo_path, &admin, None).await;
+    assert_eq!(
+        (asked.status, &asked.body["status"]),
+        (202, &json!("undoing")),
+        "{:?}",
+        asked.body
+    );
+    let again = stack.call("POST", &undo_path, &admin, None).await;
+    assert_eq!(again.status, 202);
+    stack
+        .run_import_chunks_twice(&stack.runtime.functions.import_processor)
+        .await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(import["status"], "undone", "{import}");
+    let undo = &import["undo"];
+    assert_eq!(
+        (
+            undo["trashed"].as_u64(),
+            undo["restored"].as_u64(),
+            undo["left"].as_u64()
+        ),
+        (Some(1), Some(1), Some(2)),
+        "{undo}"
+    );
+    let left: Vec<(u64, &str)> = undo["left_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["row"].as_u64().unwrap(),
+                l["contact_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(left, vec![(3, bob.as_str()), (5, dan.as_str())]);
+    assert!(
+        undo["left_rows"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed since")
+    );
+
+    let a = stack.get(&format!("/contacts/{ann}"), &admin).await.body;
+    assert_eq!(
+        (&a["job_title"], &a["company"]),
+        (&json!("CEO"), &json!("Old")),
+        "{a}"
+    );
+    let history = stack
+        .get(&format!("/contacts/{ann}/history"), &admin)
+        .await
+        .body;
+    assert_eq!(
+        history["items"].as_array().unwrap().len(),
+        3,
+        "created, imported, undone"
+    );
+    let b = stack.get(&format!("/contacts/{bob}"), &admin).await.body;
+    assert_eq!(
+        (&b["job_title"], &b["website"]),
+        (&json!("CIO"), &json!("https://example.com"))
+    );
+    assert_eq!(
+        stack.get(&format!("/contacts/{cid}"), &admin).await.status,
+        404,
+        "in the trash"
+    );
+    let restored = stack
+        .call("POST", &format!("/contacts/{cid}/restore"), &admin, None)
+        .await;
+    assert_eq!(restored.status, 200, "restorable from the trash");
+    assert_eq!(
+        stack.get(&format!("/contacts/{dan}"), &admin).await.status,
+        200
+    );
+}

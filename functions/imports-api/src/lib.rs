@@ -46,6 +46,7 @@ impl api_kit::Routes for ImportsApi {
             "GET /imports/{id}/errors" => import_errors(self, caller, req).await,
             "GET /imports/{id}/preview" => preview_import(self, caller, req).await,
             "POST /imports/{id}/start" => start_import(self, caller, req).await,
+            "POST /imports/{id}/undo" => undo_import(self, caller, req).await,
             "POST /import-templates" => create_template(self, caller, req).await,
             "GET /import-templates" => list_templates(self, caller).await,
             "GET /import-templates/{id}" => get_template(self, caller, req).await,
@@ -187,6 +188,29 @@ async fn start_import(
     Ok(json_response(StatusCode::OK, &import, Some(etag)))
 }
 
+/// Undo a completed or cancelled import (S5.5): the contacts it created go to the trash, the
+/// ones it updated get their values from before it back; a contact changed since is left as
+/// it is and reported (`undo.left_rows`). Runs in the background: follow `GET /imports/{id}`
+/// until `undone`. Asking again answers the same undo.
+#[utoipa::path(post, path = "/imports/{id}/undo", tag = "imports", params(("id" = uuid::Uuid, Path)),
+    responses((status = 202, description = "The import, undoing", body = Import),
+              (status = 404, description = "No such import visible to the caller", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The import is still running, or was refused", body = Problem, content_type = "application/problem+json")))]
+async fn undo_import(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let queue = api
+        .queue
+        .as_ref()
+        .ok_or_else(|| CrmError::Internal("missing configuration IMPORT_QUEUE_URL".into()))?;
+    let import =
+        imports::undo::request_undo(&api.catalog, queue, caller, path_id(req, "id")?).await?;
+    let etag = format!("\"{}\"", import.version);
+    Ok(json_response(StatusCode::ACCEPTED, &import, Some(etag)))
+}
+
 fn template_response(status: StatusCode, t: &ImportTemplate) -> Response<Body> {
     json_response(status, t, Some(format!("\"{}\"", t.version)))
 }
@@ -284,6 +308,7 @@ async fn delete_template(
     cancel_import,
     import_errors,
     preview_import,
-    start_import
+    start_import,
+    undo_import
 ))]
 pub struct ImportsDoc;

@@ -10,6 +10,7 @@ pub mod sheet;
 pub mod table;
 pub mod templates;
 pub mod text;
+pub mod undo;
 mod uploads;
 
 pub use csv_rows::{
@@ -56,6 +57,10 @@ pub enum ImportStatus {
     Failed,
     /// Stopped between two chunks (`POST /imports/{id}/cancel`).
     Cancelled,
+    /// Its contacts are being put back (`POST /imports/{id}/undo`).
+    Undoing,
+    /// Put back: see `undo`.
+    Undone,
 }
 
 /// What a row whose email belongs to a contact does (S5.3). Emails are unique per tenant, so
@@ -169,6 +174,12 @@ pub struct Import {
     pub failed: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// What the undo did, once asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<undo::UndoReport>,
+    /// Who asked for the undo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undone_by: Option<String>,
     /// The file of reported rows, once the import has ended (`GET /imports/{id}/errors`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors_file: Option<ErrorsFile>,
@@ -338,6 +349,8 @@ pub struct StoredImport {
     pub plan: Option<processing::Plan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<processing::Checkpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_checkpoint: Option<undo::UndoCheckpoint>,
 }
 
 fn import_item(tenant: &str, stored: &StoredImport) -> Result<Item, CrmError> {
@@ -447,6 +460,8 @@ pub async fn start(
         skipped: 0,
         failed: 0,
         progress: None,
+        undo: None,
+        undone_by: None,
         errors_file: None,
         errors: vec![],
         errors_truncated: false,
@@ -458,6 +473,7 @@ pub async fn start(
         import: import.clone(),
         plan: None,
         checkpoint: None,
+        undo_checkpoint: None,
     };
     table
         .put_if(
@@ -545,7 +561,10 @@ pub async fn cancel(table: &Table, caller: &Caller, id: Uuid) -> Result<Import, 
             .ok_or(CrmError::NotFound)?;
         match current.import.status {
             ImportStatus::Cancelled => return Ok(current.import),
-            ImportStatus::Completed | ImportStatus::Failed => {
+            ImportStatus::Completed
+            | ImportStatus::Failed
+            | ImportStatus::Undoing
+            | ImportStatus::Undone => {
                 let detail = "the import has finished; there is nothing to cancel";
                 return Err(CrmError::Conflict {
                     detail: detail.into(),

@@ -100,6 +100,9 @@ pub struct ChunkMessage {
     pub tenant_id: String,
     pub import_id: Uuid,
     pub chunk: u32,
+    /// A page of the undo rather than a chunk of the file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub undo: bool,
 }
 
 /// What the S3 event did with an upload.
@@ -136,7 +139,11 @@ struct Tally {
 
 /// The importer as they are now: their role and teams decide which custom fields they may
 /// fill (a changed role or a deactivation since the start applies).
-async fn importer(catalog: &Catalog, tenant: &str, import: &Import) -> Result<Caller, CrmError> {
+pub(super) async fn importer(
+    catalog: &Catalog,
+    tenant: &str,
+    import: &Import,
+) -> Result<Caller, CrmError> {
     catalog
         .ctx
         .directory
@@ -259,6 +266,7 @@ pub async fn process_upload(
             at: now,
         }),
         plan: Some(plan),
+        undo_checkpoint: None,
     };
     match save(table, &tenant, &stored, queued).await? {
         Some(saved) if on_upload => {
@@ -719,6 +727,7 @@ async fn hand_on(
             tenant_id: tenant.to_string(),
             import_id: stored.import.id,
             chunk: checkpoint.chunk,
+            undo: false,
         },
     )
     .await?;
@@ -865,6 +874,9 @@ pub async fn run_chunk(
     settings: &ChunkSettings,
     message: &ChunkMessage,
 ) -> Result<ChunkOutcome, CrmError> {
+    if message.undo {
+        return super::undo::run_undo(catalog, queue, message).await;
+    }
     let started = Instant::now();
     let table = catalog.table();
     let tenant = message.tenant_id.as_str();
@@ -950,10 +962,19 @@ pub async fn run_chunk(
             let errors = match result {
                 RowResult::Created => {
                     tally.created += 1;
+                    let id = writer.contact_id(row.line);
+                    failed_items.push(done_item(tenant, stored.import.id, row.line, id, None)?);
                     continue;
                 }
-                RowResult::Updated => {
+                RowResult::Updated { id, version } => {
                     tally.updated += 1;
+                    failed_items.push(done_item(
+                        tenant,
+                        stored.import.id,
+                        row.line,
+                        id,
+                        Some(version),
+                    )?);
                     continue;
                 }
                 RowResult::Skipped(reason) => {
@@ -976,7 +997,8 @@ pub async fn run_chunk(
                 tally.errors.extend(errors);
             }
         }
-        // Rows that are reported are kept with their cells (the errors file).
+        // Reported rows are kept with their cells (the errors file), the others with their
+        // contact (the undo).
         table.put_many(std::mem::take(&mut failed_items)).await?;
         if let Some((end, next_line)) = end {
             (offset, line) = (end, next_line);
@@ -1012,6 +1034,37 @@ pub async fn run_chunk(
     )
     .await?;
     Ok(status.map_or(ChunkOutcome::Stale, ChunkOutcome::Advanced))
+}
+
+/// What a row did to a contact, for the undo: created it, or updated it to `version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoneRow {
+    pub row: u64,
+    pub contact_id: Uuid,
+    /// Updated: the contact's version after the update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+pub const DONE_PREFIX: &str = "DONE#";
+
+fn done_item(
+    tenant: &str,
+    import: Uuid,
+    line: u64,
+    contact_id: Uuid,
+    version: Option<u64>,
+) -> Result<Item, CrmError> {
+    let mut keys = key(import_pk(tenant, import), format!("{DONE_PREFIX}{line:08}"));
+    keys.insert("entity".into(), s("import_done_row"));
+    to_item(
+        &DoneRow {
+            row: line,
+            contact_id,
+            version,
+        },
+        keys,
+    )
 }
 
 /// A reported row, kept with its cells as they were in the file.
@@ -1104,7 +1157,7 @@ async fn advance(
         let advanced = StoredImport {
             import,
             checkpoint: Some(next.clone()),
-            plan: fresh.plan.clone(),
+            ..fresh.clone()
         };
         let Some(saved) = save(table, tenant, &fresh, advanced).await? else {
             continue; // changed meanwhile (its first message noted, a cancel): again

@@ -32,7 +32,11 @@ const UPDATE_TRIES: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowResult {
     Created,
-    Updated,
+    /// The contact and its version after the update (an unchanged contact keeps its version).
+    Updated {
+        id: Uuid,
+        version: u64,
+    },
     /// Left alone by the mode (reported, not an error of the row).
     Skipped(RowError),
     Failed(Vec<RowError>),
@@ -231,12 +235,18 @@ impl RowWriter<'_> {
         for _ in 0..UPDATE_TRIES {
             let patch = ContactPatch::filling(row.contact.clone());
             let custom = (!row.custom.is_empty()).then_some(&row.custom);
+            let source = format!("import:{}", self.import);
             match self
                 .contacts
-                .patch(self.importer, id, patch, custom, None)
+                .patch_from(self.importer, id, patch, custom, None, &source)
                 .await
             {
-                Ok(_) => return Ok(RowResult::Updated),
+                Ok(contact) => {
+                    return Ok(RowResult::Updated {
+                        id,
+                        version: contact.version,
+                    });
+                }
                 Err(CrmError::PreconditionFailed) => continue,
                 Err(CrmError::NotFound) => {
                     return Ok(RowResult::Failed(vec![self.reported(

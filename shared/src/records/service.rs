@@ -260,6 +260,44 @@ impl<K: Kind> Records<K> {
         if_match: Option<u64>,
         also: Vec<WriteOp>,
     ) -> Result<K::Record, CrmError> {
+        self.patch_inner(caller, id, patch, custom, if_match, also, None)
+            .await
+    }
+
+    /// [`Self::patch`] by something other than the API (an import, its undo): the audit entry
+    /// names `source`, so the change can be found and undone.
+    pub async fn patch_from(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        patch: K::Patch,
+        custom: Option<&Map<String, Value>>,
+        if_match: Option<u64>,
+        source: &str,
+    ) -> Result<K::Record, CrmError> {
+        self.patch_inner(
+            caller,
+            id,
+            patch,
+            custom,
+            if_match,
+            Vec::new(),
+            Some(source),
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn patch_inner(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        patch: K::Patch,
+        custom: Option<&Map<String, Value>>,
+        if_match: Option<u64>,
+        also: Vec<WriteOp>,
+        source: Option<&str>,
+    ) -> Result<K::Record, CrmError> {
         let current = self.get_for_write(caller, id).await?;
         Self::check_version(&current, if_match)?;
         let patched = K::patch(&current, patch).map_err(|e| match e {
@@ -293,12 +331,15 @@ impl<K: Kind> Records<K> {
         self.check_assignment(caller, Some(&current), &next).await?;
         K::check_write(self, caller, Some(&current), &mut next).await?;
         let next = next_version(&next, &caller.user_id);
-        let audit = Self::audit(
+        let mut audit = Self::audit(
             AuditAction::Updated,
             Some(&current),
             Some(&next),
             &caller.user_id,
         )?;
+        if let Some(source) = source {
+            audit = audit.with_source(source);
+        }
         self.replace(&caller.tenant_id, &current, &next, &audit, also)
             .await?;
         Ok(next)
