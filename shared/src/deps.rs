@@ -82,6 +82,14 @@ impl Deps {
         crate::jobs::Jobs::new(self.table(), queue)
     }
 
+    /// Where export files go: the imports bucket's `exports/` prefix.
+    pub fn export_files(&self) -> crate::exports::S3ExportFiles {
+        crate::exports::S3ExportFiles {
+            client: self.aws.s3.clone(),
+            bucket: self.config.imports_bucket.clone(),
+        }
+    }
+
     /// The queue an import's chunks run from (functions configured with `IMPORT_QUEUE_URL`).
     pub fn import_queue(&self) -> Option<crate::store::queue::SqsQueue> {
         self.config

@@ -149,6 +149,26 @@ impl Directory {
             .transpose()
     }
 
+    /// Every user and every team of a tenant (a tenant has at most a few thousand): imports
+    /// resolve owner emails and team names with them.
+    pub async fn everyone(&self, tenant: &str) -> Result<(Vec<User>, Vec<Team>), CrmError> {
+        let users = self
+            .table
+            .query_all(crate::store::Query::partition(users_pk(tenant)).prefix("USER#"))
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        let teams = self
+            .table
+            .query_all(crate::store::Query::partition(teams_pk(tenant)).prefix("TEAM#"))
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((users, teams))
+    }
+
     pub async fn team(&self, tenant: &str, id: Uuid) -> Result<Option<Team>, CrmError> {
         self.table
             .get(teams_pk(tenant), team_sk(id))

@@ -41,6 +41,30 @@ pub enum JobWork {
         stage_id: Uuid,
         move_to: Uuid,
     },
+    /// Writes the requester's visible records to a file (S5.4, `crate::exports`).
+    Export {
+        entity: ExportEntity,
+        columns: Vec<String>,
+        filters: std::collections::BTreeMap<String, String>,
+        format: ExportFormat,
+    },
+}
+
+/// What an export holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportEntity {
+    Contacts,
+    Clients,
+}
+
+/// The file an export writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    #[default]
+    Csv,
+    Xlsx,
 }
 
 /// Who asked: the job acts with their rights (re-checked on every message).
@@ -207,15 +231,20 @@ impl Jobs {
         }
     }
 
-    /// Marks the job finished (`Completed`, or `Failed` with a reason).
+    /// Marks the job finished (`Completed`, or `Failed` with a reason), with its count of
+    /// records done when it did not count them one by one.
     pub async fn finish(
         &self,
         tenant: &str,
         id: Uuid,
         status: JobStatus,
         failure_reason: Option<String>,
+        done: Option<u64>,
     ) -> Result<(), CrmError> {
         let mut set = Item::new();
+        if let Some(done) = done {
+            set.insert("done".into(), crate::store::n(done));
+        }
         let status = match status {
             JobStatus::Queued => "queued",
             JobStatus::Completed => "completed",

@@ -12,6 +12,7 @@ pub mod deals;
 pub mod deps;
 pub mod directory;
 pub mod errors;
+pub mod exports;
 pub mod idempotency;
 pub mod imports;
 pub mod jobs;

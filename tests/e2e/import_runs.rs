@@ -854,3 +854,50 @@ async fn s5_5_undo_after_a_later_manual_change() {
         200
     );
 }
+
+/// Owner columns take a user's email (HubSpot's "Contact owner" header), team columns a
+/// team's name; an unknown one fails its row naming the column (S5.2).
+#[tokio::test]
+async fn s5_2_owner_by_email_and_team_by_name() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let team = stack.create_team(&admin, "Vertrieb Nord").await;
+    stack
+        .put_user(
+            &admin,
+            "bob",
+            json!({"role": "member", "email": "Bob@Example.com", "teams": [team]}),
+        )
+        .await;
+    let (id, url) = stack.start_import(&admin, "owners.csv").await;
+    let csv = "Email,Contact owner,Team\nx@example.com,bob@example.com,vertrieb nord\ny@example.com,nobody@example.com,Vertrieb Nord\nz@example.com,bob@example.com,Süd\n";
+    stack.upload_csv(&url, csv).await;
+    stack.deliver_upload_twice().await;
+    let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
+    assert_eq!(
+        (import["created"].as_u64(), import["failed"].as_u64()),
+        (Some(1), Some(2)),
+        "{import}"
+    );
+    let errors: Vec<(&str, &str)> = import["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["column"].as_str().unwrap(), e["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![("Contact owner", "exists"), ("Team", "exists")]
+    );
+    let x = stack
+        .list_all("/contacts?limit=200", &admin)
+        .await
+        .into_iter()
+        .find(|c| c["email"] == "x@example.com")
+        .unwrap();
+    let x = stack
+        .get(&format!("/contacts/{}", x["id"].as_str().unwrap()), &admin)
+        .await
+        .body;
+    assert_eq!((&x["owner"], &x["team"]), (&json!("bob"), &json!(team)));
+}

@@ -6,6 +6,7 @@ mod clients;
 mod contacts;
 mod custom_fields;
 mod deals;
+mod exports;
 mod import_runs;
 mod imports;
 mod kinds;

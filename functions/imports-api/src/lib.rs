@@ -15,6 +15,8 @@ pub struct ImportsApi {
     catalog: crm_shared::catalog::Catalog,
     uploads: imports::S3Uploads,
     queue: Option<crm_shared::store::queue::SqsQueue>,
+    jobs: crm_shared::jobs::Jobs,
+    export_files: crm_shared::exports::S3ExportFiles,
 }
 
 impl ImportsApi {
@@ -24,6 +26,8 @@ impl ImportsApi {
             catalog: deps.catalog(),
             uploads: deps.uploads(),
             queue: deps.import_queue(),
+            jobs: deps.jobs(),
+            export_files: deps.export_files(),
             deps,
         }
     }
@@ -47,6 +51,8 @@ impl api_kit::Routes for ImportsApi {
             "GET /imports/{id}/preview" => preview_import(self, caller, req).await,
             "POST /imports/{id}/start" => start_import(self, caller, req).await,
             "POST /imports/{id}/undo" => undo_import(self, caller, req).await,
+            "POST /exports" => create_export(self, caller, req).await,
+            "GET /exports/{id}" => get_export(self, caller, req).await,
             "POST /import-templates" => create_template(self, caller, req).await,
             "GET /import-templates" => list_templates(self, caller).await,
             "GET /import-templates/{id}" => get_template(self, caller, req).await,
@@ -211,6 +217,42 @@ async fn undo_import(
     Ok(json_response(StatusCode::ACCEPTED, &import, Some(etag)))
 }
 
+/// Export the caller's visible contacts or clients (S5.4) as CSV or `.xlsx`: the columns
+/// (default: every standard column and every custom field the caller may see) and the list
+/// filters of `GET /contacts` / `GET /clients`. Runs as a job; follow `GET /exports/{id}`.
+#[utoipa::path(post, path = "/exports", tag = "exports", request_body = crm_shared::exports::NewExport,
+    responses((status = 202, description = "The export, queued", body = crm_shared::exports::Export),
+              (status = 403, description = "The caller may not read these records", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A column or filter breaks a rule, named", body = Problem, content_type = "application/problem+json")))]
+async fn create_export(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: crm_shared::exports::NewExport = json_body(req)?;
+    let export = crm_shared::exports::start(&api.catalog, &api.jobs, caller, input).await?;
+    let mut response = json_response(StatusCode::ACCEPTED, &export, None);
+    if let Ok(location) = format!("/exports/{}", export.id).parse() {
+        response.headers_mut().insert("location", location);
+    }
+    Ok(response)
+}
+
+/// An export: its status and, once completed, a presigned download (5 minutes; a fresh one on
+/// every read). Its requester, owners and admins see it.
+#[utoipa::path(get, path = "/exports/{id}", tag = "exports", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The export", body = crm_shared::exports::Export),
+              (status = 404, description = "No such export visible to the caller", body = Problem, content_type = "application/problem+json")))]
+async fn get_export(
+    api: &ImportsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let export =
+        crm_shared::exports::get(&api.jobs, &api.export_files, caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &export, None))
+}
+
 fn template_response(status: StatusCode, t: &ImportTemplate) -> Response<Body> {
     json_response(status, t, Some(format!("\"{}\"", t.version)))
 }
@@ -297,6 +339,8 @@ async fn delete_template(
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
+    create_export,
+    get_export,
     create_template,
     list_templates,
     get_template,

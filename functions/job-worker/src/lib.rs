@@ -1,4 +1,4 @@
-//! `job-worker`: consumes the job queue. Each message names one job; the worker reads the job,
+//! `job-worker`: consumes the job queue (stage removals, exports). Each message names one job; the worker reads the job,
 //! does one bounded batch of its work and either sends the message on or finishes the job. A
 //! message whose job is gone or finished does nothing, so redelivery is harmless; a failing
 //! message is reported as a batch item failure and lands in the DLQ after maxReceiveCount.
@@ -10,9 +10,11 @@ use crm_shared::jobs::{JobMessage, JobStatus, JobWork, Jobs};
 use crm_shared::{CrmError, Deps};
 
 pub struct JobWorker {
+    catalog: crm_shared::catalog::Catalog,
     deals: Deals,
     pipelines: Pipelines,
     jobs: Jobs,
+    export_files: crm_shared::exports::S3ExportFiles,
     /// Deals one message moves (a parameter so that tests can prove the hand-on).
     pub moves_per_message: usize,
 }
@@ -24,6 +26,8 @@ impl JobWorker {
             deals: catalog.deals(),
             pipelines: catalog.pipelines(),
             jobs: deps.jobs(),
+            export_files: deps.export_files(),
+            catalog,
             moves_per_message: MOVES_PER_MESSAGE,
         }
     }
@@ -47,6 +51,16 @@ impl JobWorker {
                 };
                 stage_removal::run_stage_removal(&with, &message, &job, self.moves_per_message)
                     .await
+            }
+            JobWork::Export { .. } => {
+                crm_shared::exports::run_export(
+                    &self.catalog,
+                    &self.jobs,
+                    &self.export_files,
+                    &message.tenant_id,
+                    &job,
+                )
+                .await
             }
         }
     }

@@ -152,10 +152,18 @@ pub async fn run_stage_removal(
         pipeline_id,
         stage_id,
         move_to,
-    } = job.work.clone();
+    } = job.work.clone()
+    else {
+        return Ok(());
+    };
     let fail = |reason: &str| {
-        with.jobs
-            .finish(tenant, job.id, JobStatus::Failed, Some(reason.to_string()))
+        with.jobs.finish(
+            tenant,
+            job.id,
+            JobStatus::Failed,
+            Some(reason.to_string()),
+            None,
+        )
     };
     // The requester's rights as they are now (a role lowered or a membership ended since the
     // request applies), as for every request.
@@ -184,7 +192,7 @@ pub async fn run_stage_removal(
         remove_empty_stage(with.pipelines, &caller, &pipeline, stage_id).await?;
     }
     with.jobs
-        .finish(tenant, job.id, JobStatus::Completed, None)
+        .finish(tenant, job.id, JobStatus::Completed, None, None)
         .await
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 pub struct ReadFailure(pub String);
 
 /// Every standard target, in the order a mapping's documentation lists them.
-const STANDARD_TARGETS: [Target; 18] = [
+const STANDARD_TARGETS: [Target; 20] = [
     Target::FirstName,
     Target::LastName,
     Target::FullName,
@@ -40,6 +40,8 @@ const STANDARD_TARGETS: [Target; 18] = [
     Target::Tags,
     Target::LeadSource,
     Target::Status,
+    Target::Owner,
+    Target::Team,
 ];
 
 /// An explicit column mapping (S5.2): the columns of the file to contact fields. Columns it
@@ -102,6 +104,10 @@ enum Target {
     Tags,
     LeadSource,
     Status,
+    /// The owner, by user email (or user id).
+    Owner,
+    /// The team, by name (or id).
+    Team,
     /// A custom field, by key.
     Custom(String),
 }
@@ -180,6 +186,9 @@ impl Target {
             "status" | "lifecyclestatus" | "lifecyclestage" | "leadstatus" | "lebenszyklus" => {
                 Self::Status
             }
+            "owner" | "owneremail" | "contactowner" | "contactowneremail" | "recordowner"
+            | "besitzer" | "verantwortlich" | "zuständig" | "kontaktinhaber" => Self::Owner,
+            "team" | "teamname" | "contactteam" => Self::Team,
             _ => return None,
         })
     }
@@ -205,6 +214,8 @@ impl Target {
             Self::Tags => "tags".into(),
             Self::LeadSource => "lead_source".into(),
             Self::Status => "status".into(),
+            Self::Owner => "owner".into(),
+            Self::Team => "team".into(),
             Self::Custom(key) => format!("cf.{key}"),
         }
     }
@@ -242,6 +253,8 @@ impl Target {
             Self::Tags => "tags".into(),
             Self::LeadSource => "lead_source".into(),
             Self::Status => "lifecycle_status".into(),
+            Self::Owner => "owner".into(),
+            Self::Team => "team".into(),
             Self::Custom(key) => format!("custom_fields.{key}"),
         }
     }
@@ -282,32 +295,45 @@ pub struct ParsedRow {
     pub contact: NewContact,
     /// The custom field cells, by field key, as text (the validator reads text forms).
     pub custom: Map<String, Value>,
-    /// (header, value) of every mapped cell.
-    cells: Vec<(String, Target, String)>,
+    /// The record's cells as they were in the file.
+    pub record: Vec<String>,
+    /// The position in the column map of every mapped cell that is not blank.
+    cells: Vec<usize>,
     /// Cells that could not be read as their field (a date that is no date): the row fails
     /// with these, as with a validation error.
     pub problems: Vec<FieldError>,
+    /// The owner cell (a user's email or id) and the team cell (a team's name or id), until
+    /// they are resolved to ids.
+    pub owner_cell: Option<String>,
+    pub team_cell: Option<String>,
 }
 
 impl ColumnMap {
     /// Turns a validation error of a row into a row error naming the file's column and value.
     pub fn row_error(&self, row: &ParsedRow, e: FieldError) -> RowError {
+        let target = |c: &usize| &self.columns[*c].target;
         let cell = row
             .cells
             .iter()
-            .find(|(_, t, _)| {
-                let f = t.field();
-                e.field == f || e.field.starts_with(&format!("{f}."))
+            .find(|c| {
+                let f = target(c).field();
+                e.field == f
+                    || e.field
+                        .strip_prefix(f.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
             })
             .or_else(|| {
                 row.cells
                     .iter()
-                    .find(|(_, t, _)| *t == Target::FullName && e.field == "last_name")
+                    .find(|c| *target(c) == Target::FullName && e.field == "last_name")
             });
         RowError {
             row: row.line,
-            column: Some(cell.map(|(h, _, _)| h.clone()).unwrap_or(e.field)),
-            value: cell.map(|(_, _, v)| v.clone()),
+            column: Some(
+                cell.map(|c| self.columns[*c].header.clone())
+                    .unwrap_or(e.field),
+            ),
+            value: cell.and_then(|c| row.record.get(self.columns[*c].index).cloned()),
             rule: e.rule,
             message: e.message,
         }
@@ -389,7 +415,7 @@ fn map_table(
     let rows = table
         .rows
         .into_iter()
-        .filter_map(|(line, record)| columns.row(line, &record))
+        .filter_map(|(line, record)| columns.row(line, record))
         .collect();
     Ok((columns, rows))
 }
@@ -554,7 +580,7 @@ impl ColumnMap {
 
     /// One record of the file as contact input; `None` for a blank one (spreadsheets' CSV
     /// exports hold blank lines that are not rows).
-    pub fn row(&self, line: u64, record: &[String]) -> Option<ParsedRow> {
+    pub fn row(&self, line: u64, record: Vec<String>) -> Option<ParsedRow> {
         if record.iter().all(|c| c.trim().is_empty()) {
             return None;
         }
@@ -565,29 +591,28 @@ impl ColumnMap {
         let mut phones: Vec<PhoneInput> = Vec::new();
         let mut address = ContactAddress::default();
         let mut emails: Vec<String> = Vec::new();
-        for Column {
-            index,
-            header,
-            target,
-            separator,
-        } in &self.columns
-        {
-            let value = record.get(*index).cloned().unwrap_or_default();
-            if value.trim().is_empty() {
+        let (mut owner_cell, mut team_cell) = (None, None);
+        for (position, column) in self.columns.iter().enumerate() {
+            let Column {
+                index,
+                target,
+                separator,
+                ..
+            } = column;
+            let Some(value) = record.get(*index).filter(|v| !v.trim().is_empty()) else {
                 continue;
-            }
-            let text = Some(value.clone());
+            };
             match target {
-                Target::FirstName => contact.first_name = text,
-                Target::LastName => contact.last_name = text,
+                Target::FirstName => contact.first_name = Some(value.clone()),
+                Target::LastName => contact.last_name = Some(value.clone()),
                 Target::Email => emails.push(value.clone()),
-                Target::Company => contact.company = text,
-                Target::JobTitle => contact.job_title = text,
-                Target::Website => contact.website = text,
-                Target::Street => address.street = text,
-                Target::PostalCode => address.postal_code = text,
-                Target::City => address.city = text,
-                Target::Region => address.region = text,
+                Target::Company => contact.company = Some(value.clone()),
+                Target::JobTitle => contact.job_title = Some(value.clone()),
+                Target::Website => contact.website = Some(value.clone()),
+                Target::Street => address.street = Some(value.clone()),
+                Target::PostalCode => address.postal_code = Some(value.clone()),
+                Target::City => address.city = Some(value.clone()),
+                Target::Region => address.region = Some(value.clone()),
                 Target::Country => address.country = Some(value.trim().to_uppercase()),
                 Target::Phone { mobile } => phones.push(PhoneInput {
                     number: value.clone(),
@@ -595,7 +620,7 @@ impl ColumnMap {
                     primary: phones.is_empty(),
                     country: None,
                 }),
-                Target::Birthday => match parse_date_in(&value, self.date_order) {
+                Target::Birthday => match parse_date_in(value, self.date_order) {
                     Some(day) => contact.birthday = Some(day),
                     None => problems.push(FieldError::new(
                         "birthday",
@@ -616,8 +641,8 @@ impl ColumnMap {
                             .map(str::to_string),
                     );
                 }
-                Target::LeadSource => contact.lead_source = Some(source_key(&value)),
-                Target::Status => match lifecycle_status(&value) {
+                Target::LeadSource => contact.lead_source = Some(source_key(value)),
+                Target::Status => match lifecycle_status(value) {
                     Some(status) => contact.lifecycle_status = Some(status),
                     None => problems.push(FieldError::new(
                         "lifecycle_status",
@@ -628,6 +653,8 @@ impl ColumnMap {
                 Target::Custom(key) => {
                     custom.insert(key.clone(), Value::String(value.clone()));
                 }
+                Target::Owner => owner_cell = Some(value.trim().to_string()),
+                Target::Team => team_cell = Some(value.trim().to_string()),
                 Target::FullName => {
                     let trimmed = value.trim();
                     match trimmed.split_once(char::is_whitespace) {
@@ -645,7 +672,7 @@ impl ColumnMap {
                     }
                 }
             }
-            cells.push((header.clone(), target.clone(), value));
+            cells.push(position);
         }
         match emails.len() {
             0 => {}
@@ -674,8 +701,11 @@ impl ColumnMap {
             line,
             contact,
             custom,
+            record,
             cells,
             problems,
+            owner_cell,
+            team_cell,
         })
     }
 }

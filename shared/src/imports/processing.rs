@@ -436,6 +436,7 @@ pub async fn preview(
             }
         }
     };
+    let people = super::rows::People::load(&catalog.ctx.directory, &caller.tenant_id).await?;
     let mut reader = SourceReader::new(uploads, plan, &start, SAMPLE_BYTES);
     let mut rows = Vec::new();
     while rows.len() < PREVIEW_ROWS {
@@ -451,9 +452,10 @@ pub async fn preview(
         }
         let errors: Vec<RowError> = match map
             .as_ref()
-            .and_then(|m| m.row(record.line, &record.cells).map(|r| (m, r)))
+            .and_then(|m| m.row(record.line, record.cells.clone()).map(|r| (m, r)))
         {
-            Some((m, row)) => {
+            Some((m, mut row)) => {
+                people.resolve(&mut row);
                 let mut problems = row.problems.clone();
                 if let Err(found) = crate::contacts::ContactFields::validate(row.contact.clone()) {
                     problems.extend(found);
@@ -920,6 +922,7 @@ pub async fn run_chunk(
         Err(ReadFailure(reason)) => return fail(table, tenant, &stored, reason).await,
     };
     let contacts = catalog.contacts();
+    let people = super::rows::People::load(&catalog.ctx.directory, tenant).await?;
     let writer = RowWriter {
         contacts: &contacts,
         defs: &defs,
@@ -939,7 +942,7 @@ pub async fn run_chunk(
         let room = settings
             .batch_rows
             .min(settings.rows_per_chunk - tally.rows as usize);
-        let mut batch: Vec<(ParsedRow, Vec<String>)> = Vec::new();
+        let mut batch: Vec<ParsedRow> = Vec::new();
         let mut end = None;
         while batch.len() < room {
             let record = match reader.next().await {
@@ -951,13 +954,13 @@ pub async fn run_chunk(
                 Err(ReadFailure(reason)) => return fail(table, tenant, &stored, reason).await,
             };
             end = Some((record.end, record.next_line));
-            if let Some(row) = columns.row(record.line, &record.cells) {
-                batch.push((row, record.cells));
+            if let Some(mut row) = columns.row(record.line, record.cells) {
+                people.resolve(&mut row);
+                batch.push(row);
             }
         }
-        let rows: Vec<ParsedRow> = batch.iter().map(|(r, _)| r.clone()).collect();
-        let results = writer.write(&rows).await?;
-        for ((row, cells), result) in batch.into_iter().zip(results) {
+        let results = writer.write(&batch).await?;
+        for (row, result) in batch.into_iter().zip(results) {
             tally.rows += 1;
             let errors = match result {
                 RowResult::Created => {
@@ -990,7 +993,7 @@ pub async fn run_chunk(
                 tenant,
                 stored.import.id,
                 row.line,
-                &cells,
+                &row.record,
                 &errors,
             )?);
             if tally.errors.len() < MAX_INLINE_ERRORS {

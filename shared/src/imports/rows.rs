@@ -42,6 +42,61 @@ pub enum RowResult {
     Failed(Vec<RowError>),
 }
 
+/// A tenant's users by email and id, and its teams by name and id: owner and team cells.
+#[derive(Debug, Default)]
+pub struct People {
+    users: HashMap<String, String>,
+    teams: HashMap<String, Uuid>,
+}
+
+impl People {
+    pub async fn load(
+        directory: &crate::directory::Directory,
+        tenant: &str,
+    ) -> Result<Self, CrmError> {
+        let (users, teams) = directory.everyone(tenant).await?;
+        let mut people = People::default();
+        for u in users {
+            if let Some(email) = u.email.as_deref().and_then(normalize_email) {
+                people.users.insert(email, u.user_id.clone());
+            }
+            people.users.insert(u.user_id.clone(), u.user_id);
+        }
+        for t in teams {
+            people.teams.insert(t.name.trim().to_lowercase(), t.id);
+            people.teams.insert(t.id.to_string(), t.id);
+        }
+        Ok(people)
+    }
+
+    /// Sets the row's owner and team from their cells, or fails the row naming them.
+    pub fn resolve(&self, row: &mut ParsedRow) {
+        if let Some(cell) = row.owner_cell.take() {
+            let found = normalize_email(&cell)
+                .and_then(|e| self.users.get(&e))
+                .or_else(|| self.users.get(&cell));
+            match found {
+                Some(id) => row.contact.owner = Some(id.clone()),
+                None => row.problems.push(FieldError::new(
+                    "owner",
+                    "exists",
+                    format!("no user of this tenant has the email \"{cell}\""),
+                )),
+            }
+        }
+        if let Some(cell) = row.team_cell.take() {
+            match self.teams.get(&cell.trim().to_lowercase()) {
+                Some(id) => row.contact.team = Some(*id),
+                None => row.problems.push(FieldError::new(
+                    "team",
+                    "exists",
+                    format!("this tenant has no team named \"{cell}\""),
+                )),
+            }
+        }
+    }
+}
+
 /// What writes an import's rows: as the importer, with the definitions loaded once.
 pub struct RowWriter<'a> {
     pub contacts: &'a Contacts,

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest,
     TransactWriteItem, Update, WriteRequest,
 };
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -439,17 +440,22 @@ impl ItemStore for DynamoItemStore {
                     .map_err(CrmError::internal)?;
                 requests.push(WriteRequest::builder().delete_request(delete).build());
             }
-            // 25 per BatchWriteItem (the AWS limit).
-            let mut rest = requests.into_iter().peekable();
-            while rest.peek().is_some() {
-                let batch: Vec<WriteRequest> = rest.by_ref().take(25).collect();
-                self.batch_write(batch).await?;
-            }
-            Ok(())
+            // 25 per BatchWriteItem (the AWS limit), several in flight.
+            let batches: Vec<Vec<WriteRequest>> =
+                requests.chunks(25).map(<[WriteRequest]>::to_vec).collect();
+            futures::stream::iter(batches)
+                .map(|batch| self.batch_write(batch))
+                .buffer_unordered(BATCHES_IN_FLIGHT)
+                .collect::<Vec<Result<(), CrmError>>>()
+                .await
+                .into_iter()
+                .collect()
         })
     }
 }
 
+/// BatchWriteItem requests of one `write_many` in flight at once.
+const BATCHES_IN_FLIGHT: usize = 8;
 /// Attempts of one batch (unprocessed items and throttling), and the first backoff.
 const BATCH_ATTEMPTS: u32 = 10;
 const BATCH_BACKOFF: Duration = Duration::from_millis(25);

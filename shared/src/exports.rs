@@ -1,0 +1,791 @@
+//! Exports (S5.4): `POST /exports` starts a job (job queue → `job-worker`) that reads the
+//! requester's visible records page by page, exactly as the list API would answer them, and
+//! writes them to S3: CSV streamed as a multipart upload, or `.xlsx` (written whole with
+//! `rust_xlsxwriter`, so at most [`MAX_XLSX_ROWS`] rows). `GET /exports/{id}` shows the job
+//! and, once completed, a presigned download.
+//!
+//! - Relations are names: the owner is the user's email, the team its name, a contact's
+//!   clients their names, select values their labels.
+//! - Custom fields the requester may not see are never columns (asked for: 422).
+//! - A cell a spreadsheet would run as a formula (starting with `=` `+` `-` `@`, tab, CR or
+//!   LF) gets a leading `'`, as OWASP advises against CSV injection.
+//! - The job is redelivered safely: a finished job does nothing; a run cut short is run again
+//!   from the start and writes the same object.
+
+use crate::access::{Action, Policy, Subject};
+use crate::catalog::Catalog;
+use crate::custom_fields::{FieldDefinition, FieldType, FieldValue};
+use crate::jobs::{Job, JobStatus, JobWork, Jobs};
+use crate::records::{Kind, Record, RecordQuery};
+use crate::{Caller, CrmError, FieldError};
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Most rows of an `.xlsx` export (the writer holds the sheet in memory).
+pub const MAX_XLSX_ROWS: u64 = 100_000;
+/// Records read per page.
+const PAGE: i32 = 200;
+/// CSV bytes per uploaded part (S3 parts are at least 5 MiB but the last).
+const PART_BYTES: usize = 8 * 1024 * 1024;
+pub const DOWNLOAD_TTL: Duration = Duration::from_secs(5 * 60);
+
+pub use crate::jobs::{ExportEntity, ExportFormat};
+
+/// Body of `POST /exports`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewExport {
+    pub entity: ExportEntity,
+    /// The columns, in order (see `GET /exports/columns`… the README lists them); without,
+    /// every standard column and every custom field the requester may see.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// The list filters of `GET /contacts` or `GET /clients`, as their query parameters.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+    #[serde(default)]
+    pub format: ExportFormat,
+}
+
+/// An export as `GET /exports/{id}` shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Export {
+    pub id: Uuid,
+    /// `queued`, `completed` or `failed`.
+    pub status: JobStatus,
+    pub entity: ExportEntity,
+    pub format: ExportFormat,
+    pub columns: Vec<String>,
+    /// Records written (once completed).
+    pub rows: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub requested_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Once completed: where to download the file (a fresh URL on every read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download: Option<Download>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Download {
+    pub url: String,
+    pub file_name: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where export files go: S3 in Lambda.
+pub trait ExportFiles: Send + Sync {
+    /// Starts a multipart upload: its id.
+    fn start<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<String, CrmError>>;
+    /// Uploads part `number` (from 1): its ETag.
+    fn part<'a>(
+        &'a self,
+        key: &'a str,
+        upload: &'a str,
+        number: i32,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<String, CrmError>>;
+    /// Completes the upload from its parts' ETags, in order.
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        upload: &'a str,
+        etags: Vec<String>,
+    ) -> BoxFuture<'a, Result<(), CrmError>>;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Vec<u8>,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), CrmError>>;
+    fn presign_get<'a>(
+        &'a self,
+        key: &'a str,
+        file_name: &'a str,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<String, CrmError>>;
+}
+
+/// The imports bucket's `exports/` prefix.
+pub struct S3ExportFiles {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+impl ExportFiles for S3ExportFiles {
+    fn start<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<String, CrmError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .send()
+                .await
+                .map_err(|e| crate::errors::sdk_error("CreateMultipartUpload", e))?;
+            out.upload_id
+                .ok_or_else(|| CrmError::Internal("no upload id".into()))
+        })
+    }
+
+    fn part<'a>(
+        &'a self,
+        key: &'a str,
+        upload: &'a str,
+        number: i32,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, Result<String, CrmError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload)
+                .part_number(number)
+                .body(bytes.into())
+                .send()
+                .await
+                .map_err(|e| crate::errors::sdk_error("UploadPart", e))?;
+            Ok(out.e_tag.unwrap_or_default())
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        upload: &'a str,
+        etags: Vec<String>,
+    ) -> BoxFuture<'a, Result<(), CrmError>> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        Box::pin(async move {
+            let parts = etags
+                .into_iter()
+                .enumerate()
+                .map(|(i, etag)| {
+                    CompletedPart::builder()
+                        .part_number(i as i32 + 1)
+                        .e_tag(etag)
+                        .build()
+                })
+                .collect();
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| crate::errors::sdk_error("CompleteMultipartUpload", e))?;
+            Ok(())
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Vec<u8>,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), CrmError>> {
+        Box::pin(async move {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(bytes.into())
+                .send()
+                .await
+                .map_err(|e| crate::errors::sdk_error("PutObject", e))?;
+            Ok(())
+        })
+    }
+
+    fn presign_get<'a>(
+        &'a self,
+        key: &'a str,
+        file_name: &'a str,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<String, CrmError>> {
+        Box::pin(crate::store::objects::presign_get(
+            &self.client,
+            &self.bucket,
+            key,
+            file_name,
+            content_type,
+            DOWNLOAD_TTL,
+        ))
+    }
+}
+
+/// The standard columns of each entity, in their default order.
+pub fn standard_columns(entity: ExportEntity) -> &'static [&'static str] {
+    match entity {
+        ExportEntity::Contacts => &[
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "company",
+            "job_title",
+            "lifecycle_status",
+            "lead_source",
+            "tags",
+            "owner",
+            "team",
+            "clients",
+            "street",
+            "postal_code",
+            "city",
+            "country",
+            "birthday",
+            "created_at",
+            "updated_at",
+        ],
+        ExportEntity::Clients => &[
+            "name",
+            "legal_name",
+            "domain",
+            "industry",
+            "size",
+            "status",
+            "phone",
+            "email",
+            "website",
+            "vat_id",
+            "tags",
+            "owner",
+            "team",
+            "created_at",
+            "updated_at",
+        ],
+    }
+}
+
+fn file_name(id: Uuid, entity: ExportEntity, format: ExportFormat) -> String {
+    let what = match entity {
+        ExportEntity::Contacts => "contacts",
+        ExportEntity::Clients => "clients",
+    };
+    let ext = match format {
+        ExportFormat::Csv => "csv",
+        ExportFormat::Xlsx => "xlsx",
+    };
+    format!("{what}-{}.{ext}", &id.simple().to_string()[..8])
+}
+
+fn object_key(tenant: &str, id: Uuid) -> String {
+    format!("exports/{tenant}/{id}/export")
+}
+
+fn content_type(format: ExportFormat) -> &'static str {
+    match format {
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+        ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+}
+
+/// The custom fields of the entity the caller may see.
+async fn visible_fields(
+    catalog: &Catalog,
+    caller: &Caller,
+    entity: ExportEntity,
+) -> Result<Vec<FieldDefinition>, CrmError> {
+    let kind_entity = match entity {
+        ExportEntity::Contacts => crate::contacts::ContactKind::schema().entity(),
+        ExportEntity::Clients => crate::clients::ClientKind::schema().entity(),
+    };
+    let defs = catalog
+        .contacts()
+        .ctx
+        .custom
+        .definitions(caller, kind_entity)
+        .await?;
+    Ok(defs
+        .into_iter()
+        .filter(|d| !d.archived && d.visible_to(caller))
+        .collect())
+}
+
+/// `POST /exports`: checks the columns and filters as the requester, then queues the job.
+pub async fn start(
+    catalog: &Catalog,
+    jobs: &Jobs,
+    caller: &Caller,
+    input: NewExport,
+) -> Result<Export, CrmError> {
+    Policy::check(caller, Action::Read, Subject::Imports)?;
+    let subject = match input.entity {
+        ExportEntity::Contacts => Subject::Record("contact"),
+        ExportEntity::Clients => Subject::Record("client"),
+    };
+    Policy::check(caller, Action::Read, subject)?;
+    let fields = visible_fields(catalog, caller, input.entity).await?;
+    let standard = standard_columns(input.entity);
+    let columns: Vec<String> = match input.columns {
+        Some(columns) => {
+            let mut errors = Vec::new();
+            for (i, c) in columns.iter().enumerate() {
+                let known = standard.contains(&c.as_str())
+                    || c.strip_prefix("cf.")
+                        .is_some_and(|k| fields.iter().any(|d| d.key == k));
+                if !known {
+                    errors.push(FieldError::new(
+                        format!("columns[{i}]"),
+                        "one_of",
+                        format!(
+                            "a column of {}: {}, or cf.{{key}} of a custom field you may see",
+                            match input.entity {
+                                ExportEntity::Contacts => "contacts",
+                                ExportEntity::Clients => "clients",
+                            },
+                            standard.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if columns.is_empty() {
+                errors.push(FieldError::new(
+                    "columns",
+                    "required",
+                    "at least one column",
+                ));
+            }
+            if !errors.is_empty() {
+                return Err(CrmError::Validation(errors));
+            }
+            columns
+        }
+        None => standard
+            .iter()
+            .map(|c| c.to_string())
+            .chain(fields.iter().map(|d| format!("cf.{}", d.key)))
+            .collect(),
+    };
+    // The filters as the list API reads them: refused now, not in the job.
+    let schema = match input.entity {
+        ExportEntity::Contacts => crate::contacts::ContactKind::schema(),
+        ExportEntity::Clients => crate::clients::ClientKind::schema(),
+    };
+    let filters: BTreeMap<String, String> = input
+        .filters
+        .into_iter()
+        .filter(|(k, _)| k != "limit" && k != "cursor")
+        .collect();
+    RecordQuery::parse(schema, &filters).map_err(|e| match e {
+        CrmError::Validation(errors) => CrmError::Validation(
+            errors
+                .into_iter()
+                .map(|e| FieldError {
+                    field: format!("filters.{}", e.field),
+                    ..e
+                })
+                .collect(),
+        ),
+        e => e,
+    })?;
+    let id = crate::values::new_id();
+    let work = JobWork::Export {
+        entity: input.entity,
+        columns,
+        filters,
+        format: input.format,
+    };
+    let job = jobs.start(caller, id, work, 0).await?;
+    view(None, &caller.tenant_id, job).await
+}
+
+/// `GET /exports/{id}`: the export (its requester, owners and admins see it).
+pub async fn get(
+    jobs: &Jobs,
+    files: &dyn ExportFiles,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Export, CrmError> {
+    let job = jobs.get_for(caller, id).await?;
+    view(Some(files), &caller.tenant_id, job).await
+}
+
+async fn view(files: Option<&dyn ExportFiles>, tenant: &str, job: Job) -> Result<Export, CrmError> {
+    let JobWork::Export {
+        entity,
+        columns,
+        format,
+        ..
+    } = job.work
+    else {
+        return Err(CrmError::NotFound);
+    };
+    let download = match (files, job.status) {
+        (Some(files), JobStatus::Completed) => {
+            let name = file_name(job.id, entity, format);
+            let url = files
+                .presign_get(&object_key(tenant, job.id), &name, content_type(format))
+                .await?;
+            Some(Download {
+                url,
+                file_name: name,
+                expires_at: Utc::now()
+                    + chrono::Duration::from_std(DOWNLOAD_TTL).map_err(CrmError::internal)?,
+            })
+        }
+        _ => None,
+    };
+    Ok(Export {
+        id: job.id,
+        status: job.status,
+        entity,
+        format,
+        columns,
+        rows: job.done,
+        failure_reason: job.failure_reason,
+        requested_by: job.requested_by,
+        created_at: job.created_at,
+        updated_at: job.updated_at,
+        download,
+    })
+}
+
+/// Names for ids: users by email, teams and clients by name.
+struct Names {
+    users: HashMap<String, String>,
+    teams: HashMap<Uuid, String>,
+    clients: HashMap<Uuid, String>,
+}
+
+/// A cell a spreadsheet would take for a formula, made text.
+pub fn escape_formula(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// One cell of a record (its presented JSON) for a column.
+fn cell(json: &Value, column: &str, names: &Names, fields: &[FieldDefinition]) -> String {
+    let first = |list: &str, field: &str| text(&json[list][0][field]);
+    let raw = match column {
+        "phone" if json["phones"].is_array() => first("phones", "number"),
+        "street" | "postal_code" | "city" | "country" => first("addresses", column),
+        "owner" => json["owner"]
+            .as_str()
+            .map(|u| names.users.get(u).cloned().unwrap_or_else(|| u.to_string()))
+            .unwrap_or_default(),
+        "team" => json["team"]
+            .as_str()
+            .and_then(|t| t.parse::<Uuid>().ok())
+            .and_then(|t| names.teams.get(&t).cloned())
+            .unwrap_or_default(),
+        "clients" => json["client_ids"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| id.as_str()?.parse::<Uuid>().ok())
+                    .filter_map(|id| names.clients.get(&id).cloned())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default(),
+        c => match c.strip_prefix("cf.") {
+            Some(key) => custom_cell(
+                &json["custom_fields"][key],
+                fields.iter().find(|d| d.key == key),
+            ),
+            None => text(&json[c]),
+        },
+    };
+    escape_formula(raw)
+}
+
+/// A custom field value as a person reads it: select options by label.
+fn custom_cell(value: &Value, def: Option<&FieldDefinition>) -> String {
+    let label = |id: &str| -> String {
+        match def.map(|d| &d.field_type) {
+            Some(FieldType::Select { options } | FieldType::MultiSelect { options, .. }) => options
+                .iter()
+                .find(|o| o.id == id)
+                .map_or_else(|| id.to_string(), |o| o.label.clone()),
+            _ => id.to_string(),
+        }
+    };
+    match value {
+        Value::String(s) => match def.map(|d| &d.field_type) {
+            Some(FieldType::Select { .. }) => label(s),
+            _ => s.clone(),
+        },
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| text(i), label))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(_) => serde_json::from_value::<FieldValue>(value.clone())
+            .map(|v| text(&v.to_json()))
+            .unwrap_or_else(|_| value.to_string()),
+        other => text(other),
+    }
+}
+
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().from_writer(Vec::new())
+}
+
+/// Writes the file's rows as CSV parts or into a workbook (one per export: its size is moot).
+#[allow(clippy::large_enum_variant)]
+enum Sink<'a> {
+    Csv {
+        files: &'a dyn ExportFiles,
+        key: String,
+        upload: String,
+        writer: csv::Writer<Vec<u8>>,
+        etags: Vec<String>,
+    },
+    Xlsx {
+        workbook: Box<rust_xlsxwriter::Workbook>,
+        row: u32,
+    },
+}
+
+impl Sink<'_> {
+    async fn row(&mut self, cells: &[String]) -> Result<(), CrmError> {
+        match self {
+            Sink::Csv {
+                files,
+                key,
+                upload,
+                writer,
+                etags,
+            } => {
+                writer.write_record(cells).map_err(CrmError::internal)?;
+                if writer.get_ref().len() >= PART_BYTES {
+                    let bytes = std::mem::replace(writer, csv_writer())
+                        .into_inner()
+                        .map_err(CrmError::internal)?;
+                    let etag = files
+                        .part(key, upload, etags.len() as i32 + 1, bytes)
+                        .await?;
+                    etags.push(etag);
+                }
+                Ok(())
+            }
+            Sink::Xlsx { workbook, row } => {
+                let sheet = workbook
+                    .worksheet_from_index(0)
+                    .map_err(CrmError::internal)?;
+                for (col, value) in cells.iter().enumerate() {
+                    sheet
+                        .write_string(*row, col as u16, value)
+                        .map_err(CrmError::internal)?;
+                }
+                *row += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Runs an export job to its end (see the module's comment).
+pub async fn run_export(
+    catalog: &Catalog,
+    jobs: &Jobs,
+    files: &dyn ExportFiles,
+    tenant: &str,
+    job: &Job,
+) -> Result<(), CrmError> {
+    let JobWork::Export {
+        entity,
+        columns,
+        filters,
+        format,
+    } = &job.work
+    else {
+        return Ok(());
+    };
+    let asked_by = Jobs::caller_of(tenant, job)?;
+    let caller = match catalog.ctx.directory.effective_caller(asked_by).await {
+        Ok(caller) => caller,
+        Err(CrmError::Forbidden(reason)) => {
+            return jobs
+                .finish(tenant, job.id, JobStatus::Failed, Some(reason), None)
+                .await;
+        }
+        Err(e) => return Err(e),
+    };
+    let fields = visible_fields(catalog, &caller, *entity).await?;
+    // A custom field no longer visible to the requester is left out.
+    let columns: Vec<&String> = columns
+        .iter()
+        .filter(|c| {
+            c.strip_prefix("cf.")
+                .is_none_or(|k| fields.iter().any(|d| d.key == k))
+        })
+        .collect();
+    let header: Vec<String> = columns
+        .iter()
+        .map(|c| match c.strip_prefix("cf.") {
+            Some(k) => fields
+                .iter()
+                .find(|d| d.key == k)
+                .map_or_else(|| c.to_string(), |d| d.label.clone()),
+            None => c.to_string(),
+        })
+        .collect();
+    let (users, teams) = catalog.ctx.directory.everyone(tenant).await?;
+    let mut names = Names {
+        users: users
+            .into_iter()
+            .filter_map(|u| u.email.clone().map(|e| (u.user_id, e)))
+            .collect(),
+        teams: teams.into_iter().map(|t| (t.id, t.name)).collect(),
+        clients: HashMap::new(),
+    };
+    let key = object_key(tenant, job.id);
+    let mut sink = match format {
+        ExportFormat::Csv => Sink::Csv {
+            files,
+            upload: files.start(&key, content_type(*format)).await?,
+            key: key.clone(),
+            writer: csv_writer(),
+            etags: Vec::new(),
+        },
+        ExportFormat::Xlsx => {
+            let mut workbook = rust_xlsxwriter::Workbook::new();
+            workbook.add_worksheet();
+            Sink::Xlsx {
+                workbook: Box::new(workbook),
+                row: 0,
+            }
+        }
+    };
+    sink.row(&header).await?;
+    let mut rows = 0u64;
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = match entity {
+            ExportEntity::Contacts => {
+                read_page(&catalog.contacts(), &caller, filters, cursor.as_deref()).await?
+            }
+            ExportEntity::Clients => {
+                read_page(&catalog.clients(), &caller, filters, cursor.as_deref()).await?
+            }
+        };
+        let wanted: Vec<Uuid> = page
+            .iter()
+            .flat_map(|r| r["client_ids"].as_array().cloned().unwrap_or_default())
+            .filter_map(|id| id.as_str()?.parse().ok())
+            .filter(|id| !names.clients.contains_key(id))
+            .collect();
+        if !wanted.is_empty() && columns.iter().any(|c| c.as_str() == "clients") {
+            let clients = catalog.clients();
+            for (id, client) in clients.store.get_many(tenant, &wanted).await? {
+                if caller.sees(&client.access()) {
+                    names.clients.insert(id, client.fields.name.clone());
+                }
+            }
+        }
+        for json in &page {
+            rows += 1;
+            if *format == ExportFormat::Xlsx && rows > MAX_XLSX_ROWS {
+                let reason = format!(
+                    "an .xlsx export holds at most {MAX_XLSX_ROWS} rows; export CSV or narrow the filters"
+                );
+                return jobs
+                    .finish(tenant, job.id, JobStatus::Failed, Some(reason), None)
+                    .await;
+            }
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|c| cell(json, c, &names, &fields))
+                .collect();
+            sink.row(&cells).await?;
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    match sink {
+        Sink::Csv {
+            files,
+            key,
+            upload,
+            writer,
+            mut etags,
+        } => {
+            let rest = writer.into_inner().map_err(CrmError::internal)?;
+            if !rest.is_empty() || etags.is_empty() {
+                let etag = files
+                    .part(&key, &upload, etags.len() as i32 + 1, rest)
+                    .await?;
+                etags.push(etag);
+            }
+            files.complete(&key, &upload, etags).await?;
+        }
+        Sink::Xlsx { mut workbook, .. } => {
+            let bytes = workbook.save_to_buffer().map_err(CrmError::internal)?;
+            files.put(&key, bytes, content_type(*format)).await?;
+        }
+    }
+    jobs.finish(tenant, job.id, JobStatus::Completed, None, Some(rows))
+        .await
+}
+
+/// One page of the caller's visible records that match, presented as the API would (custom
+/// fields they may not see left out), in list order.
+async fn read_page<K: Kind>(
+    records: &crate::records::Records<K>,
+    caller: &Caller,
+    filters: &BTreeMap<String, String>,
+    cursor: Option<&str>,
+) -> Result<(Vec<Value>, Option<String>), CrmError> {
+    let q = RecordQuery::parse(K::schema(), filters)?;
+    let page = records.list(caller, &q, PAGE, cursor).await?;
+    let ids: Vec<Uuid> = serde_json::to_value(&page.items)
+        .map_err(CrmError::internal)?
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|s| s["id"].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut full = records.store.get_many(&caller.tenant_id, &ids).await?;
+    let ordered: Vec<K::Record> = ids.iter().filter_map(|id| full.remove(id)).collect();
+    // One read of the definitions for the page: each record as the caller may read it.
+    let out = match records.present_all(caller, &ordered).await? {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
+    Ok((out, page.next_cursor))
+}
