@@ -22,6 +22,9 @@ and (for tests only) injectable DynamoDB faults.
   on disk with transactions), DynamoDB requests go there, outside the lock; moto keeps every
   other service. moto's DynamoDB holds every item in memory and scans the table per query, so
   a 20,000-row import grew it to 2.7 GB and slowed it down as the table grew.
+- `/moto-api/data.json` (the tests read sent mail there) reads every tracked S3 key's `status`,
+  which looks its bucket up; the parts of a multipart upload name no bucket, so once an export
+  had uploaded in parts the whole dump failed with NoSuchBucket. Such a key's status is its own.
 - Requests are not logged one by one (warnings and errors still are).
 
 Otherwise this is `moto_server`.
@@ -185,6 +188,21 @@ def buffer_body(environ) -> None:
 
 PRESIGN_SECRET = os.environ.get("MOTO_PRESIGN_SECRET", "test")
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
+
+
+def data_json_survives_multipart_parts() -> None:
+    from moto.s3 import models as s3_models
+    from moto.s3.exceptions import MissingBucket
+
+    status = s3_models.FakeKey.status
+
+    def own_status(self):
+        try:
+            return status.fget(self)
+        except MissingBucket:
+            return self._status
+
+    s3_models.FakeKey.status = property(own_status, status.fset)
 
 
 def _query_pairs(query: str) -> list[tuple[str, str]]:
@@ -500,6 +518,7 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(port))
     item_level_transactions()
     body_always_put_back()
+    data_json_survives_multipart_parts()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()

@@ -565,6 +565,22 @@ class PresignedUploads(unittest.TestCase):
         listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=self.key)
         self.assertEqual(listed["KeyCount"], 0)  # also: the server still answers
 
+    def test_moto_data_reads_after_a_multipart_upload(self) -> None:
+        key = f"exports/{uuid.uuid4()}/export"
+        upload = self.s3.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        part = self.s3.upload_part(
+            Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"a,b\n1,2\n"
+        )
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        )
+        data = self.http.get(f"{url}/moto-api/data.json")
+        self.assertEqual(data.status_code, 200, data.text[:300])
+        self.assertIn("s3", data.json())
+
     def test_upload_with_the_signed_content_type_lands(self) -> None:
         response = self.http.put(
             self.presign(), data=self.body, headers={"Content-Type": "text/csv"}, timeout=TIMEOUT
