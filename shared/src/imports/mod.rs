@@ -405,15 +405,14 @@ pub async fn start(
     Policy::check(caller, Action::Write, Subject::Imports)?;
     let table = catalog.table();
     // A template gives the mapping and the mode (an explicit mapping or mode wins).
-    let mut template_id = None;
-    if let Some(name) = input.template.as_deref() {
-        let template = templates::ImportTemplates::new(catalog)
-            .find(caller, name)
-            .await?;
-        template_id = Some(template.id);
-        input.mapping = input.mapping.or(Some(template.mapping));
-        input.mode = input.mode.or(Some(template.mode));
-    }
+    let template_id = templates::ImportTemplates::new(catalog)
+        .apply(
+            caller,
+            input.template.as_deref(),
+            &mut input.mapping,
+            &mut input.mode,
+        )
+        .await?;
     let mut e = crate::errors::FieldErrors::new();
     let file_name = e.required_text("file_name", &input.file_name, 255);
     let sheet = input

@@ -199,7 +199,7 @@ pub async fn process_upload(
     };
     if stored.import.status != ImportStatus::AwaitingUpload {
         if stored.import.status == ImportStatus::Queued {
-            hand_on(table, queue, &tenant, stored).await?;
+            hand_on(table, queue, &tenant, stored, false).await?;
         }
         return Ok(ProcessOutcome::AlreadyDone);
     }
@@ -270,7 +270,7 @@ pub async fn process_upload(
     };
     match save(table, &tenant, &stored, queued).await? {
         Some(saved) if on_upload => {
-            hand_on(table, queue, &tenant, saved).await?;
+            hand_on(table, queue, &tenant, saved, false).await?;
             Ok(ProcessOutcome::Processed(ImportStatus::Queued))
         }
         Some(_) => Ok(ProcessOutcome::Processed(ImportStatus::Uploaded)),
@@ -316,15 +316,14 @@ pub async fn start_import(
     let table = catalog.table();
     let tenant = caller.tenant_id.as_str();
     let mut input = input;
-    let mut template_id = None;
-    if let Some(name) = input.template.as_deref() {
-        let template = super::templates::ImportTemplates::new(catalog)
-            .find(caller, name)
-            .await?;
-        template_id = Some(template.id);
-        input.mapping = input.mapping.or(Some(template.mapping));
-        input.mode = input.mode.or(Some(template.mode));
-    }
+    let template_id = super::templates::ImportTemplates::new(catalog)
+        .apply(
+            caller,
+            input.template.as_deref(),
+            &mut input.mapping,
+            &mut input.mode,
+        )
+        .await?;
     loop {
         let stored = load(table, tenant, id).await?.ok_or(CrmError::NotFound)?;
         if stored.import.status != ImportStatus::Uploaded {
@@ -363,7 +362,7 @@ pub async fn start_import(
         };
         if let Some(saved) = save(table, tenant, &stored, queued).await? {
             let import = saved.import.clone();
-            hand_on(table, queue, tenant, saved).await?;
+            hand_on(table, queue, tenant, saved, false).await?;
             return Ok(import);
         }
     }
@@ -710,36 +709,43 @@ fn first_record(
     }
 }
 
-/// Sends the message of the checkpoint's chunk unless it was sent, then notes that it was.
-async fn hand_on(
+/// Sends the message of the checkpoint's chunk (of the rows, or of the undo) unless it was
+/// sent, then notes that it was.
+pub(super) async fn hand_on(
     table: &crate::store::Table,
     queue: &dyn MessageQueue,
     tenant: &str,
     stored: StoredImport,
+    undo: bool,
 ) -> Result<(), CrmError> {
-    let Some(checkpoint) = stored.checkpoint.clone() else {
+    let pending = if undo {
+        stored
+            .undo_checkpoint
+            .as_ref()
+            .map(|c| (c.chunk, c.handed_on))
+    } else {
+        stored.checkpoint.as_ref().map(|c| (c.chunk, c.handed_on))
+    };
+    let Some((chunk, false)) = pending else {
         return Ok(());
     };
-    if checkpoint.handed_on {
-        return Ok(());
-    }
     send_json(
         queue,
         &ChunkMessage {
             tenant_id: tenant.to_string(),
             import_id: stored.import.id,
-            chunk: checkpoint.chunk,
-            undo: false,
+            chunk,
+            undo,
         },
     )
     .await?;
-    let sent = StoredImport {
-        checkpoint: Some(Checkpoint {
-            handed_on: true,
-            ..checkpoint
-        }),
-        ..stored.clone()
-    };
+    let mut sent = stored.clone();
+    if let Some(c) = sent.undo_checkpoint.as_mut().filter(|_| undo) {
+        c.handed_on = true;
+    }
+    if let Some(c) = sent.checkpoint.as_mut().filter(|_| !undo) {
+        c.handed_on = true;
+    }
     // Changed meanwhile (advanced, cancelled): the message is out either way.
     save(table, tenant, &stored, sent).await.map(|_| ())
 }
@@ -911,7 +917,7 @@ pub async fn run_chunk(
     if checkpoint.chunk != message.chunk {
         // Advanced by another delivery; its message may not have gone out.
         if checkpoint.chunk == message.chunk + 1 {
-            hand_on(table, queue, tenant, stored).await?;
+            hand_on(table, queue, tenant, stored, false).await?;
         }
         return Ok(ChunkOutcome::Stale);
     }
@@ -1166,7 +1172,7 @@ async fn advance(
             continue; // changed meanwhile (its first message noted, a cancel): again
         };
         if status == ImportStatus::Running {
-            hand_on(table, queue, tenant, saved).await?;
+            hand_on(table, queue, tenant, saved, false).await?;
         }
         return Ok(Some(status));
     }

@@ -199,6 +199,24 @@ impl<'a> ImportTemplates<'a> {
             .ok_or(CrmError::NotFound)
     }
 
+    /// Fills a mapping and a mode that were not given from the template `name` (id or name),
+    /// when one is named: its id.
+    pub async fn apply(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        mapping: &mut Option<Mapping>,
+        mode: &mut Option<ImportMode>,
+    ) -> Result<Option<Uuid>, CrmError> {
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        let template = self.find(caller, name).await?;
+        mapping.get_or_insert(template.mapping);
+        mode.get_or_insert(template.mode);
+        Ok(Some(template.id))
+    }
+
     /// A template by id or by name (what `POST /imports` names).
     pub async fn find(
         &self,

@@ -7,12 +7,12 @@
 //! is and reported with its row. Every step is safe to run twice: a trashed contact counts as
 //! trashed, a contact whose newest change is this undo counts as restored.
 
-use super::processing::{ChunkMessage, ChunkOutcome, DONE_PREFIX, DoneRow, importer};
+use super::processing::{ChunkMessage, ChunkOutcome, DONE_PREFIX, DoneRow, hand_on, importer};
 use super::{Import, ImportStatus, StoredImport, import_pk, load, save};
 use crate::access::{Action, Policy, Subject};
 use crate::catalog::Catalog;
 use crate::contacts::{ContactPatch, Contacts};
-use crate::store::queue::{MessageQueue, send_json};
+use crate::store::queue::MessageQueue;
 use crate::store::{Query, from_item, key};
 use crate::{Caller, CrmError, FieldError};
 use serde::{Deserialize, Serialize};
@@ -98,43 +98,10 @@ pub async fn request_undo(
         };
         if let Some(saved) = save(table, tenant, &stored, undoing).await? {
             let import = saved.import.clone();
-            hand_on(table, queue, tenant, saved).await?;
+            hand_on(table, queue, tenant, saved, true).await?;
             return Ok(import);
         }
     }
-}
-
-/// Sends the undo checkpoint's message unless it was sent, then notes that it was.
-async fn hand_on(
-    table: &crate::store::Table,
-    queue: &dyn MessageQueue,
-    tenant: &str,
-    stored: StoredImport,
-) -> Result<(), CrmError> {
-    let Some(checkpoint) = stored.undo_checkpoint.clone() else {
-        return Ok(());
-    };
-    if checkpoint.handed_on {
-        return Ok(());
-    }
-    send_json(
-        queue,
-        &ChunkMessage {
-            tenant_id: tenant.to_string(),
-            import_id: stored.import.id,
-            chunk: checkpoint.chunk,
-            undo: true,
-        },
-    )
-    .await?;
-    let sent = StoredImport {
-        undo_checkpoint: Some(UndoCheckpoint {
-            handed_on: true,
-            ..checkpoint
-        }),
-        ..stored.clone()
-    };
-    save(table, tenant, &stored, sent).await.map(|_| ())
 }
 
 /// What became of one row's contact.
@@ -163,7 +130,7 @@ pub async fn run_undo(
     }
     if checkpoint.chunk != message.chunk {
         if checkpoint.chunk == message.chunk + 1 {
-            hand_on(table, queue, tenant, stored).await?;
+            hand_on(table, queue, tenant, stored, true).await?;
         }
         return Ok(ChunkOutcome::Stale);
     }
@@ -233,7 +200,7 @@ pub async fn run_undo(
         };
         if let Some(saved) = save(table, tenant, &fresh, next).await? {
             if status == ImportStatus::Undoing {
-                hand_on(table, queue, tenant, saved).await?;
+                hand_on(table, queue, tenant, saved, true).await?;
             }
             return Ok(ChunkOutcome::Advanced(status));
         }
