@@ -169,8 +169,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    std::fs::create_dir_all(".local").unwrap();
-    let path = std::path::PathBuf::from(format!(".local/bench-import-{rows}.csv"));
+    // The workspace's `.local/` (cargo runs a bench in its crate's directory).
+    let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local");
+    std::fs::create_dir_all(&local).unwrap();
+    let path = local.join(format!("bench-import-{rows}.csv"));
     let size = generate(&path, rows);
     println!(
         "\nimport benchmark: {rows} rows, {:.1} MB",
