@@ -41,8 +41,12 @@ pub use crate::jobs::{ExportEntity, ExportFormat};
 #[serde(deny_unknown_fields)]
 pub struct NewExport {
     pub entity: ExportEntity,
-    /// The columns, in order (see `GET /exports/columns`… the README lists them); without,
-    /// every standard column and every custom field the requester may see.
+    /// The columns, in order. Contacts: `first_name`, `last_name`, `email`, `phone`, `company`,
+    /// `job_title`, `lifecycle_status`, `lead_source`, `tags`, `owner`, `team`, `clients`,
+    /// `street`, `postal_code`, `city`, `country`, `birthday`, `created_at`, `updated_at`.
+    /// Clients: `name`, `legal_name`, `domain`, `industry`, `size`, `status`, `phone`, `email`,
+    /// `website`, `vat_id`, `tags`, `owner`, `team`, `created_at`, `updated_at`. `cf.{key}`: a
+    /// custom field. Without: every standard column and every custom field the caller may see.
     #[serde(default)]
     pub columns: Option<Vec<String>>,
     /// The list filters of `GET /contacts` or `GET /clients`, as their query parameters.
@@ -208,18 +212,13 @@ impl ExportFiles for S3ExportFiles {
         bytes: Vec<u8>,
         content_type: &'a str,
     ) -> BoxFuture<'a, Result<(), CrmError>> {
-        Box::pin(async move {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .body(bytes.into())
-                .send()
-                .await
-                .map_err(|e| crate::errors::sdk_error("PutObject", e))?;
-            Ok(())
-        })
+        Box::pin(crate::store::objects::put_object(
+            &self.client,
+            &self.bucket,
+            key,
+            bytes,
+            content_type,
+        ))
     }
 
     fn presign_get<'a>(

@@ -41,7 +41,7 @@ pub enum JobWork {
         stage_id: Uuid,
         move_to: Uuid,
     },
-    /// Writes the requester's visible records to a file (S5.4, `crate::exports`).
+    /// Writes the requester's visible records to a file (S5.4, the exports module).
     Export {
         entity: ExportEntity,
         columns: Vec<String>,

@@ -13,7 +13,9 @@
 
 use crm_e2e_tests::Stack;
 use crm_shared::contacts::{ContactFields, ContactKind};
-use crm_shared::imports::processing::{Checkpoint, Plan, SourceReader};
+use crm_shared::imports::planning::Plan;
+use crm_shared::imports::processing::Checkpoint;
+use crm_shared::imports::source::SourceReader;
 use crm_shared::imports::{ColumnMap, ReadFailure, Uploads};
 use futures::future::BoxFuture;
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -163,8 +163,7 @@ async fn preview_import(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let preview =
-        imports::processing::preview(&api.catalog, &api.uploads, caller, path_id(req, "id")?)
-            .await?;
+        imports::start::preview(&api.catalog, &api.uploads, caller, path_id(req, "id")?).await?;
     Ok(json_response(StatusCode::OK, &preview, None))
 }
 
@@ -188,7 +187,7 @@ async fn start_import(
         .as_ref()
         .ok_or_else(|| CrmError::Internal("missing configuration IMPORT_QUEUE_URL".into()))?;
     let import =
-        imports::processing::start_import(&api.catalog, queue, caller, path_id(req, "id")?, input)
+        imports::start::start_import(&api.catalog, queue, caller, path_id(req, "id")?, input)
             .await?;
     let etag = format!("\"{}\"", import.version);
     Ok(json_response(StatusCode::OK, &import, Some(etag)))

@@ -4,22 +4,24 @@
 //! derived from the import and the row, so a redelivered event or chunk creates nothing twice.
 
 mod csv_rows;
+pub mod errors_file;
+pub mod planning;
 pub mod processing;
 mod rows;
 pub mod sheet;
+pub mod source;
+pub mod start;
 pub mod table;
+mod targets;
 pub mod templates;
 pub mod text;
 pub mod undo;
 mod uploads;
 
-pub use csv_rows::{
-    ColumnMap, ColumnMapping, DateOrder, Mapping, ParsedRow, ReadFailure, Suggestion,
-    parse_contact_rows,
-};
-pub use processing::{
-    ChunkMessage, ChunkOutcome, ChunkSettings, ProcessOutcome, process_upload, run_chunk,
-};
+pub use csv_rows::{ColumnMap, ParsedRow, ReadFailure, Suggestion, parse_contact_rows};
+pub use planning::{ProcessOutcome, process_upload};
+pub use processing::{ChunkMessage, ChunkOutcome, ChunkSettings, run_chunk};
+pub use targets::{ColumnMapping, DateOrder, Mapping};
 pub use uploads::{S3Uploads, Uploads};
 
 use crate::access::{Action, Policy, Subject};
@@ -346,7 +348,7 @@ pub struct StoredImport {
     #[serde(flatten)]
     pub import: Import,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<processing::Plan>,
+    pub plan: Option<planning::Plan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<processing::Checkpoint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -536,7 +538,7 @@ pub async fn errors_download(
     let file_name = format!("{stem}-errors.csv");
     let url = uploads
         .presign_get(
-            &processing::errors_key(&caller.tenant_id, id),
+            &errors_file::errors_key(&caller.tenant_id, id),
             &file_name,
             ERRORS_URL_TTL,
         )

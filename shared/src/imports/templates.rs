@@ -8,7 +8,8 @@
 //! | name claim | `T#t#IMPORT_TEMPLATES` | `NAME#{folded name}` |
 
 use super::ImportMode;
-use super::csv_rows::{ColumnMap, Mapping};
+use super::csv_rows::ColumnMap;
+use super::targets::Mapping;
 use crate::access::{Action, Policy, Subject};
 use crate::errors::FieldErrors;
 use crate::store::{Condition, Key, Table, TransactError, WriteOp, from_item, key, s, to_item};

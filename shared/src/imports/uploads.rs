@@ -181,22 +181,12 @@ impl Uploads for S3Uploads {
         bytes: Vec<u8>,
         content_type: &'a str,
     ) -> BoxFuture<'a, Result<(), CrmError>> {
-        Box::pin(async move {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(object_key)
-                .content_type(content_type)
-                .body(bytes.into())
-                .send()
-                .await
-                .map_err(|e| {
-                    CrmError::Internal(format!(
-                        "PutObject {object_key}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(e)
-                    ))
-                })?;
-            Ok(())
-        })
+        Box::pin(crate::store::objects::put_object(
+            &self.client,
+            &self.bucket,
+            object_key,
+            bytes,
+            content_type,
+        ))
     }
 }

@@ -40,6 +40,27 @@ pub async fn presign_put(
     Ok((presigned.uri().to_string(), headers))
 }
 
+/// Stores `bytes` as `object_key` in `bucket` with its content type (objects a function makes:
+/// a converted import file, an errors file, an `.xlsx` export).
+pub async fn put_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    object_key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<(), CrmError> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(object_key)
+        .content_type(content_type)
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| sdk_error("PutObject", e))?;
+    Ok(())
+}
+
 /// A presigned GetObject of `object_key` in `bucket`, valid for `ttl`, answered with this
 /// content type and as a download named `file_name`.
 pub async fn presign_get(
