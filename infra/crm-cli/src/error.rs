@@ -53,6 +53,17 @@ impl Problem {
             .or(self.title.as_deref())
             .filter(|s| !s.is_empty())
     }
+
+    /// [`Self::summary`] unless a field error below says it already (a problem of one field
+    /// often repeats its message as the detail).
+    fn headline(&self) -> Option<&str> {
+        self.summary().filter(|summary| {
+            !self
+                .errors
+                .iter()
+                .any(|e| !e.message.is_empty() && summary.contains(&e.message))
+        })
+    }
 }
 
 /// An HTTP status as `422 Unprocessable Entity`.
@@ -185,14 +196,14 @@ impl fmt::Display for Failure {
             }
             Failure::Refused { status, problem } => {
                 write!(f, "the API refused the request ({})", status_text(*status))?;
-                if let Some(summary) = problem.summary() {
+                if let Some(summary) = problem.headline() {
                     write!(f, ": {summary}")?;
                 }
                 write_field_errors(f, problem)
             }
             Failure::Server { status, problem } => {
                 write!(f, "the API failed ({})", status_text(*status))?;
-                if let Some(summary) = problem.summary() {
+                if let Some(summary) = problem.headline() {
                     write!(f, ": {summary}")?;
                 }
                 write_field_errors(f, problem)
@@ -234,6 +245,25 @@ mod tests {
             text,
             "the API refused the request (422 Unprocessable Entity): 1 field is invalid\n  \
              - file_name: a .csv, .tsv, .txt, .xlsx, .xlsm, .xls or .ods file (file_type)"
+        );
+    }
+
+    #[test]
+    fn a_detail_that_repeats_its_field_error_is_said_once() {
+        let problem = Problem::from_body(
+            r#"{"title":"Bad Request","status":400,
+                "detail":"unknown variant `deals`, expected `contacts` or `clients` at line 1",
+                "errors":[{"field":"body","rule":"json",
+                "message":"unknown variant `deals`, expected `contacts` or `clients` at line 1"}]}"#,
+        );
+        assert_eq!(
+            Failure::Refused {
+                status: 400,
+                problem
+            }
+            .to_string(),
+            "the API refused the request (400 Bad Request)\n  \
+             - body: unknown variant `deals`, expected `contacts` or `clients` at line 1 (json)"
         );
     }
 

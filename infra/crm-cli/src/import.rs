@@ -92,17 +92,25 @@ pub async fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
     print_preview(&preview, import.detected.as_ref());
 
     if import.status == "uploaded" {
-        let started: Import = ctx
-            .api
-            .post(
-                &format!("/imports/{id}/start"),
-                &StartImport {
-                    mapping: mapping.as_ref(),
-                    mode: args.mode.as_deref(),
-                    template: args.template.as_deref().filter(|_| mapping.is_some()),
-                },
-            )
-            .await?;
+        let start = StartImport {
+            mapping: mapping.as_ref(),
+            mode: args.mode.as_deref(),
+            template: args.template.as_deref().filter(|_| mapping.is_some()),
+        };
+        let started: Import = match ctx.api.post(&format!("/imports/{id}/start"), &start).await {
+            Ok(started) => started,
+            Err(refused @ Failure::Refused { .. }) => {
+                // Not left waiting as `uploaded`: a run with a fixed mapping is a new import.
+                let cancel = format!("/imports/{id}/cancel");
+                if let Ok::<Import, _>(cancelled) =
+                    ctx.api.post(&cancel, &serde_json::json!({})).await
+                {
+                    println!("Import {id} {}: its start was refused.", cancelled.status);
+                }
+                return Err(refused);
+            }
+            Err(other) => return Err(other),
+        };
         let source = match (&args.mapping, &args.template) {
             (Some(path), _) => Some(format!("from {}", path.display())),
             (None, Some(template)) => Some(format!("of the template \"{template}\"")),

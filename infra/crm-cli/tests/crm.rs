@@ -431,6 +431,17 @@ async fn refusals_say_what_is_wrong_and_exit_nonzero() {
         out.stderr
     );
     assert!(out.stderr.contains("\n  - mapping."), "{}", out.stderr);
+    let newest = env.stack.get("/imports?limit=1", &env.token).await;
+    assert_eq!(
+        newest.body["items"][0]["status"], "cancelled",
+        "not left waiting: {:?}",
+        newest.body
+    );
+    assert!(
+        out.stdout.contains("cancelled: its start was refused."),
+        "{}",
+        out.stdout
+    );
 
     let out = ran(env.crm(&["import", "contacts", "missing.csv"])).await;
     assert_eq!(out.code, Some(2));
