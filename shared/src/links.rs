@@ -57,7 +57,7 @@ fn contact_pk(tenant: &str, contact: Uuid) -> String {
     record_pk(tenant, ContactKind::schema(), contact)
 }
 
-fn link_item(tenant: &str, link: &ClientLink) -> Result<Item, CrmError> {
+pub fn link_item(tenant: &str, link: &ClientLink) -> Result<Item, CrmError> {
     let mut keys = key(contact_pk(tenant, link.contact_id), link_sk(link.client_id));
     keys.insert(
         "GSI2PK".into(),

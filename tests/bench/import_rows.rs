@@ -16,7 +16,7 @@ use crm_shared::contacts::{ContactFields, ContactKind};
 use crm_shared::imports::planning::Plan;
 use crm_shared::imports::processing::Checkpoint;
 use crm_shared::imports::source::SourceReader;
-use crm_shared::imports::{ColumnMap, ReadFailure, Uploads};
+use crm_shared::imports::{ColumnMap, ImportEntity, ReadFailure, Uploads};
 use futures::future::BoxFuture;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -139,7 +139,7 @@ impl Uploads for FileUploads {
 
 /// Reads every row with the import's reader; `validate` also runs the contact validators.
 async fn read_all(uploads: &FileUploads, plan: &Plan, validate: bool) -> (usize, usize) {
-    let columns = ColumnMap::from_headers(&plan.headers, &[]).unwrap();
+    let columns = ColumnMap::from_headers(ImportEntity::Contacts, &plan.headers, &[]).unwrap();
     let start = Checkpoint {
         chunk: 0,
         offset: HEADER.len() as u64,

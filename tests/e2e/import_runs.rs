@@ -805,12 +805,7 @@ async fn s5_5_undo_after_a_later_manual_change() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| {
-            (
-                l["row"].as_u64().unwrap(),
-                l["contact_id"].as_str().unwrap(),
-            )
-        })
+        .map(|l| (l["row"].as_u64().unwrap(), l["record_id"].as_str().unwrap()))
         .collect();
     assert_eq!(left, vec![(3, bob.as_str()), (5, dan.as_str())]);
     assert!(

@@ -7,6 +7,7 @@ mod contacts;
 mod custom_fields;
 mod deals;
 mod exports;
+mod import_clients;
 mod import_runs;
 mod imports;
 mod kinds;

@@ -74,6 +74,34 @@ pub struct ClientKind;
 /// The clients of a tenant: the engine's use cases for [`ClientKind`].
 pub type Clients = Records<ClientKind>;
 
+/// The partition (GSI1) of the clients named `name`, case and accents folded.
+pub fn name_pk(tenant: &str, name: &str) -> String {
+    format!(
+        "T#{tenant}#CLIENTNAME#{}",
+        crate::values::search::fold(name)
+    )
+}
+
+/// The ids of the clients named `name` (case and accents folded), up to `limit`, whoever
+/// may see them (the caller filters).
+pub async fn ids_named(
+    clients: &Clients,
+    tenant: &str,
+    name: &str,
+    limit: i32,
+) -> Result<Vec<Uuid>, CrmError> {
+    let page = clients
+        .ctx
+        .table
+        .query(Query::index("GSI1", name_pk(tenant, name)).limit(limit))
+        .await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|i| crate::store::item::text(i, "GSI1SK")?.parse().ok())
+        .collect())
+}
+
 /// The partition of a client's direct subsidiaries (GSI2).
 fn subsidiaries_pk(tenant: &str, parent: Uuid) -> String {
     format!("T#{tenant}#CLIENT#{parent}#SUBS")
@@ -129,15 +157,18 @@ impl Kind for ClientKind {
         Default::default()
     }
 
-    /// A client with a parent is listed under it (GSI2): its subsidiaries.
+    /// A client with a parent is listed under it (GSI2): its subsidiaries. Every client is
+    /// found by its folded name (GSI1): imports match and link clients by name.
     fn record_attributes(tenant: &str, c: &Client) -> Item {
-        match c.fields.parent_id {
-            Some(parent) => Item::from([
-                ("GSI2PK".to_string(), s(subsidiaries_pk(tenant, parent))),
-                ("GSI2SK".to_string(), s(c.id.to_string())),
-            ]),
-            None => Item::new(),
+        let mut item = Item::from([
+            ("GSI1PK".to_string(), s(name_pk(tenant, &c.fields.name))),
+            ("GSI1SK".to_string(), s(c.id.to_string())),
+        ]);
+        if let Some(parent) = c.fields.parent_id {
+            item.insert("GSI2PK".to_string(), s(subsidiaries_pk(tenant, parent)));
+            item.insert("GSI2SK".to_string(), s(c.id.to_string()));
         }
+        item
     }
 
     fn title(c: &Client) -> String {

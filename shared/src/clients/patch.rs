@@ -90,6 +90,37 @@ pub struct ClientPatch {
 }
 
 impl ClientPatch {
+    /// A patch that sets what `input` holds and keeps everything else (an import's update:
+    /// blank cells never overwrite). The name is the match key and stays as it is.
+    pub fn filling(input: ClientFields) -> Self {
+        fn set<T>(v: Option<T>) -> Patch<T> {
+            v.map_or(Patch::Absent, Patch::Set)
+        }
+        Self {
+            legal_name: set(input.legal_name),
+            domain: set(input.domain),
+            industry: set(input.industry),
+            size: set(input.size),
+            status: set(input.status),
+            owner: set(input.owner),
+            team: set(input.team),
+            tags: set((!input.tags.is_empty()).then_some(input.tags)),
+            parent_id: set(input.parent_id),
+            billing_address: set(input.billing_address),
+            shipping_address: set(input.shipping_address),
+            phone: set(input.phone),
+            email: set(input.email),
+            website: set(input.website),
+            vat_id: set(input.vat_id),
+            currency: set(input.currency),
+            payment_terms_days: set(input.payment_terms_days),
+            payment_method: set(input.payment_method),
+            billing_email: set(input.billing_email),
+            default_hourly_rate: set(input.default_hourly_rate),
+            ..Self::default()
+        }
+    }
+
     pub fn apply(self, f: ClientFields) -> ClientFields {
         ClientFields {
             name: match self.name {

@@ -6,9 +6,10 @@
 //! field (its key, `cf.{key}` or its label) feeds that field (S3.3, S3.5). Every row is
 //! validated like every other write.
 
+use super::ImportEntity;
 use super::sheet::{looks_like_workbook, read_workbook};
 use super::table::Table;
-use super::targets::{ColumnMapping, DateOrder, Mapping, STANDARD_TARGETS, Target};
+use super::targets::{ColumnMapping, DateOrder, Mapping, Target, targets_of};
 use super::text::{Detected, read_csv_text};
 use super::{FileFormat, RowError};
 use crate::FieldError;
@@ -23,11 +24,11 @@ use serde_json::{Map, Value};
 pub struct ReadFailure(pub String);
 
 #[derive(Debug, Clone)]
-struct Column {
-    index: usize,
-    header: String,
-    target: Target,
-    separator: Option<String>,
+pub(super) struct Column {
+    pub(super) index: usize,
+    pub(super) header: String,
+    pub(super) target: Target,
+    pub(super) separator: Option<String>,
 }
 
 /// A column of the file with the target a preview suggests for it, and why.
@@ -43,10 +44,11 @@ pub struct Suggestion {
     pub reason: String,
 }
 
-/// Which file column feeds which contact field.
+/// Which file column feeds which field of the import's entity.
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
-    columns: Vec<Column>,
+    pub(super) entity: ImportEntity,
+    pub(super) columns: Vec<Column>,
     date_order: Option<DateOrder>,
 }
 
@@ -55,12 +57,14 @@ pub struct ParsedRow {
     /// Line number in the file; the header is line 1.
     pub line: u64,
     pub contact: NewContact,
+    /// A clients import: the row's client.
+    pub client: crate::clients::ClientFields,
     /// The custom field cells, by field key, as text (the validator reads text forms).
     pub custom: Map<String, Value>,
     /// The record's cells as they were in the file.
     pub record: Vec<String>,
     /// The position in the column map of every mapped cell that is not blank.
-    cells: Vec<usize>,
+    pub(super) cells: Vec<usize>,
     /// Cells that could not be read as their field (a date that is no date): the row fails
     /// with these, as with a validation error.
     pub problems: Vec<FieldError>,
@@ -78,7 +82,7 @@ impl ColumnMap {
             .cells
             .iter()
             .find(|c| {
-                let f = target(c).field();
+                let f = target(c).field_of(self.entity);
                 e.field == f
                     || e.field
                         .strip_prefix(f.as_str())
@@ -173,7 +177,7 @@ fn map_table(
     table: Table,
     defs: &[FieldDefinition],
 ) -> Result<(ColumnMap, Vec<ParsedRow>), ReadFailure> {
-    let columns = ColumnMap::from_headers(&table.headers, defs)?;
+    let columns = ColumnMap::from_headers(ImportEntity::Contacts, &table.headers, defs)?;
     let rows = table
         .rows
         .into_iter()
@@ -185,6 +189,7 @@ fn map_table(
 impl ColumnMap {
     /// The columns the headers name (see the module's comment); refused when none maps.
     pub fn from_headers(
+        entity: ImportEntity,
         headers: &[String],
         defs: &[FieldDefinition],
     ) -> Result<ColumnMap, ReadFailure> {
@@ -192,7 +197,7 @@ impl ColumnMap {
             .iter()
             .enumerate()
             .filter_map(|(i, h)| {
-                Target::from_header(h, defs).map(|target| Column {
+                Target::from_header(entity, h, defs).map(|target| Column {
                     index: i,
                     header: h.trim().to_string(),
                     target,
@@ -201,11 +206,13 @@ impl ColumnMap {
             })
             .collect();
         if columns.is_empty() {
-            return Err(ReadFailure(
-                "no column maps to a contact field; expected headers such as name, first_name, last_name, email, company".into(),
-            ));
+            return Err(ReadFailure(match entity {
+                ImportEntity::Contacts => "no column maps to a contact field; expected headers such as name, first_name, last_name, email, company".into(),
+                ImportEntity::Clients => "no column maps to a client field; expected headers such as name, domain, industry, vat_id".into(),
+            }));
         }
         Ok(ColumnMap {
+            entity,
             columns,
             date_order: None,
         })
@@ -214,6 +221,7 @@ impl ColumnMap {
     /// The columns an explicit mapping names; every mistake is named by its place in the
     /// mapping (`mapping.columns[2].target`, …).
     pub fn from_mapping(
+        entity: ImportEntity,
         headers: &[String],
         mapping: &Mapping,
         defs: &[FieldDefinition],
@@ -237,18 +245,23 @@ impl ColumnMap {
             if m.target == "ignore" {
                 continue;
             }
-            let Some(target) = Target::from_name(&m.target, defs) else {
+            let Some(target) = Target::from_name(entity, &m.target, defs) else {
                 errors.push(FieldError::new(
                     at("target"),
                     "one_of",
                     format!(
-                        "a contact field ({}), cf.{{key}} of a custom field you may write, or ignore",
-                        STANDARD_TARGETS.iter().map(Target::name).collect::<Vec<_>>().join(", ")
+                        "a {} field ({}), cf.{{key}} of a custom field you may write, or ignore",
+                        entity.noun(),
+                        targets_of(entity)
+                            .iter()
+                            .map(Target::name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
                 continue;
             };
-            if !target.repeats() && columns.iter().any(|c| c.target == target) {
+            if !target.repeats(entity) && columns.iter().any(|c| c.target == target) {
                 errors.push(FieldError::new(
                     at("target"),
                     "unique",
@@ -286,30 +299,35 @@ impl ColumnMap {
             errors.push(FieldError::new(
                 "mapping.columns",
                 "required",
-                "map at least one column to a contact field",
+                format!("map at least one column to a {} field", entity.noun()),
             ));
         }
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(ColumnMap {
+            entity,
             columns,
             date_order: mapping.date_order,
         })
     }
 
     /// Each header with the target it would get and why (a preview's suggestions).
-    pub fn suggestions(headers: &[String], defs: &[FieldDefinition]) -> Vec<Suggestion> {
+    pub fn suggestions(
+        entity: ImportEntity,
+        headers: &[String],
+        defs: &[FieldDefinition],
+    ) -> Vec<Suggestion> {
         headers
             .iter()
             .enumerate()
             .map(|(index, h)| {
-                let (target, reason) = match Target::standard(h) {
+                let (target, reason) = match Target::standard_of(entity, h) {
                     Some(t) => (
                         Some(t.name()),
                         "the header is a name of this field (English, German, or as HubSpot, Salesforce, Pipedrive or LinkedIn export it)",
                     ),
-                    None => match Target::from_header(h, defs) {
+                    None => match Target::from_header(entity, h, defs) {
                         Some(t) => (Some(t.name()), "the header is this custom field's key, cf.key or label"),
                         None => (None, "no field has this name; the column is ignored unless mapped"),
                     },
@@ -345,6 +363,9 @@ impl ColumnMap {
     pub fn row(&self, line: u64, record: Vec<String>) -> Option<ParsedRow> {
         if record.iter().all(|c| c.trim().is_empty()) {
             return None;
+        }
+        if self.entity == ImportEntity::Clients {
+            return Some(self.client_row(line, record));
         }
         let mut contact = NewContact::default();
         let mut custom = Map::new();
@@ -390,19 +411,10 @@ impl ColumnMap {
                         "a date such as 1970-02-01 or 01.02.1970",
                     )),
                 },
-                Target::Tags => {
-                    let split: Vec<String> = match separator {
-                        Some(sep) => value.split(sep.as_str()).map(str::to_string).collect(),
-                        None => value.split([',', ';', '|']).map(str::to_string).collect(),
-                    };
-                    contact.tags.get_or_insert_with(Vec::new).extend(
-                        split
-                            .iter()
-                            .map(|t| t.trim())
-                            .filter(|t| !t.is_empty())
-                            .map(str::to_string),
-                    );
-                }
+                Target::Tags => contact
+                    .tags
+                    .get_or_insert_with(Vec::new)
+                    .extend(split_tags(value, separator.as_deref())),
                 Target::LeadSource => contact.lead_source = Some(source_key(value)),
                 Target::Status => match lifecycle_status(value) {
                     Some(status) => contact.lifecycle_status = Some(status),
@@ -417,6 +429,15 @@ impl ColumnMap {
                 }
                 Target::Owner => owner_cell = Some(value.trim().to_string()),
                 Target::Team => team_cell = Some(value.trim().to_string()),
+                // A clients import's targets (its rows are read by `client_row`).
+                Target::ClientName
+                | Target::LegalName
+                | Target::Domain
+                | Target::Industry
+                | Target::Size
+                | Target::VatId
+                | Target::Currency
+                | Target::PaymentTerms => continue,
                 Target::FullName => {
                     let trimmed = value.trim();
                     match trimmed.split_once(char::is_whitespace) {
@@ -462,6 +483,7 @@ impl ColumnMap {
         Some(ParsedRow {
             line,
             contact,
+            client: Default::default(),
             custom,
             record,
             cells,
@@ -470,6 +492,20 @@ impl ColumnMap {
             team_cell,
         })
     }
+}
+
+/// A tags cell split at its column's separator (default: any of `,` `;` `|`).
+pub(super) fn split_tags(value: &str, separator: Option<&str>) -> Vec<String> {
+    let parts: Vec<&str> = match separator {
+        Some(sep) => value.split(sep).collect(),
+        None => value.split([',', ';', '|']).collect(),
+    };
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A date cell as [`parse_date`] reads it, and slashed dates in the order a mapping gives.

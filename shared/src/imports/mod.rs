@@ -3,6 +3,8 @@
 //! contacts (see `processing`). Every row is written at most once: new contacts get ids
 //! derived from the import and the row, so a redelivered event or chunk creates nothing twice.
 
+mod client_rows;
+mod company_links;
 mod csv_rows;
 pub mod errors_file;
 pub mod planning;
@@ -80,6 +82,48 @@ pub enum ImportMode {
     Upsert,
 }
 
+/// What an import's rows become (S5.1): contacts, or client companies with their master data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportEntity {
+    /// A row whose email belongs to a contact is that contact (emails are unique per tenant).
+    #[default]
+    Contacts,
+    /// A row whose name is exactly one visible client's name (case and accents folded) is
+    /// that client; a name several clients share is reported, never guessed.
+    Clients,
+}
+
+impl ImportEntity {
+    /// What one of its records is called.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ImportEntity::Contacts => "contact",
+            ImportEntity::Clients => "client",
+        }
+    }
+}
+
+/// How a contact import relates contacts to clients by their company cell (S5.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkClients {
+    /// The company stays text on the contact.
+    #[default]
+    None,
+    /// Links the contact to the one client the importer sees under that name (case and
+    /// accents folded); a name no client or several clients have links nothing.
+    Existing,
+    /// As `existing`, and a name no client has becomes a new client (one per name and import).
+    CreateMissing,
+}
+
+impl LinkClients {
+    fn is_none(&self) -> bool {
+        *self == LinkClients::None
+    }
+}
+
 /// The reported rows (failed and skipped) as they were in the file, with their reasons.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorsFile {
@@ -141,8 +185,14 @@ pub struct Import {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
     pub status: ImportStatus,
+    /// What its rows become.
+    #[serde(default, deserialize_with = "entity_or_contacts")]
+    pub entity: ImportEntity,
     #[serde(default)]
     pub mode: ImportMode,
+    /// Contacts: how their company cells relate them to clients.
+    #[serde(default, skip_serializing_if = "LinkClients::is_none")]
+    pub link_clients: LinkClients,
     /// The columns' targets: as given, or (once started without one) as the headers suggested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<Mapping>,
@@ -222,9 +272,15 @@ pub struct NewImport {
     /// The sheet of a workbook to read; without, the first sheet that holds data.
     #[serde(default)]
     pub sheet: Option<String>,
-    /// What rows whose email belongs to a contact do; `create` when not given.
+    /// What the rows become: `contacts` (the default) or `clients`.
+    #[serde(default)]
+    pub entity: Option<ImportEntity>,
+    /// What rows matching an existing record do; `create` when not given.
     #[serde(default)]
     pub mode: Option<ImportMode>,
+    /// Contacts: relate them to clients by their company cell (`none` when not given).
+    #[serde(default)]
+    pub link_clients: Option<LinkClients>,
     /// The columns' targets; with one, the import starts when its file lands.
     #[serde(default)]
     pub mapping: Option<Mapping>,
@@ -248,6 +304,9 @@ pub struct StartImport {
     /// Overrides the mode given at creation.
     #[serde(default)]
     pub mode: Option<ImportMode>,
+    /// Overrides how contacts relate to clients by company, as given at creation.
+    #[serde(default)]
+    pub link_clients: Option<LinkClients>,
     /// An import template (id or name) whose mapping and mode to use.
     #[serde(default)]
     pub template: Option<String>,
@@ -359,7 +418,8 @@ fn import_item(tenant: &str, stored: &StoredImport) -> Result<Item, CrmError> {
     let mut keys = key(import_pk(tenant, stored.import.id), "IMPORT");
     keys.insert("GSI1PK".into(), s(format!("T#{tenant}#IMPORTS")));
     keys.insert("GSI1SK".into(), s(stored.import.id.to_string()));
-    keys.insert("entity".into(), s("import"));
+    // The item's `entity` attribute is the import's own (contacts or clients); imports stored
+    // before clients could be imported hold `import` there and read as contacts.
     keys.insert("tenant_id".into(), s(tenant));
     to_item(stored, keys)
 }
@@ -393,6 +453,33 @@ async fn save(
     }
 }
 
+/// Only contacts relate to clients by their company cell.
+fn check_link_clients(
+    e: &mut crate::errors::FieldErrors,
+    entity: ImportEntity,
+    link: Option<LinkClients>,
+) {
+    if entity == ImportEntity::Clients && link.is_some_and(|l| !l.is_none()) {
+        e.push(
+            "link_clients",
+            "contacts_only",
+            "contacts relate to clients by company; a clients import takes none",
+        );
+    }
+}
+
+/// An import's (or template's) entity as stored; what was stored there before clients could
+/// be imported (the item's type, `import`) reads as contacts.
+pub(super) fn entity_or_contacts<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<ImportEntity, D::Error> {
+    let raw = String::deserialize(d)?;
+    Ok(match raw.as_str() {
+        "clients" => ImportEntity::Clients,
+        _ => ImportEntity::Contacts,
+    })
+}
+
 fn member() -> Role {
     Role::Member
 }
@@ -411,6 +498,7 @@ pub async fn start(
         .apply(
             caller,
             input.template.as_deref(),
+            &mut input.entity,
             &mut input.mapping,
             &mut input.mode,
         )
@@ -421,6 +509,8 @@ pub async fn start(
         .sheet
         .as_deref()
         .map(|s| e.required_text("sheet", s, 100));
+    let entity = input.entity.unwrap_or_default();
+    check_link_clients(&mut e, entity, input.link_clients);
     e.into_result()?;
     let lower = file_name.to_lowercase();
     let Some(content_type) = UPLOAD_TYPES
@@ -440,7 +530,9 @@ pub async fn start(
         file_name,
         sheet,
         status: ImportStatus::AwaitingUpload,
+        entity,
         mode: input.mode.unwrap_or_default(),
+        link_clients: input.link_clients.unwrap_or_default(),
         template_id,
         start: match (&input.mapping, input.start) {
             (_, Some(when)) => when,

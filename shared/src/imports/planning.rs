@@ -81,16 +81,19 @@ pub async fn process_upload(
         return Ok(ProcessOutcome::AlreadyDone);
     }
     let importer = importer(catalog, &tenant, &stored.import).await?;
-    let (_, visible) = definitions(catalog, &importer).await?;
+    let entity = stored.import.entity;
+    let (_, visible) = definitions(catalog, &importer, entity).await?;
     let planned = match plan(uploads, &tenant, &stored.import, object_key)
         .await?
         .and_then(|(plan, format)| {
             // Started on upload, the columns must map now.
             match (&stored.import.mapping, stored.import.start) {
                 (Some(mapping), StartWhen::OnUpload) => {
-                    column_map(&plan, Some(mapping), &visible).map(|_| ())
+                    column_map(entity, &plan, Some(mapping), &visible).map(|_| ())
                 }
-                (None, StartWhen::OnUpload) => column_map(&plan, None, &visible).map(|_| ()),
+                (None, StartWhen::OnUpload) => {
+                    column_map(entity, &plan, None, &visible).map(|_| ())
+                }
                 (_, StartWhen::OnRequest) => Ok(()),
             }
             .map(|()| (plan, format))
@@ -157,14 +160,15 @@ pub async fn process_upload(
 
 /// The columns of a planned file: as mapped, or as its headers suggest.
 pub(super) fn column_map(
+    entity: super::ImportEntity,
     plan: &Plan,
     mapping: Option<&super::Mapping>,
     visible: &[FieldDefinition],
 ) -> Result<ColumnMap, ReadFailure> {
     match mapping {
-        None => ColumnMap::from_headers(&plan.headers, visible),
+        None => ColumnMap::from_headers(entity, &plan.headers, visible),
         Some(mapping) => {
-            ColumnMap::from_mapping(&plan.headers, mapping, visible).map_err(|errors| {
+            ColumnMap::from_mapping(entity, &plan.headers, mapping, visible).map_err(|errors| {
                 ReadFailure(format!(
                     "the mapping does not fit the file: {}",
                     errors

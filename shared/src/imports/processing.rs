@@ -18,16 +18,18 @@
 //! The planning is `planning`, the reading of the source `source`, the preview and start
 //! `start`, the errors file `errors_file`, the undo pages `undo`; this module runs chunks.
 
+use super::client_rows::ClientRowWriter;
 use super::csv_rows::ParsedRow;
 use super::errors_file::write_errors_file;
 use super::planning::column_map;
 use super::rows::{RowResult, RowWriter};
 use super::source::SourceReader;
 use super::{
-    Import, ImportStatus, MAX_INLINE_ERRORS, ReadFailure, RowError, StoredImport, Uploads,
-    import_pk, load, row_sk, save,
+    Import, ImportEntity, ImportStatus, MAX_INLINE_ERRORS, ReadFailure, RowError, StoredImport,
+    Uploads, import_pk, load, row_sk, save,
 };
 use crate::catalog::Catalog;
+use crate::clients::ClientKind;
 use crate::contacts::ContactKind;
 use crate::custom_fields::FieldDefinition;
 use crate::records::Kind;
@@ -125,16 +127,21 @@ pub(super) async fn importer(
         .await
 }
 
-/// The custom fields of contacts, and those the importer may see (which columns can map to).
+/// The custom fields of the entity, and those the importer may see (which columns can map to).
 pub(super) async fn definitions(
     catalog: &Catalog,
     importer: &Caller,
+    entity: ImportEntity,
 ) -> Result<(Vec<FieldDefinition>, Vec<FieldDefinition>), CrmError> {
+    let kind = match entity {
+        ImportEntity::Contacts => ContactKind::schema().entity(),
+        ImportEntity::Clients => ClientKind::schema().entity(),
+    };
     let defs: Vec<FieldDefinition> = catalog
         .contacts()
         .ctx
         .custom
-        .definitions(importer, ContactKind::schema().entity())
+        .definitions(importer, kind)
         .await?;
     let visible = defs
         .iter()
@@ -233,21 +240,36 @@ pub async fn run_chunk(
         return Ok(ChunkOutcome::Stale);
     }
     let importer = importer(catalog, tenant, &stored.import).await?;
-    let (defs, visible) = definitions(catalog, &importer).await?;
-    let columns = match column_map(&plan, stored.import.mapping.as_ref(), &visible) {
+    let entity = stored.import.entity;
+    let (defs, visible) = definitions(catalog, &importer, entity).await?;
+    let columns = match column_map(entity, &plan, stored.import.mapping.as_ref(), &visible) {
         Ok(columns) => columns,
         Err(ReadFailure(reason)) => return fail(table, tenant, &stored, reason).await,
     };
-    let contacts = catalog.contacts();
+    let (contacts, clients) = (catalog.contacts(), catalog.clients());
     let people = super::rows::People::load(&catalog.ctx.directory, tenant).await?;
-    let writer = RowWriter {
-        contacts: &contacts,
-        defs: &defs,
-        importer: &importer,
-        import: stored.import.id,
-        mode: stored.import.mode,
-        columns: &columns,
-        at: checkpoint.at,
+    let writer = match entity {
+        ImportEntity::Contacts => Writer::Contacts(RowWriter {
+            contacts: &contacts,
+            catalog,
+            link_clients: stored.import.link_clients,
+            import_at: stored.import.created_at,
+            defs: &defs,
+            importer: &importer,
+            import: stored.import.id,
+            mode: stored.import.mode,
+            columns: &columns,
+            at: checkpoint.at,
+        }),
+        ImportEntity::Clients => Writer::Clients(ClientRowWriter {
+            clients: &clients,
+            defs: &defs,
+            importer: &importer,
+            import: stored.import.id,
+            mode: stored.import.mode,
+            columns: &columns,
+            at: checkpoint.at,
+        }),
     };
     let mut reader = SourceReader::new(uploads, &plan, &checkpoint, settings.window_bytes);
     let mut tally = Tally::default();
@@ -280,9 +302,8 @@ pub async fn run_chunk(
         for (row, result) in batch.into_iter().zip(results) {
             tally.rows += 1;
             let errors = match result {
-                RowResult::Created => {
+                RowResult::Created(id) => {
                     tally.created += 1;
-                    let id = writer.contact_id(row.line);
                     failed_items.push(done_item(tenant, stored.import.id, row.line, id, None)?);
                     continue;
                 }
@@ -356,12 +377,29 @@ pub async fn run_chunk(
     Ok(status.map_or(ChunkOutcome::Stale, ChunkOutcome::Advanced))
 }
 
-/// What a row did to a contact, for the undo: created it, or updated it to `version`.
+/// The writer of an import's rows, by what they become.
+enum Writer<'a> {
+    Contacts(RowWriter<'a>),
+    Clients(ClientRowWriter<'a>),
+}
+
+impl Writer<'_> {
+    async fn write(&self, rows: &[ParsedRow]) -> Result<Vec<RowResult>, CrmError> {
+        match self {
+            Writer::Contacts(w) => w.write(rows).await,
+            Writer::Clients(w) => w.write(rows).await,
+        }
+    }
+}
+
+/// What a row did to a record, for the undo: created it, or updated it to `version`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoneRow {
     pub row: u64,
-    pub contact_id: Uuid,
-    /// Updated: the contact's version after the update.
+    /// The contact or client (named `contact_id` before clients could be imported).
+    #[serde(alias = "contact_id")]
+    pub record_id: Uuid,
+    /// Updated: the record's version after the update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
 }
@@ -372,7 +410,7 @@ fn done_item(
     tenant: &str,
     import: Uuid,
     line: u64,
-    contact_id: Uuid,
+    record_id: Uuid,
     version: Option<u64>,
 ) -> Result<Item, CrmError> {
     let mut keys = key(import_pk(tenant, import), format!("{DONE_PREFIX}{line:08}"));
@@ -380,7 +418,7 @@ fn done_item(
     to_item(
         &DoneRow {
             row: line,
-            contact_id,
+            record_id,
             version,
         },
         keys,

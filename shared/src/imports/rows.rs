@@ -10,10 +10,11 @@
 //! with the record engine's bulk load (plain batched puts, the email claim conditional), so a
 //! batch run twice writes the same items and reports the same outcomes.
 
+use super::company_links::{CompanyClients, link_existing, new_link};
 use super::csv_rows::{ColumnMap, ParsedRow};
 use super::{ImportMode, RowError};
 use crate::audit::AuditAction;
-use crate::contacts::{Contact, ContactPatch, Contacts, email_pk};
+use crate::contacts::{Contact, ContactKind, ContactPatch, Contacts, email_pk};
 use crate::custom_fields::FieldDefinition;
 use crate::records::bulk::BulkOutcome;
 use crate::store::{Key, from_item};
@@ -31,7 +32,8 @@ const UPDATE_TRIES: usize = 3;
 /// What became of one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowResult {
-    Created,
+    /// The new record's id.
+    Created(Uuid),
     /// The contact and its version after the update (an unchanged contact keeps its version).
     Updated {
         id: Uuid,
@@ -100,6 +102,12 @@ impl People {
 /// What writes an import's rows: as the importer, with the definitions loaded once.
 pub struct RowWriter<'a> {
     pub contacts: &'a Contacts,
+    pub catalog: &'a crate::catalog::Catalog,
+    /// How company cells relate contacts to clients.
+    pub link_clients: super::LinkClients,
+    /// The import's creation time: the clients it creates for companies are stamped with it
+    /// (their ids derive from it, the import and the name, the same in every batch).
+    pub import_at: Timestamp,
     pub defs: &'a [FieldDefinition],
     pub importer: &'a Caller,
     pub import: Uuid,
@@ -215,35 +223,61 @@ impl RowWriter<'_> {
             }
         }
         new.sort_by_key(|(i, _)| *i);
+        let companies: Vec<&str> = new
+            .iter()
+            .map(|(i, _)| *i)
+            .chain((0..rows.len()).filter(|i| matches!(plans[*i], Plan::Update(_))))
+            .filter_map(|i| rows[i].contact.company.as_deref())
+            .collect();
+        let company_clients = CompanyClients::resolve(
+            self.catalog,
+            self.importer,
+            self.import,
+            self.link_clients,
+            self.import_at,
+            &companies,
+        )
+        .await?;
+        for (i, contact) in &mut new {
+            if let Some(client) = company_clients.of(rows[*i].contact.company.as_deref()) {
+                contact.client_ids = vec![client];
+                contact.primary_client_id = Some(client);
+            }
+        }
         let records: Vec<_> = new
             .iter()
             .map(|(_, c)| {
-                let audit =
-                    Contacts::audit(AuditAction::Created, None, Some(c), &self.importer.user_id)?
-                        .with_source(format!("import:{}", self.import));
-                let audit = crate::audit::AuditEntry {
-                    id: derived_id(self.at, &[c.id.as_bytes(), b"created"]),
-                    at: self.at,
-                    ..audit
-                };
+                let audit = imported_audit::<ContactKind>(c, self.importer, self.import, self.at)?;
                 Ok((c.clone(), audit))
             })
             .collect::<Result<_, CrmError>>()?;
         let outcomes = self.contacts.insert_many(self.tenant(), &records).await?;
-        for ((i, _), outcome) in new.iter().zip(outcomes) {
+        let mut links = Vec::new();
+        for ((i, contact), outcome) in new.iter().zip(outcomes) {
             plans[*i] = Plan::Done(match outcome {
-                BulkOutcome::Created => RowResult::Created,
+                BulkOutcome::Created => {
+                    if let Some(client) = contact.primary_client_id {
+                        links.push(new_link(self.importer, contact.id, client, self.at)?);
+                    }
+                    RowResult::Created(contact.id)
+                }
                 // Taken since the holders were read (a concurrent create).
                 BulkOutcome::Taken { field, message } => {
                     RowResult::Skipped(self.reported(&rows[*i], field, "exists", message))
                 }
             });
         }
+        self.contacts.ctx.table.put_many(links).await?;
         let mut results = Vec::with_capacity(rows.len());
         for (row, plan) in rows.iter().zip(plans) {
             results.push(match plan {
                 Plan::Done(result) => result,
-                Plan::Update(id) => self.update(row, id).await?,
+                Plan::Update(id) => {
+                    if let Some(client) = company_clients.of(row.contact.company.as_deref()) {
+                        link_existing(self.catalog, self.importer, id, client).await?;
+                    }
+                    self.update(row, id).await?
+                }
                 Plan::Create => {
                     return Err(CrmError::Internal("a row left unwritten".into()));
                 }
@@ -287,41 +321,16 @@ impl RowWriter<'_> {
 
     /// Updates contact `id` with the row's non-blank cells.
     async fn update(&self, row: &ParsedRow, id: Uuid) -> Result<RowResult, CrmError> {
-        for _ in 0..UPDATE_TRIES {
+        let custom = (!row.custom.is_empty()).then_some(&row.custom);
+        let source = format!("import:{}", self.import);
+        update_outcome(self.columns, row, "email", id, || async {
             let patch = ContactPatch::filling(row.contact.clone());
-            let custom = (!row.custom.is_empty()).then_some(&row.custom);
-            let source = format!("import:{}", self.import);
-            match self
-                .contacts
+            self.contacts
                 .patch_from(self.importer, id, patch, custom, None, &source)
                 .await
-            {
-                Ok(contact) => {
-                    return Ok(RowResult::Updated {
-                        id,
-                        version: contact.version,
-                    });
-                }
-                Err(CrmError::PreconditionFailed) => continue,
-                Err(CrmError::NotFound) => {
-                    return Ok(RowResult::Failed(vec![self.reported(
-                        row,
-                        "email",
-                        "not_yours",
-                        "a contact with this email exists that you may not change",
-                    )]));
-                }
-                Err(CrmError::Validation(errors)) => return Ok(self.failed(row, errors)),
-                Err(CrmError::Conflict { errors, .. }) => return Ok(self.failed(row, errors)),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(RowResult::Failed(vec![self.reported(
-            row,
-            "email",
-            "busy",
-            "the contact kept changing while it was updated; import the row again",
-        )]))
+                .map(|c| c.version)
+        })
+        .await
     }
 
     /// Who holds each of these emails now: the contact, its import and its row.
@@ -374,6 +383,77 @@ impl RowWriter<'_> {
             })
             .collect())
     }
+}
+
+/// The audit entry of a record an import creates: sourced from the import, with an id and
+/// time derived from the record's (the same on a rerun).
+pub(super) fn imported_audit<K: crate::records::Kind>(
+    record: &K::Record,
+    importer: &Caller,
+    import: Uuid,
+    at: Timestamp,
+) -> Result<crate::audit::AuditEntry, CrmError> {
+    use crate::records::Record;
+    let audit = crate::records::Records::<K>::audit(
+        AuditAction::Created,
+        None,
+        Some(record),
+        &importer.user_id,
+    )?
+    .with_source(format!("import:{import}"));
+    Ok(crate::audit::AuditEntry {
+        id: derived_id(at, &[record.id().as_bytes(), b"created"]),
+        at,
+        ..audit
+    })
+}
+
+/// What an import's update of record `id` became: `attempt` patches it and gives its new
+/// version; a concurrent change is tried again, a refusal reported against the row's
+/// `matched_by` column.
+pub(super) async fn update_outcome<F, Fut>(
+    columns: &ColumnMap,
+    row: &ParsedRow,
+    matched_by: &str,
+    id: Uuid,
+    attempt: F,
+) -> Result<RowResult, CrmError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, CrmError>>,
+{
+    let reported = |rule: &str, message: &str| {
+        RowResult::Failed(vec![
+            columns.row_error(row, FieldError::new(matched_by, rule, message)),
+        ])
+    };
+    let failed = |errors: Vec<FieldError>| {
+        RowResult::Failed(
+            errors
+                .into_iter()
+                .map(|e| columns.row_error(row, e))
+                .collect(),
+        )
+    };
+    for _ in 0..UPDATE_TRIES {
+        match attempt().await {
+            Ok(version) => return Ok(RowResult::Updated { id, version }),
+            Err(CrmError::PreconditionFailed) => continue,
+            Err(CrmError::NotFound) => {
+                return Ok(reported(
+                    "not_yours",
+                    &format!("the record with this {matched_by} exists but you may not change it"),
+                ));
+            }
+            Err(CrmError::Validation(errors)) => return Ok(failed(errors)),
+            Err(CrmError::Conflict { errors, .. }) => return Ok(failed(errors)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(reported(
+        "busy",
+        "the record kept changing while it was updated; import the row again",
+    ))
 }
 
 /// The contact an email belongs to.

@@ -25,10 +25,12 @@ pub async fn start_import(
     let table = catalog.table();
     let tenant = caller.tenant_id.as_str();
     let mut input = input;
+    let mut template_entity = None;
     let template_id = super::templates::ImportTemplates::new(catalog)
         .apply(
             caller,
             input.template.as_deref(),
+            &mut template_entity,
             &mut input.mapping,
             &mut input.mode,
         )
@@ -49,21 +51,33 @@ pub async fn start_import(
             .plan
             .clone()
             .ok_or_else(|| CrmError::Internal("an uploaded import without a plan".into()))?;
-        let (_, visible) = definitions(catalog, caller).await?;
+        let entity = stored.import.entity;
+        if template_entity.is_some_and(|t| t != entity) {
+            return Err(crate::CrmError::validation(
+                "template",
+                "entity",
+                format!("the template is not for {} imports", entity.noun()),
+            ));
+        }
+        let (_, visible) = definitions(catalog, caller, entity).await?;
         let columns = match &input.mapping {
-            Some(mapping) => ColumnMap::from_mapping(&plan.headers, mapping, &visible)
+            Some(mapping) => ColumnMap::from_mapping(entity, &plan.headers, mapping, &visible)
                 .map_err(CrmError::Validation)?,
-            None => {
-                ColumnMap::from_headers(&plan.headers, &visible).map_err(|ReadFailure(r)| {
+            None => ColumnMap::from_headers(entity, &plan.headers, &visible).map_err(
+                |ReadFailure(r)| {
                     CrmError::Validation(vec![crate::FieldError::new("mapping", "required", r)])
-                })?
-            }
+                },
+            )?,
         };
+        let mut e = crate::errors::FieldErrors::new();
+        super::check_link_clients(&mut e, entity, input.link_clients);
+        e.into_result()?;
         let queued = StoredImport {
             import: Import {
                 status: ImportStatus::Queued,
                 mapping: Some(columns.to_mapping()),
                 mode: input.mode.unwrap_or(stored.import.mode),
+                link_clients: input.link_clients.unwrap_or(stored.import.link_clients),
                 template_id: template_id.or(stored.import.template_id),
                 ..stored.import.clone()
             },
@@ -103,8 +117,9 @@ pub async fn preview(
             errors: vec![crate::FieldError::new("status", "not_uploaded", detail)],
         });
     };
-    let (_, visible) = definitions(catalog, caller).await?;
-    let mut columns = ColumnMap::suggestions(&plan.headers, &visible);
+    let entity = stored.import.entity;
+    let (_, visible) = definitions(catalog, caller, entity).await?;
+    let mut columns = ColumnMap::suggestions(entity, &plan.headers, &visible);
     let map = match &stored.import.mapping {
         Some(mapping) => {
             let mapped = mapping
@@ -123,9 +138,9 @@ pub async fn preview(
                 };
                 suggestion.target = target.filter(|t| t != "ignore");
             }
-            ColumnMap::from_mapping(&plan.headers, mapping, &visible).ok()
+            ColumnMap::from_mapping(entity, &plan.headers, mapping, &visible).ok()
         }
-        None => ColumnMap::from_headers(&plan.headers, &visible).ok(),
+        None => ColumnMap::from_headers(entity, &plan.headers, &visible).ok(),
     };
     // The first rows from the start of the data (a started import's checkpoint has moved on).
     let start = Checkpoint {
@@ -165,9 +180,13 @@ pub async fn preview(
             Some((m, mut row)) => {
                 people.resolve(&mut row);
                 let mut problems = row.problems.clone();
-                if let Err(found) = crate::contacts::ContactFields::validate(row.contact.clone()) {
-                    problems.extend(found);
-                }
+                let found = match entity {
+                    super::ImportEntity::Contacts => {
+                        crate::contacts::ContactFields::validate(row.contact.clone()).err()
+                    }
+                    super::ImportEntity::Clients => row.client.clone().validate().err(),
+                };
+                problems.extend(found.unwrap_or_default());
                 problems.into_iter().map(|e| m.row_error(&row, e)).collect()
             }
             None => Vec::new(),

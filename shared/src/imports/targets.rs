@@ -2,6 +2,7 @@
 //! and German, and as HubSpot, Salesforce, Pipedrive and LinkedIn exports name them), custom
 //! fields by key, `cf.{key}` or label, and the names an explicit mapping uses.
 
+use super::ImportEntity;
 use crate::custom_fields::FieldDefinition;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,38 @@ pub(super) const STANDARD_TARGETS: [Target; 20] = [
     Target::Owner,
     Target::Team,
 ];
+
+/// Every target of a clients import.
+pub(super) const CLIENT_TARGETS: [Target; 20] = [
+    Target::ClientName,
+    Target::LegalName,
+    Target::Domain,
+    Target::Industry,
+    Target::Size,
+    Target::Status,
+    Target::Email,
+    Target::Phone { mobile: false },
+    Target::Website,
+    Target::Street,
+    Target::PostalCode,
+    Target::City,
+    Target::Region,
+    Target::Country,
+    Target::VatId,
+    Target::Currency,
+    Target::PaymentTerms,
+    Target::Tags,
+    Target::Owner,
+    Target::Team,
+];
+
+/// The standard targets of an entity.
+pub(super) fn targets_of(entity: ImportEntity) -> &'static [Target] {
+    match entity {
+        ImportEntity::Contacts => &STANDARD_TARGETS,
+        ImportEntity::Clients => &CLIENT_TARGETS,
+    }
+}
 
 /// An explicit column mapping (S5.2): the columns of the file to contact fields. Columns it
 /// does not name are ignored.
@@ -95,13 +128,28 @@ pub(super) enum Target {
     Team,
     /// A custom field, by key.
     Custom(String),
+    /// Clients: the company's name (its match key in modes update and upsert).
+    ClientName,
+    LegalName,
+    Domain,
+    Industry,
+    /// Clients: a size band (`11-50`) or a head count.
+    Size,
+    VatId,
+    Currency,
+    /// Clients: days until an invoice is due.
+    PaymentTerms,
 }
 
 impl Target {
     /// A standard field by its English or German name, else a custom field by key, `cf.{key}`
     /// or label (archived fields take no new values and are not mapped).
-    pub(super) fn from_header(header: &str, defs: &[FieldDefinition]) -> Option<Self> {
-        if let Some(t) = Self::standard(header) {
+    pub(super) fn from_header(
+        entity: ImportEntity,
+        header: &str,
+        defs: &[FieldDefinition],
+    ) -> Option<Self> {
+        if let Some(t) = Self::standard_of(entity, header) {
             return Some(t);
         }
         let h = header.trim();
@@ -112,14 +160,76 @@ impl Target {
             .map(|d| Self::Custom(d.key.clone()))
     }
 
-    pub(super) fn standard(header: &str) -> Option<Self> {
-        let h: String = header
-            .trim()
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
-        Some(match h.as_str() {
+    /// A standard field of `entity` by its English or German name or an export's header.
+    pub(super) fn standard_of(entity: ImportEntity, header: &str) -> Option<Self> {
+        match entity {
+            ImportEntity::Contacts => Self::standard(&squeezed(header)),
+            ImportEntity::Clients => Self::standard_client(&squeezed(header)),
+        }
+    }
+
+    /// A client field by a header's squeezed form (HubSpot's company export, Pipedrive's
+    /// organisations, Salesforce's accounts, German names).
+    fn standard_client(h: &str) -> Option<Self> {
+        Some(match h {
+            "name" | "company" | "companyname" | "organization" | "organisation"
+            | "organizationname" | "organisationname" | "account" | "accountname" | "client"
+            | "clientname" | "customer" | "customername" | "firma" | "firmenname"
+            | "unternehmen" | "unternehmensname" | "kunde" | "kundenname" => Self::ClientName,
+            "legalname"
+            | "registeredname"
+            | "rechtlichername"
+            | "firmierung"
+            | "vollständigerfirmenname" => Self::LegalName,
+            "domain" | "companydomainname" | "domainname" | "webdomain" | "domäne" => Self::Domain,
+            "industry" | "sector" | "branche" | "industrie" => Self::Industry,
+            "size"
+            | "companysize"
+            | "employees"
+            | "numberofemployees"
+            | "headcount"
+            | "mitarbeiter"
+            | "mitarbeiterzahl"
+            | "anzahlmitarbeiter"
+            | "unternehmensgröße"
+            | "größe" => Self::Size,
+            "vatid"
+            | "vat"
+            | "vatnumber"
+            | "taxid"
+            | "ustid"
+            | "ustidnr"
+            | "umsatzsteuerid"
+            | "umsatzsteueridentifikationsnummer" => Self::VatId,
+            "currency" | "währung" => Self::Currency,
+            "paymentterms" | "paymenttermsdays" | "zahlungsziel" | "zahlungszieltage" => {
+                Self::PaymentTerms
+            }
+            "mobile" | "mobilephone" | "handy" | "mobil" => return None,
+            "owner" | "owneremail" | "companyowner" | "accountowner" | "organizationowner"
+            | "recordowner" | "besitzer" | "verantwortlich" | "zuständig" => Self::Owner,
+            "status" | "clientstatus" | "companystatus" | "lifecyclestage" | "kundenstatus" => {
+                Self::Status
+            }
+            _ => match Self::standard(h)? {
+                t @ (Self::Email
+                | Self::Phone { mobile: false }
+                | Self::Website
+                | Self::Street
+                | Self::PostalCode
+                | Self::City
+                | Self::Region
+                | Self::Country
+                | Self::Tags
+                | Self::Team) => t,
+                _ => return None,
+            },
+        })
+    }
+
+    /// A contact field by a header's squeezed form.
+    fn standard(h: &str) -> Option<Self> {
+        Some(match h {
             "firstname" | "givenname" | "vorname" => Self::FirstName,
             "lastname" | "surname" | "familyname" | "nachname" => Self::LastName,
             "name" | "fullname" | "contactname" | "kontakt" => Self::FullName,
@@ -181,6 +291,14 @@ impl Target {
     /// The target's name in an explicit mapping (and in a preview's suggestion).
     pub(super) fn name(&self) -> String {
         match self {
+            Self::ClientName => "name".into(),
+            Self::LegalName => "legal_name".into(),
+            Self::Domain => "domain".into(),
+            Self::Industry => "industry".into(),
+            Self::Size => "size".into(),
+            Self::VatId => "vat_id".into(),
+            Self::Currency => "currency".into(),
+            Self::PaymentTerms => "payment_terms_days".into(),
             Self::FirstName => "first_name".into(),
             Self::LastName => "last_name".into(),
             Self::FullName => "name".into(),
@@ -206,24 +324,54 @@ impl Target {
     }
 
     /// A target by its mapping name; `cf.{key}` names a custom field the importer may write.
-    pub(super) fn from_name(name: &str, defs: &[FieldDefinition]) -> Option<Self> {
+    pub(super) fn from_name(
+        entity: ImportEntity,
+        name: &str,
+        defs: &[FieldDefinition],
+    ) -> Option<Self> {
         if let Some(key) = name.strip_prefix("cf.") {
             return defs
                 .iter()
                 .find(|d| !d.archived && d.key == key)
                 .map(|d| Self::Custom(d.key.clone()));
         }
-        STANDARD_TARGETS.iter().find(|t| t.name() == name).cloned()
+        targets_of(entity)
+            .iter()
+            .find(|t| t.name() == name)
+            .cloned()
     }
 
-    /// Whether several columns may feed it (the lists and the address parts may not repeat).
-    pub(super) fn repeats(&self) -> bool {
-        matches!(self, Self::Email | Self::Phone { .. } | Self::Tags)
+    /// Whether several columns may feed it (a contact's lists; tags; no part of an address).
+    pub(super) fn repeats(&self, entity: ImportEntity) -> bool {
+        match entity {
+            ImportEntity::Contacts => matches!(self, Self::Email | Self::Phone { .. } | Self::Tags),
+            ImportEntity::Clients => *self == Self::Tags,
+        }
     }
 
-    /// The contact field a validation error names.
-    pub(super) fn field(&self) -> String {
+    /// The field a validation error names (a client's address is its billing address).
+    pub(super) fn field_of(&self, entity: ImportEntity) -> String {
+        match (entity, self) {
+            (ImportEntity::Clients, Self::Phone { .. }) => "phone".into(),
+            (ImportEntity::Clients, Self::Status) => "status".into(),
+            (
+                ImportEntity::Clients,
+                Self::Street | Self::PostalCode | Self::City | Self::Region | Self::Country,
+            ) => "billing_address".into(),
+            _ => self.field(),
+        }
+    }
+
+    fn field(&self) -> String {
         match self {
+            Self::ClientName => "name".into(),
+            Self::LegalName => "legal_name".into(),
+            Self::Domain => "domain".into(),
+            Self::Industry => "industry".into(),
+            Self::Size => "size".into(),
+            Self::VatId => "vat_id".into(),
+            Self::Currency => "currency".into(),
+            Self::PaymentTerms => "payment_terms_days".into(),
             Self::FirstName | Self::FullName => "first_name".into(),
             Self::LastName => "last_name".into(),
             Self::Email => "email".into(),
@@ -243,4 +391,14 @@ impl Target {
             Self::Custom(key) => format!("custom_fields.{key}"),
         }
     }
+}
+
+/// A header lower-cased with only its letters and digits.
+fn squeezed(header: &str) -> String {
+    header
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
 }

@@ -7,9 +7,9 @@
 //! | template | `T#t#IMPORT_TEMPLATES` | `TEMPLATE#{id}` |
 //! | name claim | `T#t#IMPORT_TEMPLATES` | `NAME#{folded name}` |
 
-use super::ImportMode;
 use super::csv_rows::ColumnMap;
 use super::targets::Mapping;
+use super::{ImportEntity, ImportMode};
 use crate::access::{Action, Policy, Subject};
 use crate::errors::FieldErrors;
 use crate::store::{Condition, Key, Table, TransactError, WriteOp, from_item, key, s, to_item};
@@ -25,6 +25,9 @@ const MAX_TEMPLATES: usize = 200;
 pub struct ImportTemplate {
     pub id: Uuid,
     pub name: String,
+    /// What the imports it maps create: contacts or clients.
+    #[serde(default, deserialize_with = "super::entity_or_contacts")]
+    pub entity: ImportEntity,
     pub mapping: Mapping,
     #[serde(default)]
     pub mode: ImportMode,
@@ -39,6 +42,9 @@ pub struct ImportTemplate {
 #[serde(deny_unknown_fields)]
 pub struct NewImportTemplate {
     pub name: String,
+    /// `contacts` (the default) or `clients`.
+    #[serde(default)]
+    pub entity: ImportEntity,
     pub mapping: Mapping,
     #[serde(default)]
     pub mode: ImportMode,
@@ -72,6 +78,7 @@ fn name_sk(name: &str) -> String {
 /// A template's name (1–100 characters) and its mapping's targets, checked without a file:
 /// every column must be named once with a known target.
 fn validate(
+    entity: ImportEntity,
     name: &str,
     mapping: &Mapping,
     caller_defs: &[crate::custom_fields::FieldDefinition],
@@ -83,7 +90,7 @@ fn validate(
         CrmError::Validation(v) => v,
         _ => Vec::new(),
     });
-    if let Err(found) = ColumnMap::from_mapping(&headers, mapping, caller_defs) {
+    if let Err(found) = ColumnMap::from_mapping(entity, &headers, mapping, caller_defs) {
         errors.extend(found);
     }
     if errors.is_empty() {
@@ -102,8 +109,8 @@ fn name_taken(name: &str) -> CrmError {
 }
 
 fn template_item(tenant: &str, t: &ImportTemplate) -> Result<crate::store::Item, CrmError> {
-    let mut keys = key(pk(tenant), template_sk(t.id));
-    keys.insert("entity".into(), s("import_template"));
+    let keys = key(pk(tenant), template_sk(t.id));
+    // The item's `entity` attribute is the template's own (see `Import::entity`).
     to_item(t, keys)
 }
 
@@ -128,12 +135,13 @@ impl<'a> ImportTemplates<'a> {
         }
     }
 
-    /// The custom fields of contacts the caller may see (the `cf.{key}` targets).
+    /// The custom fields of the entity the caller may see (the `cf.{key}` targets).
     async fn defs(
         &self,
         caller: &Caller,
+        entity: ImportEntity,
     ) -> Result<Vec<crate::custom_fields::FieldDefinition>, CrmError> {
-        Ok(super::processing::definitions(self.catalog, caller)
+        Ok(super::processing::definitions(self.catalog, caller, entity)
             .await?
             .1)
     }
@@ -144,7 +152,8 @@ impl<'a> ImportTemplates<'a> {
         input: NewImportTemplate,
     ) -> Result<ImportTemplate, CrmError> {
         Policy::check(caller, Action::Write, Subject::Imports)?;
-        let name = validate(&input.name, &input.mapping, &self.defs(caller).await?)?;
+        let defs = self.defs(caller, input.entity).await?;
+        let name = validate(input.entity, &input.name, &input.mapping, &defs)?;
         if self.list(caller).await?.len() >= MAX_TEMPLATES {
             return Err(CrmError::validation(
                 "name",
@@ -156,6 +165,7 @@ impl<'a> ImportTemplates<'a> {
         let template = ImportTemplate {
             id: crate::values::new_id(),
             name,
+            entity: input.entity,
             mapping: input.mapping,
             mode: input.mode,
             created_at: now,
@@ -201,11 +211,12 @@ impl<'a> ImportTemplates<'a> {
     }
 
     /// Fills a mapping and a mode that were not given from the template `name` (id or name),
-    /// when one is named: its id.
+    /// when one is named: its id. An entity not given is the template's; one given must be.
     pub async fn apply(
         &self,
         caller: &Caller,
         name: Option<&str>,
+        entity: &mut Option<ImportEntity>,
         mapping: &mut Option<Mapping>,
         mode: &mut Option<ImportMode>,
     ) -> Result<Option<Uuid>, CrmError> {
@@ -213,6 +224,13 @@ impl<'a> ImportTemplates<'a> {
             return Ok(None);
         };
         let template = self.find(caller, name).await?;
+        if entity.get_or_insert(template.entity) != &template.entity {
+            return Err(CrmError::validation(
+                "template",
+                "entity",
+                format!("the template is for {} imports", template.entity.noun()),
+            ));
+        }
         mapping.get_or_insert(template.mapping);
         mode.get_or_insert(template.mode);
         Ok(Some(template.id))
@@ -269,7 +287,8 @@ impl<'a> ImportTemplates<'a> {
             }
         };
         let mapping = patch.mapping.unwrap_or_else(|| current.mapping.clone());
-        let name = validate(&name, &mapping, &self.defs(caller).await?)?;
+        let defs = self.defs(caller, current.entity).await?;
+        let name = validate(current.entity, &name, &mapping, &defs)?;
         let next = ImportTemplate {
             name,
             mapping,

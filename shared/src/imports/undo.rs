@@ -1,17 +1,18 @@
 //! Undoing an import (S5.5): `POST /imports/{id}/undo` turns a completed or cancelled import
-//! `undoing`; pages of what its rows did (`DONE#{line}` items: created contact, or updated
-//! contact and its version after) run from the import queue like chunks, each page advancing a
+//! `undoing`; pages of what its rows did (`DONE#{line}` items: created record, or updated
+//! record and its version after) run from the import queue like chunks, each page advancing a
 //! checkpoint with its counts in one versioned write. A contact the import created goes to the
-//! trash; a contact it updated gets back the values the import's audit entry recorded before
-//! the change. A contact changed since (another version than the import left) is left as it
-//! is and reported with its row. Every step is safe to run twice: a trashed contact counts as
-//! trashed, a contact whose newest change is this undo counts as restored.
+//! trash (a client, which has no trash, is deleted); a record it updated gets back the values
+//! the import's audit entry recorded before the change. A record changed since (another
+//! version than the import left) is left as it is and reported with its row. Every step is
+//! safe to run twice: a trashed contact (a deleted client) counts as removed, a record whose
+//! newest change is this undo counts as restored.
 
 use super::processing::{ChunkMessage, ChunkOutcome, DONE_PREFIX, DoneRow, hand_on, importer};
 use super::{Import, ImportStatus, StoredImport, import_pk, load, save};
 use crate::access::{Action, Policy, Subject};
 use crate::catalog::Catalog;
-use crate::contacts::{ContactPatch, Contacts};
+use crate::records::{Kind, Record, Records};
 use crate::store::queue::MessageQueue;
 use crate::store::{Query, from_item, key};
 use crate::{Caller, CrmError, FieldError};
@@ -27,11 +28,11 @@ const MAX_LISTED: usize = 100;
 /// What the undo did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UndoReport {
-    /// Contacts the import created, now in the trash.
+    /// Records the import created, now in the trash (clients: deleted).
     pub trashed: u64,
-    /// Contacts the import updated, with their values from before it.
+    /// Records the import updated, with their values from before it.
     pub restored: u64,
-    /// Contacts left as they are (changed since the import, or gone).
+    /// Records left as they are (changed since the import, or gone).
     pub left: u64,
     /// The first of them, with the reason.
     pub left_rows: Vec<UndoLeft>,
@@ -40,7 +41,9 @@ pub struct UndoReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UndoLeft {
     pub row: u64,
-    pub contact_id: Uuid,
+    /// The contact or client.
+    #[serde(alias = "contact_id")]
+    pub record_id: Uuid,
     pub reason: String,
 }
 
@@ -135,7 +138,7 @@ pub async fn run_undo(
         return Ok(ChunkOutcome::Stale);
     }
     let importer = importer(catalog, tenant, &stored.import).await?;
-    let contacts = catalog.contacts();
+    let (contacts, clients) = (catalog.contacts(), catalog.clients());
     let pk = import_pk(tenant, stored.import.id);
     let page = table
         .query(
@@ -155,14 +158,29 @@ pub async fn run_undo(
     for item in page.items {
         last = crate::store::item::text(&item, "SK").map(str::to_string);
         let done: DoneRow = from_item(item)?;
-        match undo_row(&contacts, &importer, stored.import.id, &done).await? {
+        let undone = match stored.import.entity {
+            super::ImportEntity::Contacts => {
+                undo_row(
+                    &contacts,
+                    &CONTACT_FIELDS,
+                    &importer,
+                    stored.import.id,
+                    &done,
+                )
+                .await?
+            }
+            super::ImportEntity::Clients => {
+                undo_row(&clients, &CLIENT_FIELDS, &importer, stored.import.id, &done).await?
+            }
+        };
+        match undone {
             Undone::Trashed => report.trashed += 1,
             Undone::Restored => report.restored += 1,
             Undone::Left(reason) => {
                 report.left += 1;
                 report.left_rows.push(UndoLeft {
                     row: done.row,
-                    contact_id: done.contact_id,
+                    record_id: done.record_id,
                     reason,
                 });
             }
@@ -207,31 +225,38 @@ pub async fn run_undo(
     }
 }
 
-/// Undoes what one row did to its contact.
-async fn undo_row(
-    contacts: &Contacts,
+/// Undoes what one row did to its record; `restorable`: the fields a patch of its kind sets
+/// back, by their audit names.
+async fn undo_row<K: Kind>(
+    records: &Records<K>,
+    restorable: &[(&str, &str)],
     importer: &Caller,
     import: Uuid,
     done: &DoneRow,
 ) -> Result<Undone, CrmError> {
     let tenant = importer.tenant_id.as_str();
-    let Some(contact) = contacts.store.get(tenant, done.contact_id).await? else {
-        return Ok(Undone::Left("the contact no longer exists".into()));
+    let Some(record) = records.store.get(tenant, done.record_id).await? else {
+        // A kind without a trash is deleted for good: its tombstone says by whom.
+        let tombstone = records.store.tombstone(tenant, done.record_id).await?;
+        if done.version.is_none() && tombstone.is_some_and(|t| t.deleted_by == importer.user_id) {
+            return Ok(Undone::Trashed);
+        }
+        return Ok(Undone::Left("the record no longer exists".into()));
     };
     let undo_source = format!("undo:{import}");
     match done.version {
-        // Created by the import: to the trash, unless changed since.
+        // Created by the import: to the trash (or deleted), unless changed since.
         None => {
-            if contact.deleted_at.is_some() {
+            if record.deleted_at().is_some() {
                 return Ok(Undone::Trashed);
             }
-            if contact.version != 1 {
+            if record.version() != 1 {
                 return Ok(Undone::Left(format!(
                     "changed since the import (version {}); left as it is",
-                    contact.version
+                    record.version()
                 )));
             }
-            match contacts.delete(importer, done.contact_id, Some(1)).await {
+            match records.delete(importer, done.record_id, Some(1)).await {
                 Ok(()) => Ok(Undone::Trashed),
                 Err(CrmError::PreconditionFailed) => Ok(Undone::Left(
                     "changed while the undo ran; left as it is".into(),
@@ -244,23 +269,24 @@ async fn undo_row(
         }
         // Updated by the import to `version`: the values from before it, unless changed since.
         Some(version) => {
-            if contact.deleted_at.is_some() {
+            if record.deleted_at().is_some() {
                 return Ok(Undone::Left("in the trash; left as it is".into()));
             }
-            let history = contacts
-                .history(importer, done.contact_id, 5, None)
+            let history = records
+                .history(importer, done.record_id, 5, None)
                 .await?
                 .items;
             let newest = history.first();
-            if contact.version == version + 1
+            if record.version() == version + 1
                 && newest.is_some_and(|e| e.source.as_deref() == Some(undo_source.as_str()))
             {
                 return Ok(Undone::Restored); // by an earlier run of this page
             }
-            if contact.version != version {
+            if record.version() != version {
                 return Ok(Undone::Left(format!(
                     "changed since the import (version {} after it, {} now); left as it is",
-                    version, contact.version
+                    version,
+                    record.version()
                 )));
             }
             let import_source = format!("import:{import}");
@@ -270,15 +296,15 @@ async fn undo_row(
             else {
                 return Ok(Undone::Restored); // the import changed nothing here
             };
-            let (patch, custom) = match restoring_patch(&entry.changes) {
+            let (patch, custom) = match restoring_patch::<K>(restorable, &entry.changes) {
                 Ok(parts) => parts,
                 Err(reason) => return Ok(Undone::Left(reason)),
             };
             let custom = (!custom.is_empty()).then_some(&custom);
-            match contacts
+            match records
                 .patch_from(
                     importer,
-                    done.contact_id,
+                    done.record_id,
                     patch,
                     custom,
                     Some(version),
@@ -311,7 +337,7 @@ async fn undo_row(
 
 /// The fields a contact patch can set, by their audit names (`explicit_display_name` is the
 /// patch's `display_name`; the derived `display_name` and `email` follow from the others).
-const RESTORABLE: [(&str, &str); 18] = [
+const CONTACT_FIELDS: [(&str, &str); 18] = [
     ("first_name", "first_name"),
     ("last_name", "last_name"),
     ("explicit_display_name", "display_name"),
@@ -332,22 +358,44 @@ const RESTORABLE: [(&str, &str); 18] = [
     ("last_contacted_at", "last_contacted_at"),
 ];
 
+/// The fields an import sets on a client (its name is the match key and stays).
+const CLIENT_FIELDS: [(&str, &str); 17] = [
+    ("legal_name", "legal_name"),
+    ("domain", "domain"),
+    ("industry", "industry"),
+    ("size", "size"),
+    ("status", "status"),
+    ("owner", "owner"),
+    ("team", "team"),
+    ("tags", "tags"),
+    ("billing_address", "billing_address"),
+    ("phone", "phone"),
+    ("email", "email"),
+    ("website", "website"),
+    ("vat_id", "vat_id"),
+    ("currency", "currency"),
+    ("payment_terms_days", "payment_terms_days"),
+    ("payment_method", "payment_method"),
+    ("billing_email", "billing_email"),
+];
+
 /// A patch that sets every changed field back to its old value (absent: cleared), and the
 /// custom field values likewise.
-fn restoring_patch(
+fn restoring_patch<K: Kind>(
+    restorable: &[(&str, &str)],
     changes: &[crate::audit::FieldChange],
-) -> Result<(ContactPatch, Map<String, Value>), String> {
+) -> Result<(K::Patch, Map<String, Value>), String> {
     let mut fields = Map::new();
     let mut custom = Map::new();
     for change in changes {
         let old = change.old.clone().unwrap_or(Value::Null);
         if let Some(key) = change.field.strip_prefix("custom_fields.") {
             custom.insert(key.to_string(), old);
-        } else if let Some((_, name)) = RESTORABLE.iter().find(|(f, _)| *f == change.field) {
+        } else if let Some((_, name)) = restorable.iter().find(|(f, _)| *f == change.field) {
             fields.insert(name.to_string(), old);
         }
     }
-    serde_json::from_value::<ContactPatch>(Value::Object(fields))
+    serde_json::from_value::<K::Patch>(Value::Object(fields))
         .map(|patch| (patch, custom))
         .map_err(|e| format!("the values from before cannot be read back: {e}"))
 }
