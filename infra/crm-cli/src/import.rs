@@ -89,7 +89,13 @@ pub async fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
     let mut poller = Poller::new(&ctx.api, ctx.poll);
     let import = wait_until_read(&mut poller, &id).await?;
     let preview: Preview = poller.get(&format!("/imports/{id}/preview")).await?;
-    print_preview(&preview, import.detected.as_ref());
+    // Started already (a template): the preview shows the mapping in use.
+    let title = match (&import.mapping, &template_at_creation) {
+        (Some(_), Some(template)) => format!("Mapping of the template \"{template}\":"),
+        (Some(_), None) => "Mapping:".to_string(),
+        (None, _) => "Suggested mapping:".to_string(),
+    };
+    print_preview(&preview, import.detected.as_ref(), &title);
 
     if import.status == "uploaded" {
         let start = StartImport {
@@ -126,6 +132,7 @@ pub async fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
             "Started when its file was read, with the template \"{}\".",
             args.template.as_deref().unwrap_or("?")
         );
+        println!("Mode: {}", import.mode.as_deref().unwrap_or("create"));
     }
 
     let (import, took) = follow(&mut poller, &id, ctx.terminal).await?;
@@ -136,9 +143,10 @@ pub async fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
             ctx.api.get(&format!("/imports/{id}/errors")).await?;
         ctx.api.download(&download.url, &path).await?;
         println!(
-            "Errors file: {} ({} rows, each with its reasons in the last column)",
+            "Errors file: {} ({} row{}, each with its reasons in the last column)",
             path.display(),
-            download.rows
+            download.rows,
+            if download.rows == 1 { "" } else { "s" }
         );
     }
     match import.status.as_str() {
@@ -246,7 +254,7 @@ async fn follow(
     }
 }
 
-fn print_preview(preview: &Preview, detected: Option<&crate::model::FileFormat>) {
+fn print_preview(preview: &Preview, detected: Option<&crate::model::FileFormat>, title: &str) {
     if let Some(format) = preview.detected.as_ref().or(detected) {
         let mut parts = vec![format.format.clone()];
         if let Some(encoding) = &format.encoding {
@@ -265,7 +273,7 @@ fn print_preview(preview: &Preview, detected: Option<&crate::model::FileFormat>)
         parts.push(format!("header row {}", preview.header_row));
         println!("Detected: {}", parts.join(", "));
     }
-    println!("Suggested mapping:");
+    println!("{title}");
     let rows: Vec<Vec<String>> = preview
         .columns
         .iter()

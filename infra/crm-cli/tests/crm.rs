@@ -546,3 +546,81 @@ async fn an_export_holds_the_imported_rows_and_the_import_is_listed() {
         listed[0]
     );
 }
+
+/// S5.2 with a template: `--template` goes with the creation, so the import starts when its
+/// file is read; the preview shows the template's mapping and its mode (upsert) applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_starts_the_import_with_its_mapping_and_mode() {
+    let env = Env::start("template").await;
+    let template = env
+        .stack
+        .call(
+            "POST",
+            "/import-templates",
+            &env.token,
+            Some(serde_json::json!({
+                "name": "Fair",
+                "mode": "upsert",
+                "mapping": {"columns": [
+                    {"column": "Vorname", "target": "first_name"},
+                    {"column": "Mail", "target": "email"},
+                ]},
+            })),
+        )
+        .await;
+    assert_eq!(template.status, 201, "{:?}", template.body);
+    let known = env
+        .stack
+        .create_contact(
+            &env.token,
+            serde_json::json!({"first_name": "Old", "email": "known@example.com"}),
+        )
+        .await;
+    let input = env.path("fair.csv");
+    std::fs::write(
+        &input,
+        "Vorname,Mail,Notiz\nNew,known@example.com,x\nEve,eve@example.com,y\n",
+    )
+    .unwrap();
+    let out = ran(env.crm(&[
+        "import",
+        "contacts",
+        input.to_str().unwrap(),
+        "--template",
+        "Fair",
+    ]))
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let stdout = &out.stdout;
+    assert!(
+        stdout.contains("Mapping of the template \"Fair\":"),
+        "{stdout}"
+    );
+    for parts in [
+        ["Vorname", "first_name", "as mapped"],
+        ["Mail", "email", "as mapped"],
+        ["Notiz", "-", "not mapped: ignored"],
+    ] {
+        assert_eq!(lines_with(stdout, &parts).len(), 1, "{parts:?}: {stdout}");
+    }
+    assert!(
+        stdout.contains(
+            "Started when its file was read, with the template \"Fair\".\nMode: upsert\n"
+        ),
+        "{stdout}"
+    );
+    for line in [
+        "  rows     2",
+        "  created  1",
+        "  updated  1",
+        "  failed   0",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "{line:?}: {stdout}");
+    }
+    assert!(!stdout.contains("Errors file"), "{stdout}");
+    let contact = env
+        .stack
+        .get(&format!("/contacts/{known}"), &env.token)
+        .await;
+    assert_eq!(contact.body["first_name"], "New");
+}
