@@ -6,7 +6,7 @@ use crate::Context;
 use crate::error::Failure;
 use crate::model::{Import, ImportCreated, Mapping, Preview};
 use crate::poll::Poller;
-use crate::progress::{ImportProgress, duration_text};
+use crate::progress::{ImportProgress, duration_text, spinner};
 use crate::table;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -84,10 +84,14 @@ pub async fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
         args.file.display(),
         size_text(size)
     );
+    // A spinner on a terminal while the file goes up and is read (a workbook is converted).
+    let waiting = spinner(ctx.terminal, "uploading".into());
     ctx.api.upload(&created.upload, &args.file, size).await?;
-
+    waiting.set_message("reading the file");
     let mut poller = Poller::new(&ctx.api, ctx.poll);
-    let import = wait_until_read(&mut poller, &id).await?;
+    let import = wait_until_read(&mut poller, &id).await;
+    waiting.finish_and_clear();
+    let import = import?;
     let preview: Preview = poller.get(&format!("/imports/{id}/preview")).await?;
     // Started already (a template): the preview shows the mapping in use.
     let title = match (&import.mapping, &template_at_creation) {

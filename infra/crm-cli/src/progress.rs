@@ -164,12 +164,14 @@ impl ImportProgress {
     }
 }
 
-/// A spinner on a terminal for waits without a count (an export); hidden otherwise.
+/// A spinner on a terminal for waits without a count (an upload, an export); hidden
+/// otherwise. It clears itself when dropped, so an error is not printed under a stale line.
 pub fn spinner(terminal: bool, message: String) -> ProgressBar {
     if !terminal {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout())
+        .with_finish(indicatif::ProgressFinish::AndClear);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
