@@ -624,3 +624,57 @@ async fn a_template_starts_the_import_with_its_mapping_and_mode() {
         .await;
     assert_eq!(contact.body["first_name"], "New");
 }
+
+/// S5.1 for clients: `crm import clients` sends `"entity": "clients"`; the rows become clients
+/// (a row without a name fails and lands in the errors file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_import_creates_clients() {
+    let env = Env::start("clients").await;
+    let input = env.path("companies.csv");
+    std::fs::write(
+        &input,
+        "Company name,Domain\nACME GmbH,acme.example\nGlobex Ltd,globex.example\n,nameless.example\n",
+    )
+    .unwrap();
+    let out = ran(env.crm(&["import", "clients", input.to_str().unwrap()])).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        lines_with(&out.stdout, &["Company name", "name"]).len(),
+        1,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(" completed in ") && out.stdout.contains("(clients, mode create):"),
+        "{}",
+        out.stdout
+    );
+    for line in ["  rows     3", "  created  2", "  failed   1"] {
+        assert!(
+            out.stdout.lines().any(|l| l == line),
+            "{line:?}: {}",
+            out.stdout
+        );
+    }
+    let errors = std::fs::read_to_string(env.path("companies.errors.csv")).unwrap();
+    assert_eq!(errors.lines().count(), 2, "{errors}");
+    assert!(
+        errors
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(",nameless.example,"),
+        "{errors}"
+    );
+    let names: BTreeSet<String> = env
+        .stack
+        .list_all("/clients", &env.token)
+        .await
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["ACME GmbH".to_string(), "Globex Ltd".to_string()])
+    );
+}
