@@ -56,6 +56,7 @@ pub enum JobWork {
 pub enum ExportEntity {
     Contacts,
     Clients,
+    Deals,
 }
 
 /// The file an export writes.

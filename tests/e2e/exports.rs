@@ -268,3 +268,97 @@ async fn s5_4_bad_requests_are_named_and_xlsx_is_a_real_workbook() {
         ]
     );
 }
+
+/// Deals export too (S5.4): pipeline, stage, client and contacts by name, the value and its
+/// currency apart, formula-looking titles made text, a deal the member may not see left out,
+/// and the list filters of `GET /deals` applied.
+#[tokio::test]
+async fn s5_4_deals_export_names_relations_and_keeps_to_what_the_caller_sees() {
+    let stack = Stack::start().await;
+    let (admin, bob) = setup(&stack).await;
+    let pipeline = crate::deals::sales_pipeline(&stack).await;
+    let pipeline_id = pipeline["id"].as_str().unwrap();
+    let proposal = crate::deals::stage(&pipeline, 1);
+    let acme = stack
+        .ids("/clients?limit=200", &bob)
+        .await
+        .into_iter()
+        .next()
+        .expect("Bob's client");
+    let mallory = stack
+        .ids("/contacts?limit=200", &bob)
+        .await
+        .into_iter()
+        .next()
+        .expect("Bob's contact");
+    create_deal(
+        &stack,
+        &bob,
+        json!({"title": "=1+1 Rollout", "pipeline_id": pipeline_id,
+        "stage_id": proposal, "value": {"amount": "1200.50", "currency": "EUR"},
+        "client_id": acme, "contact_ids": [mallory], "expected_close": "2027-03-31"}),
+    )
+    .await;
+    create_deal(
+        &stack,
+        &bob,
+        json!({"title": "Small one", "pipeline_id": pipeline_id}),
+    )
+    .await;
+    create_deal(
+        &stack,
+        &admin,
+        json!({"title": "Secret deal", "pipeline_id": pipeline_id,
+        "visibility": "private"}),
+    )
+    .await;
+
+    let (export, bytes) = run_export(
+        &stack,
+        &bob,
+        json!({"entity": "deals", "columns": ["title", "pipeline", "stage", "value", "currency",
+               "client", "contacts", "owner", "expected_close"], "filters": {"sort": "title"}}),
+    )
+    .await;
+    assert_eq!(export["rows"], 2, "not Alice's private deal: {export}");
+    assert!(
+        export["download"]["file_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("deals-")
+    );
+    let csv = String::from_utf8(bytes).unwrap();
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        vec![
+            "title,pipeline,stage,value,currency,client,contacts,owner,expected_close",
+            "'=1+1 Rollout,Sales,Proposal,1200.50,EUR,ACME GmbH,\"'=HYPERLINK(\"\"http://evil\"\") Mallory\",bob@example.com,2027-03-31",
+            "Small one,Sales,Lead,,,,,bob@example.com,",
+        ]
+    );
+
+    let (export, _) = run_export(
+        &stack,
+        &admin,
+        json!({"entity": "deals", "filters": {"stage": proposal}}),
+    )
+    .await;
+    assert_eq!(
+        export["rows"], 1,
+        "the stage filter of GET /deals: {export}"
+    );
+    let bad = stack
+        .call(
+            "POST",
+            "/exports",
+            &admin,
+            Some(json!({"entity": "deals", "columns": ["clients"]})),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "clients is a contact column");
+}
+
+async fn create_deal(stack: &Stack, token: &str, body: Value) {
+    let r = stack.call("POST", "/deals", token, Some(body)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}

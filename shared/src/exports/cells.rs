@@ -31,6 +31,26 @@ pub fn standard_columns(entity: ExportEntity) -> &'static [&'static str] {
             "created_at",
             "updated_at",
         ],
+        ExportEntity::Deals => &[
+            "title",
+            "pipeline",
+            "stage",
+            "status",
+            "value",
+            "currency",
+            "probability",
+            "expected_close",
+            "client",
+            "contacts",
+            "tags",
+            "source",
+            "owner",
+            "team",
+            "lost_reason",
+            "closed_at",
+            "created_at",
+            "updated_at",
+        ],
         ExportEntity::Clients => &[
             "name",
             "legal_name",
@@ -56,6 +76,33 @@ pub(super) struct Names {
     pub(super) users: HashMap<String, String>,
     pub(super) teams: HashMap<Uuid, String>,
     pub(super) clients: HashMap<Uuid, String>,
+    /// Deals: contacts by display name, pipelines and stages by name.
+    pub(super) contacts: HashMap<Uuid, String>,
+    pub(super) pipelines: HashMap<Uuid, String>,
+    pub(super) stages: HashMap<Uuid, String>,
+}
+
+/// The name of the id in `json[field]` (absent or unknown: blank).
+fn name_of(json: &Value, field: &str, names: &HashMap<Uuid, String>) -> String {
+    json[field]
+        .as_str()
+        .and_then(|id| id.parse::<Uuid>().ok())
+        .and_then(|id| names.get(&id).cloned())
+        .unwrap_or_default()
+}
+
+/// The names of the ids in the list `json[field]`, joined by `; `.
+fn names_of(json: &Value, field: &str, names: &HashMap<Uuid, String>) -> String {
+    json[field]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str()?.parse::<Uuid>().ok())
+                .filter_map(|id| names.get(&id).cloned())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default()
 }
 
 /// A cell a spreadsheet would take for a formula, made text.
@@ -91,21 +138,15 @@ pub(super) fn cell(
             .as_str()
             .map(|u| names.users.get(u).cloned().unwrap_or_else(|| u.to_string()))
             .unwrap_or_default(),
-        "team" => json["team"]
-            .as_str()
-            .and_then(|t| t.parse::<Uuid>().ok())
-            .and_then(|t| names.teams.get(&t).cloned())
-            .unwrap_or_default(),
-        "clients" => json["client_ids"]
-            .as_array()
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| id.as_str()?.parse::<Uuid>().ok())
-                    .filter_map(|id| names.clients.get(&id).cloned())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default(),
+        "team" => name_of(json, "team", &names.teams),
+        "clients" => names_of(json, "client_ids", &names.clients),
+        // Deals.
+        "client" => name_of(json, "client_id", &names.clients),
+        "contacts" => names_of(json, "contact_ids", &names.contacts),
+        "pipeline" => name_of(json, "pipeline_id", &names.pipelines),
+        "stage" => name_of(json, "stage_id", &names.stages),
+        "value" => text(&json["value"]["amount"]),
+        "currency" => text(&json["value"]["currency"]),
         c => match c.strip_prefix("cf.") {
             Some(key) => custom_cell(
                 &json["custom_fields"][key],

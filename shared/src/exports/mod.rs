@@ -52,11 +52,15 @@ pub struct NewExport {
     /// `job_title`, `lifecycle_status`, `lead_source`, `tags`, `owner`, `team`, `clients`,
     /// `street`, `postal_code`, `city`, `country`, `birthday`, `created_at`, `updated_at`.
     /// Clients: `name`, `legal_name`, `domain`, `industry`, `size`, `status`, `phone`, `email`,
-    /// `website`, `vat_id`, `tags`, `owner`, `team`, `created_at`, `updated_at`. `cf.{key}`: a
-    /// custom field. Without: every standard column and every custom field the caller may see.
+    /// `website`, `vat_id`, `tags`, `owner`, `team`, `created_at`, `updated_at`. Deals: `title`,
+    /// `pipeline`, `stage`, `status`, `value`, `currency`, `probability`, `expected_close`,
+    /// `client`, `contacts`, `tags`, `source`, `owner`, `team`, `lost_reason`, `closed_at`,
+    /// `created_at`, `updated_at`. `cf.{key}`: a custom field. Without: every standard column
+    /// and every custom field the caller may see.
     #[serde(default)]
     pub columns: Option<Vec<String>>,
-    /// The list filters of `GET /contacts` or `GET /clients`, as their query parameters.
+    /// The list filters of `GET /contacts`, `GET /clients` or `GET /deals`, as their query
+    /// parameters.
     #[serde(default)]
     pub filters: BTreeMap<String, String>,
     #[serde(default)]
@@ -92,15 +96,21 @@ pub struct Download {
 }
 
 fn file_name(id: Uuid, entity: ExportEntity, format: ExportFormat) -> String {
-    let what = match entity {
-        ExportEntity::Contacts => "contacts",
-        ExportEntity::Clients => "clients",
-    };
+    let what = entity_name(entity);
     let ext = match format {
         ExportFormat::Csv => "csv",
         ExportFormat::Xlsx => "xlsx",
     };
     format!("{what}-{}.{ext}", &id.simple().to_string()[..8])
+}
+
+/// What the entity is called in file names and messages.
+fn entity_name(entity: ExportEntity) -> &'static str {
+    match entity {
+        ExportEntity::Contacts => "contacts",
+        ExportEntity::Clients => "clients",
+        ExportEntity::Deals => "deals",
+    }
 }
 
 fn object_key(tenant: &str, id: Uuid) -> String {
@@ -123,6 +133,7 @@ async fn visible_fields(
     let kind_entity = match entity {
         ExportEntity::Contacts => crate::contacts::ContactKind::schema().entity(),
         ExportEntity::Clients => crate::clients::ClientKind::schema().entity(),
+        ExportEntity::Deals => crate::deals::DealKind::schema().entity(),
     };
     let defs = catalog
         .contacts()
@@ -147,6 +158,7 @@ pub async fn start(
     let subject = match input.entity {
         ExportEntity::Contacts => Subject::Record("contact"),
         ExportEntity::Clients => Subject::Record("client"),
+        ExportEntity::Deals => Subject::Record("deal"),
     };
     Policy::check(caller, Action::Read, subject)?;
     let fields = visible_fields(catalog, caller, input.entity).await?;
@@ -164,10 +176,7 @@ pub async fn start(
                         "one_of",
                         format!(
                             "a column of {}: {}, or cf.{{key}} of a custom field you may see",
-                            match input.entity {
-                                ExportEntity::Contacts => "contacts",
-                                ExportEntity::Clients => "clients",
-                            },
+                            entity_name(input.entity),
                             standard.join(", ")
                         ),
                     ));
@@ -195,6 +204,7 @@ pub async fn start(
     let schema = match input.entity {
         ExportEntity::Contacts => crate::contacts::ContactKind::schema(),
         ExportEntity::Clients => crate::clients::ClientKind::schema(),
+        ExportEntity::Deals => crate::deals::DealKind::schema(),
     };
     let filters: BTreeMap<String, String> = input
         .filters
@@ -329,7 +339,18 @@ pub async fn run_export(
             .collect(),
         teams: teams.into_iter().map(|t| (t.id, t.name)).collect(),
         clients: HashMap::new(),
+        contacts: HashMap::new(),
+        pipelines: HashMap::new(),
+        stages: HashMap::new(),
     };
+    if *entity == ExportEntity::Deals {
+        for p in catalog.pipelines().list(&caller, true).await? {
+            names
+                .stages
+                .extend(p.stages.iter().map(|s| (s.id, s.name.clone())));
+            names.pipelines.insert(p.id, p.name);
+        }
+    }
     let key = object_key(tenant, job.id);
     let mut sink = match format {
         ExportFormat::Csv => Sink::Csv {
@@ -359,18 +380,43 @@ pub async fn run_export(
             ExportEntity::Clients => {
                 read_page(&catalog.clients(), &caller, filters, cursor.as_deref()).await?
             }
+            ExportEntity::Deals => {
+                read_page(&catalog.deals(), &caller, filters, cursor.as_deref()).await?
+            }
         };
-        let wanted: Vec<Uuid> = page
-            .iter()
-            .flat_map(|r| r["client_ids"].as_array().cloned().unwrap_or_default())
-            .filter_map(|id| id.as_str()?.parse().ok())
-            .filter(|id| !names.clients.contains_key(id))
-            .collect();
-        if !wanted.is_empty() && columns.iter().any(|c| c.as_str() == "clients") {
+        // The names of the page's related records the requester may see.
+        let ids_in = |field: &str, known: &HashMap<Uuid, String>| -> Vec<Uuid> {
+            page.iter()
+                .flat_map(|r| match &r[field] {
+                    Value::Array(ids) => ids.clone(),
+                    one => vec![one.clone()],
+                })
+                .filter_map(|id| id.as_str()?.parse().ok())
+                .filter(|id| !known.contains_key(id))
+                .collect()
+        };
+        let wants = |column: &str| columns.iter().any(|c| c.as_str() == column);
+        let mut wanted = Vec::new();
+        if wants("clients") {
+            wanted.extend(ids_in("client_ids", &names.clients));
+        }
+        if wants("client") {
+            wanted.extend(ids_in("client_id", &names.clients));
+        }
+        if !wanted.is_empty() {
             let clients = catalog.clients();
             for (id, client) in clients.store.get_many(tenant, &wanted).await? {
                 if caller.sees(&client.access()) {
                     names.clients.insert(id, client.fields.name.clone());
+                }
+            }
+        }
+        let wanted = ids_in("contact_ids", &names.contacts);
+        if wants("contacts") && !wanted.is_empty() {
+            let contacts = catalog.contacts();
+            for (id, contact) in contacts.store.get_many(tenant, &wanted).await? {
+                if caller.sees(&contact.access()) && contact.deleted_at.is_none() {
+                    names.contacts.insert(id, contact.display_name.clone());
                 }
             }
         }
