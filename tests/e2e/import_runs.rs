@@ -454,6 +454,10 @@ async fn s5_2_preview_then_start_with_an_explicit_mapping() {
     assert_eq!(format!("{first:?}"), "[Processed(Uploaded)]");
     let import = stack.get(&format!("/imports/{id}"), &admin).await.body;
     assert_eq!(import["status"], "uploaded");
+    assert!(
+        import.get("started_at").is_none(),
+        "it starts (and its rate counts) when started: {import}"
+    );
 
     let preview = stack.get(&preview_path, &admin).await;
     assert_eq!(preview.status, 200, "{:?}", preview.body);
@@ -546,6 +550,7 @@ async fn s5_2_preview_then_start_with_an_explicit_mapping() {
         .await;
     assert_eq!(started.status, 200, "{:?}", started.body);
     assert_eq!(started.body["status"], "queued");
+    assert!(started.body["started_at"].is_string(), "{:?}", started.body);
     assert_eq!(started.body["mode"], "upsert");
     assert_eq!(
         stack

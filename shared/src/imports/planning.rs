@@ -128,7 +128,8 @@ pub async fn process_upload(
             } else {
                 ImportStatus::Uploaded
             },
-            started_at: Some(now),
+            // An import waiting for its start starts (and its rate counts from) then.
+            started_at: on_upload.then_some(now),
             detected: Some(detected),
             progress: Some(super::Progress {
                 bytes_done: 0,

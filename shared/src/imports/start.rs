@@ -75,6 +75,7 @@ pub async fn start_import(
         let queued = StoredImport {
             import: Import {
                 status: ImportStatus::Queued,
+                started_at: Some(crate::values::now()),
                 mapping: Some(columns.to_mapping()),
                 mode: input.mode.unwrap_or(stored.import.mode),
                 link_clients: input.link_clients.unwrap_or(stored.import.link_clients),
