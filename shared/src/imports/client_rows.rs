@@ -35,7 +35,7 @@ const NAMESAKES: i32 = 3;
 
 impl ColumnMap {
     /// One record of a clients import's file as client input.
-    pub(super) fn client_row(&self, line: u64, record: Vec<String>) -> ParsedRow {
+    pub(super) fn client_row(&self, line: u64, record: csv::StringRecord) -> ParsedRow {
         let mut client = ClientFields::default();
         let mut address = Address::default();
         let (mut custom, mut cells, mut problems) = (Map::new(), Vec::new(), Vec::new());
@@ -90,7 +90,7 @@ impl ColumnMap {
                 Target::Owner => owner_cell = Some(value),
                 Target::Team => team_cell = Some(value),
                 Target::Custom(key) => {
-                    custom.insert(key.clone(), Value::String(raw.clone()));
+                    custom.insert(key.clone(), Value::String(raw.to_string()));
                 }
                 // A contact import's targets: never in a clients import's map.
                 _ => continue,

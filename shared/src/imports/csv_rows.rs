@@ -62,7 +62,7 @@ pub struct ParsedRow {
     /// The custom field cells, by field key, as text (the validator reads text forms).
     pub custom: Map<String, Value>,
     /// The record's cells as they were in the file.
-    pub record: Vec<String>,
+    pub record: csv::StringRecord,
     /// The position in the column map of every mapped cell that is not blank.
     pub(super) cells: Vec<usize>,
     /// Cells that could not be read as their field (a date that is no date): the row fails
@@ -99,7 +99,7 @@ impl ColumnMap {
                 cell.map(|c| self.columns[*c].header.clone())
                     .unwrap_or(e.field),
             ),
-            value: cell.and_then(|c| row.record.get(self.columns[*c].index).cloned()),
+            value: cell.and_then(|c| row.record.get(self.columns[*c].index).map(str::to_string)),
             rule: e.rule,
             message: e.message,
         }
@@ -181,7 +181,7 @@ fn map_table(
     let rows = table
         .rows
         .into_iter()
-        .filter_map(|(line, record)| columns.row(line, record))
+        .filter_map(|(line, record)| columns.row(line, csv::StringRecord::from(record)))
         .collect();
     Ok((columns, rows))
 }
@@ -360,7 +360,7 @@ impl ColumnMap {
 
     /// One record of the file as contact input; `None` for a blank one (spreadsheets' CSV
     /// exports hold blank lines that are not rows).
-    pub fn row(&self, line: u64, record: Vec<String>) -> Option<ParsedRow> {
+    pub fn row(&self, line: u64, record: csv::StringRecord) -> Option<ParsedRow> {
         if record.iter().all(|c| c.trim().is_empty()) {
             return None;
         }
@@ -386,19 +386,19 @@ impl ColumnMap {
                 continue;
             };
             match target {
-                Target::FirstName => contact.first_name = Some(value.clone()),
-                Target::LastName => contact.last_name = Some(value.clone()),
-                Target::Email => emails.push(value.clone()),
-                Target::Company => contact.company = Some(value.clone()),
-                Target::JobTitle => contact.job_title = Some(value.clone()),
-                Target::Website => contact.website = Some(value.clone()),
-                Target::Street => address.street = Some(value.clone()),
-                Target::PostalCode => address.postal_code = Some(value.clone()),
-                Target::City => address.city = Some(value.clone()),
-                Target::Region => address.region = Some(value.clone()),
+                Target::FirstName => contact.first_name = Some(value.to_string()),
+                Target::LastName => contact.last_name = Some(value.to_string()),
+                Target::Email => emails.push(value.to_string()),
+                Target::Company => contact.company = Some(value.to_string()),
+                Target::JobTitle => contact.job_title = Some(value.to_string()),
+                Target::Website => contact.website = Some(value.to_string()),
+                Target::Street => address.street = Some(value.to_string()),
+                Target::PostalCode => address.postal_code = Some(value.to_string()),
+                Target::City => address.city = Some(value.to_string()),
+                Target::Region => address.region = Some(value.to_string()),
                 Target::Country => address.country = Some(value.trim().to_uppercase()),
                 Target::Phone { mobile } => phones.push(PhoneInput {
-                    number: value.clone(),
+                    number: value.to_string(),
                     label: mobile.then_some(ContactLabel::Mobile),
                     primary: phones.is_empty(),
                     country: None,
@@ -425,7 +425,7 @@ impl ColumnMap {
                     )),
                 },
                 Target::Custom(key) => {
-                    custom.insert(key.clone(), Value::String(value.clone()));
+                    custom.insert(key.clone(), Value::String(value.to_string()));
                 }
                 Target::Owner => owner_cell = Some(value.trim().to_string()),
                 Target::Team => team_cell = Some(value.trim().to_string()),

@@ -331,7 +331,7 @@ pub async fn run_chunk(
                 tenant,
                 stored.import.id,
                 row.line,
-                &row.record,
+                &row.record.iter().map(str::to_string).collect::<Vec<_>>(),
                 &errors,
             )?);
             if tally.errors.len() < MAX_INLINE_ERRORS {

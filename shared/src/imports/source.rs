@@ -6,6 +6,32 @@ use super::processing::Checkpoint;
 use super::text::{decode_cell, encoding_of};
 use super::{ReadFailure, Uploads};
 
+/// A record's cells as text: UTF-8 validated at once when it is (the usual case), else cell
+/// by cell (see [`decode_cell`]).
+fn record_text(
+    record: &csv::ByteRecord,
+    encoding: &'static encoding_rs::Encoding,
+) -> csv::StringRecord {
+    if encoding == encoding_rs::UTF_8 {
+        if let Ok(text) = csv::StringRecord::from_byte_record(record.clone()) {
+            return text;
+        }
+    }
+    decoded(record.iter(), record.len(), encoding)
+}
+
+fn decoded<'c>(
+    cells: impl Iterator<Item = &'c [u8]>,
+    count: usize,
+    encoding: &'static encoding_rs::Encoding,
+) -> csv::StringRecord {
+    let mut text = csv::StringRecord::with_capacity(64, count);
+    for cell in cells {
+        text.push_field(&decode_cell(cell, encoding));
+    }
+    text
+}
+
 /// Largest record (all its cells): a longer one fails the import.
 pub const MAX_RECORD_BYTES: u64 = 1024 * 1024;
 
@@ -20,7 +46,8 @@ pub(super) fn csv_reader(delimiter: u8, bytes: &[u8]) -> csv::Reader<&[u8]> {
 /// One record of the source: its line in the file, its cells, and where the next one starts.
 pub struct SourceRecord {
     pub line: u64,
-    pub cells: Vec<String>,
+    /// The cells in one buffer (two allocations a record, not one a cell).
+    pub cells: csv::StringRecord,
     pub end: u64,
     pub next_line: u64,
 }
@@ -95,15 +122,16 @@ impl<'a> SourceReader<'a> {
                     break; // possibly cut off
                 }
                 let line = self.line + record.position().map_or(1, |p| p.line()) - 1;
-                let mut cells: Vec<String> = record
-                    .iter()
-                    .map(|c| decode_cell(c, self.encoding))
-                    .collect();
-                let line = if self.plan.line_column && !cells.is_empty() {
-                    let first = cells.remove(0);
-                    first.parse().unwrap_or(line)
+                let (line, cells) = if self.plan.line_column && !record.is_empty() {
+                    // A converted file: its first column is the line in the uploaded one.
+                    let first = std::str::from_utf8(&record[0]).ok();
+                    let line = first.and_then(|f| f.parse().ok()).unwrap_or(line);
+                    (
+                        line,
+                        decoded(record.iter().skip(1), record.len(), self.encoding),
+                    )
                 } else {
-                    line
+                    (line, record_text(&record, self.encoding))
                 };
                 next_offset = self.offset + end;
                 next_line = self.line + reader.position().line() - 1;

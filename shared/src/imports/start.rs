@@ -198,7 +198,7 @@ pub async fn preview(
             .enumerate()
             .map(|(i, header)| super::PreviewCell {
                 column: header.clone(),
-                value: record.cells.get(i).cloned().unwrap_or_default(),
+                value: record.cells.get(i).unwrap_or_default().to_string(),
                 error: errors
                     .iter()
                     .find(|e| e.column.as_deref() == Some(header.trim()))

@@ -215,7 +215,8 @@ fn valid_e164(number: phonenumber::PhoneNumber) -> Option<(phonenumber::PhoneNum
     if !phonenumber::is_valid(&number) {
         return None;
     }
-    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    // What the crate's E.164 formatter writes, without the format lookup it makes first.
+    let e164 = format!("+{}{}", number.code().value(), number.national());
     is_e164(&e164).then_some((number, e164))
 }
 

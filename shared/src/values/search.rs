@@ -201,6 +201,18 @@ impl Folder {
     }
 
     fn fold(mut self, s: &str) -> String {
+        // ASCII (most names, tags and addresses) needs no normalisation: each character is
+        // kept lower-cased, or separates or is dropped, as below.
+        if s.is_ascii() {
+            for c in s.chars() {
+                self.finish(c.to_ascii_lowercase());
+            }
+            return self.out;
+        }
+        self.fold_unicode(s)
+    }
+
+    fn fold_unicode(mut self, s: &str) -> String {
         for c in s.nfc() {
             self.push(c, 0);
         }
@@ -479,6 +491,13 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        // The ASCII shortcut folds as the whole Unicode path does, in both modes.
+        #[test]
+        fn ascii_shortcut_folds_as_the_unicode_path(s in "[ -~\t\n]{0,40}") {
+            prop_assert_eq!(fold(&s), Folder::new(Mode::Words).fold_unicode(&s));
+            prop_assert_eq!(fold_email(&s), Folder::new(Mode::Email).fold_unicode(&s));
+        }
 
         #[test]
         fn fold_is_idempotent(s in "\\PC{0,60}") {
