@@ -94,6 +94,16 @@ pub fn sdk_error<E: std::error::Error>(what: &str, e: E) -> CrmError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FieldPath(String);
 
+/// A path built only when an error names it (a row's fields are mostly valid, and building
+/// `addresses[0].street` for each is most of a valid row's allocations).
+pub struct LazyPath<F>(pub F);
+
+impl<F: FnOnce() -> FieldPath> From<LazyPath<F>> for FieldPath {
+    fn from(lazy: LazyPath<F>) -> Self {
+        (lazy.0)()
+    }
+}
+
 impl FieldPath {
     pub fn new(root: &str) -> Self {
         Self(root.to_string())

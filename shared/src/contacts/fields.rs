@@ -437,11 +437,11 @@ fn validate_emails(e: &mut FieldErrors, inputs: Vec<EmailInput>) -> Vec<EmailAdd
     }
     let mut out: Vec<EmailAddress> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
-        let path = FieldPath::new("emails").index(i).field("address");
-        match e.check(&path, Email::parse(&input.address)) {
+        let path = || FieldPath::new("emails").index(i).field("address");
+        match e.check(crate::errors::LazyPath(path), Email::parse(&input.address)) {
             None => {}
             Some(address) if out.iter().any(|o| o.address == address.as_str()) => {
-                e.push(path, "unique", "the address is listed twice")
+                e.push(path(), "unique", "the address is listed twice")
             }
             Some(address) => out.push(EmailAddress {
                 address: address.into_string(),
@@ -470,23 +470,25 @@ fn validate_phones(
     }
     let mut out: Vec<PhoneNumber> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
-        let path = FieldPath::new("phones").index(i);
+        let path = |field: &'static str| {
+            crate::errors::LazyPath(move || FieldPath::new("phones").index(i).field(field))
+        };
         let country = match input.country.filter(|c| !c.trim().is_empty()) {
             None => default_country.map(str::to_string),
-            Some(c) => match e.check(path.field("country"), Country::parse(&c)) {
+            Some(c) => match e.check(path("country"), Country::parse(&c)) {
                 Some(c) => Some(c.to_string()),
                 None => continue,
             },
         };
         match Phone::parse(&input.number, country.as_deref()).map(Phone::into_parts) {
-            Err(invalid) => e.invalid(path.field("number"), invalid),
+            Err(invalid) => e.invalid(path("number"), invalid),
             Ok(p) => {
                 let duplicate = out.iter().any(|o| match (&o.e164, &p.e164) {
                     (Some(a), Some(b)) => a == b,
                     _ => o.number == p.display,
                 });
                 if duplicate {
-                    e.push(path.field("number"), "unique", "the number is listed twice");
+                    e.push(path("number"), "unique", "the number is listed twice");
                 } else {
                     out.push(PhoneNumber {
                         number: p.display,
@@ -515,14 +517,16 @@ fn one_primary_first<T>(mut list: Vec<T>, primary: impl Fn(&mut T) -> &mut bool)
 }
 
 fn validate_address(e: &mut FieldErrors, i: usize, a: ContactAddress) -> ContactAddress {
-    let path = FieldPath::new("addresses").index(i);
+    let path = |field: &'static str| {
+        crate::errors::LazyPath(move || FieldPath::new("addresses").index(i).field(field))
+    };
     ContactAddress {
         label: a.label,
-        street: e.text(path.field("street"), a.street, 200),
-        postal_code: e.text(path.field("postal_code"), a.postal_code, 20),
-        city: e.text(path.field("city"), a.city, NAME_MAX),
-        region: e.text(path.field("region"), a.region, NAME_MAX),
-        country: e.country(path.field("country"), a.country),
+        street: e.text(path("street"), a.street, 200),
+        postal_code: e.text(path("postal_code"), a.postal_code, 20),
+        city: e.text(path("city"), a.city, NAME_MAX),
+        region: e.text(path("region"), a.region, NAME_MAX),
+        country: e.country(path("country"), a.country),
     }
 }
 
