@@ -224,19 +224,11 @@ impl ClientRowWriter<'_> {
     }
 
     fn reported(&self, row: &ParsedRow, field: &str, rule: &str, message: &str) -> RowResult {
-        RowResult::Failed(vec![
-            self.columns
-                .row_error(row, FieldError::new(field, rule, message)),
-        ])
+        self.failed(row, vec![FieldError::new(field, rule, message)])
     }
 
     fn failed(&self, row: &ParsedRow, errors: Vec<FieldError>) -> RowResult {
-        RowResult::Failed(
-            errors
-                .into_iter()
-                .map(|e| self.columns.row_error(row, e))
-                .collect(),
-        )
+        self.columns.failed(row, errors)
     }
 
     /// Writes a batch of rows; results in row order.

@@ -138,12 +138,7 @@ impl RowWriter<'_> {
     }
 
     fn failed(&self, row: &ParsedRow, errors: Vec<FieldError>) -> RowResult {
-        RowResult::Failed(
-            errors
-                .into_iter()
-                .map(|e| self.columns.row_error(row, e))
-                .collect(),
-        )
+        self.columns.failed(row, errors)
     }
 
     fn reported(&self, row: &ParsedRow, field: &str, rule: &str, message: &str) -> RowError {
@@ -385,6 +380,13 @@ impl RowWriter<'_> {
     }
 }
 
+impl ColumnMap {
+    /// A row that failed with these errors, each naming its column and value.
+    pub(super) fn failed(&self, row: &ParsedRow, errors: Vec<FieldError>) -> RowResult {
+        RowResult::Failed(errors.into_iter().map(|e| self.row_error(row, e)).collect())
+    }
+}
+
 /// The audit entry of a record an import creates: sourced from the import, with an id and
 /// time derived from the record's (the same on a rerun).
 pub(super) fn imported_audit<K: crate::records::Kind>(
@@ -427,14 +429,7 @@ where
             columns.row_error(row, FieldError::new(matched_by, rule, message)),
         ])
     };
-    let failed = |errors: Vec<FieldError>| {
-        RowResult::Failed(
-            errors
-                .into_iter()
-                .map(|e| columns.row_error(row, e))
-                .collect(),
-        )
-    };
+    let failed = |errors: Vec<FieldError>| columns.failed(row, errors);
     for _ in 0..UPDATE_TRIES {
         match attempt().await {
             Ok(version) => return Ok(RowResult::Updated { id, version }),

@@ -364,14 +364,15 @@ impl Target {
 
     fn field(&self) -> String {
         match self {
-            Self::ClientName => "name".into(),
-            Self::LegalName => "legal_name".into(),
-            Self::Domain => "domain".into(),
-            Self::Industry => "industry".into(),
-            Self::Size => "size".into(),
-            Self::VatId => "vat_id".into(),
-            Self::Currency => "currency".into(),
-            Self::PaymentTerms => "payment_terms_days".into(),
+            // A client's fields are named as their targets.
+            Self::ClientName
+            | Self::LegalName
+            | Self::Domain
+            | Self::Industry
+            | Self::Size
+            | Self::VatId
+            | Self::Currency
+            | Self::PaymentTerms => self.name(),
             Self::FirstName | Self::FullName => "first_name".into(),
             Self::LastName => "last_name".into(),
             Self::Email => "email".into(),
