@@ -25,6 +25,8 @@ pub struct ImportArgs {
     /// `create`, `update` or `upsert`.
     pub mode: Option<String>,
     pub sheet: Option<String>,
+    /// `existing` or `create_missing`.
+    pub link_clients: Option<String>,
 }
 
 /// Body of `POST /imports`: without `start`, the import waits as `uploaded` for its start.
@@ -40,6 +42,8 @@ struct NewImport<'a> {
     sheet: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     template: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link_clients: Option<&'a str>,
 }
 
 /// Body of `POST /imports/{id}/start`.
@@ -75,6 +79,7 @@ pub async fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
                 mode: args.mode.as_deref(),
                 sheet: args.sheet.as_deref(),
                 template: template_at_creation,
+                link_clients: args.link_clients.as_deref(),
             },
         )
         .await?;

@@ -68,6 +68,10 @@ enum Command {
         /// The sheet of a workbook (default: the first that holds data).
         #[arg(long)]
         sheet: Option<String>,
+        /// Contacts: link each to the client named by its company cell (`existing`), creating
+        /// a client for a name none has (`create-missing`).
+        #[arg(long, value_enum)]
+        link_clients: Option<LinkClients>,
     },
     /// Export records to a file.
     Export {
@@ -103,6 +107,12 @@ enum ExportEntity {
     Contacts,
     Clients,
     Deals,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LinkClients {
+    Existing,
+    CreateMissing,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -154,6 +164,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             mapping,
             mode,
             sheet,
+            link_clients,
         } => {
             let args = import::ImportArgs {
                 entity: name(entity),
@@ -162,6 +173,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 mapping,
                 mode: mode.map(name),
                 sheet,
+                // The API spells it `create_missing`.
+                link_clients: link_clients.map(|l| name(l).replace('-', "_")),
             };
             import::run(&ctx, &args).await
         }

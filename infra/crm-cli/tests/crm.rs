@@ -678,3 +678,53 @@ async fn a_clients_import_creates_clients() {
         BTreeSet::from(["ACME GmbH".to_string(), "Globex Ltd".to_string()])
     );
 }
+
+/// S5.2: `--link-clients create-missing` relates contacts to clients by their company cell:
+/// an existing client is linked, a missing one created once for all its contacts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_link_to_clients_by_company() {
+    let env = Env::start("links").await;
+    let acme = env
+        .stack
+        .create_client(&env.token, serde_json::json!({"name": "ACME GmbH"}))
+        .await;
+    let input = env.path("people.csv");
+    std::fs::write(
+        &input,
+        "Email,Company\na@example.com,acme gmbh\nb@example.com,Globex Ltd\nc@example.com,Globex Ltd\n",
+    )
+    .unwrap();
+    let out = ran(env.crm(&[
+        "import",
+        "contacts",
+        input.to_str().unwrap(),
+        "--link-clients",
+        "create-missing",
+    ]))
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let clients = env.stack.list_all("/clients", &env.token).await;
+    let names: BTreeSet<String> = clients
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["ACME GmbH".to_string(), "Globex Ltd".to_string()])
+    );
+    let linked = |client: String| {
+        let env = &env;
+        async move {
+            env.stack
+                .ids(&format!("/contacts?client={client}"), &env.token)
+                .await
+                .len()
+        }
+    };
+    let globex = clients.iter().find(|c| c["name"] == "Globex Ltd").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(linked(acme).await, 1);
+    assert_eq!(linked(globex).await, 2);
+}
