@@ -9,18 +9,16 @@
 //! is reported as the duplicate it is, and a redelivered batch still finds its own clients.
 
 use super::csv_rows::{ColumnMap, ParsedRow, split_tags};
-use super::rows::{RowResult, imported_audit, update_outcome};
+use super::rows::{Plan, RowBatch, RowResult, imported_audit, update_outcome};
 use super::targets::Target;
 use super::{ImportMode, import_pk};
 use crate::clients::{
     Address, ClientFields, ClientKind, ClientPatch, ClientStatus, Clients, CompanySize, ids_named,
 };
-use crate::custom_fields::FieldDefinition;
 use crate::records::Record;
 use crate::records::bulk::BulkOutcome;
 use crate::store::{Key, from_item, key, to_item};
 use crate::values::search::fold;
-use crate::values::{Timestamp, derived_id};
 use crate::{Caller, CrmError, FieldError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -192,43 +190,21 @@ fn name_claim_sk(folded: &str) -> String {
     format!("NAME#{folded}")
 }
 
-/// What writes a clients import's rows: as the importer, with the definitions loaded once.
+/// What writes a clients import's rows.
 pub struct ClientRowWriter<'a> {
+    pub batch: RowBatch<'a>,
     pub clients: &'a Clients,
-    pub defs: &'a [FieldDefinition],
-    pub importer: &'a Caller,
-    pub import: Uuid,
-    pub mode: ImportMode,
-    pub columns: &'a ColumnMap,
-    /// The time the batch's new clients are created at (the same on a rerun).
-    pub at: Timestamp,
-}
-
-enum Plan {
-    Done(RowResult),
-    Create,
-    Update(Uuid),
 }
 
 impl ClientRowWriter<'_> {
-    fn tenant(&self) -> &str {
-        &self.importer.tenant_id
-    }
-
-    /// The id a row's new client gets: the same whenever the row is imported again.
+    /// The id a row's new client gets.
     fn client_id(&self, line: u64) -> Uuid {
-        derived_id(
-            self.at,
-            &[self.import.as_bytes(), &line.to_be_bytes(), b"client"],
-        )
+        self.batch.row_id(line, b"client")
     }
 
+    /// A row that failed with one error.
     fn reported(&self, row: &ParsedRow, field: &str, rule: &str, message: &str) -> RowResult {
-        self.failed(row, vec![FieldError::new(field, rule, message)])
-    }
-
-    fn failed(&self, row: &ParsedRow, errors: Vec<FieldError>) -> RowResult {
-        self.columns.failed(row, errors)
+        RowResult::Failed(vec![self.batch.reported(row, field, rule, message)])
     }
 
     /// Writes a batch of rows; results in row order.
@@ -241,12 +217,12 @@ impl ClientRowWriter<'_> {
             .into_iter()
             .collect();
         let claimed = self.claimed(&distinct).await?;
-        let holders = visible_namesakes(self.clients, self.importer, &distinct).await?;
+        let holders = visible_namesakes(self.clients, self.batch.importer, &distinct).await?;
         let mut seen: HashMap<&str, u64> = HashMap::new();
         let mut plans = Vec::with_capacity(rows.len());
         for (row, name) in rows.iter().zip(&names) {
             if !row.problems.is_empty() {
-                plans.push(Plan::Done(self.failed(row, row.problems.clone())));
+                plans.push(Plan::Done(self.batch.failed(row, row.problems.clone())));
                 continue;
             }
             if name.is_empty() {
@@ -278,26 +254,20 @@ impl ClientRowWriter<'_> {
                 .copied()
                 .filter(|id| *id != own)
                 .collect();
-            plans.push(match (others.as_slice(), self.mode) {
-                ([], ImportMode::Update) => Plan::Done(RowResult::Skipped(self.columns.row_error(
+            plans.push(match (others.as_slice(), self.batch.mode) {
+                ([], ImportMode::Update) => Plan::Done(RowResult::Skipped(self.batch.reported(
                     row,
-                    FieldError::new(
-                        "name",
-                        "no_match",
-                        "no client has this name; skipped (mode update)",
-                    ),
+                    "name",
+                    "no_match",
+                    "no client has this name; skipped (mode update)",
                 ))),
                 ([], _) => Plan::Create,
-                ([_], ImportMode::Create) => {
-                    Plan::Done(RowResult::Skipped(self.columns.row_error(
-                        row,
-                        FieldError::new(
-                            "name",
-                            "exists",
-                            "a client with this name exists; skipped (mode create)",
-                        ),
-                    )))
-                }
+                ([_], ImportMode::Create) => Plan::Done(RowResult::Skipped(self.batch.reported(
+                    row,
+                    "name",
+                    "exists",
+                    "a client with this name exists; skipped (mode create)",
+                ))),
                 ([id], _) => Plan::Update(*id),
                 (several, _) => Plan::Done(self.reported(
                     row,
@@ -318,7 +288,7 @@ impl ClientRowWriter<'_> {
             match self.prepare(row).await {
                 Ok(client) => new.push((i, client)),
                 Err(CrmError::Validation(errors)) => {
-                    plans[i] = Plan::Done(self.failed(row, errors))
+                    plans[i] = Plan::Done(self.batch.failed(row, errors))
                 }
                 Err(e) => return Err(e),
             }
@@ -328,13 +298,21 @@ impl ClientRowWriter<'_> {
             .map(|(_, c)| {
                 Ok((
                     c.clone(),
-                    imported_audit::<ClientKind>(c, self.importer, self.import, self.at)?,
+                    imported_audit::<ClientKind>(
+                        c,
+                        self.batch.importer,
+                        self.batch.import,
+                        self.batch.at,
+                    )?,
                 ))
             })
             .collect::<Result<Vec<_>, CrmError>>()?;
-        let outcomes = self.clients.insert_many(self.tenant(), &records).await?;
+        let outcomes = self
+            .clients
+            .insert_many(self.batch.tenant(), &records)
+            .await?;
         let mut claims = Vec::new();
-        let pk = import_pk(self.tenant(), self.import);
+        let pk = import_pk(self.batch.tenant(), self.batch.import);
         for ((i, client), outcome) in new.iter().zip(outcomes) {
             plans[*i] = Plan::Done(match outcome {
                 BulkOutcome::Created => {
@@ -368,27 +346,32 @@ impl ClientRowWriter<'_> {
         let mut input = row.client.clone();
         input
             .owner
-            .get_or_insert_with(|| self.importer.user_id.clone());
+            .get_or_insert_with(|| self.batch.importer.user_id.clone());
         let prepared = self
             .clients
-            .prepare(self.importer, input, Some(&row.custom), Some(self.defs))
+            .prepare(
+                self.batch.importer,
+                input,
+                Some(&row.custom),
+                Some(self.batch.defs),
+            )
             .await?;
         Ok(crate::clients::Client {
             id: self.client_id(row.line),
-            created_at: self.at,
-            updated_at: self.at,
+            created_at: self.batch.at,
+            updated_at: self.batch.at,
             ..prepared
         })
     }
 
     /// Updates client `id` with the row's non-blank cells.
     async fn update(&self, row: &ParsedRow, id: Uuid) -> Result<RowResult, CrmError> {
-        let source = format!("import:{}", self.import);
+        let source = format!("import:{}", self.batch.import);
         let custom = (!row.custom.is_empty()).then_some(&row.custom);
-        update_outcome(self.columns, row, "name", id, || async {
+        update_outcome(self.batch.columns, row, "name", id, || async {
             let patch = ClientPatch::filling(row.client.clone());
             self.clients
-                .patch_from(self.importer, id, patch, custom, None, &source)
+                .patch_from(self.batch.importer, id, patch, custom, None, &source)
                 .await
                 .map(|c| c.version())
         })
@@ -400,7 +383,7 @@ impl ClientRowWriter<'_> {
         if names.is_empty() {
             return Ok(HashMap::new());
         }
-        let pk = import_pk(self.tenant(), self.import);
+        let pk = import_pk(self.batch.tenant(), self.batch.import);
         let keys = names
             .iter()
             .map(|n| Key::new(pk.clone(), name_claim_sk(n)))

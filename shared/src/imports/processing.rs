@@ -22,7 +22,7 @@ use super::client_rows::ClientRowWriter;
 use super::csv_rows::ParsedRow;
 use super::errors_file::write_errors_file;
 use super::planning::column_map;
-use super::rows::{RowResult, RowWriter};
+use super::rows::{RowBatch, RowResult, RowWriter};
 use super::source::SourceReader;
 use super::{
     Import, ImportEntity, ImportStatus, MAX_INLINE_ERRORS, ReadFailure, RowError, StoredImport,
@@ -248,27 +248,25 @@ pub async fn run_chunk(
     };
     let (contacts, clients) = (catalog.contacts(), catalog.clients());
     let people = super::rows::People::load(&catalog.ctx.directory, tenant).await?;
+    let batch = RowBatch {
+        defs: &defs,
+        importer: &importer,
+        import: stored.import.id,
+        mode: stored.import.mode,
+        columns: &columns,
+        at: checkpoint.at,
+    };
     let writer = match entity {
         ImportEntity::Contacts => Writer::Contacts(RowWriter {
+            batch,
             contacts: &contacts,
             catalog,
             link_clients: stored.import.link_clients,
             import_at: stored.import.created_at,
-            defs: &defs,
-            importer: &importer,
-            import: stored.import.id,
-            mode: stored.import.mode,
-            columns: &columns,
-            at: checkpoint.at,
         }),
         ImportEntity::Clients => Writer::Clients(ClientRowWriter {
+            batch,
             clients: &clients,
-            defs: &defs,
-            importer: &importer,
-            import: stored.import.id,
-            mode: stored.import.mode,
-            columns: &columns,
-            at: checkpoint.at,
         }),
     };
     let mut reader = SourceReader::new(uploads, &plan, &checkpoint, settings.window_bytes);

@@ -99,8 +99,50 @@ impl People {
     }
 }
 
-/// What writes an import's rows: as the importer, with the definitions loaded once.
+/// What every writer of an import's rows works with: the importer, the definitions loaded
+/// once, the import, its mode and columns, and the batch's time.
+pub struct RowBatch<'a> {
+    pub defs: &'a [FieldDefinition],
+    pub importer: &'a Caller,
+    pub import: Uuid,
+    pub mode: ImportMode,
+    pub columns: &'a ColumnMap,
+    /// The time the batch's new records are created at (the same on a rerun).
+    pub at: Timestamp,
+}
+
+impl RowBatch<'_> {
+    pub(super) fn tenant(&self) -> &str {
+        &self.importer.tenant_id
+    }
+
+    /// The id a row's new record of `kind` gets: the same whenever the row is imported again.
+    pub(super) fn row_id(&self, line: u64, kind: &[u8]) -> Uuid {
+        derived_id(
+            self.at,
+            &[self.import.as_bytes(), &line.to_be_bytes(), kind],
+        )
+    }
+
+    pub(super) fn failed(&self, row: &ParsedRow, errors: Vec<FieldError>) -> RowResult {
+        self.columns.failed(row, errors)
+    }
+
+    pub(super) fn reported(
+        &self,
+        row: &ParsedRow,
+        field: &str,
+        rule: &str,
+        message: &str,
+    ) -> RowError {
+        self.columns
+            .row_error(row, FieldError::new(field, rule, message))
+    }
+}
+
+/// What writes a contact import's rows.
 pub struct RowWriter<'a> {
+    pub batch: RowBatch<'a>,
     pub contacts: &'a Contacts,
     pub catalog: &'a crate::catalog::Catalog,
     /// How company cells relate contacts to clients.
@@ -108,42 +150,19 @@ pub struct RowWriter<'a> {
     /// The import's creation time: the clients it creates for companies are stamped with it
     /// (their ids derive from it, the import and the name, the same in every batch).
     pub import_at: Timestamp,
-    pub defs: &'a [FieldDefinition],
-    pub importer: &'a Caller,
-    pub import: Uuid,
-    pub mode: ImportMode,
-    pub columns: &'a ColumnMap,
-    /// The time the batch's new contacts are created at (the same on a rerun).
-    pub at: Timestamp,
 }
 
 /// A row on its way: what it is matched to.
-enum Plan {
+pub(super) enum Plan {
     Done(RowResult),
     Create,
     Update(Uuid),
 }
 
 impl RowWriter<'_> {
-    fn tenant(&self) -> &str {
-        &self.importer.tenant_id
-    }
-
-    /// The id a row's new contact gets: the same whenever the row is imported again.
+    /// The id a row's new contact gets.
     pub fn contact_id(&self, line: u64) -> Uuid {
-        derived_id(
-            self.at,
-            &[self.import.as_bytes(), &line.to_be_bytes(), b"contact"],
-        )
-    }
-
-    fn failed(&self, row: &ParsedRow, errors: Vec<FieldError>) -> RowResult {
-        self.columns.failed(row, errors)
-    }
-
-    fn reported(&self, row: &ParsedRow, field: &str, rule: &str, message: &str) -> RowError {
-        self.columns
-            .row_error(row, FieldError::new(field, rule, message))
+        self.batch.row_id(line, b"contact")
     }
 
     /// Writes a batch of rows; results in row order.
@@ -158,7 +177,7 @@ impl RowWriter<'_> {
         let mut plans = Vec::with_capacity(rows.len());
         for (row, email) in rows.iter().zip(&emails) {
             if !row.problems.is_empty() {
-                plans.push(Plan::Done(self.failed(row, row.problems.clone())));
+                plans.push(Plan::Done(self.batch.failed(row, row.problems.clone())));
                 continue;
             }
             let own = self.contact_id(row.line);
@@ -170,10 +189,10 @@ impl RowWriter<'_> {
                 seen.insert(email, row.line);
                 match holders.get(email) {
                     Some(holder) if holder.id != own => {
-                        if holder.import_id == Some(self.import) {
+                        if holder.import_id == Some(self.batch.import) {
                             plans.push(Plan::Done(self.duplicate(row, holder.line)));
-                        } else if self.mode == ImportMode::Create {
-                            plans.push(Plan::Done(RowResult::Skipped(self.reported(
+                        } else if self.batch.mode == ImportMode::Create {
+                            plans.push(Plan::Done(RowResult::Skipped(self.batch.reported(
                                 row,
                                 "email",
                                 "exists",
@@ -187,8 +206,8 @@ impl RowWriter<'_> {
                     _ => {}
                 }
             }
-            if self.mode == ImportMode::Update {
-                plans.push(Plan::Done(RowResult::Skipped(self.reported(
+            if self.batch.mode == ImportMode::Update {
+                plans.push(Plan::Done(RowResult::Skipped(self.batch.reported(
                     row,
                     "email",
                     "no_match",
@@ -212,7 +231,7 @@ impl RowWriter<'_> {
             match result {
                 Ok(contact) => new.push((i, contact)),
                 Err(CrmError::Validation(errors)) => {
-                    plans[i] = Plan::Done(self.failed(&rows[i], errors));
+                    plans[i] = Plan::Done(self.batch.failed(&rows[i], errors));
                 }
                 Err(e) => return Err(e),
             }
@@ -226,8 +245,8 @@ impl RowWriter<'_> {
             .collect();
         let company_clients = CompanyClients::resolve(
             self.catalog,
-            self.importer,
-            self.import,
+            self.batch.importer,
+            self.batch.import,
             self.link_clients,
             self.import_at,
             &companies,
@@ -242,23 +261,36 @@ impl RowWriter<'_> {
         let records: Vec<_> = new
             .iter()
             .map(|(_, c)| {
-                let audit = imported_audit::<ContactKind>(c, self.importer, self.import, self.at)?;
+                let audit = imported_audit::<ContactKind>(
+                    c,
+                    self.batch.importer,
+                    self.batch.import,
+                    self.batch.at,
+                )?;
                 Ok((c.clone(), audit))
             })
             .collect::<Result<_, CrmError>>()?;
-        let outcomes = self.contacts.insert_many(self.tenant(), &records).await?;
+        let outcomes = self
+            .contacts
+            .insert_many(self.batch.tenant(), &records)
+            .await?;
         let mut links = Vec::new();
         for ((i, contact), outcome) in new.iter().zip(outcomes) {
             plans[*i] = Plan::Done(match outcome {
                 BulkOutcome::Created => {
                     if let Some(client) = contact.primary_client_id {
-                        links.push(new_link(self.importer, contact.id, client, self.at)?);
+                        links.push(new_link(
+                            self.batch.importer,
+                            contact.id,
+                            client,
+                            self.batch.at,
+                        )?);
                     }
                     RowResult::Created(contact.id)
                 }
                 // Taken since the holders were read (a concurrent create).
                 BulkOutcome::Taken { field, message } => {
-                    RowResult::Skipped(self.reported(&rows[*i], field, "exists", message))
+                    RowResult::Skipped(self.batch.reported(&rows[*i], field, "exists", message))
                 }
             });
         }
@@ -269,7 +301,7 @@ impl RowWriter<'_> {
                 Plan::Done(result) => result,
                 Plan::Update(id) => {
                     if let Some(client) = company_clients.of(row.contact.company.as_deref()) {
-                        link_existing(self.catalog, self.importer, id, client).await?;
+                        link_existing(self.catalog, self.batch.importer, id, client).await?;
                     }
                     self.update(row, id).await?
                 }
@@ -282,7 +314,7 @@ impl RowWriter<'_> {
     }
 
     fn duplicate(&self, row: &ParsedRow, first: u64) -> RowResult {
-        RowResult::Failed(vec![self.reported(
+        RowResult::Failed(vec![self.batch.reported(
             row,
             "email",
             "duplicate",
@@ -296,20 +328,25 @@ impl RowWriter<'_> {
         let mut input = row.contact.clone();
         input
             .owner
-            .get_or_insert_with(|| self.importer.user_id.clone());
+            .get_or_insert_with(|| self.batch.importer.user_id.clone());
         input
             .lead_source
             .get_or_insert_with(|| "import".to_string());
         let prepared = self
             .contacts
-            .prepare(self.importer, input, Some(&row.custom), Some(self.defs))
+            .prepare(
+                self.batch.importer,
+                input,
+                Some(&row.custom),
+                Some(self.batch.defs),
+            )
             .await?;
         Ok(Contact {
             id: self.contact_id(row.line),
-            import_id: Some(self.import),
+            import_id: Some(self.batch.import),
             import_row: Some(row.line),
-            created_at: self.at,
-            updated_at: self.at,
+            created_at: self.batch.at,
+            updated_at: self.batch.at,
             ..prepared
         })
     }
@@ -317,11 +354,11 @@ impl RowWriter<'_> {
     /// Updates contact `id` with the row's non-blank cells.
     async fn update(&self, row: &ParsedRow, id: Uuid) -> Result<RowResult, CrmError> {
         let custom = (!row.custom.is_empty()).then_some(&row.custom);
-        let source = format!("import:{}", self.import);
-        update_outcome(self.columns, row, "email", id, || async {
+        let source = format!("import:{}", self.batch.import);
+        update_outcome(self.batch.columns, row, "email", id, || async {
             let patch = ContactPatch::filling(row.contact.clone());
             self.contacts
-                .patch_from(self.importer, id, patch, custom, None, &source)
+                .patch_from(self.batch.importer, id, patch, custom, None, &source)
                 .await
                 .map(|c| c.version)
         })
@@ -333,7 +370,7 @@ impl RowWriter<'_> {
         &self,
         emails: &[Option<String>],
     ) -> Result<HashMap<String, Holder>, CrmError> {
-        let tenant = self.tenant();
+        let tenant = self.batch.tenant();
         let mut keys: Vec<Key> = emails
             .iter()
             .flatten()
