@@ -144,6 +144,14 @@ async fn s5_1_clients_import_by_name_with_modes_duplicates_and_undo() {
 async fn s5_2_clients_import_create_mode_and_entity_checks() {
     let stack = Stack::start().await;
     let admin = stack.token("acme", "alice", "admin");
+    let retail = stack.create_team(&admin, "Retail").await;
+    stack
+        .put_user(
+            &admin,
+            "bob",
+            json!({"role": "member", "email": "bob@example.com", "teams": [retail]}),
+        )
+        .await;
     stack.create_client(&admin, json!({"name": "Acme"})).await;
     let refused = stack
         .call(
@@ -191,7 +199,7 @@ async fn s5_2_clients_import_create_mode_and_entity_checks() {
         .start_import_with(&admin, json!({"file_name": "c.csv", "entity": "clients"}))
         .await;
     stack
-        .upload_csv(&url, "Company name,Industry,Company Domain Name\nACME,Software,acme.example\nBeta,Retail,beta.example\n")
+        .upload_csv(&url, "Company name,Industry,Company Domain Name,Company owner,Team\nACME,Software,acme.example,,\nBeta,Retail,beta.example,bob@example.com,Retail\n")
         .await;
     stack.deliver_upload_twice().await;
     let preview = stack.get(&format!("/imports/{id}/preview"), &admin).await;
@@ -204,7 +212,7 @@ async fn s5_2_clients_import_create_mode_and_entity_checks() {
         .collect();
     assert_eq!(
         targets,
-        vec!["name", "industry", "domain"],
+        vec!["name", "industry", "domain", "owner", "team"],
         "HubSpot's company headers"
     );
     let started = stack
@@ -229,6 +237,10 @@ async fn s5_2_clients_import_create_mode_and_entity_checks() {
         errors_by_row(&import),
         vec![(2, "Company name".into(), "exists".into())]
     );
+    let clients = stack.list_all("/clients?limit=200", &admin).await;
+    let beta = named(&clients, "Beta");
+    assert_eq!(beta[0]["owner"], "bob", "the owner by user email: {beta:?}");
+    assert_eq!(beta[0]["team"], retail.as_str(), "the team by name");
 }
 
 /// Contacts relate to clients by their company cell: `create_missing` links a company name to

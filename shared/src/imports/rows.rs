@@ -78,7 +78,11 @@ impl People {
                 .and_then(|e| self.users.get(&e))
                 .or_else(|| self.users.get(&cell));
             match found {
-                Some(id) => row.contact.owner = Some(id.clone()),
+                // The row is a contact or a client: the one the import writes takes it.
+                Some(id) => {
+                    row.contact.owner = Some(id.clone());
+                    row.client.owner = Some(id.clone());
+                }
                 None => row.problems.push(FieldError::new(
                     "owner",
                     "exists",
@@ -88,7 +92,10 @@ impl People {
         }
         if let Some(cell) = row.team_cell.take() {
             match self.teams.get(&cell.trim().to_lowercase()) {
-                Some(id) => row.contact.team = Some(*id),
+                Some(id) => {
+                    row.contact.team = Some(*id);
+                    row.client.team = Some(*id);
+                }
                 None => row.problems.push(FieldError::new(
                     "team",
                     "exists",
