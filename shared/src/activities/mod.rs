@@ -12,6 +12,7 @@
 //! the timelines and a user's open tasks ([`timeline`]), and touches ([`touches`]).
 
 mod model;
+pub mod subject_rights;
 pub mod timeline;
 pub mod touches;
 
