@@ -51,18 +51,39 @@ fn type_facet(raw: &str) -> Result<String, FieldError> {
         })
 }
 
+/// A timeline filtered by type (`{id}.{type}`): the record and the type in one facet, so the
+/// page reads only its rows (the type alone is a category, which qualifies creation order only).
+fn subject_type(raw: &str) -> Result<String, FieldError> {
+    let bad = || FieldError::new("type", "one_of", "a record id and an activity type");
+    let (id, t) = raw.split_once('.').ok_or_else(bad)?;
+    let id: Uuid = id.parse().map_err(|_| bad())?;
+    let t = type_facet(t)?;
+    Ok(format!("{id}.{t}"))
+}
+
+fn contact_facet(raw: &str) -> Result<String, FieldError> {
+    uuid_facet("contact")(raw)
+}
+
+fn deal_facet(raw: &str) -> Result<String, FieldError> {
+    uuid_facet("deal")(raw)
+}
+
+fn client_facet(raw: &str) -> Result<String, FieldError> {
+    uuid_facet("client")(raw)
+}
+
 static SCHEMA: Schema = Schema {
     // Most selective first: the planner drives a list by the first one filtered on.
     facets: &[
-        Facet::of("contact", |raw| uuid_facet("contact")(raw))
+        Facet::of("contact_type", subject_type)
             .selective()
             .precise(),
-        Facet::of("deal", |raw| uuid_facet("deal")(raw))
-            .selective()
-            .precise(),
-        Facet::of("client", |raw| uuid_facet("client")(raw))
-            .selective()
-            .precise(),
+        Facet::of("deal_type", subject_type).selective().precise(),
+        Facet::of("client_type", subject_type).selective().precise(),
+        Facet::of("contact", contact_facet).selective().precise(),
+        Facet::of("deal", deal_facet).selective().precise(),
+        Facet::of("client", client_facet).selective().precise(),
         // Open tasks by assignee: a user's task list.
         Facet::of("open_task", exact_facet)
             .param("open_tasks_of")
@@ -153,14 +174,22 @@ impl Kind for ActivityKind {
     }
 
     fn facets(a: &Activity) -> Vec<(&'static str, String)> {
-        let mut out = vec![("type", a.activity_type().as_str().to_string())];
-        out.extend(a.contact_ids().iter().map(|c| ("contact", c.to_string())));
-        out.extend(a.fields.deal_id.iter().map(|d| ("deal", d.to_string())));
-        out.extend(
+        let t = a.activity_type().as_str();
+        let mut out = vec![("type", t.to_string())];
+        let subjects = (a
+            .contact_ids()
+            .iter()
+            .map(|c| ("contact", "contact_type", c)))
+        .chain(a.fields.deal_id.iter().map(|d| ("deal", "deal_type", d)))
+        .chain(
             a.timeline_client_ids
                 .iter()
-                .map(|c| ("client", c.to_string())),
+                .map(|c| ("client", "client_type", c)),
         );
+        for (dim, typed, id) in subjects {
+            out.push((dim, id.to_string()));
+            out.push((typed, format!("{id}.{t}")));
+        }
         out.extend(a.open_task_assignee().map(|u| ("open_task", u.to_string())));
         out
     }

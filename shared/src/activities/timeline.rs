@@ -6,7 +6,7 @@
 //! rows whatever the size of the client; the caller sees the activities they may see, and the
 //! subject must be one they see (404 otherwise).
 
-use super::{Activities, ActivityKind, ActivitySummary};
+use super::{Activities, ActivityKind, ActivitySummary, ActivityType};
 use crate::clients::ClientKind;
 use crate::contacts::ContactKind;
 use crate::deals::DealKind;
@@ -61,7 +61,15 @@ fn query(
     fixed: (&str, String),
     default_sort: &str,
 ) -> Result<RecordQuery, CrmError> {
-    for dim in ["contact", "client", "deal", "open_tasks_of"] {
+    for dim in [
+        "contact",
+        "client",
+        "deal",
+        "open_tasks_of",
+        "contact_type",
+        "client_type",
+        "deal_type",
+    ] {
         if params.contains_key(dim) {
             return Err(CrmError::validation(
                 dim,
@@ -70,7 +78,27 @@ fn query(
             ));
         }
     }
-    params.insert(fixed.0.to_string(), fixed.1);
+    // A type filter drives by the subject's typed facet: the page reads only its rows.
+    let typed = ["contact", "client", "deal"].contains(&fixed.0);
+    let type_filter = if typed { params.remove("type") } else { None };
+    match type_filter {
+        Some(t) => {
+            let t = ActivityType::parse(t.trim()).ok_or_else(|| {
+                CrmError::validation(
+                    "type",
+                    "one_of",
+                    "must be email, chat, ticket, call, meeting, note or task",
+                )
+            })?;
+            params.insert(
+                format!("{}_type", fixed.0),
+                format!("{}.{}", fixed.1, t.as_str()),
+            );
+        }
+        None => {
+            params.insert(fixed.0.to_string(), fixed.1);
+        }
+    }
     params
         .entry("sort".into())
         .or_insert_with(|| default_sort.to_string());
