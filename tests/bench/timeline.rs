@@ -206,7 +206,7 @@ async fn main() {
             ),
             (
                 "contact timeline".into(),
-                Subject::Contact(contact_ids[1]),
+                Subject::Contact(contact_ids[2]),
                 params(&[]),
             ),
         ];
