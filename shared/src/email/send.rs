@@ -61,6 +61,8 @@ pub struct OutboundMail {
     pub raw: Vec<u8>,
     /// Without angle brackets.
     pub message_id: String,
+    /// The rendered text part (what the outbound activity keeps as its body).
+    pub text: String,
     /// `(name, value)` SES message tags.
     pub tags: Vec<(String, String)>,
 }
@@ -270,6 +272,7 @@ pub async fn prepare(
         subject: rendered.subject,
         raw: built.raw,
         message_id: built.message_id,
+        text: rendered.text,
         tags: vec![
             (TAG_TENANT.into(), tenant.to_string()),
             (TAG_CONTACT.into(), contact.id.to_string()),
@@ -309,7 +312,7 @@ pub struct SentMessage {
     pub to: String,
     pub subject: String,
     pub sent_at: DateTime<Utc>,
-    /// The outbound email activity logged for it (once activities exist).
+    /// The outbound email activity logged for it (absent only if logging it failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_id: Option<Uuid>,
 }
@@ -364,7 +367,7 @@ pub async fn send_to_contact(
             "the contact is the one of the path",
         ));
     }
-    send(catalog, mailer, settings, caller, &contact, &input).await
+    send(catalog, mailer, settings, caller, &contact, None, &input).await
 }
 
 /// `POST /deals/{id}/messages`: to the deal's primary contact, or `contact_id` among its
@@ -398,7 +401,16 @@ pub async fn send_for_deal(
         })?,
     };
     let contact = catalog.contacts().get(caller, contact_id).await?;
-    send(catalog, mailer, settings, caller, &contact, &input).await
+    send(
+        catalog,
+        mailer,
+        settings,
+        caller,
+        &contact,
+        Some(deal.id),
+        &input,
+    )
+    .await
 }
 
 async fn send(
@@ -407,6 +419,7 @@ async fn send(
     settings: &MailSettings,
     caller: &Caller,
     contact: &Contact,
+    deal_id: Option<Uuid>,
     input: &NewMessage,
 ) -> Result<SentMessage, CrmError> {
     let table = catalog.table();
@@ -422,15 +435,62 @@ async fn send(
     )
     .await?;
     let ses_message_id = mailer.send_raw(&outbound).await?;
-    // activity logging: wired when activities land (an outbound email activity with
-    // `ses_message_id` and `message_id`, and the contact's last contact).
+    let sent_at = crate::values::now();
+    // The outbound email activity (it keeps the contact's last contact and the deal's last
+    // activity). The mail is gone: a failure here is logged, not answered as a failed send.
+    let activity = crate::activities::log_once(
+        &catalog.activities(),
+        caller,
+        crate::values::new_id(),
+        crate::activities::Origin::OutboundEmail,
+        crate::activities::NewActivity(outbound_activity(
+            settings, contact, deal_id, &outbound, sent_at,
+        )),
+    )
+    .await;
+    let activity_id = match activity {
+        Ok(a) => Some(a.id),
+        Err(error) => {
+            tracing::error!(%error, ses_message_id, "the sent email's activity was not logged");
+            None
+        }
+    };
     Ok(SentMessage {
         ses_message_id,
         message_id: outbound.message_id,
         contact_id: contact.id,
         to: outbound.to,
         subject: outbound.subject,
-        sent_at: crate::values::now(),
-        activity_id: None,
+        sent_at,
+        activity_id,
     })
+}
+
+/// The create body of the outbound email activity of a sent message.
+fn outbound_activity(
+    settings: &MailSettings,
+    contact: &Contact,
+    deal_id: Option<Uuid>,
+    mail: &OutboundMail,
+    sent_at: DateTime<Utc>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::json!({
+        "type": "email",
+        "direction": "outbound",
+        "occurred_at": sent_at,
+        "subject": mail.subject,
+        "from": settings.sender,
+        "to": [mail.to],
+        "message_id": mail.message_id,
+        "thread_id": mail.message_id,
+        "body": mail.text,
+        "contact_ids": [contact.id],
+    });
+    if let Some(deal) = deal_id {
+        body["deal_id"] = serde_json::json!(deal);
+    }
+    match body {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
