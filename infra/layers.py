@@ -36,7 +36,7 @@ LAYERS = [
     ["records"],
     ["contacts", "clients", "deals", "activities"],
     ["catalog"],
-    ["links", "imports", "exports", "workflows", "privacy"],
+    ["links", "imports", "exports", "email", "workflows", "privacy"],
     ["config", "deps"],
 ]
 ORDER = [m for layer in LAYERS for m in layer]

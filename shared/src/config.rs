@@ -18,6 +18,13 @@ pub struct Config {
     pub attachments_bucket: Option<String>,
     /// The queue an import's chunks run from (the import processor).
     pub import_queue_url: Option<String>,
+    /// The SES configuration set outbound mail is sent in (its events feed `mail-events`).
+    pub ses_configuration_set: Option<String>,
+    /// The secret unsubscribe tokens are signed with (functions that send bulk mail or serve
+    /// the unsubscribe link; at least 32 bytes).
+    pub unsubscribe_secret: Option<String>,
+    /// The HTTP API's public URL (`https://…`), for links in mail.
+    pub public_api_url: Option<String>,
 }
 
 impl Config {
@@ -43,6 +50,9 @@ impl Config {
             job_queue_url: lookup("JOB_QUEUE_URL").filter(|v| !v.is_empty()),
             attachments_bucket: lookup("ATTACHMENTS_BUCKET").filter(|v| !v.is_empty()),
             import_queue_url: lookup("IMPORT_QUEUE_URL").filter(|v| !v.is_empty()),
+            ses_configuration_set: lookup("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
+            unsubscribe_secret: lookup("UNSUBSCRIBE_SECRET").filter(|v| !v.is_empty()),
+            public_api_url: lookup("PUBLIC_API_URL").filter(|v| !v.is_empty()),
         })
     }
 }

@@ -129,12 +129,34 @@ impl Deps {
         crate::workflows::AwsEffects {
             sqs: self.aws.sqs.clone(),
             scheduler: self.aws.scheduler.clone(),
-            sesv2: self.aws.sesv2.clone(),
+            mailer: self.mailer(),
+            mail: self.mail_settings(),
             step_queue_url: self.config.step_queue_url.clone(),
             step_queue_arn: self.config.step_queue_arn.clone(),
             scheduler_role_arn: self.config.scheduler_role_arn.clone(),
             schedule_group: self.config.schedule_group.clone(),
-            ses_sender: self.config.ses_sender.clone(),
+        }
+    }
+
+    /// SES v2 from the stack's sender, in its configuration set.
+    pub fn mailer(&self) -> crate::email::SesMailer {
+        crate::email::SesMailer {
+            sesv2: self.aws.sesv2.clone(),
+            sender: self.config.ses_sender.clone(),
+            configuration_set: self.config.ses_configuration_set.clone(),
+        }
+    }
+
+    /// The sender, the unsubscribe signer (when the function has the secret) and the API URL.
+    pub fn mail_settings(&self) -> crate::email::MailSettings {
+        crate::email::MailSettings {
+            sender: self.config.ses_sender.clone(),
+            unsubscribe: self
+                .config
+                .unsubscribe_secret
+                .as_deref()
+                .and_then(crate::email::unsubscribe::TokenSigner::new),
+            public_url: self.config.public_api_url.clone(),
         }
     }
 }

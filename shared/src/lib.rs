@@ -12,6 +12,7 @@ pub mod custom_fields;
 pub mod deals;
 pub mod deps;
 pub mod directory;
+pub mod email;
 pub mod errors;
 pub mod exports;
 pub mod idempotency;

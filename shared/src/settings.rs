@@ -52,6 +52,10 @@ pub struct TenantSettings {
     /// Currency code → how many units of the base currency one unit of it is worth, as an
     /// exact decimal string, e.g. `{"USD": "0.92"}` with base `EUR`.
     pub exchange_rates: BTreeMap<String, String>,
+    /// The tenant's name as its outbound email shows it (`From: "<display name>" <sender>`,
+    /// `{{tenant.name}}`); the tenant id when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// 0 while the settings were never saved (the defaults).
     pub version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,6 +70,7 @@ impl Default for TenantSettings {
         Self {
             base_currency: DEFAULT_BASE_CURRENCY.to_string(),
             exchange_rates: BTreeMap::new(),
+            display_name: None,
             version: 0,
             updated_at: None,
             updated_by: None,
@@ -93,6 +98,10 @@ pub struct SettingsPatch {
     #[serde(default)]
     #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
     pub exchange_rates: Patch<BTreeMap<String, Option<Value>>>,
+    /// The tenant's display name for outbound email (1–100 characters; `null` clears it).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Patch<String>,
 }
 
 fn rate_field(code: &str) -> String {
@@ -321,13 +330,30 @@ pub async fn patch(
     if if_match.is_some_and(|v| v != current.version) {
         return Err(CrmError::PreconditionFailed);
     }
-    let (base_currency, exchange_rates) = patch.apply(&current).map_err(CrmError::Validation)?;
-    if base_currency == current.base_currency && exchange_rates == current.exchange_rates {
+    let mut patch = patch;
+    let display_name = display_name(
+        std::mem::take(&mut patch.display_name),
+        current.display_name.clone(),
+    );
+    let rates = patch.apply(&current);
+    let (base_currency, exchange_rates, display_name) = match (rates, display_name) {
+        (Ok((base, rates)), Ok(name)) => (base, rates, name),
+        (rates, name) => {
+            let mut errors = rates.err().unwrap_or_default();
+            errors.extend(name.err());
+            return Err(CrmError::Validation(errors));
+        }
+    };
+    if base_currency == current.base_currency
+        && exchange_rates == current.exchange_rates
+        && display_name == current.display_name
+    {
         return Ok(current);
     }
     let next = TenantSettings {
         base_currency,
         exchange_rates,
+        display_name,
         version: current.version + 1,
         updated_at: Some(crate::values::now()),
         updated_by: Some(caller.user_id.clone()),
@@ -343,6 +369,25 @@ pub async fn patch(
     repo.save(&caller.tenant_id, current.version, &next, &audit)
         .await?;
     Ok(next)
+}
+
+/// The display name after a patch: trimmed, 1–100 characters, one line.
+fn display_name(
+    patch: Patch<String>,
+    current: Option<String>,
+) -> Result<Option<String>, FieldError> {
+    let next = patch.apply(current);
+    match next.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(name) if name.chars().count() > 100 || name.chars().any(char::is_control) => {
+            Err(FieldError::new(
+                "display_name",
+                "text",
+                "must be 1 to 100 characters on one line",
+            ))
+        }
+        Some(name) => Ok(Some(name.to_string())),
+    }
 }
 
 #[cfg(test)]

@@ -280,14 +280,10 @@ impl Stack {
         self.send(req).await
     }
 
-    /// Emails moto accepted for `to`, as (subject, body).
+    /// Emails moto accepted for `to`, as (subject, text body): Simple content and raw MIME
+    /// messages alike.
     pub async fn sent_emails_to(&self, to: &str) -> Vec<(String, String)> {
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.runtime.endpoint_url))
-            .await
-            .expect("moto data")
-            .json()
-            .await
-            .expect("moto data is JSON");
+        let data = self.moto_data().await;
         let mut found = Vec::new();
         // moto lists the mails SES accepted under ses.Message (Simple content).
         for message in data["ses"]["Message"].as_array().into_iter().flatten() {
@@ -299,7 +295,37 @@ impl Stack {
                 ));
             }
         }
+        for raw in self.raw_emails_to(to).await {
+            let parsed = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .expect("a MIME message");
+            found.push((
+                parsed.subject().unwrap_or("").to_string(),
+                parsed.body_text(0).unwrap_or_default().to_string(),
+            ));
+        }
         found
+    }
+
+    /// The raw MIME messages moto accepted for `to` (ses.RawMessage), oldest first.
+    pub async fn raw_emails_to(&self, to: &str) -> Vec<String> {
+        let data = self.moto_data().await;
+        data["ses"]["RawMessage"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["destinations"].to_string().contains(to))
+            .map(|m| m["raw_data"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    async fn moto_data(&self) -> Value {
+        reqwest::get(format!("{}/moto-api/data.json", self.runtime.endpoint_url))
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("moto data is JSON")
     }
 
     /// `POST {collection}` that must succeed: the new record's id.

@@ -24,6 +24,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(workflows_api::WorkflowsDoc::openapi());
     doc.merge(tenant_api::TenantDoc::openapi());
     doc.merge(custom_fields_api::CustomFieldsDoc::openapi());
+    doc.merge(messages_api::MessagesDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -28,6 +28,8 @@ pub struct Functions {
     pub step_executor: StepExecutor,
     pub job_worker: job_worker::JobWorker,
     pub attachment_processor: attachment_processor::AttachmentProcessor,
+    pub messages: messages_api::MessagesApi,
+    pub mail_events: mail_events::MailEvents,
 }
 
 impl Functions {
@@ -60,6 +62,8 @@ impl Functions {
             attachment_processor: attachment_processor::AttachmentProcessor::new(deps(
                 "attachment-processor",
             )?)?,
+            messages: messages_api::MessagesApi::new(deps("messages-api")?),
+            mail_events: mail_events::MailEvents::new(deps("mail-events")?),
         })
     }
 
@@ -75,6 +79,7 @@ impl Functions {
             "tenant-api" => self.tenant.handle(req).await,
             "custom-fields-api" => self.custom_fields.handle(req).await,
             "openapi-api" => self.openapi.handle(req).await,
+            "messages-api" => self.messages.handle(req).await,
             _ => return None,
         })
     }
@@ -93,6 +98,7 @@ impl Functions {
         Some(match binary {
             "step-executor" => self.step_executor.handle(event).await,
             "job-worker" => self.job_worker.handle(event).await,
+            "mail-events" => self.mail_events.handle(event).await,
             "import-processor" => self.import_processor.handle_chunks(event).await,
             _ => return None,
         })

@@ -20,6 +20,10 @@ pub use crm_shared::AwsClients;
 const ACCOUNT_ID: &str = "123456789012";
 /// The template parameter naming the SES sender identity.
 const SES_SENDER_PARAMETER: &str = "SesSenderEmail";
+/// The template parameter with the unsubscribe links' secret: no default in the template (a
+/// deployment sets its own), so locally it is this unless overridden.
+const UNSUBSCRIBE_SECRET_PARAMETER: &str = "UnsubscribeSecret";
+const LOCAL_UNSUBSCRIBE_SECRET: &str = "local-development-unsubscribe-secret-not-for-production";
 
 const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
 const QUEUE_TYPE: &str = "AWS::SQS::Queue";
@@ -65,6 +69,9 @@ pub async fn provision(
     }
     r.refs.extend(template.parameter_defaults());
     r.refs.extend(parameter_overrides.clone());
+    r.refs
+        .entry(UNSUBSCRIBE_SECRET_PARAMETER.into())
+        .or_insert_with(|| LOCAL_UNSUBSCRIBE_SECRET.into());
 
     // Resources nothing is created for resolve to their name; the provisioned ones are
     // overwritten below.

@@ -50,6 +50,10 @@ pub enum Subject {
     Links,
     /// The owner role: granting it or taking it away.
     OwnerRole,
+    /// Email templates (S6.4).
+    EmailTemplates,
+    /// Outbound email to a contact (S6.4).
+    Messages,
 }
 
 impl Subject {
@@ -65,6 +69,8 @@ impl Subject {
             Self::Imports => "imports".into(),
             Self::Links => "links between contacts and clients".into(),
             Self::OwnerRole => "the owner role".into(),
+            Self::EmailTemplates => "email templates".into(),
+            Self::Messages => "email to contacts".into(),
         }
     }
 }
@@ -105,6 +111,9 @@ impl Policy {
             (Write, Record(_) | Links | Imports) => forbid("change"),
             (Write, WorkflowRuns) if portal => Decision::Hide,
             (Write, WorkflowRuns) => forbid("start"),
+            (_, EmailTemplates | Messages) if portal => Decision::Hide,
+            (Write, EmailTemplates | Messages) if writer => Decision::Allow,
+            (Write, EmailTemplates | Messages) => forbid("send or change"),
             (ReadDeleted, _) if admin => Decision::Allow,
             (ReadDeleted, _) => Decision::Hide,
             (Write, OwnerRole) if role == Role::Owner => Decision::Allow,

@@ -190,6 +190,12 @@ pub struct ContactFields {
     pub lifecycle_status: LifecycleStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_contacted_at: Option<DateTime<Utc>>,
+    /// The contact asked not to get email (set by them through an unsubscribe link, too).
+    #[serde(default)]
+    pub email_opt_out: bool,
+    /// No outreach of any kind.
+    #[serde(default)]
+    pub do_not_contact: bool,
 }
 
 /// Body of `POST /contacts` (and the merged state of a PATCH): every editable field, all
@@ -218,6 +224,10 @@ pub struct NewContact {
     pub lead_source: Option<String>,
     pub lifecycle_status: Option<LifecycleStatus>,
     pub last_contacted_at: Option<DateTime<Utc>>,
+    /// No email (default false).
+    pub email_opt_out: Option<bool>,
+    /// No outreach of any kind (default false).
+    pub do_not_contact: Option<bool>,
     /// Custom field values by key, in the plain JSON shape of each type (S3.3).
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
@@ -351,6 +361,8 @@ impl ContactFields {
             lead_source,
             lifecycle_status: raw.lifecycle_status.unwrap_or_default(),
             last_contacted_at: raw.last_contacted_at,
+            email_opt_out: raw.email_opt_out.unwrap_or(false),
+            do_not_contact: raw.do_not_contact.unwrap_or(false),
         };
         if e.is_empty() && fields.display_name().is_none() {
             e.push(
@@ -408,6 +420,8 @@ impl ContactFields {
             lead_source: self.lead_source.clone(),
             lifecycle_status: Some(self.lifecycle_status),
             last_contacted_at: self.last_contacted_at,
+            email_opt_out: Some(self.email_opt_out),
+            do_not_contact: Some(self.do_not_contact),
             custom_fields: None,
         }
     }

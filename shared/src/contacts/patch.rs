@@ -75,6 +75,12 @@ pub struct ContactPatch {
     #[serde(default)]
     #[schema(ignore)]
     pub last_contacted_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub email_opt_out: Patch<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub do_not_contact: Patch<bool>,
     /// Whether the patch carries history (an import's): only then may it set
     /// `last_contacted_at`.
     #[serde(skip)]
@@ -115,6 +121,8 @@ impl ContactPatch {
             lead_source: set(input.lead_source),
             lifecycle_status: set(input.lifecycle_status),
             last_contacted_at: set(input.last_contacted_at),
+            email_opt_out: set(input.email_opt_out),
+            do_not_contact: set(input.do_not_contact),
             history: true,
             custom_fields: None,
         }
@@ -177,6 +185,9 @@ impl ContactPatch {
         m.lead_source = self.lead_source.apply(m.lead_source);
         m.lifecycle_status = self.lifecycle_status.apply(m.lifecycle_status);
         m.last_contacted_at = self.last_contacted_at.apply(m.last_contacted_at);
+        // `null` clears a preference back to its default (false).
+        m.email_opt_out = self.email_opt_out.apply(m.email_opt_out);
+        m.do_not_contact = self.do_not_contact.apply(m.do_not_contact);
         Ok(m)
     }
 }

@@ -45,6 +45,10 @@ pub struct ContactSummary {
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_contacted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub email_opt_out: bool,
+    #[serde(default)]
+    pub do_not_contact: bool,
     pub version: u64,
 }
 
@@ -75,6 +79,8 @@ impl ContactSummary {
             created_at: c.created_at,
             updated_at: c.updated_at,
             last_contacted_at: f.last_contacted_at,
+            email_opt_out: f.email_opt_out,
+            do_not_contact: f.do_not_contact,
             version: c.version,
         }
     }

@@ -1,7 +1,8 @@
 //! The side effects of workflow steps, behind one small interface: queue a step, schedule a
-//! wake-up, send an email.
+//! wake-up, send an email (built by `crate::email`).
 
 use super::StepMessage;
+use crate::email::{MailSettings, Mailer, OutboundMail, SesMailer};
 use crate::errors::sdk_error;
 use crate::{CrmError, Timestamp};
 
@@ -13,20 +14,22 @@ pub trait StepEffects {
     /// same schedule twice is not an error.
     async fn schedule_step(&self, message: &StepMessage, at: Timestamp)
     -> Result<String, CrmError>;
-    /// Sends a plain-text email; returns the provider's message id.
-    async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<String, CrmError>;
+    /// Sends a built message (`crate::email::send::prepare`); returns the provider's message id.
+    async fn send_email(&self, mail: &OutboundMail) -> Result<String, CrmError>;
+    /// The sender, the unsubscribe secret and the public URL mails are built with.
+    fn mail_settings(&self) -> &MailSettings;
 }
 
 /// SQS, EventBridge Scheduler and SES.
 pub struct AwsEffects {
     pub sqs: aws_sdk_sqs::Client,
     pub scheduler: aws_sdk_scheduler::Client,
-    pub sesv2: aws_sdk_sesv2::Client,
+    pub mailer: SesMailer,
+    pub mail: MailSettings,
     pub step_queue_url: String,
     pub step_queue_arn: String,
     pub scheduler_role_arn: String,
     pub schedule_group: String,
-    pub ses_sender: String,
 }
 
 /// Schedule names are unique per run and step, so a retried wait creates no second schedule.
@@ -95,29 +98,12 @@ impl StepEffects for AwsEffects {
         }
     }
 
-    async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<String, CrmError> {
-        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-        let text = |t: &str| {
-            Content::builder()
-                .data(t)
-                .charset("UTF-8")
-                .build()
-                .map_err(CrmError::internal)
-        };
-        let message = Message::builder()
-            .subject(text(subject)?)
-            .body(Body::builder().text(text(body)?).build())
-            .build();
-        let out = self
-            .sesv2
-            .send_email()
-            .from_email_address(&self.ses_sender)
-            .destination(Destination::builder().to_addresses(to).build())
-            .content(EmailContent::builder().simple(message).build())
-            .send()
-            .await
-            .map_err(|e| sdk_error("SendEmail", e))?;
-        Ok(out.message_id.unwrap_or_default())
+    async fn send_email(&self, mail: &OutboundMail) -> Result<String, CrmError> {
+        self.mailer.send_raw(mail).await
+    }
+
+    fn mail_settings(&self) -> &MailSettings {
+        &self.mail
     }
 }
 

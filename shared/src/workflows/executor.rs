@@ -3,9 +3,10 @@
 //! step's side effect is recorded (W5) so that two concurrent deliveries apply it once.
 
 use super::store::{self, EffectClaim};
-use super::{RunStatus, Step, StepEffects, StepMessage, StepRecord, WorkflowRun, render};
+use super::{RunStatus, Step, StepEffects, StepMessage, StepRecord, WorkflowRun};
 use crate::CrmError;
-use crate::contacts::{Contact, ContactKind};
+use crate::contacts::ContactKind;
+use crate::email::render::MailTemplate;
 use crate::records::RecordStore;
 use crate::store::Table;
 
@@ -19,17 +20,6 @@ pub enum StepOutcome {
     Waiting,
     Completed,
     Failed,
-}
-
-fn merge_value(contact: &Contact, name: &str) -> Option<String> {
-    match name {
-        "first_name" => contact.fields.first_name.clone(),
-        "last_name" => contact.fields.last_name.clone(),
-        "display_name" => Some(contact.display_name.clone()),
-        "email" => contact.email.clone(),
-        "company" => contact.fields.company.clone(),
-        _ => None,
-    }
 }
 
 pub async fn execute_step_message(
@@ -113,31 +103,52 @@ pub async fn execute_step_message(
                             .get(tenant, run.contact_id)
                             .await?
                             .filter(|c| c.deleted_at.is_none());
-                        match contact
-                            .as_ref()
-                            .and_then(|c| c.email.clone().map(|e| (c, e)))
-                        {
-                            None => {
-                                Err("the contact no longer exists or has no email address"
-                                    .to_string())
-                            }
-                            Some((contact, to)) => {
-                                let subject = render(&subject, |n| merge_value(contact, n));
-                                let body = render(&body, |n| merge_value(contact, n));
-                                match effects.send_email(&to, &subject, &body).await {
-                                    Ok(message_id) => {
-                                        let detail = format!("message {message_id} to {to}");
-                                        store::complete_effect(
-                                            table, tenant, run.id, index, &detail,
-                                        )
-                                        .await?;
-                                        Ok(detail)
-                                    }
+                        match contact {
+                            None => Err("the contact no longer exists".to_string()),
+                            Some(contact) => {
+                                // The one renderer and the same checks as every send: an
+                                // opted-out, do-not-contact or suppressed contact gets
+                                // nothing, and the step says why.
+                                let template = MailTemplate {
+                                    subject: subject.clone(),
+                                    text: body.clone(),
+                                    html: None,
+                                };
+                                let prepared = crate::email::send::prepare(
+                                    table,
+                                    effects.mail_settings(),
+                                    tenant,
+                                    &contact,
+                                    &run.started_by,
+                                    &template,
+                                    true,
+                                )
+                                .await;
+                                match prepared {
+                                    Err(e) if is_refusal(&e) => Err(refusal_reason(&e)),
                                     Err(e) => {
-                                        // Let the retry (SQS redelivery) apply it.
                                         store::release_effect(table, tenant, run.id, index).await?;
                                         return Err(e);
                                     }
+                                    Ok(mail) => match effects.send_email(&mail).await {
+                                        Ok(message_id) => {
+                                            let detail = format!(
+                                                "message {message_id} to {} (Message-ID <{}>)",
+                                                mail.to, mail.message_id
+                                            );
+                                            store::complete_effect(
+                                                table, tenant, run.id, index, &detail,
+                                            )
+                                            .await?;
+                                            Ok(detail)
+                                        }
+                                        Err(e) => {
+                                            // Let the retry (SQS redelivery) apply it.
+                                            store::release_effect(table, tenant, run.id, index)
+                                                .await?;
+                                            return Err(e);
+                                        }
+                                    },
                                 }
                             }
                         }
@@ -178,6 +189,24 @@ pub async fn execute_step_message(
                 }
             }
         }
+    }
+}
+
+/// A send refused for good (the recipient's preferences, a suppression, a merge field or
+/// header value the message cannot carry): the step fails, no retry.
+fn is_refusal(e: &CrmError) -> bool {
+    matches!(e, CrmError::Validation(_) | CrmError::Conflict { .. })
+}
+
+fn refusal_reason(e: &CrmError) -> String {
+    match e {
+        CrmError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {} ({})", e.field, e.message, e.rule))
+            .collect::<Vec<_>>()
+            .join("; "),
+        CrmError::Conflict { detail, .. } => detail.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -26,7 +26,9 @@ pub async fn create(
     input: NewWorkflow,
 ) -> Result<Workflow, CrmError> {
     Policy::check(caller, Action::Write, Subject::Workflows)?;
-    let workflow = Workflow::new(input, &caller.user_id).map_err(CrmError::Validation)?;
+    let custom_keys = crate::email::templates::custom_keys(table, &caller.tenant_id).await?;
+    let workflow =
+        Workflow::new(input, &caller.user_id, &custom_keys).map_err(CrmError::Validation)?;
     store::insert_workflow(table, &caller.tenant_id, &workflow).await?;
     Ok(workflow)
 }

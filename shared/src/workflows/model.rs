@@ -1,4 +1,5 @@
 use crate::FieldError;
+use crate::email::render::check_fields;
 use crate::errors::{FieldErrors, FieldPath};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -6,14 +7,6 @@ use uuid::Uuid;
 
 pub const MAX_STEPS: usize = 50;
 pub const MAX_WAIT_MINUTES: u32 = 366 * 24 * 60;
-/// Merge fields a template may use: `{{first_name}}` etc.
-pub const MERGE_FIELDS: &[&str] = &[
-    "first_name",
-    "last_name",
-    "display_name",
-    "email",
-    "company",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -29,7 +22,9 @@ pub enum Trigger {
 pub enum Step {
     /// Pause the run; a one-time schedule resumes it.
     Wait { minutes: u32 },
-    /// Email the enrolled contact. `subject` and `body` may use merge fields like `{{first_name}}`.
+    /// Email the enrolled contact (a text body; the HTML part is made from it), with the
+    /// one-click unsubscribe headers. `subject` and `body` may use the merge fields of the
+    /// email renderer (`crate::email::render`): `{{first_name}}`, `{{cf.key}}`, `{{owner.name}}`…
     SendEmail { subject: String, body: String },
 }
 
@@ -134,7 +129,12 @@ pub struct StepMessage {
 }
 
 impl Workflow {
-    pub fn new(input: NewWorkflow, actor: &str) -> Result<Self, Vec<FieldError>> {
+    /// `custom_keys`: the tenant's contact custom fields (for `{{cf.key}}` merge fields).
+    pub fn new(
+        input: NewWorkflow,
+        actor: &str,
+        custom_keys: &[String],
+    ) -> Result<Self, Vec<FieldError>> {
         let mut errors = FieldErrors::new();
         let name = errors.required_text("name", &input.name, 200);
         if input.steps.is_empty() {
@@ -170,18 +170,10 @@ impl Workflow {
                         );
                     }
                     for (field, text) in [("subject", subject), ("body", body)] {
-                        for name in merge_field_names(text) {
-                            if !MERGE_FIELDS.contains(&name.as_str()) {
-                                errors.push(
-                                    FieldPath::new("steps").index(i).field(field),
-                                    "merge_field",
-                                    format!(
-                                        "unknown merge field {{{{{name}}}}}; known: {}",
-                                        MERGE_FIELDS.join(", ")
-                                    ),
-                                );
-                            }
-                        }
+                        let path = FieldPath::new("steps").index(i).field(field).to_string();
+                        check_fields(&mut errors, &path, text, &|key| {
+                            custom_keys.iter().any(|k| k == key)
+                        });
                     }
                 }
             }
@@ -230,52 +222,9 @@ impl WorkflowRun {
     }
 }
 
-/// Names used as `{{name}}` in a template.
-pub fn merge_field_names(template: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        names.push(after[..end].trim().to_string());
-        rest = &after[end + 2..];
-    }
-    names
-}
-
-/// Replaces `{{name}}` by the value `lookup` gives (empty when it gives none).
-pub fn render(template: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        out.push_str(&rest[..start]);
-        out.push_str(&lookup(after[..end].trim()).unwrap_or_default());
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn s7_2_templates_render_merge_fields() {
-        let out = render(
-            "Hi {{ first_name }}, {{company}}!{{ unknown }}",
-            |n| match n {
-                "first_name" => Some("Ada".into()),
-                "company" => Some("ACME".into()),
-                _ => None,
-            },
-        );
-        assert_eq!(out, "Hi Ada, ACME!");
-        assert_eq!(merge_field_names("{{a}} {{ b }} {{c"), vec!["a", "b"]);
-    }
 
     #[test]
     fn s7_2_workflow_validation_names_the_step() {
@@ -291,7 +240,7 @@ mod tests {
             ],
             allow_reenrollment: false,
         };
-        let errs = Workflow::new(input, "u").unwrap_err();
+        let errs = Workflow::new(input, "u", &[]).unwrap_err();
         let got: Vec<_> = errs
             .iter()
             .map(|e| (e.field.as_str(), e.rule.as_str()))
@@ -304,13 +253,5 @@ mod tests {
                 ("steps[1].body", "merge_field")
             ]
         );
-    }
-
-    proptest! {
-        // Text without braces renders to itself.
-        #[test]
-        fn render_is_identity_without_merge_fields(t in "[^{}]{0,200}") {
-            prop_assert_eq!(render(&t, |_| Some("X".into())), t);
-        }
     }
 }
