@@ -74,6 +74,7 @@ impl ActivityType {
                     "in_reply_to",
                     "body",
                     "attachments",
+                    "ses_message_id",
                 ],
                 &["direction", "from"],
             ),
@@ -180,6 +181,9 @@ pub struct ActivityFields {
     pub thread_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<String>,
+    /// The id SES gave a sent email (bounces and complaints name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ses_message_id: Option<String>,
     /// An email's body (text); not editable once logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -240,6 +244,7 @@ const FIELD_NAMES: &[&str] = &[
     "message_id",
     "thread_id",
     "in_reply_to",
+    "ses_message_id",
     "body",
     "attachments",
     "duration_seconds",
@@ -557,6 +562,7 @@ pub fn validate(mut f: ActivityFields) -> Result<ActivityFields, Vec<FieldError>
         ("message_id", &mut f.message_id),
         ("thread_id", &mut f.thread_id),
         ("in_reply_to", &mut f.in_reply_to),
+        ("ses_message_id", &mut f.ses_message_id),
         ("location", &mut f.location),
         ("external_id", &mut f.external_id),
         ("channel", &mut f.channel),

@@ -444,7 +444,12 @@ async fn send(
         crate::values::new_id(),
         crate::activities::Origin::OutboundEmail,
         crate::activities::NewActivity(outbound_activity(
-            settings, contact, deal_id, &outbound, sent_at,
+            settings,
+            contact,
+            deal_id,
+            &outbound,
+            &ses_message_id,
+            sent_at,
         )),
     )
     .await;
@@ -467,11 +472,12 @@ async fn send(
 }
 
 /// The create body of the outbound email activity of a sent message.
-fn outbound_activity(
+pub fn outbound_activity(
     settings: &MailSettings,
     contact: &Contact,
     deal_id: Option<Uuid>,
     mail: &OutboundMail,
+    ses_message_id: &str,
     sent_at: DateTime<Utc>,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut body = serde_json::json!({
@@ -483,6 +489,7 @@ fn outbound_activity(
         "to": [mail.to],
         "message_id": mail.message_id,
         "thread_id": mail.message_id,
+        "ses_message_id": ses_message_id,
         "body": mail.text,
         "contact_ids": [contact.id],
     });

@@ -132,6 +132,17 @@ pub async fn execute_step_message(
                                     }
                                     Ok(mail) => match effects.send_email(&mail).await {
                                         Ok(message_id) => {
+                                            log_sent(
+                                                table,
+                                                tenant,
+                                                effects.mail_settings(),
+                                                &run,
+                                                index,
+                                                &contact,
+                                                &mail,
+                                                &message_id,
+                                            )
+                                            .await;
                                             let detail = format!(
                                                 "message {message_id} to {} (Message-ID <{}>)",
                                                 mail.to, mail.message_id
@@ -189,6 +200,47 @@ pub async fn execute_step_message(
                 }
             }
         }
+    }
+}
+
+/// The outbound email activity of a workflow's mail (S6.1: activities made by the system),
+/// made once per run and step: its id derives from them. Made for the user who started the
+/// run, with the tenant's full view (a workflow acts for the tenant). The mail is gone: a
+/// failure is logged, not a failed step.
+#[allow(clippy::too_many_arguments)]
+async fn log_sent(
+    table: &crate::store::Table,
+    tenant: &str,
+    settings: &crate::email::send::MailSettings,
+    run: &WorkflowRun,
+    index: u32,
+    contact: &crate::contacts::Contact,
+    mail: &crate::email::send::OutboundMail,
+    ses_message_id: &str,
+) {
+    let caller = crate::Caller::new(tenant, run.started_by.clone(), crate::Role::Admin);
+    let id = crate::values::derived_id(
+        run.started_at,
+        &[b"workflow-mail", run.id.as_bytes(), &index.to_be_bytes()],
+    );
+    let body = crate::email::send::outbound_activity(
+        settings,
+        contact,
+        None,
+        mail,
+        ses_message_id,
+        crate::values::now(),
+    );
+    let logged = crate::activities::log_once(
+        &crate::catalog::Catalog::new(table.clone()).activities(),
+        &caller,
+        id,
+        crate::activities::Origin::Workflow,
+        crate::activities::NewActivity(body),
+    )
+    .await;
+    if let Err(error) = logged {
+        tracing::error!(%error, run = %run.id, index, "the workflow mail's activity was not logged");
     }
 }
 
