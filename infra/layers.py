@@ -32,11 +32,11 @@ LAYERS = [
     ["errors"],
     ["access", "store"],
     ["directory", "custom_fields", "idempotency", "jobs"],
-    ["audit", "settings"],
+    ["audit", "settings", "lead_sources"],
     ["records"],
-    ["contacts", "clients", "deals"],
+    ["contacts", "clients", "deals", "outreach"],
     ["catalog"],
-    ["links", "imports", "exports", "workflows", "privacy"],
+    ["leads", "links", "imports", "exports", "workflows", "privacy"],
     ["config", "deps"],
 ]
 ORDER = [m for layer in LAYERS for m in layer]

@@ -11,6 +11,7 @@ mod import_clients;
 mod import_runs;
 mod imports;
 mod kinds;
+mod leads;
 mod platform;
 mod search;
 mod settings;

@@ -221,6 +221,10 @@ pub struct NewContact {
     /// Custom field values by key, in the plain JSON shape of each type (S3.3).
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// How the contact enters: set by the creating path (import, web form, …), never by a body.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub entry: Option<super::EntryInput>,
 }
 
 /// A lead source key (S8.2): lower-case letters, digits, `-` and `_`, 1–50 characters.
@@ -409,6 +413,7 @@ impl ContactFields {
             lifecycle_status: Some(self.lifecycle_status),
             last_contacted_at: self.last_contacted_at,
             custom_fields: None,
+            entry: None,
         }
     }
 
