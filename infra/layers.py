@@ -34,7 +34,7 @@ LAYERS = [
     ["directory", "custom_fields", "idempotency", "jobs"],
     ["audit", "settings", "lead_sources"],
     ["records"],
-    ["contacts", "clients", "deals", "outreach"],
+    ["contacts", "clients", "deals", "activities", "outreach"],
     ["catalog"],
     ["leads", "links", "imports", "exports", "workflows", "privacy"],
     ["config", "deps"],

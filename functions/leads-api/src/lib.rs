@@ -103,7 +103,8 @@ fn versioned<T: serde::Serialize>(body: &T, version: u64) -> Response<Body> {
 /// `proposal_url`; email: `email_address`, `subject`; call: `phone_number`,
 /// `duration_seconds`; social: `network`, `profile_handle` / `profile_url`; messenger:
 /// `messenger_app`, `profile_handle` / `phone_number` — and another type's field is a 422
-/// naming it (`not_for_type`).
+/// naming it (`not_for_type`). An outbound touch sets the contact's last contact and adds to
+/// its 30 / 90-day touch counts.
 #[utoipa::path(post, path = "/outreach", tag = "outreach", request_body = NewOutreach,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, description = "Created", body = Outreach, headers(("ETag" = String), ("Location" = String))),
@@ -114,7 +115,15 @@ async fn create_outreach(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    records::create(&api.outreach, caller, req).await
+    let (input, custom) = api_kit::json_body_with_custom_fields::<NewOutreach>(req)?;
+    let o = crm_shared::outreach::create(&api.outreach, caller, input, custom.as_ref()).await?;
+    let mut response =
+        records::record_response(&api.outreach, caller, StatusCode::CREATED, &o).await?;
+    let location = format!("/outreach/{}", o.id);
+    response
+        .headers_mut()
+        .insert(header::LOCATION, location.parse().expect("valid header"));
+    Ok(response)
 }
 
 /// List outreach, newest first, cursor-paginated: filtered by `contact`, `owner`, `team`,

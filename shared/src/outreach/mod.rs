@@ -144,9 +144,31 @@ impl Kind for OutreachKind {
                 "no such contact",
             ));
         }
-        // last contact: wired when activities land
         Ok(())
     }
+}
+
+/// Records an outreach touch (`POST /outreach`): an outbound one is a touch of its contact,
+/// which keeps the contact's last contact and 30 / 90-day touch counts (S8.5).
+pub async fn create(
+    records: &OutreachRecords,
+    caller: &Caller,
+    input: NewOutreach,
+    custom: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<Outreach, CrmError> {
+    let o = records.create(caller, input, custom).await?;
+    touch(records, &caller.tenant_id, &o).await?;
+    Ok(o)
+}
+
+/// Adds `o` to its contact's touches when it is outbound (once per outreach record).
+pub async fn touch(records: &OutreachRecords, tenant: &str, o: &Outreach) -> Result<(), CrmError> {
+    if o.direction != Direction::Outbound || o.deleted_at.is_some() {
+        return Ok(());
+    }
+    let contacts: crate::contacts::Contacts = Records::new(records.ctx.clone());
+    crate::activities::touches::touch_contact(&contacts, tenant, o.contact_id, o.occurred_at, o.id)
+        .await
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ async fn s8_4_round_robin_assignment_and_notifications() {
             .put_user(
                 &admin,
                 user,
-                json!({"role": "member", "teams": [sales], "email": format!("{user}@example.com")}),
+                json!({"role": "member", "teams": [sales], "email": format!("{user}-{}@example.com", stack.prefix)}),
             )
             .await;
     }
@@ -140,8 +140,19 @@ async fn s8_4_round_robin_assignment_and_notifications() {
     );
     assert_eq!(stack.ids("/me/notifications", &u1).await.len(), 2);
     // u1 opted in: two emails; u2 did not.
-    assert_eq!(stack.sent_emails_to("u1@example.com").await.len(), 2);
-    assert!(stack.sent_emails_to("u2@example.com").await.is_empty());
+    assert_eq!(
+        stack
+            .sent_emails_to(&format!("u1-{}@example.com", stack.prefix))
+            .await
+            .len(),
+        2
+    );
+    assert!(
+        stack
+            .sent_emails_to(&format!("u2-{}@example.com", stack.prefix))
+            .await
+            .is_empty()
+    );
 
     // An import notifies its importer once, with a summary, not once per row.
     let (id, url) = stack.start_import(&u1, "three.csv").await;

@@ -47,6 +47,13 @@ async fn s8_1_outreach_of_every_type_with_its_fields_lists_and_visibility() {
         ids.push(r.body["id"].as_str().unwrap().to_string());
     }
 
+    // The outbound ones are touches of Ada (S8.5): last contact and counts; the inbound call
+    // is not.
+    let c = stack.get(&format!("/contacts/{ada}"), &mia).await.body;
+    assert!(c["last_contacted_at"].is_string(), "{c:?}");
+    assert_eq!(c["touch_counts"]["last_30_days"], 5, "{c:?}");
+    assert_eq!(c["touch_counts"]["last_90_days"], 5);
+
     // Fields of another type, missing required ones, an unknown platform: named.
     let r = stack
         .call(
