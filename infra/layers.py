@@ -32,11 +32,11 @@ LAYERS = [
     ["errors"],
     ["access", "store"],
     ["directory", "custom_fields", "idempotency", "jobs"],
-    ["audit", "settings"],
+    ["audit", "settings", "lead_sources"],
     ["records"],
-    ["contacts", "clients", "deals", "activities"],
+    ["contacts", "clients", "deals", "activities", "outreach"],
     ["catalog"],
-    ["links", "imports", "exports", "email", "workflows", "privacy"],
+    ["leads", "links", "imports", "exports", "email", "workflows", "privacy"],
     ["config", "deps"],
 ]
 ORDER = [m for layer in LAYERS for m in layer]

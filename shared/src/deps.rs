@@ -116,6 +116,15 @@ impl Deps {
         crate::catalog::Catalog::new(self.table())
     }
 
+    /// Lead creation with its notifications, mailing through SES from the stack's sender.
+    pub fn leads(&self) -> crate::leads::Leads {
+        let mailer = crate::leads::mail::SesMailer {
+            sesv2: self.aws.sesv2.clone(),
+            sender: self.config.ses_sender.clone(),
+        };
+        crate::leads::Leads::new(self.catalog(), Some(Arc::new(mailer)))
+    }
+
     /// The imports bucket.
     pub fn uploads(&self) -> crate::imports::S3Uploads {
         crate::imports::S3Uploads {

@@ -12,6 +12,7 @@ mod import_clients;
 mod import_runs;
 mod imports;
 mod kinds;
+mod leads;
 mod messages;
 mod platform;
 mod search;

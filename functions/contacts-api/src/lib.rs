@@ -17,6 +17,7 @@ pub struct ContactsApi {
     deps: Deps,
     catalog: Catalog,
     contacts: Contacts,
+    leads: crm_shared::leads::Leads,
 }
 
 impl ContactsApi {
@@ -24,6 +25,7 @@ impl ContactsApi {
         let catalog = deps.catalog();
         Self {
             contacts: catalog.contacts(),
+            leads: deps.leads(),
             catalog,
             deps,
         }
@@ -83,7 +85,21 @@ async fn create_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    records::create(&api.contacts, caller, req).await
+    // The one creation of every lead path: assignment, lead event and notifications (S8.4).
+    let (input, custom) = api_kit::json_body_with_custom_fields::<NewContact>(req)?;
+    let entry = crm_shared::contacts::EntryInput::default();
+    let contact = api
+        .leads
+        .create_contact(caller, input, custom.as_ref(), entry, None)
+        .await?;
+    let mut response =
+        records::record_response(&api.contacts, caller, StatusCode::CREATED, &contact).await?;
+    let location = format!("/contacts/{}", contact.id);
+    response.headers_mut().insert(
+        lambda_http::http::header::LOCATION,
+        location.parse().expect("valid header"),
+    );
+    Ok(response)
 }
 
 /// List, filter and search the contacts the caller may see (S1.3, S1.4), newest first unless

@@ -231,6 +231,10 @@ pub struct NewContact {
     /// Custom field values by key, in the plain JSON shape of each type (S3.3).
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// How the contact enters: set by the creating path (import, web form, …), never by a body.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub entry: Option<super::EntryInput>,
 }
 
 /// A lead source key (S8.2): lower-case letters, digits, `-` and `_`, 1–50 characters.
@@ -423,6 +427,7 @@ impl ContactFields {
             email_opt_out: Some(self.email_opt_out),
             do_not_contact: Some(self.do_not_contact),
             custom_fields: None,
+            entry: None,
         }
     }
 

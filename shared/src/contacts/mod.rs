@@ -4,11 +4,13 @@
 //! validation ([`fields`]), the display name rule, email addresses unique in the tenant, and
 //! what a contact is found by.
 
+mod entry;
 mod fields;
 mod patch;
 mod summary;
 pub mod touches;
 
+pub use entry::{ContactEntry, EntryInput, EntryPath};
 pub use fields::*;
 pub use patch::ContactPatch;
 pub use summary::ContactSummary;
@@ -45,6 +47,9 @@ pub struct Contact {
     /// Its row in that import's file (the header is row 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_row: Option<u64>,
+    /// How the contact entered (S8.2): set on creation by the path, never patched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<ContactEntry>,
     /// The clients the contact is linked to (S1.5); changed through
     /// `PUT /contacts/{id}/clients/{client_id}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -105,6 +110,7 @@ impl Contact {
             fields,
             import_id,
             import_row: None,
+            entry: None,
             client_ids: Vec::new(),
             primary_client_id: None,
             shared_with: Vec::new(),
@@ -225,8 +231,15 @@ impl Kind for ContactKind {
         &SCHEMA
     }
 
-    fn create(input: NewContact, stamp: &Stamp) -> Result<Contact, Vec<FieldError>> {
-        ContactFields::validate(input).map(|fields| Contact::new(fields, stamp, None))
+    fn create(mut input: NewContact, stamp: &Stamp) -> Result<Contact, Vec<FieldError>> {
+        let entry = input.entry.take().unwrap_or_default();
+        ContactFields::validate(input).map(|fields| {
+            let source = fields.lead_source.clone();
+            Contact {
+                entry: Some(ContactEntry::new(entry, source, stamp.at)),
+                ..Contact::new(fields, stamp, None)
+            }
+        })
     }
 
     fn patch(current: &Contact, patch: ContactPatch) -> Result<Contact, CrmError> {
@@ -283,6 +296,24 @@ impl Kind for ContactKind {
             others: f.company.iter().cloned().collect(),
             emails: f.emails.iter().map(|e| e.address.clone()).collect(),
         }
+    }
+
+    /// A lead source new to the contact is one of the tenant's catalogue once it has one.
+    async fn check_write(
+        contacts: &Contacts,
+        caller: &crate::Caller,
+        before: Option<&Contact>,
+        after: &mut Contact,
+    ) -> Result<(), CrmError> {
+        let source = after.fields.lead_source.as_deref();
+        let changed = before.is_none_or(|b| b.fields.lead_source.as_deref() != source);
+        let Some(source) = source.filter(|_| changed) else {
+            return Ok(());
+        };
+        crate::lead_sources::load(&contacts.ctx.table, &caller.tenant_id)
+            .await?
+            .check("lead_source", source)
+            .map_err(|e| CrmError::Validation(vec![e]))
     }
 
     /// The touches as their counts of the last 30 and 90 days, as of the time of reading.

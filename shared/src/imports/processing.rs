@@ -355,6 +355,20 @@ pub async fn run_chunk(
     } else {
         None
     };
+    if done && stored.import.entity == ImportEntity::Contacts {
+        // One summary notification per import (S8.4), written once whatever the deliveries.
+        let i = &stored.import;
+        crate::leads::events::import_summary(
+            table,
+            tenant,
+            &i.created_by,
+            i.id,
+            &i.file_name,
+            i.created + tally.created,
+            i.created_at,
+        )
+        .await?;
+    }
     let status = advance(
         table,
         queue,

@@ -339,6 +339,10 @@ impl RowWriter<'_> {
         input
             .lead_source
             .get_or_insert_with(|| "import".to_string());
+        input.entry = Some(crate::contacts::EntryInput {
+            path: crate::contacts::EntryPath::Import,
+            ..Default::default()
+        });
         let prepared = self
             .contacts
             .prepare(
