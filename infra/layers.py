@@ -36,7 +36,7 @@ LAYERS = [
     ["records"],
     ["contacts", "clients", "deals"],
     ["catalog"],
-    ["links", "imports", "exports", "workflows", "privacy"],
+    ["links", "imports", "exports", "workflows", "privacy", "inbox"],
     ["config", "deps"],
 ]
 ORDER = [m for layer in LAYERS for m in layer]

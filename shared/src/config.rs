@@ -18,6 +18,10 @@ pub struct Config {
     pub attachments_bucket: Option<String>,
     /// The queue an import's chunks run from (the import processor).
     pub import_queue_url: Option<String>,
+    /// The bucket SES stores inbound mail in (the inbound mail function).
+    pub inbox_bucket: Option<String>,
+    /// Inbound mail arrives at `in.<inbound_domain>` (S6.4).
+    pub inbound_domain: Option<String>,
 }
 
 impl Config {
@@ -43,6 +47,8 @@ impl Config {
             job_queue_url: lookup("JOB_QUEUE_URL").filter(|v| !v.is_empty()),
             attachments_bucket: lookup("ATTACHMENTS_BUCKET").filter(|v| !v.is_empty()),
             import_queue_url: lookup("IMPORT_QUEUE_URL").filter(|v| !v.is_empty()),
+            inbox_bucket: lookup("INBOX_BUCKET").filter(|v| !v.is_empty()),
+            inbound_domain: lookup("INBOUND_DOMAIN").filter(|v| !v.is_empty()),
         })
     }
 }

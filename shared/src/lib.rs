@@ -15,6 +15,7 @@ pub mod errors;
 pub mod exports;
 pub mod idempotency;
 pub mod imports;
+pub mod inbox;
 pub mod jobs;
 pub mod links;
 pub mod privacy;

@@ -52,6 +52,10 @@ pub struct TenantSettings {
     /// Currency code → how many units of the base currency one unit of it is worth, as an
     /// exact decimal string, e.g. `{"USD": "0.92"}` with base `EUR`.
     pub exchange_rates: BTreeMap<String, String>,
+    /// Inbound mail (S6.4): mail to the tenant's address from an unknown sender creates a lead
+    /// (lead source `inbound_email`). Off (and not shown) by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inbound_auto_lead: bool,
     /// 0 while the settings were never saved (the defaults).
     pub version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,6 +70,7 @@ impl Default for TenantSettings {
         Self {
             base_currency: DEFAULT_BASE_CURRENCY.to_string(),
             exchange_rates: BTreeMap::new(),
+            inbound_auto_lead: false,
             version: 0,
             updated_at: None,
             updated_by: None,
@@ -93,6 +98,10 @@ pub struct SettingsPatch {
     #[serde(default)]
     #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
     pub exchange_rates: Patch<BTreeMap<String, Option<Value>>>,
+    /// `true`: mail from unknown senders creates leads; `null` resets to the default (`false`).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub inbound_auto_lead: Patch<bool>,
 }
 
 fn rate_field(code: &str) -> String {
@@ -321,13 +330,22 @@ pub async fn patch(
     if if_match.is_some_and(|v| v != current.version) {
         return Err(CrmError::PreconditionFailed);
     }
+    let inbound_auto_lead = match patch.inbound_auto_lead {
+        Patch::Absent => current.inbound_auto_lead,
+        Patch::Clear => false,
+        Patch::Set(on) => on,
+    };
     let (base_currency, exchange_rates) = patch.apply(&current).map_err(CrmError::Validation)?;
-    if base_currency == current.base_currency && exchange_rates == current.exchange_rates {
+    if base_currency == current.base_currency
+        && exchange_rates == current.exchange_rates
+        && inbound_auto_lead == current.inbound_auto_lead
+    {
         return Ok(current);
     }
     let next = TenantSettings {
         base_currency,
         exchange_rates,
+        inbound_auto_lead,
         version: current.version + 1,
         updated_at: Some(crate::values::now()),
         updated_by: Some(caller.user_id.clone()),
