@@ -10,6 +10,7 @@ mod exports;
 mod import_clients;
 mod import_runs;
 mod imports;
+mod inbox;
 mod kinds;
 mod platform;
 mod search;

@@ -45,8 +45,7 @@ impl InboundMail {
                 continue;
             };
             let key = decode_event_key(&key);
-            if !created || !self.inbox.files().holds(&bucket) || !key.starts_with(INBOUND_PREFIX)
-            {
+            if !created || !self.inbox.files().holds(&bucket) || !key.starts_with(INBOUND_PREFIX) {
                 continue;
             }
             match self.inbox.on_object(&key, &[]).await {

@@ -27,6 +27,7 @@ pub struct Functions {
     pub step_executor: StepExecutor,
     pub job_worker: job_worker::JobWorker,
     pub attachment_processor: attachment_processor::AttachmentProcessor,
+    pub inbound_mail: inbound_mail::InboundMail,
 }
 
 impl Functions {
@@ -58,6 +59,7 @@ impl Functions {
             attachment_processor: attachment_processor::AttachmentProcessor::new(deps(
                 "attachment-processor",
             )?)?,
+            inbound_mail: inbound_mail::InboundMail::new(deps("inbound-mail")?)?,
         })
     }
 
@@ -81,6 +83,7 @@ impl Functions {
         Some(match binary {
             "import-processor" => self.import_processor.handle(event).await.map(|_| ()),
             "attachment-processor" => self.attachment_processor.handle(event).await.map(|_| ()),
+            "inbound-mail" => self.inbound_mail.handle(event).await.map(|_| ()),
             _ => return None,
         })
     }

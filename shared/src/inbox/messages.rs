@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 const SK: &str = "INBOUND";
+/// Characters of the text body kept as the preview.
+pub const PREVIEW_CHARS: usize = 280;
 /// The partition of messages no tenant was found for: `~` is not a character of tenant ids.
 pub const NO_TENANT: &str = "~";
 
@@ -59,6 +61,9 @@ pub struct InboundMessage {
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The start of the text body (the activity holds it whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<Uuid>,
     /// The inbound email activity the message is logged as.
@@ -100,6 +105,7 @@ impl InboundMessage {
             from: None,
             subject: None,
             message_id: None,
+            preview: None,
             thread_id: None,
             activity_id: None,
             contact_ids: Vec::new(),

@@ -7,7 +7,7 @@
 
 use super::address::{Addressee, MailDomain, addressees};
 use super::messages::{
-    InboundMessage, InboundMessages, InboundStatus, NO_TENANT, StoredAttachment,
+    InboundMessage, InboundMessages, InboundStatus, NO_TENANT, PREVIEW_CHARS, StoredAttachment,
 };
 use super::parse::{self, HEADER_BYTES, MAX_MESSAGE_BYTES, Mailbox, ParsedMessage, Rejection};
 use super::threads::{Direction, ThreadEntry, Threads, normalise};
@@ -268,6 +268,14 @@ impl Inbox {
             from: m.from.clone(),
             subject: m.subject.clone(),
             message_id: message_id.clone(),
+            preview: m.text.as_deref().map(|t| {
+                t.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(PREVIEW_CHARS)
+                    .collect()
+            }),
             ..InboundMessage::failed(id, key, info.size, info.last_modified, "", "")
         };
 
