@@ -34,7 +34,7 @@ LAYERS = [
     ["directory", "custom_fields", "idempotency", "jobs"],
     ["audit", "settings"],
     ["records"],
-    ["contacts", "clients", "deals"],
+    ["contacts", "clients", "deals", "activities"],
     ["catalog"],
     ["links", "imports", "exports", "workflows", "privacy", "inbox"],
     ["config", "deps"],

@@ -75,6 +75,10 @@ impl Catalog {
         Records::new(self.ctx.clone())
     }
 
+    pub fn activities(&self) -> crate::activities::Activities {
+        Records::new(self.ctx.clone())
+    }
+
     pub fn deals(&self) -> Deals {
         Records::new(self.ctx.clone())
     }

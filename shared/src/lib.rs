@@ -2,6 +2,7 @@
 //! crate and map the result; nothing here knows about Lambda, API Gateway or the local runtime.
 
 pub mod access;
+pub mod activities;
 pub mod audit;
 pub mod catalog;
 pub mod clients;

@@ -3,6 +3,7 @@
 //! found through GSI2. The cost is the size of that contact's data, never the tenant's.
 
 use crate::access::{Action, Policy, Subject};
+use crate::activities::{self, Activity};
 use crate::audit::AuditEntry;
 use crate::catalog::Catalog;
 use crate::contacts::{Contact, ContactKind, email_pk};
@@ -28,6 +29,8 @@ pub struct ContactExport {
     pub workflow_runs: Vec<WorkflowRun>,
     /// The deals the contact is on that the caller may see.
     pub deals: Vec<Deal>,
+    /// The activities linked to the contact that the caller may see, newest first.
+    pub activities: Vec<Activity>,
 }
 
 fn runs_pk(tenant: &str, contact: Uuid) -> String {
@@ -63,19 +66,22 @@ pub async fn export_contact(
         .map(from_item)
         .collect::<Result<_, _>>()?;
     let deals = deals::deals_of_contact(&catalog.deals(), caller, id).await?;
+    let activities =
+        activities::subject_rights::of_contact(&catalog.activities(), caller, id).await?;
     Ok(ContactExport {
         exported_at: crate::values::now(),
         contact,
         history,
         workflow_runs,
         deals,
+        activities,
     })
 }
 
 /// `POST /contacts/{id}/erase`: removes the contact and everything about them for good (GDPR
 /// right to erasure): the record, its audit trail, its client links, its place on deals, its workflow runs with
 /// their step records and enrollment markers, its email reservations, its list and search
-/// entries. What remains is one erasure marker without personal data (who erased, when).
+/// entries, its activities (shared ones keep the others' part). What remains is one erasure marker without personal data (who erased, when).
 /// Owners and admins only. The contact item goes last, so a retry after a failure finds it
 /// and finishes the job.
 pub async fn erase_contact(catalog: &Catalog, caller: &Caller, id: Uuid) -> Result<(), CrmError> {
@@ -88,8 +94,17 @@ pub async fn erase_contact(catalog: &Catalog, caller: &Caller, id: Uuid) -> Resu
         .ok_or(CrmError::NotFound)?;
     Policy::check(caller, Action::Erase, Subject::Record("contact"))?;
     let tenant = &caller.tenant_id;
-    // Off every deal first (an erasing owner or admin sees them all).
+    // Off every deal first (an erasing owner or admin sees them all), and out of every
+    // activity: those about the contact alone go.
     deals::unlink_contact(&catalog.deals(), caller, id).await?;
+    let addresses: Vec<String> = contact
+        .fields
+        .emails
+        .iter()
+        .map(|e| e.address.clone())
+        .collect();
+    activities::subject_rights::erase_contact(&catalog.activities(), caller, id, &addresses)
+        .await?;
     let table = catalog.table();
     let mut keys = Vec::new();
     for run in table

@@ -2,6 +2,7 @@
 //! the local gateway, against the local AWS endpoint (`make test`). One binary; each module is
 //! a behaviour of the CRM, named by its spec items.
 
+mod activities;
 mod clients;
 mod contacts;
 mod custom_fields;

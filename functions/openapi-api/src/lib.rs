@@ -19,6 +19,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(contacts_api::ContactsDoc::openapi());
     doc.merge(clients_api::ClientsDoc::openapi());
     doc.merge(deals_api::DealsDoc::openapi());
+    doc.merge(activities_api::ActivitiesDoc::openapi());
     doc.merge(imports_api::ImportsDoc::openapi());
     doc.merge(workflows_api::WorkflowsDoc::openapi());
     doc.merge(tenant_api::TenantDoc::openapi());

@@ -7,6 +7,7 @@
 mod fields;
 mod patch;
 mod summary;
+pub mod touches;
 
 pub use fields::*;
 pub use patch::ContactPatch;
@@ -73,6 +74,10 @@ pub struct Contact {
     pub deleted_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_by: Option<String>,
+    /// Touches of the last 90 days, kept by the system (S8.5); a response shows their counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(ignore)]
+    pub touches: Vec<touches::Touch>,
 }
 
 crate::record_bookkeeping!(
@@ -112,6 +117,7 @@ impl Contact {
             custom_terms: Terms::new(),
             deleted_at: None,
             deleted_by: None,
+            touches: Vec::new(),
         }
     }
 
@@ -194,7 +200,8 @@ static SCHEMA: Schema = Schema {
     ],
     search: true,
     // `email` repeats the primary address of `emails`, which is audited.
-    audit_ignore: &["email"],
+    // `touches` only counts: its effect, `last_contacted_at`, is the audited change.
+    audit_ignore: &["email", "touches"],
     ..Schema::new("contact", "CONTACT", "contacts")
 };
 
@@ -276,6 +283,16 @@ impl Kind for ContactKind {
             others: f.company.iter().cloned().collect(),
             emails: f.emails.iter().map(|e| e.address.clone()).collect(),
         }
+    }
+
+    /// The touches as their counts of the last 30 and 90 days, as of the time of reading.
+    fn presented(c: &Contact, json: &mut serde_json::Map<String, serde_json::Value>) {
+        json.remove("touches");
+        let counts = touches::counts(&c.touches, crate::values::now());
+        json.insert(
+            "touch_counts".into(),
+            serde_json::to_value(counts).unwrap_or_default(),
+        );
     }
 
     fn claims(tenant: &str, c: &Contact) -> Vec<Claim> {

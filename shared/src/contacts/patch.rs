@@ -70,9 +70,16 @@ pub struct ContactPatch {
     #[serde(default)]
     #[schema(value_type = Option<LifecycleStatus>)]
     pub lifecycle_status: Patch<LifecycleStatus>,
+    /// Kept by the system from outbound activities and outreach (S8.5): refused in a request;
+    /// an import may carry history.
     #[serde(default)]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(ignore)]
     pub last_contacted_at: Patch<DateTime<Utc>>,
+    /// Whether the patch carries history (an import's): only then may it set
+    /// `last_contacted_at`.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub history: bool,
     /// Custom field values by key, merge-patch style: a value sets, `null` clears, an absent
     /// key keeps (S3.3).
     #[serde(default)]
@@ -108,12 +115,20 @@ impl ContactPatch {
             lead_source: set(input.lead_source),
             lifecycle_status: set(input.lifecycle_status),
             last_contacted_at: set(input.last_contacted_at),
+            history: true,
             custom_fields: None,
         }
     }
 
     /// The merged input; `Err` when the patch itself is contradictory.
     pub fn apply(self, current: &ContactFields) -> Result<NewContact, CrmError> {
+        if !self.history && !self.last_contacted_at.is_absent() {
+            return Err(CrmError::validation(
+                "last_contacted_at",
+                "read_only",
+                "kept by the system from outbound activities and outreach",
+            ));
+        }
         let mut m = current.to_input();
         if !self.email.is_absent() && !self.emails.is_absent() {
             return Err(CrmError::Validation(vec![FieldError::new(

@@ -363,6 +363,9 @@ pub trait Kind: Send + Sync + Sized + 'static {
         SearchText::default()
     }
 
+    /// Adjusts a record's response (values computed at the time of reading).
+    fn presented(_record: &Self::Record, _json: &mut serde_json::Map<String, serde_json::Value>) {}
+
     /// Unique values the record holds while it is live (see [`Claim`]).
     fn claims(_tenant: &str, _record: &Self::Record) -> Vec<Claim> {
         Vec::new()

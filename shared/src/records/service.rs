@@ -546,7 +546,11 @@ impl<K: Kind> Records<K> {
             .custom
             .visible_json(caller, K::schema().entity(), record.custom_fields())
             .await?;
-        present(record, visible)
+        let mut json = present(record, visible)?;
+        if let Some(obj) = json.as_object_mut() {
+            K::presented(record, obj);
+        }
+        Ok(json)
     }
 
     /// Any response holding records of this kind (a page, a tree, an export), as the caller
