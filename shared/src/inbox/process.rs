@@ -11,8 +11,10 @@ use super::messages::{
 };
 use super::parse::{self, HEADER_BYTES, MAX_MESSAGE_BYTES, Mailbox, ParsedMessage, Rejection};
 use super::threads::{Direction, ThreadEntry, Threads, normalise};
+use crate::activities::{self, ActivityAttachment, NewActivity, Origin};
 use crate::catalog::Catalog;
 use crate::contacts::{LifecycleStatus, NewContact, email_pk};
+use crate::records::Record;
 use crate::settings::SettingsStore;
 use crate::store::{Key, from_item};
 use crate::values::derived_id;
@@ -20,6 +22,7 @@ use crate::values::email::normalize_email;
 use crate::{Caller, CrmError, Role};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -28,6 +31,10 @@ use uuid::Uuid;
 pub const SYSTEM_ACTOR: &str = "system:inbound-email";
 /// The lead source of leads created from inbound mail.
 pub const LEAD_SOURCE: &str = "inbound_email";
+/// The activities' limits: an email's subject and body, its contacts and recipients.
+const SUBJECT_CHARS: usize = 300;
+const BODY_CHARS: usize = 100_000;
+const MAX_LINKS: usize = 50;
 /// Where SES stores mail in the inbox bucket.
 pub const INBOUND_PREFIX: &str = "inbound/";
 
@@ -65,7 +72,7 @@ pub struct InboundEmail {
     pub cc: Vec<Mailbox>,
     pub message_id: Option<String>,
     pub thread_id: Uuid,
-    pub direction: Direction,
+    pub in_reply_to: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub received_at: DateTime<Utc>,
     pub text: Option<String>,
@@ -345,7 +352,7 @@ impl Inbox {
             cc: m.cc.clone(),
             message_id,
             thread_id,
-            direction: Direction::Inbound,
+            in_reply_to: m.in_reply_to.first().and_then(|p| normalise(p)),
             sent_at: m.date,
             received_at: info.last_modified,
             text: m.text.clone(),
@@ -359,12 +366,34 @@ impl Inbox {
         Ok(out)
     }
 
-    /// The one place an inbound email becomes an activity.
+    /// The one place an inbound email becomes an activity: `activities::log_once` with the id
+    /// derived from the object, so a redelivery finds it (and only completes its touches). It
+    /// is made for the owner of its first contact (the sender's), in that contact's team; an
+    /// inbound email is not a touch (it does not move last contact).
     async fn log_activity(&self, email: &InboundEmail) -> Result<(), CrmError> {
-        // activity creation: wired when activities land (create the inbound email activity
-        // `email.activity_id` on `email.contact_ids`, idempotently: the id derives from the
-        // object, so a redelivery finds it; and record the contact touch if the API offers one).
-        tracing::debug!(activity = %email.activity_id, contacts = email.contact_ids.len(), "inbound email to log");
+        let first = email.contact_ids.first().copied();
+        let contact = match first {
+            Some(id) => self.catalog.contacts().store.get(&email.tenant, id).await?,
+            None => None,
+        };
+        let access = contact.as_ref().map(|c| c.access());
+        let owner = access
+            .as_ref()
+            .and_then(|a| a.owner)
+            .unwrap_or(SYSTEM_ACTOR);
+        let caller = Caller {
+            teams: access.as_ref().and_then(|a| a.team).into_iter().collect(),
+            ..Caller::new(&email.tenant, owner, Role::Admin)
+        };
+        let input = NewActivity(activity_body(email));
+        activities::log_once(
+            &self.catalog.activities(),
+            &caller,
+            email.activity_id,
+            Origin::InboundEmail,
+            input,
+        )
+        .await?;
         Ok(())
     }
 
@@ -494,6 +523,71 @@ impl Inbox {
         }
         Ok(out)
     }
+}
+
+/// The activity's fields within the activities' limits: addresses that are not ones a contact
+/// could have are left out, texts cut to their length.
+fn activity_body(email: &InboundEmail) -> Map<String, Value> {
+    let addresses = |list: &[Mailbox]| -> Vec<String> {
+        list.iter()
+            .filter_map(|m| normalize_email(&m.address))
+            .take(MAX_LINKS)
+            .collect()
+    };
+    let cut = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
+    // When it was sent, unless the sender's clock claims the future.
+    let occurred = email
+        .sent_at
+        .filter(|t| *t <= email.received_at + chrono::Duration::hours(1))
+        .unwrap_or(email.received_at);
+    let mut body = json!({
+        "type": "email",
+        "direction": "inbound",
+        "occurred_at": occurred,
+        "contact_ids": email.contact_ids.iter().take(MAX_LINKS).collect::<Vec<_>>(),
+        "thread_id": email.thread_id.to_string(),
+    });
+    let b = body.as_object_mut().expect("an object");
+    let from = email
+        .from
+        .as_ref()
+        .and_then(|f| normalize_email(&f.address));
+    if let Some(from) = from {
+        b.insert("from".into(), json!(from));
+    }
+    let (to, cc) = (addresses(&email.to), addresses(&email.cc));
+    if !to.is_empty() {
+        b.insert("to".into(), json!(to));
+    }
+    if !cc.is_empty() {
+        b.insert("cc".into(), json!(cc));
+    }
+    if let Some(s) = &email.subject {
+        b.insert("subject".into(), json!(cut(s, SUBJECT_CHARS)));
+    }
+    if let Some(id) = &email.message_id {
+        b.insert("message_id".into(), json!(cut(id, 998)));
+    }
+    if let Some(id) = &email.in_reply_to {
+        b.insert("in_reply_to".into(), json!(cut(id, 998)));
+    }
+    if let Some(text) = &email.text {
+        b.insert("body".into(), json!(cut(text, BODY_CHARS)));
+    }
+    if !email.attachments.is_empty() {
+        let files: Vec<ActivityAttachment> = email
+            .attachments
+            .iter()
+            .map(|a| ActivityAttachment {
+                file_name: a.file_name.clone(),
+                content_type: a.content_type.clone(),
+                size: a.size,
+                key: a.object_key.clone(),
+            })
+            .collect();
+        b.insert("attachments".into(), json!(files));
+    }
+    body.as_object().cloned().unwrap_or_default()
 }
 
 enum Lead {

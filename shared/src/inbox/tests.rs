@@ -3,6 +3,7 @@
 use super::*;
 use crate::catalog::Catalog;
 use crate::contacts::NewContact;
+use crate::records::Record;
 use crate::settings::{SettingsPatch, SettingsStore};
 use crate::store::Table;
 use crate::{Caller, Role};
@@ -180,6 +181,31 @@ async fn a_message_from_a_contact_is_logged_on_it_with_its_attachment_once() {
     );
     let (listed, _) = w.inbox.messages().page("acme", 10, None).await.unwrap();
     assert_eq!(listed.len(), 1);
+    // The inbound email activity, on both contacts.
+    let a = w
+        .catalog
+        .activities()
+        .get(&admin("acme"), m.activity_id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(a.origin, crate::activities::Origin::InboundEmail);
+    assert_eq!(a.contact_ids(), [ada, bob]);
+    let f = &a.fields;
+    assert_eq!(f.from.as_deref(), Some("ada@example.com"));
+    assert_eq!(f.subject.as_deref(), Some("Offer"));
+    assert_eq!(f.message_id.as_deref(), Some("m1@example.com"));
+    assert_eq!(f.thread_id, m.thread_id.map(|t| t.to_string()));
+    assert_eq!(f.direction, Some(crate::activities::Direction::Inbound));
+    assert!(f.body.as_deref().unwrap().contains("See attached."));
+    assert_eq!(
+        f.attachments.as_ref().unwrap()[0].key,
+        m.attachments[0].object_key
+    );
+    assert_eq!(
+        a.access().owner,
+        Some("alice"),
+        "made for the sender's contact's owner"
+    );
 }
 
 #[tokio::test]

@@ -140,6 +140,53 @@ async fn s6_4_mail_is_logged_on_every_matching_contact_threaded_and_stored_once(
     assert!(bytes.starts_with(b"%PDF-1.7"));
     assert_eq!(bytes.len() as u64, a.size);
 
+    // One inbound email activity (the event came twice), on both contacts' timelines.
+    let activity = m.activity_id.unwrap().to_string();
+    let a = stack.get(&format!("/activities/{activity}"), &admin).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(
+        (
+            &a.body["type"],
+            &a.body["direction"],
+            &a.body["origin"],
+            &a.body["from"]
+        ),
+        (
+            &json!("email"),
+            &json!("inbound"),
+            &json!("inbound_email"),
+            &json!("ada@example.com")
+        )
+    );
+    assert_eq!(a.body["subject"], "Angebot für Q3");
+    assert_eq!(a.body["message_id"], "offer-1@mail.example.com");
+    assert_eq!(a.body["thread_id"], m.thread_id.unwrap().to_string());
+    assert_eq!(
+        a.body["cc"],
+        json!(["bob@example.com", "someone-new@example.com"])
+    );
+    assert!(
+        a.body["body"]
+            .as_str()
+            .unwrap()
+            .contains("anbei das Angebot")
+    );
+    assert_eq!(
+        a.body["attachments"][0]["key"],
+        json!(m.attachments[0].object_key)
+    );
+    assert_eq!(a.body["contact_ids"], json!([ada, bob]));
+    for contact in [&ada, &bob] {
+        let timeline = stack
+            .list_all(&format!("/contacts/{contact}/activities"), &admin)
+            .await;
+        assert_eq!(timeline.len(), 1, "{timeline:?}");
+        assert_eq!(timeline[0]["id"], json!(activity));
+    }
+    // Inbound mail is not a touch: last contact stays unset.
+    let c = stack.get(&format!("/contacts/{ada}"), &admin).await;
+    assert!(c.body["last_contacted_at"].is_null());
+
     // A reply (to the tenant's dropbox) joins the offer's thread by In-Reply-To.
     store(&stack, "reply", REPLY).await;
     let out = deliver_twice(&stack).await;
@@ -148,6 +195,10 @@ async fn s6_4_mail_is_logged_on_every_matching_contact_threaded_and_stored_once(
     assert_ne!(reply.activity_id, m.activity_id);
     assert_eq!(reply.contact_ids.len(), 1);
     assert_eq!(reply.contact_ids[0].to_string(), ada);
+    let timeline = stack
+        .list_all(&format!("/contacts/{ada}/activities"), &admin)
+        .await;
+    assert_eq!(timeline.len(), 2);
 
     // ISO-8859-1 headers and body come out right.
     stack
@@ -221,6 +272,10 @@ async fn s6_4_an_unknown_sender_becomes_a_lead_only_with_auto_lead() {
             &json!("lead")
         )
     );
+    let timeline = stack
+        .list_all(&format!("/contacts/{lead}/activities"), &admin)
+        .await;
+    assert_eq!(timeline.len(), 1, "the message is logged on the lead");
     // One lead, made once although the event came twice.
     assert_eq!(contacts(&stack, &admin).await.len(), 1);
     let history = stack
