@@ -32,7 +32,7 @@ test: bootstrap
 ## (BENCH_CONTACTS=100000); print figures. BENCHES=deals_board runs one.
 ## Runs against dynalite (pinned in infra/bench), a DynamoDB-only endpoint that indexes queries.
 BENCH_DYNAMODB_PORT ?= 5058
-BENCHES ?= deals_board contacts_index timeline
+BENCHES ?= deals_board contacts_index timeline inbox_parse
 bench:
 	@cd infra/bench && npm ci --no-audit --no-fund --silent
 	@rm -rf .local/bench-dynamodb && mkdir -p .local/bench-dynamodb

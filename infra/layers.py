@@ -36,7 +36,7 @@ LAYERS = [
     ["records"],
     ["contacts", "clients", "deals", "activities", "outreach"],
     ["catalog"],
-    ["leads", "links", "imports", "exports", "email", "workflows", "privacy"],
+    ["leads", "links", "imports", "exports", "email", "inbox", "workflows", "privacy"],
     ["config", "deps"],
 ]
 ORDER = [m for layer in LAYERS for m in layer]

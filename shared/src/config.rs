@@ -25,6 +25,10 @@ pub struct Config {
     pub unsubscribe_secret: Option<String>,
     /// The HTTP API's public URL (`https://…`), for links in mail.
     pub public_api_url: Option<String>,
+    /// The bucket SES stores inbound mail in (the inbound mail function).
+    pub inbox_bucket: Option<String>,
+    /// Inbound mail arrives at `in.<inbound_domain>` (S6.4).
+    pub inbound_domain: Option<String>,
 }
 
 impl Config {
@@ -53,6 +57,8 @@ impl Config {
             ses_configuration_set: lookup("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
             unsubscribe_secret: lookup("UNSUBSCRIBE_SECRET").filter(|v| !v.is_empty()),
             public_api_url: lookup("PUBLIC_API_URL").filter(|v| !v.is_empty()),
+            inbox_bucket: lookup("INBOX_BUCKET").filter(|v| !v.is_empty()),
+            inbound_domain: lookup("INBOUND_DOMAIN").filter(|v| !v.is_empty()),
         })
     }
 }

@@ -111,6 +111,21 @@ impl Deps {
         })
     }
 
+    /// Inbound mail (functions configured with `INBOX_BUCKET` and `INBOUND_DOMAIN`).
+    pub fn inbox(&self) -> Option<crate::inbox::Inbox> {
+        let bucket = self.config.inbox_bucket.clone()?;
+        let domain = self.config.inbound_domain.as_deref()?;
+        let files = crate::inbox::S3MailObjects {
+            client: self.aws.s3.clone(),
+            bucket,
+        };
+        Some(crate::inbox::Inbox::new(
+            self.catalog(),
+            std::sync::Arc::new(files),
+            crate::inbox::MailDomain::for_inbound_domain(domain),
+        ))
+    }
+
     /// Every kind's use cases over the table.
     pub fn catalog(&self) -> crate::catalog::Catalog {
         crate::catalog::Catalog::new(self.table())

@@ -149,6 +149,19 @@ impl Directory {
             .transpose()
     }
 
+    /// Whether the tenant has any user record (one item read at most).
+    pub async fn has_users(&self, tenant: &str) -> Result<bool, CrmError> {
+        let page = self
+            .table
+            .query(
+                crate::store::Query::partition(users_pk(tenant))
+                    .prefix("USER#")
+                    .limit(1),
+            )
+            .await?;
+        Ok(!page.items.is_empty())
+    }
+
     /// Every user and every team of a tenant (a tenant has at most a few thousand): imports
     /// resolve owner emails and team names with them.
     pub async fn everyone(&self, tenant: &str) -> Result<(Vec<User>, Vec<Team>), CrmError> {

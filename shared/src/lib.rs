@@ -17,6 +17,7 @@ pub mod errors;
 pub mod exports;
 pub mod idempotency;
 pub mod imports;
+pub mod inbox;
 pub mod jobs;
 pub mod lead_sources;
 pub mod leads;

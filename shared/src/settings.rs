@@ -56,6 +56,10 @@ pub struct TenantSettings {
     /// `{{tenant.name}}`); the tenant id when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// Inbound mail (S6.4): mail to the tenant's address from an unknown sender creates a lead
+    /// (lead source `inbound_email`). Off (and not shown) by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inbound_auto_lead: bool,
     /// 0 while the settings were never saved (the defaults).
     pub version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +75,7 @@ impl Default for TenantSettings {
             base_currency: DEFAULT_BASE_CURRENCY.to_string(),
             exchange_rates: BTreeMap::new(),
             display_name: None,
+            inbound_auto_lead: false,
             version: 0,
             updated_at: None,
             updated_by: None,
@@ -102,6 +107,10 @@ pub struct SettingsPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub display_name: Patch<String>,
+    /// `true`: mail from unknown senders creates leads; `null` resets to the default (`false`).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub inbound_auto_lead: Patch<bool>,
 }
 
 fn rate_field(code: &str) -> String {
@@ -330,6 +339,11 @@ pub async fn patch(
     if if_match.is_some_and(|v| v != current.version) {
         return Err(CrmError::PreconditionFailed);
     }
+    let inbound_auto_lead = match patch.inbound_auto_lead {
+        Patch::Absent => current.inbound_auto_lead,
+        Patch::Clear => false,
+        Patch::Set(on) => on,
+    };
     let mut patch = patch;
     let display_name = display_name(
         std::mem::take(&mut patch.display_name),
@@ -347,6 +361,7 @@ pub async fn patch(
     if base_currency == current.base_currency
         && exchange_rates == current.exchange_rates
         && display_name == current.display_name
+        && inbound_auto_lead == current.inbound_auto_lead
     {
         return Ok(current);
     }
@@ -354,6 +369,7 @@ pub async fn patch(
         base_currency,
         exchange_rates,
         display_name,
+        inbound_auto_lead,
         version: current.version + 1,
         updated_at: Some(crate::values::now()),
         updated_by: Some(caller.user_id.clone()),

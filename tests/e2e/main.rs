@@ -11,6 +11,7 @@ mod exports;
 mod import_clients;
 mod import_runs;
 mod imports;
+mod inbox;
 mod kinds;
 mod leads;
 mod messages;

@@ -31,6 +31,7 @@ pub struct Functions {
     pub attachment_processor: attachment_processor::AttachmentProcessor,
     pub messages: messages_api::MessagesApi,
     pub mail_events: mail_events::MailEvents,
+    pub inbound_mail: inbound_mail::InboundMail,
 }
 
 impl Functions {
@@ -66,6 +67,7 @@ impl Functions {
             )?)?,
             messages: messages_api::MessagesApi::new(deps("messages-api")?),
             mail_events: mail_events::MailEvents::new(deps("mail-events")?),
+            inbound_mail: inbound_mail::InboundMail::new(deps("inbound-mail")?)?,
         })
     }
 
@@ -92,6 +94,7 @@ impl Functions {
         Some(match binary {
             "import-processor" => self.import_processor.handle(event).await.map(|_| ()),
             "attachment-processor" => self.attachment_processor.handle(event).await.map(|_| ()),
+            "inbound-mail" => self.inbound_mail.handle(event).await.map(|_| ()),
             _ => return None,
         })
     }
