@@ -119,11 +119,12 @@ impl Deps {
             client: self.aws.s3.clone(),
             bucket,
         };
-        Some(crate::inbox::Inbox::new(
+        let inbox = crate::inbox::Inbox::new(
             self.catalog(),
             std::sync::Arc::new(files),
             crate::inbox::MailDomain::for_inbound_domain(domain),
-        ))
+        );
+        Some(inbox.with_leads(self.leads()))
     }
 
     /// Every kind's use cases over the table.

@@ -92,6 +92,8 @@ pub struct Outcome {
 #[derive(Clone)]
 pub struct Inbox {
     catalog: Catalog,
+    /// Leads are made as every path makes them: assignment, lead event, notifications.
+    leads: crate::leads::Leads,
     settings: Arc<SettingsStore>,
     threads: Threads,
     messages: InboundMessages,
@@ -109,6 +111,7 @@ impl Inbox {
     pub fn new(catalog: Catalog, files: Arc<dyn MailObjects>, domain: MailDomain) -> Self {
         let table = catalog.table().clone();
         Self {
+            leads: crate::leads::Leads::new(catalog.clone(), None),
             settings: Arc::new(SettingsStore::new(table.clone())),
             threads: Threads::new(table.clone()),
             messages: InboundMessages::new(table),
@@ -116,6 +119,11 @@ impl Inbox {
             files,
             domain,
         }
+    }
+
+    /// Leads announced with mail to the users who asked for it.
+    pub fn with_leads(self, leads: crate::leads::Leads) -> Self {
+        Self { leads, ..self }
     }
 
     pub fn files(&self) -> &dyn MailObjects {
@@ -476,7 +484,17 @@ impl Inbox {
             ..NewContact::default()
         };
         let system = Caller::new(tenant, SYSTEM_ACTOR, Role::Admin);
-        match self.catalog.contacts().create(&system, input, None).await {
+        let entry = crate::contacts::EntryInput {
+            path: crate::contacts::EntryPath::InboundEmail,
+            utm_source: None,
+            utm_medium: None,
+            utm_campaign: None,
+        };
+        let created = self
+            .leads
+            .create_contact(&system, input, None, entry, None)
+            .await;
+        match created {
             Ok(c) => {
                 tracing::info!(tenant, contact = %c.id, "lead created from inbound mail");
                 Ok(Lead::Created(c.id))

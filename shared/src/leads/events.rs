@@ -96,18 +96,25 @@ impl Leads {
         let (users, _) = Directory::new(self.table().clone())
             .everyone(tenant)
             .await?;
-        let recipients: Vec<&crate::directory::User> =
-            match (&contact.fields.owner, contact.fields.team) {
-                (Some(owner), _) if owner != actor => {
-                    users.iter().filter(|u| &u.user_id == owner).collect()
-                }
-                (_, Some(team)) => users
-                    .iter()
-                    .filter(|u| u.status == UserStatus::Active && u.teams.contains(&team))
-                    .filter(|u| u.user_id != actor)
-                    .collect(),
-                _ => Vec::new(),
-            };
+        let owner = contact.fields.owner.as_deref();
+        let owned_by_a_user = owner.is_some_and(|o| users.iter().any(|u| u.user_id == o));
+        let recipients: Vec<&crate::directory::User> = match (owner, contact.fields.team) {
+            (Some(owner), _) if owned_by_a_user && owner != actor => {
+                users.iter().filter(|u| u.user_id == owner).collect()
+            }
+            (_, Some(team)) => users
+                .iter()
+                .filter(|u| u.status == UserStatus::Active && u.teams.contains(&team))
+                .filter(|u| u.user_id != actor)
+                .collect(),
+            // A lead the system made and nobody was assigned (inbound mail, no rule): the
+            // tenant's owners and admins hear of it.
+            (Some(_), None) if !owned_by_a_user => users
+                .iter()
+                .filter(|u| u.status == UserStatus::Active && u.role.is_admin())
+                .collect(),
+            _ => Vec::new(),
+        };
         let title = format!("New lead: {}", one_line(&contact.display_name));
         let mut notified = Vec::new();
         for user in &recipients {

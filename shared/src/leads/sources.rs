@@ -39,8 +39,14 @@ pub async fn sources_in_use(table: &Table, tenant: &str) -> Result<BTreeSet<Stri
     Ok(found)
 }
 
+/// The sources imports and inbound mail give the leads they make.
+const SYSTEM_SOURCES: [(&str, &str, SourceKind); 2] = [
+    ("import", "Import", SourceKind::Import),
+    ("inbound_email", "Inbound email", SourceKind::InboundEmail),
+];
+
 /// Replaces the catalogue (owners and admins; If-Match on its version). On the first save the
-/// sources in use that the list lacks are added.
+/// sources in use that the list lacks are added; the system's own sources always are.
 pub async fn put(
     table: &Table,
     caller: &Caller,
@@ -52,6 +58,21 @@ pub async fn put(
     let current = lead_sources::load(table, &caller.tenant_id).await?;
     if if_match.is_some_and(|v| v != current.version) {
         return Err(CrmError::PreconditionFailed);
+    }
+    // The sources the system's own paths give a lead are always there (a catalogue without
+    // them would fail every import row and every inbound lead).
+    for (key, label, kind) in SYSTEM_SOURCES {
+        if !sources.iter().any(|s| s.key == key) {
+            sources.push(LeadSource {
+                key: key.to_string(),
+                label: label.to_string(),
+                kind,
+                utm_source: None,
+                utm_medium: None,
+                utm_campaign: None,
+                active: true,
+            });
+        }
     }
     if !current.is_saved() {
         let listed: BTreeSet<String> = sources.iter().map(|s| s.key.clone()).collect();

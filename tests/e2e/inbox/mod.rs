@@ -76,6 +76,9 @@ async fn logged(stack: &Stack, tenant: &str) -> Vec<InboundMessage> {
 async fn tenant(stack: &Stack, tenant: &str) -> String {
     let admin = stack.token(tenant, "alice", "admin");
     stack
+        .put_user(&admin, "alice", json!({"role": "admin"}))
+        .await;
+    stack
         .put_user(&admin, "bob", json!({"role": "member"}))
         .await;
     admin
@@ -282,6 +285,13 @@ async fn s6_4_an_unknown_sender_becomes_a_lead_only_with_auto_lead() {
         .get(&format!("/contacts/{lead}/history"), &admin)
         .await;
     assert_eq!(history.body["items"][0]["actor"], "system:inbound-email");
+    // A new lead from any path (S8.4): it entered by inbound mail, and nobody owns it, so the
+    // tenant's admins are told, once.
+    assert_eq!(c.body["entry"]["path"], "inbound_email");
+    let alice = stack.list_all("/me/notifications", &admin).await;
+    assert_eq!(alice.len(), 1, "{alice:?}");
+    assert_eq!(alice[0]["kind"], "new_lead");
+    assert_eq!(alice[0]["contact_id"], lead.as_str());
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ async fn s8_2_the_catalogue_takes_in_sources_in_use_then_refuses_unknown_ones() 
         ]
     );
 
-    // The first save adds the sources in use.
+    // The first save adds the sources in use, and the system's own (imports, inbound mail).
     let r = stack
         .call("PUT", "/lead-sources", &admin, Some(catalogue))
         .await;
@@ -69,8 +69,19 @@ async fn s8_2_the_catalogue_takes_in_sources_in_use_then_refuses_unknown_ones() 
         .iter()
         .map(|s| s["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys, ["web", "ads", "fair-2026", "partner"]);
-    assert_eq!(r.body["sources"][2]["kind"], "other");
+    assert_eq!(
+        keys,
+        [
+            "web",
+            "ads",
+            "import",
+            "inbound_email",
+            "fair-2026",
+            "partner"
+        ]
+    );
+    assert_eq!(r.body["sources"][2]["kind"], "import");
+    assert_eq!(r.body["sources"][4]["kind"], "other");
     assert_eq!(r.header("etag"), Some("\"1\""));
 
     // Unknown or inactive sources: 422 naming the field and the source.
