@@ -60,6 +60,10 @@ pub struct TenantSettings {
     /// (lead source `inbound_email`). Off (and not shown) by default.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inbound_auto_lead: bool,
+    /// Inbound mail from a contact counts as a touch (sets last contact, S8.5). Off (and not
+    /// shown) by default: only what the tenant's people do counts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inbound_email_touches: bool,
     /// 0 while the settings were never saved (the defaults).
     pub version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +80,7 @@ impl Default for TenantSettings {
             exchange_rates: BTreeMap::new(),
             display_name: None,
             inbound_auto_lead: false,
+            inbound_email_touches: false,
             version: 0,
             updated_at: None,
             updated_by: None,
@@ -111,6 +116,10 @@ pub struct SettingsPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub inbound_auto_lead: Patch<bool>,
+    /// `true`: inbound mail sets the contact's last contact; `null` resets to `false`.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub inbound_email_touches: Patch<bool>,
 }
 
 fn rate_field(code: &str) -> String {
@@ -339,11 +348,13 @@ pub async fn patch(
     if if_match.is_some_and(|v| v != current.version) {
         return Err(CrmError::PreconditionFailed);
     }
-    let inbound_auto_lead = match patch.inbound_auto_lead {
-        Patch::Absent => current.inbound_auto_lead,
+    let switch = |p: &Patch<bool>, now: bool| match p {
+        Patch::Absent => now,
         Patch::Clear => false,
-        Patch::Set(on) => on,
+        Patch::Set(on) => *on,
     };
+    let inbound_auto_lead = switch(&patch.inbound_auto_lead, current.inbound_auto_lead);
+    let inbound_email_touches = switch(&patch.inbound_email_touches, current.inbound_email_touches);
     let mut patch = patch;
     let display_name = display_name(
         std::mem::take(&mut patch.display_name),
@@ -362,6 +373,7 @@ pub async fn patch(
         && exchange_rates == current.exchange_rates
         && display_name == current.display_name
         && inbound_auto_lead == current.inbound_auto_lead
+        && inbound_email_touches == current.inbound_email_touches
     {
         return Ok(current);
     }
@@ -370,6 +382,7 @@ pub async fn patch(
         exchange_rates,
         display_name,
         inbound_auto_lead,
+        inbound_email_touches,
         version: current.version + 1,
         updated_at: Some(crate::values::now()),
         updated_by: Some(caller.user_id.clone()),

@@ -3,7 +3,7 @@
 //! last activity (it stops the deal from rotting). Kept by the system, whoever logged the
 //! activity, and once per activity: a redelivered cause or a retried call changes nothing twice.
 
-use super::{Activities, Activity};
+use super::{Activities, Activity, ActivityType, Direction};
 use crate::CrmError;
 use crate::audit::AuditAction;
 use crate::contacts::touches::{self, Touch};
@@ -25,7 +25,16 @@ pub async fn record(activities: &Activities, tenant: &str, a: &Activity) -> Resu
         return Ok(());
     }
     let ctx = activities.ctx.clone();
-    if a.is_touch() {
+    // Inbound mail is a touch when the tenant says so.
+    let inbound_mail =
+        a.activity_type() == ActivityType::Email && a.fields.direction == Some(Direction::Inbound);
+    let touch = a.is_touch()
+        || (inbound_mail
+            && crate::settings::SettingsStore::new(ctx.table.clone())
+                .get(tenant)
+                .await?
+                .inbound_email_touches);
+    if touch {
         let contacts: Contacts = Records::new(ctx.clone());
         for contact in a.contact_ids() {
             touch_contact(&contacts, tenant, *contact, a.occurred_at(), a.id).await?;

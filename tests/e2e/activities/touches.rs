@@ -144,3 +144,37 @@ async fn s8_5_a_member_logging_on_a_contact_they_only_see_still_touches_it() {
         "last_contacted_at"
     );
 }
+
+#[tokio::test]
+async fn s8_5_inbound_mail_touches_only_when_the_tenant_says_so() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let ada = stack
+        .create_contact(&admin, json!({"first_name": "Ada"}))
+        .await;
+    let inbound = |at: String| json!({"type": "email", "direction": "inbound", "from": "ada@example.com", "occurred_at": at, "contact_ids": [ada]});
+    stack
+        .create("/activities", &admin, inbound(days_ago(3)))
+        .await;
+    let c = stack.get(&format!("/contacts/{ada}"), &admin).await;
+    assert!(c.body["last_contacted_at"].is_null());
+    let r = stack
+        .call(
+            "PATCH",
+            "/settings",
+            &admin,
+            Some(json!({"inbound_email_touches": true})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["inbound_email_touches"]),
+        (200, &json!(true))
+    );
+    let at = days_ago(2);
+    stack
+        .create("/activities", &admin, inbound(at.clone()))
+        .await;
+    let c = stack.get(&format!("/contacts/{ada}"), &admin).await;
+    assert_eq!(c.body["last_contacted_at"], at.as_str());
+    assert_eq!(c.body["touch_counts"]["last_30_days"], 1);
+}
