@@ -111,6 +111,15 @@ impl Deps {
         })
     }
 
+    /// The inbox bucket's objects (functions configured with `INBOX_BUCKET`): stored inbound
+    /// mail, which a contact's erasure deletes.
+    pub fn inbox_objects(&self) -> Option<crate::inbox::S3MailObjects> {
+        Some(crate::inbox::S3MailObjects {
+            client: self.aws.s3.clone(),
+            bucket: self.config.inbox_bucket.clone()?,
+        })
+    }
+
     /// Inbound mail (functions configured with `INBOX_BUCKET` and `INBOUND_DOMAIN`).
     pub fn inbox(&self) -> Option<crate::inbox::Inbox> {
         let bucket = self.config.inbox_bucket.clone()?;

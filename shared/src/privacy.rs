@@ -3,13 +3,17 @@
 //! found through GSI2. The cost is the size of that contact's data, never the tenant's.
 
 use crate::access::{Action, Policy, Subject};
-use crate::activities::{self, Activity};
+use crate::activities::{self, Activity, ActivityType, Origin};
 use crate::audit::AuditEntry;
 use crate::catalog::Catalog;
 use crate::contacts::{Contact, ContactKind, email_pk};
 use crate::deals::{self, Deal};
+use crate::inbox::{InboundMessage, InboundMessages, MailObjects, Threads};
+use crate::leads::notifications::{self, Notification};
+use crate::outreach::{Outreach, OutreachKind};
 use crate::records::entries::entry_keys;
 use crate::records::{Kind, keys::record_pk};
+use crate::records::{RecordQuery, RecordStore, Records};
 use crate::store::{Key, Query, from_item, key, s};
 use crate::workflows::WorkflowRun;
 use crate::workflows::{run_pk, workflow_pk};
@@ -31,6 +35,61 @@ pub struct ContactExport {
     pub deals: Vec<Deal>,
     /// The activities linked to the contact that the caller may see, newest first.
     pub activities: Vec<Activity>,
+    /// The stored inbound messages logged on those activities (attachments by key).
+    pub inbound_messages: Vec<InboundMessage>,
+    /// The outreach to and from the contact that the caller may see.
+    pub outreach: Vec<Outreach>,
+    /// The notifications about the contact (a new lead), whoever they went to.
+    pub notifications: Vec<Notification>,
+}
+
+/// Every live record of kind `K` linked to `contact` (facet `contact`) that the caller may
+/// see, whole.
+async fn linked<K: Kind>(
+    records: &Records<K>,
+    caller: &Caller,
+    contact: Uuid,
+) -> Result<Vec<K::Record>, CrmError> {
+    let params = std::collections::BTreeMap::from([("contact".to_string(), contact.to_string())]);
+    let query = RecordQuery::parse(K::schema(), &params)?;
+    let store = RecordStore::<K>::new(records.ctx.table.clone());
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = records
+            .list(caller, &query, PAGE, cursor.as_deref())
+            .await?;
+        let ids: Vec<Uuid> = serde_json::to_value(&page.items)
+            .map_err(CrmError::internal)?
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|row| row["id"].as_str().and_then(|id| id.parse().ok()))
+            .collect();
+        let mut found = store.get_many(&caller.tenant_id, &ids).await?;
+        all.extend(ids.iter().filter_map(|id| found.remove(id)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
+
+/// The inbound messages stored for these activities.
+async fn inbound_messages(
+    catalog: &Catalog,
+    tenant: &str,
+    activities: &[Activity],
+) -> Result<Vec<InboundMessage>, CrmError> {
+    let messages = InboundMessages::new(catalog.table().clone());
+    let mut out = Vec::new();
+    for a in activities
+        .iter()
+        .filter(|a| a.origin == Origin::InboundEmail)
+    {
+        out.extend(messages.of_activity(tenant, a.id).await?);
+    }
+    Ok(out)
 }
 
 fn runs_pk(tenant: &str, contact: Uuid) -> String {
@@ -68,6 +127,9 @@ pub async fn export_contact(
     let deals = deals::deals_of_contact(&catalog.deals(), caller, id).await?;
     let activities =
         activities::subject_rights::of_contact(&catalog.activities(), caller, id).await?;
+    let inbound_messages = inbound_messages(catalog, tenant, &activities).await?;
+    let outreach = linked(&catalog.records::<OutreachKind>(), caller, id).await?;
+    let notifications = notifications::about_contact(catalog.table(), tenant, id).await?;
     Ok(ContactExport {
         exported_at: crate::values::now(),
         contact,
@@ -75,16 +137,25 @@ pub async fn export_contact(
         workflow_runs,
         deals,
         activities,
+        inbound_messages,
+        outreach,
+        notifications,
     })
 }
 
 /// `POST /contacts/{id}/erase`: removes the contact and everything about them for good (GDPR
 /// right to erasure): the record, its audit trail, its client links, its place on deals, its workflow runs with
 /// their step records and enrollment markers, its email reservations, its list and search
-/// entries, its activities (shared ones keep the others' part). What remains is one erasure marker without personal data (who erased, when).
+/// entries, its activities (shared ones keep the others' part) with the stored messages and
+/// attachments of those removed, its outreach, the notifications about it. What remains is one erasure marker without personal data (who erased, when).
 /// Owners and admins only. The contact item goes last, so a retry after a failure finds it
 /// and finishes the job.
-pub async fn erase_contact(catalog: &Catalog, caller: &Caller, id: Uuid) -> Result<(), CrmError> {
+pub async fn erase_contact(
+    catalog: &Catalog,
+    caller: &Caller,
+    id: Uuid,
+    mail: Option<&dyn MailObjects>,
+) -> Result<(), CrmError> {
     Policy::check_exists(caller, Action::Erase, Subject::Record("contact"))?;
     // In the trash or not: erasure covers both; a contact the caller cannot see is 404.
     let contact = catalog
@@ -103,8 +174,17 @@ pub async fn erase_contact(catalog: &Catalog, caller: &Caller, id: Uuid) -> Resu
         .iter()
         .map(|e| e.address.clone())
         .collect();
-    activities::subject_rights::erase_contact(&catalog.activities(), caller, id, &addresses)
-        .await?;
+    let purged =
+        activities::subject_rights::erase_contact(&catalog.activities(), caller, id, &addresses)
+            .await?;
+    erase_messages(catalog, tenant, &purged, mail).await?;
+    let outreach = catalog.records::<OutreachKind>();
+    for o in linked(&outreach, caller, id).await? {
+        RecordStore::<OutreachKind>::new(catalog.table().clone())
+            .purge(tenant, &o)
+            .await?;
+    }
+    notifications::forget_contact(catalog.table(), tenant, id).await?;
     let table = catalog.table();
     let mut keys = Vec::new();
     for run in table
@@ -152,4 +232,35 @@ pub async fn erase_contact(catalog: &Catalog, caller: &Caller, id: Uuid) -> Resu
     marker.insert("erased_by".into(), s(caller.user_id.clone()));
     table.put(marker).await?;
     table.delete_many(vec![Key::new(pk, "CONTACT")]).await
+}
+
+/// The stored messages of erased email activities: their objects (the message, its
+/// attachments) in the inbox bucket, their items, and the Message-ID index of every erased
+/// email. Without the bucket (a stack without inbound mail) there are no objects.
+async fn erase_messages(
+    catalog: &Catalog,
+    tenant: &str,
+    purged: &[Activity],
+    mail: Option<&dyn MailObjects>,
+) -> Result<(), CrmError> {
+    let messages = InboundMessages::new(catalog.table().clone());
+    let threads = Threads::new(catalog.table().clone());
+    for a in purged
+        .iter()
+        .filter(|a| a.activity_type() == ActivityType::Email)
+    {
+        for m in messages.of_activity(tenant, a.id).await? {
+            let mut objects = vec![m.object_key.clone()];
+            objects.extend(m.attachments.iter().map(|f| f.object_key.clone()));
+            match mail {
+                Some(mail) => mail.delete(&objects).await?,
+                None => tracing::warn!(message = %m.id, "no inbox bucket: its objects stay"),
+            }
+            messages.forget(tenant, m.id).await?;
+        }
+        if let Some(message_id) = &a.fields.message_id {
+            threads.forget(tenant, message_id).await?;
+        }
+    }
+    Ok(())
 }

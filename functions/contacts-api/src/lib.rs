@@ -257,7 +257,11 @@ async fn erase_contact(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    crm_shared::privacy::erase_contact(&api.catalog, caller, path_id(req, "id")?).await?;
+    let mail = api.deps.inbox_objects();
+    let mail = mail
+        .as_ref()
+        .map(|m| m as &dyn crm_shared::inbox::MailObjects);
+    crm_shared::privacy::erase_contact(&api.catalog, caller, path_id(req, "id")?, mail).await?;
     Ok(no_content())
 }
 

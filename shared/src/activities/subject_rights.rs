@@ -5,11 +5,10 @@
 
 use super::{Activities, Activity, ActivityKind, ActivityPatch};
 use crate::audit::AUDIT_SK_PREFIX;
-use crate::records::entries::entry_keys;
 use crate::records::keys::record_pk;
 use crate::records::{Kind, RecordQuery, RecordStore};
 use crate::store::Item;
-use crate::store::{Key, Query};
+use crate::store::Query;
 use crate::{Caller, CrmError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, json};
@@ -45,17 +44,17 @@ pub async fn of_contact(
 }
 
 /// Erases the contact from its activities (the caller may erase: owners and admins see all);
-/// returns the keys of the files stored with the activities removed (attachments), for the
-/// caller to delete. Safe to repeat: what is done is not found again.
+/// returns the activities removed for good, whose stored files and messages the caller
+/// removes. Safe to repeat: what is done is not found again.
 pub async fn erase_contact(
     activities: &Activities,
     caller: &Caller,
     contact: Uuid,
     addresses: &[String],
-) -> Result<Vec<String>, CrmError> {
+) -> Result<Vec<Activity>, CrmError> {
     let tenant = &caller.tenant_id;
     let table = &activities.ctx.table;
-    let mut files = Vec::new();
+    let mut purged = Vec::new();
     for a in of_contact(activities, caller, contact).await? {
         let others: Vec<Uuid> = a
             .contact_ids()
@@ -69,20 +68,10 @@ pub async fn erase_contact(
             .as_ref()
             .is_some_and(|f| addresses.contains(f));
         if others.is_empty() || sent_by_them {
-            files.extend(a.fields.attachments.iter().flatten().map(|f| f.key.clone()));
-            let mut keys = entry_keys::<ActivityKind>(tenant, &a)?;
-            keys.extend(
-                table
-                    .query_all(Query::partition(record_pk(
-                        tenant,
-                        ActivityKind::schema(),
-                        a.id,
-                    )))
-                    .await?
-                    .iter()
-                    .filter_map(Key::of),
-            );
-            table.delete_many(keys).await?;
+            RecordStore::<ActivityKind>::new(table.clone())
+                .purge(tenant, &a)
+                .await?;
+            purged.push(a);
         } else {
             let keep = |list: &Option<Vec<String>>| {
                 list.as_ref().map(|l| {
@@ -109,7 +98,7 @@ pub async fn erase_contact(
             scrub_audit(activities, tenant, a.id, contact, addresses).await?;
         }
     }
-    Ok(files)
+    Ok(purged)
 }
 
 /// What the audit trail of an activity that stays says of the erased contact (its id, its

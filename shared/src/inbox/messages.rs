@@ -122,6 +122,10 @@ pub fn message_pk(tenant: &str, id: Uuid) -> String {
     format!("T#{tenant}#INBOUND#{id}")
 }
 
+fn of_activity_pk(tenant: &str, activity: Uuid) -> String {
+    format!("T#{tenant}#INBOUNDOF#{activity}")
+}
+
 fn list_pk(tenant: &str) -> String {
     format!("T#{tenant}#INBOUND")
 }
@@ -148,6 +152,11 @@ impl InboundMessages {
         keys.insert("entity".into(), s("inbound_message"));
         keys.insert("GSI1PK".into(), s(list_pk(tenant)));
         keys.insert("GSI1SK".into(), s(message.id.to_string()));
+        // Found from its activity when a contact is erased (S1.2).
+        if let Some(activity) = message.activity_id {
+            keys.insert("GSI2PK".into(), s(of_activity_pk(tenant, activity)));
+            keys.insert("GSI2SK".into(), s(message.id.to_string()));
+        }
         match self
             .table
             .put_if(to_item(message, keys)?, Condition::NotExists)
@@ -157,6 +166,30 @@ impl InboundMessages {
             Err(WriteError::ConditionFailed) => Ok(false),
             Err(WriteError::Other(e)) => Err(e),
         }
+    }
+
+    /// The messages logged as `activity` (one, or a copy per tenant's delivery).
+    pub async fn of_activity(
+        &self,
+        tenant: &str,
+        activity: Uuid,
+    ) -> Result<Vec<InboundMessage>, CrmError> {
+        self.table
+            .query_all(crate::store::Query::index(
+                "GSI2",
+                of_activity_pk(tenant, activity),
+            ))
+            .await?
+            .into_iter()
+            .map(crate::store::from_item)
+            .collect()
+    }
+
+    /// Removes a message's item for good (its stored objects are the caller's to delete).
+    pub async fn forget(&self, tenant: &str, id: Uuid) -> Result<(), CrmError> {
+        self.table
+            .delete_many(vec![Key::new(message_pk(tenant, id), SK)])
+            .await
     }
 
     /// The tenant's inbound messages, newest first, a page of `limit` from the key `after`.

@@ -106,6 +106,21 @@ impl MailObjects for S3MailObjects {
             content_type,
         ))
     }
+
+    fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), CrmError>> {
+        Box::pin(async move {
+            for key in keys {
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("DeleteObject", e))?;
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

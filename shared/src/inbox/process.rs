@@ -58,6 +58,8 @@ pub trait MailObjects: Send + Sync {
         bytes: Vec<u8>,
         content_type: &'a str,
     ) -> BoxFuture<'a, Result<(), CrmError>>;
+    /// Deletes objects (gone ones too: a retried erasure finds them deleted).
+    fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), CrmError>>;
 }
 
 /// The inbound email activity of a message, as the activities module will take it.

@@ -73,6 +73,13 @@ impl MailObjects for MemoryObjects {
         );
         Box::pin(async { Ok(()) })
     }
+    fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), CrmError>> {
+        let mut objects = self.0.lock().unwrap();
+        for k in keys {
+            objects.remove(k);
+        }
+        Box::pin(async { Ok(()) })
+    }
 }
 
 struct World {

@@ -71,6 +71,16 @@ impl Threads {
         Self { table }
     }
 
+    /// Forgets a recorded message id (its activity is erased).
+    pub async fn forget(&self, tenant: &str, message_id: &str) -> Result<(), CrmError> {
+        let Some(id) = normalise(message_id) else {
+            return Ok(());
+        };
+        self.table
+            .delete_many(vec![Key::new(msgid_pk(tenant, &id), MSGID_SK)])
+            .await
+    }
+
     /// The recorded message with this id, if any.
     pub async fn entry(
         &self,

@@ -24,6 +24,41 @@ fn unread_pk(tenant: &str, user: &str) -> String {
     format!("{}#UNREAD", user_pk(tenant, user))
 }
 
+fn about_pk(tenant: &str, contact: Uuid) -> String {
+    format!("T#{tenant}#NOTIFYABOUT#{contact}")
+}
+
+/// Every notification about `contact`, whoever it went to (for the contact's export).
+pub async fn about_contact(
+    table: &Table,
+    tenant: &str,
+    contact: Uuid,
+) -> Result<Vec<Notification>, CrmError> {
+    table
+        .query_all(crate::store::Query::index(
+            "GSI2",
+            about_pk(tenant, contact),
+        ))
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+}
+
+/// Removes every notification about `contact` (its erasure).
+pub async fn forget_contact(table: &Table, tenant: &str, contact: Uuid) -> Result<(), CrmError> {
+    let keys = table
+        .query_all(crate::store::Query::index(
+            "GSI2",
+            about_pk(tenant, contact),
+        ))
+        .await?
+        .iter()
+        .filter_map(crate::store::Key::of)
+        .collect();
+    table.delete_many(keys).await
+}
+
 fn sk(id: Uuid) -> String {
     format!("N#{id}")
 }
@@ -65,6 +100,11 @@ pub struct NotificationPreferences {
 fn item(tenant: &str, user: &str, n: &Notification) -> Result<crate::store::Item, CrmError> {
     let mut keys = key(user_pk(tenant, user), sk(n.id));
     keys.insert("entity".into(), s("notification"));
+    // Found from the contact it is about when the contact is erased or exported (S1.2).
+    if let Some(contact) = n.contact_id {
+        keys.insert("GSI2PK".into(), s(about_pk(tenant, contact)));
+        keys.insert("GSI2SK".into(), s(sk(n.id)));
+    }
     if n.read_at.is_none() {
         keys.insert(format!("{UNREAD_INDEX}PK"), s(unread_pk(tenant, user)));
         keys.insert(format!("{UNREAD_INDEX}SK"), s(sk(n.id)));

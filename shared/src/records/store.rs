@@ -49,6 +49,21 @@ impl<K: Kind> RecordStore<K> {
         }
     }
 
+    /// Removes a record for good, with nothing left: its item, claims' holders aside, its
+    /// list and search entries and its whole partition (audit trail). For erasure (S1.2).
+    pub async fn purge(&self, tenant: &str, record: &K::Record) -> Result<(), CrmError> {
+        let mut keys = super::entries::entry_keys::<K>(tenant, record)?;
+        let pk = keys::record_pk(tenant, K::schema(), record.id());
+        keys.extend(
+            self.table
+                .query_all(crate::store::Query::partition(pk))
+                .await?
+                .iter()
+                .filter_map(Key::of),
+        );
+        self.table.delete_many(keys).await
+    }
+
     pub fn key(tenant: &str, id: Uuid) -> Key {
         let schema = K::schema();
         Key::new(keys::record_pk(tenant, schema, id), schema.record)

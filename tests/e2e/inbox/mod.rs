@@ -422,3 +422,94 @@ impl ReplaceTenant for Vec<u8> {
         String::from_utf8_lossy(self).replace(from, to).into_bytes()
     }
 }
+
+/// S1.2 with S6.4 and S8: a contact's export holds its stored mail, outreach and the
+/// notifications about it; its erasure deletes the stored message and attachment objects,
+/// their items and Message-ID, its outreach and those notifications.
+#[tokio::test]
+async fn s1_2_erasing_a_contact_removes_its_stored_mail_outreach_and_notifications() {
+    let stack = Stack::start().await;
+    let admin = tenant(&stack, "acme").await;
+    let bob_token = stack.token("acme", "bob", "member");
+    // A lead for Bob: he is told of it.
+    let ada = stack
+        .create_contact(
+            &admin,
+            json!({"first_name": "Ada", "email": "ada@example.com", "owner": "bob", "lifecycle_status": "lead"}),
+        )
+        .await;
+    stack
+        .create_contact(
+            &admin,
+            json!({"first_name": "Bob", "email": "bob@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        stack.list_all("/me/notifications", &bob_token).await.len(),
+        1
+    );
+    let outreach = stack
+        .create(
+            "/outreach",
+            &admin,
+            json!({"contact_id": ada, "type": "email", "email_address": "ada@example.com"}),
+        )
+        .await;
+    store(&stack, "offer", MULTIPART).await;
+    let out = deliver_twice(&stack).await;
+    let m = only_for(&out, "acme").clone();
+    let objects = [
+        "inbound/offer".to_string(),
+        m.attachments[0].object_key.clone(),
+    ];
+
+    let export = stack.get(&format!("/contacts/{ada}/export"), &admin).await;
+    assert_eq!(export.status, 200, "{:?}", export.body);
+    assert_eq!(export.body["inbound_messages"][0]["id"], m.id.to_string());
+    assert_eq!(export.body["outreach"][0]["id"], outreach.as_str());
+    assert_eq!(export.body["notifications"][0]["kind"], "new_lead");
+    assert_eq!(export.body["activities"].as_array().unwrap().len(), 1);
+
+    let r = stack
+        .call("POST", &format!("/contacts/{ada}/erase"), &admin, None)
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let bucket = inbox_bucket(&stack);
+    for key in objects {
+        let head = stack
+            .runtime
+            .aws
+            .s3
+            .head_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await;
+        assert!(head.is_err(), "{key} is deleted");
+    }
+    assert!(
+        logged(&stack, "acme").await.is_empty(),
+        "the message item is gone"
+    );
+    let threads = crm_shared::inbox::Threads::new(stack.table());
+    assert!(
+        threads
+            .entry("acme", "offer-1@mail.example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        stack
+            .get(&format!("/outreach/{outreach}"), &admin)
+            .await
+            .status,
+        404
+    );
+    assert!(
+        stack
+            .list_all("/me/notifications", &bob_token)
+            .await
+            .is_empty()
+    );
+}
