@@ -88,9 +88,11 @@ layers:
 
 ## Release builds of every Lambda function (x86_64; ARCH=arm64 where the target is installed).
 ARCH ?= x86_64
+# Every function of template.yaml (its BuildProperties.Binary), so the list cannot drift.
+LAMBDA_BINARIES = $(shell sed -n 's/^ *Binary: *//p' template.yaml)
 build: bootstrap
 	PATH=$(CURDIR)/$(VENV):$$PATH cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
-	  --bin contacts-api --bin clients-api --bin deals-api --bin imports-api --bin workflows-api --bin tenant-api --bin custom-fields-api --bin openapi-api --bin import-processor --bin step-executor --bin job-worker --bin attachment-processor
+	  $(foreach b,$(LAMBDA_BINARIES),--bin $(b))
 
 ## Regenerate the committed OpenAPI document.
 openapi:
