@@ -14,6 +14,7 @@ use super::threads::{Direction, ThreadEntry, Threads, normalise};
 use crate::activities::{self, ActivityAttachment, NewActivity, Origin};
 use crate::catalog::Catalog;
 use crate::contacts::{LifecycleStatus, NewContact, email_pk};
+use crate::directory::Directory;
 use crate::records::Record;
 use crate::settings::SettingsStore;
 use crate::store::{Key, from_item};
@@ -67,6 +68,9 @@ pub trait MailObjects: Send + Sync {
 pub struct InboundEmail {
     pub activity_id: Uuid,
     pub tenant: String,
+    /// The tenant's user who sent it (mail they copied to their BCC dropbox): then it is
+    /// their outbound email, logged as theirs, and a touch of its contacts.
+    pub sent_by: Option<String>,
     pub contact_ids: Vec<Uuid>,
     pub subject: Option<String>,
     pub from: Option<Mailbox>,
@@ -309,7 +313,8 @@ impl Inbox {
         }
 
         let (mut contacts, sender) = self.match_contacts(tenant, m).await?;
-        if sender.is_none() && addressee.direct {
+        let sent_by = self.sending_user(tenant, m).await?;
+        if sender.is_none() && sent_by.is_none() && addressee.direct {
             if let Some(from) = &m.from {
                 match self.auto_lead(tenant, from).await? {
                     Lead::Created(lead) => {
@@ -341,7 +346,11 @@ impl Inbox {
                 message_id: mid.clone(),
                 thread_id,
                 activity_id,
-                direction: Direction::Inbound,
+                direction: if sent_by.is_some() {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                },
                 recorded_at: info.last_modified,
             };
             if let Err(other) = self.threads.record(tenant, &entry).await? {
@@ -355,6 +364,7 @@ impl Inbox {
         let email = InboundEmail {
             activity_id,
             tenant: tenant.to_string(),
+            sent_by,
             contact_ids: contacts.clone(),
             subject: m.subject.clone(),
             from: m.from.clone(),
@@ -381,6 +391,26 @@ impl Inbox {
     /// is made for the owner of its first contact (the sender's), in that contact's team; an
     /// inbound email is not a touch (it does not move last contact).
     async fn log_activity(&self, email: &InboundEmail) -> Result<(), CrmError> {
+        if let Some(user) = &email.sent_by {
+            let teams = Directory::new(self.catalog.table().clone())
+                .user(&email.tenant, user)
+                .await?
+                .map(|u| u.teams)
+                .unwrap_or_default();
+            let caller = Caller {
+                teams,
+                ..Caller::new(&email.tenant, user.as_str(), Role::Admin)
+            };
+            activities::log_once(
+                &self.catalog.activities(),
+                &caller,
+                email.activity_id,
+                Origin::InboundEmail,
+                NewActivity(activity_body(email)),
+            )
+            .await?;
+            return Ok(());
+        }
         let first = email.contact_ids.first().copied();
         let contact = match first {
             Some(id) => self.catalog.contacts().store.get(&email.tenant, id).await?,
@@ -405,6 +435,28 @@ impl Inbox {
         )
         .await?;
         Ok(())
+    }
+
+    /// The tenant's active user whose address sent the message, if any.
+    async fn sending_user(
+        &self,
+        tenant: &str,
+        m: &ParsedMessage,
+    ) -> Result<Option<String>, CrmError> {
+        let Some(from) = m.from.as_ref().and_then(|f| normalize_email(&f.address)) else {
+            return Ok(None);
+        };
+        let (users, _) = Directory::new(self.catalog.table().clone())
+            .everyone(tenant)
+            .await?;
+        Ok(users
+            .into_iter()
+            .find(|u| {
+                u.status == crate::directory::UserStatus::Active
+                    && u.email.as_deref().and_then(normalize_email).as_deref()
+                        == Some(from.as_str())
+            })
+            .map(|u| u.user_id))
     }
 
     /// The contacts the sender and the recipients are (by any of their addresses; inbox
@@ -560,9 +612,14 @@ fn activity_body(email: &InboundEmail) -> Map<String, Value> {
         .sent_at
         .filter(|t| *t <= email.received_at + chrono::Duration::hours(1))
         .unwrap_or(email.received_at);
+    let direction = if email.sent_by.is_some() {
+        "outbound"
+    } else {
+        "inbound"
+    };
     let mut body = json!({
         "type": "email",
-        "direction": "inbound",
+        "direction": direction,
         "occurred_at": occurred,
         "contact_ids": email.contact_ids.iter().take(MAX_LINKS).collect::<Vec<_>>(),
         "thread_id": email.thread_id.to_string(),

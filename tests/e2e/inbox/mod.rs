@@ -12,6 +12,7 @@ const LATIN_1: &[u8] = include_bytes!("../../fixtures/mail/iso-8859-1.eml");
 const REPLY: &[u8] = include_bytes!("../../fixtures/mail/reply.eml");
 const UNKNOWN: &[u8] = include_bytes!("../../fixtures/mail/unknown-sender.eml");
 const MALFORMED: &[u8] = include_bytes!("../../fixtures/mail/malformed.eml");
+const SENT_BY_USER: &[u8] = include_bytes!("../../fixtures/mail/sent-by-user.eml");
 
 fn inbox_bucket(stack: &Stack) -> String {
     stack.runtime.provisioned.resolved.refs["InboxBucket"].clone()
@@ -512,4 +513,37 @@ async fn s1_2_erasing_a_contact_removes_its_stored_mail_outreach_and_notificatio
             .await
             .is_empty()
     );
+}
+
+/// Mail a user of the tenant sent and copied to their BCC dropbox is their outbound email:
+/// logged as theirs on the recipients' contacts, a touch (S8.5), no lead made of them.
+#[tokio::test]
+async fn s6_4_mail_a_user_copies_to_the_dropbox_is_their_outbound_email() {
+    let stack = Stack::start().await;
+    let admin = tenant(&stack, "acme").await;
+    stack
+        .put_user(
+            &admin,
+            "alice",
+            json!({"role": "admin", "email": "alice@acme.example"}),
+        )
+        .await;
+    let ada = stack
+        .create_contact(
+            &admin,
+            json!({"first_name": "Ada", "email": "ada@example.com"}),
+        )
+        .await;
+    store(&stack, "sent", SENT_BY_USER).await;
+    let out = deliver_twice(&stack).await;
+    let m = only_for(&out, "acme");
+    assert_eq!(m.contact_ids.len(), 1, "{m:?}");
+    let timeline = stack
+        .list_all(&format!("/contacts/{ada}/activities"), &admin)
+        .await;
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0]["direction"], "outbound");
+    assert_eq!(timeline[0]["owner"], "alice");
+    let c = stack.get(&format!("/contacts/{ada}"), &admin).await;
+    assert_eq!(c.body["last_contacted_at"], "2026-11-30T08:00:00Z");
 }
