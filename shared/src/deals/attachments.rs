@@ -607,20 +607,9 @@ impl AttachmentFiles for S3AttachmentFiles {
         object_key: &'a str,
     ) -> BoxFuture<'a, Result<Option<StoredObject>, CrmError>> {
         Box::pin(async move {
-            match self
-                .client
-                .head_object()
-                .bucket(&self.bucket)
-                .key(object_key)
-                .send()
-                .await
-            {
-                Ok(out) => Ok(Some(StoredObject {
-                    size: out.content_length().unwrap_or(0),
-                })),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-                Err(e) => Err(sdk_error("HeadObject", e)),
-            }
+            let found =
+                crate::store::objects::head_object(&self.client, &self.bucket, object_key).await?;
+            Ok(found.map(|(size, _)| StoredObject { size }))
         })
     }
 
@@ -629,25 +618,12 @@ impl AttachmentFiles for S3AttachmentFiles {
         object_key: &'a str,
         bytes: i64,
     ) -> BoxFuture<'a, Result<Vec<u8>, CrmError>> {
-        Box::pin(async move {
-            let out = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(object_key)
-                .range(format!("bytes=0-{}", bytes - 1))
-                .send()
-                .await
-                .map_err(|e| sdk_error("GetObject", e))?;
-            let body = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| sdk_error("GetObject body", e))?;
-            let mut head = body.into_bytes().to_vec();
-            head.truncate(bytes as usize);
-            Ok(head)
-        })
+        Box::pin(crate::store::objects::read_start(
+            &self.client,
+            &self.bucket,
+            object_key,
+            bytes,
+        ))
     }
 
     fn delete<'a>(&'a self, object_key: &'a str) -> BoxFuture<'a, Result<(), CrmError>> {

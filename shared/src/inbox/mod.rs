@@ -49,47 +49,21 @@ impl MailObjects for S3MailObjects {
 
     fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<ObjectInfo>, CrmError>> {
         Box::pin(async move {
-            match self
-                .client
-                .head_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
-                .await
-            {
-                Ok(out) => Ok(Some(ObjectInfo {
-                    size: out.content_length().unwrap_or(0),
-                    last_modified: out
-                        .last_modified()
-                        .and_then(|t| chrono::DateTime::from_timestamp_millis(t.to_millis().ok()?))
-                        .unwrap_or(chrono::DateTime::UNIX_EPOCH),
-                })),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-                Err(e) => Err(sdk_error("HeadObject", e)),
-            }
+            let found = crate::store::objects::head_object(&self.client, &self.bucket, key).await?;
+            Ok(found.map(|(size, last_modified)| ObjectInfo {
+                size,
+                last_modified,
+            }))
         })
     }
 
     fn read<'a>(&'a self, key: &'a str, bytes: i64) -> BoxFuture<'a, Result<Vec<u8>, CrmError>> {
-        Box::pin(async move {
-            let out = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .range(format!("bytes=0-{}", bytes - 1))
-                .send()
-                .await
-                .map_err(|e| sdk_error("GetObject", e))?;
-            let body = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| sdk_error("GetObject body", e))?;
-            let mut all = body.into_bytes().to_vec();
-            all.truncate(bytes as usize);
-            Ok(all)
-        })
+        Box::pin(crate::store::objects::read_start(
+            &self.client,
+            &self.bucket,
+            key,
+            bytes,
+        ))
     }
 
     fn put<'a>(

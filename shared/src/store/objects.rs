@@ -61,6 +61,55 @@ pub async fn put_object(
     Ok(())
 }
 
+/// The size and last change of `object_key` in `bucket`; `None` when there is no such object.
+pub async fn head_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    object_key: &str,
+) -> Result<Option<(i64, chrono::DateTime<chrono::Utc>)>, CrmError> {
+    match client
+        .head_object()
+        .bucket(bucket)
+        .key(object_key)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some((
+            out.content_length().unwrap_or(0),
+            out.last_modified()
+                .and_then(|t| chrono::DateTime::from_timestamp_millis(t.to_millis().ok()?))
+                .unwrap_or(chrono::DateTime::UNIX_EPOCH),
+        ))),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+        Err(e) => Err(sdk_error("HeadObject", e)),
+    }
+}
+
+/// At most the first `bytes` bytes of `object_key` in `bucket` (a ranged GetObject).
+pub async fn read_start(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    object_key: &str,
+    bytes: i64,
+) -> Result<Vec<u8>, CrmError> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(object_key)
+        .range(format!("bytes=0-{}", bytes - 1))
+        .send()
+        .await
+        .map_err(|e| sdk_error("GetObject", e))?;
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| sdk_error("GetObject body", e))?;
+    let mut start = body.into_bytes().to_vec();
+    start.truncate(bytes as usize);
+    Ok(start)
+}
+
 /// A presigned GetObject of `object_key` in `bucket`, valid for `ttl`, answered with this
 /// content type and as a download named `file_name`.
 pub async fn presign_get(
