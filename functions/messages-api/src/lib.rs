@@ -4,6 +4,7 @@
 use api_kit::{Problem, idempotent, if_match, json_body, json_response, no_content, path_id};
 use crm_shared::email::templates::{self, EmailTemplate, EmailTemplatePatch, NewEmailTemplate};
 use crm_shared::email::{self, MailSettings, NewMessage, SentMessage, SesMailer};
+use crm_shared::pagination::Page;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -81,6 +82,7 @@ impl MessagesApi {
                 Ok(idempotent(&self.deps, caller, req, || send_for_deal(self, caller, req)).await)
             }
             "GET /email-templates" => list_templates(self, caller).await,
+            "GET /inbound-messages" => list_inbound(self, caller, req).await,
             "POST /email-templates" => Ok(idempotent(&self.deps, caller, req, || {
                 create_template(self, caller, req)
             })
@@ -145,6 +147,37 @@ async fn send_for_deal(
     )
     .await?;
     Ok(sent(&message))
+}
+
+/// The tenant's inbound mail log, newest first (owners and admins): every stored message,
+/// processed (its contacts, activity, thread, attachments) or failed with its rule and reason
+/// (`no_tenant`, `no_headers`, `no_from`, `too_large`, `empty`) (S6.4).
+#[utoipa::path(get, path = "/inbound-messages", tag = "messages",
+    params(("limit" = Option<i32>, Query, description = "1–100, default 50"), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page of inbound messages", body = Page<crm_shared::inbox::InboundMessage>),
+              (status = 400, description = "A cursor that cannot be used", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Owners and admins only", body = Problem, content_type = "application/problem+json")))]
+async fn list_inbound(
+    api: &MessagesApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let (limit, cursor) = api_kit::page_params(req)?;
+    let after = match cursor {
+        None => None,
+        Some(c) => Some(c.parse::<uuid::Uuid>().map_err(|_| CrmError::BadRequest {
+            detail: "cursor: not a cursor of this list".into(),
+            errors: vec![crm_shared::FieldError::new(
+                "cursor",
+                "cursor",
+                "not a cursor of this list",
+            )],
+        })?),
+    };
+    let page = crm_shared::inbox::InboundMessages::new(api.catalog.table().clone())
+        .list(caller, Some(limit.clamp(1, 100) as u32), after)
+        .await?;
+    Ok(json_response(StatusCode::OK, &page, None))
 }
 
 #[utoipa::path(get, path = "/email-templates", tag = "messages",
@@ -312,6 +345,7 @@ async fn unsubscribe(api: &MessagesApi, req: &Request) -> Result<Response<Body>,
     send_to_contact,
     send_for_deal,
     list_templates,
+    list_inbound,
     create_template,
     get_template,
     patch_template,

@@ -355,6 +355,32 @@ async fn s6_4_a_malformed_message_is_recorded_failed_and_the_batch_goes_on() {
     let lost = out.iter().find(|o| o.tenant != "acme").unwrap();
     assert_eq!(lost.message.rule.as_deref(), Some("no_tenant"));
     assert_eq!(logged(&stack, "acme").await.len(), 2);
+    // The log through the API: admins read it page by page, failures with their reason.
+    let all = stack.list_all("/inbound-messages?limit=1", &admin).await;
+    assert_eq!(all.len(), 2);
+    let failed: Vec<_> = all.iter().filter(|m| m["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["rule"], "no_from");
+    assert_eq!(failed[0]["reason"], "the message has no From address");
+    let bob = stack.token("acme", "bob", "member");
+    assert_eq!(
+        stack.status("GET", "/inbound-messages", &bob, None).await,
+        403
+    );
+    assert_eq!(
+        stack
+            .status("GET", "/inbound-messages?cursor=nope", &admin, None)
+            .await,
+        400
+    );
+    let other = stack.token("beta", "carol", "owner");
+    assert_eq!(
+        stack
+            .call("GET", "/inbound-messages", &other, None)
+            .await
+            .body["items"],
+        json!([])
+    );
 }
 
 #[tokio::test]
