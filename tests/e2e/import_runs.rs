@@ -478,7 +478,7 @@ async fn s5_2_preview_then_start_with_an_explicit_mapping() {
             ("E-Mail", Some("email")),
             ("Email 2", None),
             ("Lifecycle Stage", Some("status")),
-            ("Notiz", None),
+            ("Notiz", Some("note")),
             ("Tags", Some("tags")),
             ("Geburtstag", Some("birthday")),
         ]

@@ -106,6 +106,7 @@ impl ColumnMap {
             record,
             cells,
             problems,
+            note: None,
             owner_cell,
             team_cell,
         }

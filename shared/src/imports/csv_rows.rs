@@ -68,6 +68,8 @@ pub struct ParsedRow {
     /// Cells that could not be read as their field (a date that is no date): the row fails
     /// with these, as with a validation error.
     pub problems: Vec<FieldError>,
+    /// The note cell: a note activity on the row's contact.
+    pub note: Option<String>,
     /// The owner cell (a user's email or id) and the team cell (a team's name or id), until
     /// they are resolved to ids.
     pub owner_cell: Option<String>,
@@ -375,6 +377,7 @@ impl ColumnMap {
         let mut address = ContactAddress::default();
         let mut emails: Vec<String> = Vec::new();
         let (mut owner_cell, mut team_cell) = (None, None);
+        let mut note = None;
         for (position, column) in self.columns.iter().enumerate() {
             let Column {
                 index,
@@ -429,6 +432,7 @@ impl ColumnMap {
                 }
                 Target::Owner => owner_cell = Some(value.trim().to_string()),
                 Target::Team => team_cell = Some(value.trim().to_string()),
+                Target::Note => note = Some(value.to_string()),
                 // A clients import's targets (its rows are read by `client_row`).
                 Target::ClientName
                 | Target::LegalName
@@ -488,6 +492,7 @@ impl ColumnMap {
             record,
             cells,
             problems,
+            note,
             owner_cell,
             team_cell,
         })

@@ -147,6 +147,14 @@ impl RowBatch<'_> {
     }
 }
 
+/// The id of the note activity a contacts import's row `line` logs (its undo finds it).
+pub fn note_id(import: Uuid, import_at: Timestamp, line: u64) -> Uuid {
+    derived_id(
+        import_at,
+        &[import.as_bytes(), &line.to_be_bytes(), b"note"],
+    )
+}
+
 /// What writes a contact import's rows.
 pub struct RowWriter<'a> {
     pub batch: RowBatch<'a>,
@@ -317,7 +325,63 @@ impl RowWriter<'_> {
                 }
             });
         }
+        self.log_notes(rows, &results).await?;
         Ok(results)
+    }
+
+    /// A row's note cell as a note activity on its contact (origin `import`), once per row
+    /// whatever the redeliveries: its id derives from the import and the row.
+    async fn log_notes(&self, rows: &[ParsedRow], results: &[RowResult]) -> Result<(), CrmError> {
+        let activities = self.catalog.activities();
+        let notes: Vec<(u64, String, Uuid)> = rows
+            .iter()
+            .zip(results)
+            .filter_map(|(row, result)| match result {
+                RowResult::Created(id) | RowResult::Updated { id, .. } => {
+                    Some((row.line, row.note.clone()?, *id))
+                }
+                _ => None,
+            })
+            .collect();
+        let pending = notes
+            .into_iter()
+            .map(|(line, text, contact)| self.log_note(&activities, line, text, contact));
+        let logged: Vec<Result<(), CrmError>> = futures::stream::iter(pending)
+            .buffer_unordered(PREPARE_CONCURRENCY)
+            .collect()
+            .await;
+        logged.into_iter().collect()
+    }
+
+    async fn log_note(
+        &self,
+        activities: &crate::activities::Activities,
+        line: u64,
+        text: String,
+        contact: Uuid,
+    ) -> Result<(), CrmError> {
+        let mut body = serde_json::Map::new();
+        body.insert("type".into(), "note".into());
+        body.insert("text".into(), text.into());
+        body.insert("contact_ids".into(), serde_json::json!([contact]));
+        body.insert("occurred_at".into(), serde_json::json!(self.batch.at));
+        let made = crate::activities::log_once(
+            activities,
+            self.batch.importer,
+            note_id(self.batch.import, self.import_at, line),
+            crate::activities::Origin::Import,
+            crate::activities::NewActivity(body),
+        )
+        .await;
+        match made {
+            Ok(_) => Ok(()),
+            // The contact landed; a note the activities refuse is left out.
+            Err(CrmError::Validation(errors)) => {
+                tracing::warn!(row = line, ?errors, "an imported note was refused");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn duplicate(&self, row: &ParsedRow, first: u64) -> RowResult {

@@ -7,7 +7,7 @@ use crate::custom_fields::FieldDefinition;
 use serde::{Deserialize, Serialize};
 
 /// Every standard target, in the order a mapping's documentation lists them.
-pub(super) const STANDARD_TARGETS: [Target; 20] = [
+pub(super) const STANDARD_TARGETS: [Target; 21] = [
     Target::FirstName,
     Target::LastName,
     Target::FullName,
@@ -28,6 +28,7 @@ pub(super) const STANDARD_TARGETS: [Target; 20] = [
     Target::Status,
     Target::Owner,
     Target::Team,
+    Target::Note,
 ];
 
 /// Every target of a clients import.
@@ -82,7 +83,8 @@ pub struct ColumnMapping {
     /// `first_name`, `last_name`, `name` (split at the first space), `email` (several columns
     /// fill the list, the first is primary), `company`, `phone`, `mobile` (several columns fill
     /// the list), `job_title`, `website`, `street`, `postal_code`, `city`, `region`, `country`,
-    /// `birthday`, `tags`, `lead_source`, `status`, `cf.{key}` (a custom field), or `ignore`.
+    /// `birthday`, `tags`, `lead_source`, `status`, `owner`, `team`, `note` (logged as a note
+    /// activity on the contact), `cf.{key}` (a custom field), or `ignore`.
     pub target: String,
     /// `tags`: what separates tags in a cell (default: any of `,` `;` `|`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +128,8 @@ pub(super) enum Target {
     Owner,
     /// The team, by name (or id).
     Team,
+    /// A note on the contact: logged as a note activity (origin `import`).
+    Note,
     /// A custom field, by key.
     Custom(String),
     /// Clients: the company's name (its match key in modes update and upsert).
@@ -284,6 +288,8 @@ impl Target {
             "owner" | "owneremail" | "contactowner" | "contactowneremail" | "recordowner"
             | "besitzer" | "verantwortlich" | "zuständig" | "kontaktinhaber" => Self::Owner,
             "team" | "teamname" | "contactteam" => Self::Team,
+            "note" | "notes" | "notiz" | "notizen" | "bemerkung" | "bemerkungen" | "comment"
+            | "comments" | "kommentar" => Self::Note,
             _ => return None,
         })
     }
@@ -319,6 +325,7 @@ impl Target {
             Self::Status => "status".into(),
             Self::Owner => "owner".into(),
             Self::Team => "team".into(),
+            Self::Note => "note".into(),
             Self::Custom(key) => format!("cf.{key}"),
         }
     }
@@ -389,6 +396,7 @@ impl Target {
             Self::Status => "lifecycle_status".into(),
             Self::Owner => "owner".into(),
             Self::Team => "team".into(),
+            Self::Note => "note".into(),
             Self::Custom(key) => format!("custom_fields.{key}"),
         }
     }

@@ -160,14 +160,16 @@ pub async fn run_undo(
         let done: DoneRow = from_item(item)?;
         let undone = match stored.import.entity {
             super::ImportEntity::Contacts => {
-                undo_row(
+                let undone = undo_row(
                     &contacts,
                     &CONTACT_FIELDS,
                     &importer,
                     stored.import.id,
                     &done,
                 )
-                .await?
+                .await?;
+                undo_note(catalog, &importer, &stored.import, done.row).await?;
+                undone
             }
             super::ImportEntity::Clients => {
                 undo_row(&clients, &CLIENT_FIELDS, &importer, stored.import.id, &done).await?
@@ -227,6 +229,30 @@ pub async fn run_undo(
 
 /// Undoes what one row did to its record; `restorable`: the fields a patch of its kind sets
 /// back, by their audit names.
+/// The note activity a row logged goes to the trash with the row's change (none: nothing).
+async fn undo_note(
+    catalog: &Catalog,
+    importer: &Caller,
+    import: &Import,
+    line: u64,
+) -> Result<(), CrmError> {
+    let id = super::rows::note_id(import.id, import.created_at, line);
+    let activities = catalog.activities();
+    let live = crate::records::RecordStore::<crate::activities::ActivityKind>::new(
+        catalog.table().clone(),
+    )
+    .get(&importer.tenant_id, id)
+    .await?
+    .is_some_and(|a| a.deleted_at.is_none());
+    if !live {
+        return Ok(());
+    }
+    match activities.delete(importer, id, None).await {
+        Ok(()) | Err(CrmError::NotFound) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 async fn undo_row<K: Kind>(
     records: &Records<K>,
     restorable: &[(&str, &str)],
