@@ -171,7 +171,13 @@ async fn patch_outreach(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    records::patch(&api.outreach, caller, req).await
+    let id = api_kit::path_id(req, "id")?;
+    let expected = api_kit::if_match(req)?;
+    let (patch, custom) = api_kit::json_body_with_custom_fields(req)?;
+    let o =
+        crm_shared::outreach::change(&api.outreach, caller, id, patch, custom.as_ref(), expected)
+            .await?;
+    records::record_response(&api.outreach, caller, StatusCode::OK, &o).await
 }
 
 /// Move an outreach record to the trash (restorable for 30 days).

@@ -38,14 +38,19 @@ pub fn counts(touches: &[Touch], now: DateTime<Utc>) -> TouchCounts {
     }
 }
 
-/// `touches` with `touch` added (once per source), those older than 90 days as of `now`
-/// dropped, oldest first; `None` when it was there already.
+/// `touches` with `touch` added (once per source: a source's touch moved in time replaces
+/// its earlier one), those older than 90 days as of `now` dropped, oldest first; `None` when
+/// it was there already.
 pub fn add(touches: &[Touch], touch: Touch, now: DateTime<Utc>) -> Option<Vec<Touch>> {
-    if touches.iter().any(|t| t.by == touch.by) {
+    if touches.contains(&touch) {
         return None;
     }
     let since = now - Duration::days(KEPT_DAYS);
-    let mut out: Vec<Touch> = touches.iter().copied().filter(|t| t.at > since).collect();
+    let mut out: Vec<Touch> = touches
+        .iter()
+        .copied()
+        .filter(|t| t.at > since && t.by != touch.by)
+        .collect();
     if touch.at > since {
         out.push(touch);
     }
@@ -96,11 +101,17 @@ mod tests {
     }
 
     #[test]
-    fn s8_5_a_source_touches_once() {
+    fn s8_5_a_source_touches_once_and_moves_with_its_time() {
         let now = Utc::now();
         let t = at(1, now);
         let once = add(&[], t, now).unwrap();
         assert_eq!(add(&once, t, now), None);
+        let moved = Touch {
+            at: now - Duration::days(40),
+            ..t
+        };
+        assert_eq!(add(&once, moved, now), Some(vec![moved]));
+        assert_eq!(counts(&[moved], now).last_30_days, 0);
     }
 
     proptest! {

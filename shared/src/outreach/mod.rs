@@ -161,6 +161,21 @@ pub async fn create(
     Ok(o)
 }
 
+/// Changes an outreach record (`PATCH /outreach/{id}`); an outbound one moved in time or made
+/// outbound touches its contact again (its touch moves with it).
+pub async fn change(
+    records: &OutreachRecords,
+    caller: &Caller,
+    id: uuid::Uuid,
+    patch: <OutreachKind as crate::records::Kind>::Patch,
+    custom: Option<&serde_json::Map<String, serde_json::Value>>,
+    if_match: Option<u64>,
+) -> Result<Outreach, CrmError> {
+    let o = records.patch(caller, id, patch, custom, if_match).await?;
+    touch(records, &caller.tenant_id, &o).await?;
+    Ok(o)
+}
+
 /// Adds `o` to its contact's touches when it is outbound (once per outreach record).
 pub async fn touch(records: &OutreachRecords, tenant: &str, o: &Outreach) -> Result<(), CrmError> {
     if o.direction != Direction::Outbound || o.deleted_at.is_some() {

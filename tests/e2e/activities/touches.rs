@@ -178,3 +178,55 @@ async fn s8_5_inbound_mail_touches_only_when_the_tenant_says_so() {
     assert_eq!(c.body["last_contacted_at"], at.as_str());
     assert_eq!(c.body["touch_counts"]["last_30_days"], 1);
 }
+
+#[tokio::test]
+async fn s8_5_a_touch_moves_with_its_activity_and_outreach() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let ada = stack
+        .create_contact(&admin, json!({"first_name": "Ada"}))
+        .await;
+    let call = stack
+        .create("/activities", &admin, json!({"type": "call", "direction": "outbound", "occurred_at": days_ago(2), "contact_ids": [ada]}))
+        .await;
+    let counts = |b: &serde_json::Value| {
+        (
+            b["touch_counts"]["last_30_days"].clone(),
+            b["touch_counts"]["last_90_days"].clone(),
+        )
+    };
+    let c = stack.get(&format!("/contacts/{ada}"), &admin).await;
+    assert_eq!(counts(&c.body), (json!(1), json!(1)));
+    let r = stack
+        .call(
+            "PATCH",
+            &format!("/activities/{call}"),
+            &admin,
+            Some(json!({"occurred_at": days_ago(40)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let c = stack.get(&format!("/contacts/{ada}"), &admin).await;
+    assert_eq!(
+        counts(&c.body),
+        (json!(0), json!(1)),
+        "the touch moved, not added"
+    );
+    // Outreach: made outbound later, it touches then.
+    let o = stack
+        .create("/outreach", &admin, json!({"contact_id": ada, "type": "call", "phone_number": "+49 30 1234567", "direction": "inbound", "occurred_at": days_ago(1)}))
+        .await;
+    let c = stack.get(&format!("/contacts/{ada}"), &admin).await;
+    assert_eq!(counts(&c.body), (json!(0), json!(1)));
+    let r = stack
+        .call(
+            "PATCH",
+            &format!("/outreach/{o}"),
+            &admin,
+            Some(json!({"direction": "outbound"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let c = stack.get(&format!("/contacts/{ada}"), &admin).await;
+    assert_eq!(counts(&c.body), (json!(1), json!(2)));
+}
