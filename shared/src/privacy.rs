@@ -51,28 +51,9 @@ async fn linked<K: Kind>(
     contact: Uuid,
 ) -> Result<Vec<K::Record>, CrmError> {
     let params = std::collections::BTreeMap::from([("contact".to_string(), contact.to_string())]);
-    let query = RecordQuery::parse(K::schema(), &params)?;
-    let store = RecordStore::<K>::new(records.ctx.table.clone());
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = records
-            .list(caller, &query, PAGE, cursor.as_deref())
-            .await?;
-        let ids: Vec<Uuid> = serde_json::to_value(&page.items)
-            .map_err(CrmError::internal)?
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|row| row["id"].as_str().and_then(|id| id.parse().ok()))
-            .collect();
-        let mut found = store.get_many(&caller.tenant_id, &ids).await?;
-        all.extend(ids.iter().filter_map(|id| found.remove(id)));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(all),
-        }
-    }
+    records
+        .list_whole(caller, &RecordQuery::parse(K::schema(), &params)?)
+        .await
 }
 
 /// The inbound messages stored for these activities.

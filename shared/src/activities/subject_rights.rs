@@ -26,21 +26,7 @@ pub async fn of_contact(
         ("sort".to_string(), "-occurred_at".to_string()),
     ]);
     let query = RecordQuery::parse(ActivityKind::schema(), &params)?;
-    let store = RecordStore::<ActivityKind>::new(activities.ctx.table.clone());
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = activities
-            .list(caller, &query, 200, cursor.as_deref())
-            .await?;
-        let ids: Vec<Uuid> = page.items.iter().map(|s| s.id).collect();
-        let mut found = store.get_many(&caller.tenant_id, &ids).await?;
-        all.extend(ids.iter().filter_map(|id| found.remove(id)));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(all),
-        }
-    }
+    activities.list_whole(caller, &query).await
 }
 
 /// Erases the contact from its activities (the caller may erase: owners and admins see all);

@@ -575,6 +575,35 @@ impl<K: Kind> Records<K> {
 }
 
 impl<K: Kind> Records<K> {
+    /// Every record of a list the caller may see, whole, in the list's order (a contact's
+    /// activities or outreach for its export and erasure): page by page, each page's
+    /// records in one batch read.
+    pub async fn list_whole(
+        &self,
+        caller: &Caller,
+        query: &super::RecordQuery,
+    ) -> Result<Vec<K::Record>, CrmError> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list(caller, query, 200, cursor.as_deref()).await?;
+            // Summaries of every kind carry the record's id.
+            let ids: Vec<Uuid> = serde_json::to_value(&page.items)
+                .map_err(CrmError::internal)?
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|row| row["id"].as_str().and_then(|id| id.parse().ok()))
+                .collect();
+            let mut found = self.store.get_many(&caller.tenant_id, &ids).await?;
+            all.extend(ids.iter().filter_map(|id| found.remove(id)));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// Sets (or clears) one custom field value of one record, as a definition change converts
     /// it: with an audit entry naming the change as its source; retried when a concurrent
     /// write got there first. A record that is gone is left alone.
