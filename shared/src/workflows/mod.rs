@@ -5,7 +5,9 @@
 mod effects;
 mod executor;
 mod model;
+pub mod observe;
 mod store;
+pub mod sweep;
 
 pub use effects::{AwsEffects, StepEffects};
 pub use executor::{StepOutcome, execute_step_message};
