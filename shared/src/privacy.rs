@@ -16,7 +16,7 @@ use crate::records::{Kind, keys::record_pk};
 use crate::records::{RecordQuery, RecordStore, Records};
 use crate::store::{Key, Query, from_item, key, s};
 use crate::workflows::WorkflowRun;
-use crate::workflows::{run_pk, workflow_pk};
+use crate::workflows::run_pk;
 use crate::{Caller, CrmError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -180,9 +180,10 @@ pub async fn erase_contact(
                 .iter()
                 .filter_map(Key::of),
         );
-        keys.push(Key::new(
-            workflow_pk(tenant, run.workflow_id),
-            format!("ENROLLED#{id}"),
+        keys.push(crate::workflows::store::enrollment_key(
+            tenant,
+            run.workflow_id,
+            id,
         ));
     }
     // Its email reservations (a contact in the trash holds none: another may have the

@@ -1,36 +1,69 @@
 //! `step-executor`: consumes the step queue (S7.4). Each message is one step of one run; the
-//! messages that fail are reported as batch item failures so that only they come back, and
-//! after the queue's maxReceiveCount they land in the dead-letter queue.
+//! messages that fail are reported as batch item failures so that only they come back, delayed
+//! by a growing backoff, and after the queue's maxReceiveCount they land in the dead-letter
+//! queue (the run is marked failed on that last attempt).
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::workflows::{AwsEffects, StepMessage, StepOutcome, execute_step_message};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use crm_shared::catalog::Catalog;
+use crm_shared::workflows::{Attempt, AwsEffects, StepMessage, StepOutcome, execute_step_message};
 use crm_shared::{CrmError, Deps};
 
+/// The step queue's `maxReceiveCount` (template.yaml, StepQueue's RedrivePolicy).
+pub const STEP_MAX_RECEIVE_COUNT: u32 = 5;
+
 pub struct StepExecutor {
-    table: crm_shared::store::Table,
+    catalog: Catalog,
     effects: AwsEffects,
 }
 
 impl StepExecutor {
     pub fn new(deps: Deps) -> Self {
         Self {
-            table: deps.table(),
+            catalog: Catalog::new(deps.table()),
             effects: deps.step_effects(),
         }
     }
 
-    async fn process(&self, body: Option<&str>) -> Result<StepOutcome, CrmError> {
-        let message: StepMessage = serde_json::from_str(body.unwrap_or(""))
+    async fn process(&self, record: &SqsMessage) -> Result<StepOutcome, CrmError> {
+        let message: StepMessage = serde_json::from_str(record.body.as_deref().unwrap_or(""))
             .map_err(|e| CrmError::Internal(format!("not a step message: {e}")))?;
-        execute_step_message(&self.table, &self.effects, &message).await
+        let received = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        let attempt = Attempt::of(received, STEP_MAX_RECEIVE_COUNT);
+        let result = execute_step_message(&self.catalog, &self.effects, &message, attempt).await;
+        if result.is_err() && !attempt.last {
+            self.back_off(record, attempt).await;
+        }
+        result
+    }
+
+    /// Delays the failed message's next delivery (SQS makes it visible again after this).
+    async fn back_off(&self, record: &SqsMessage, attempt: Attempt) {
+        let Some(receipt) = record.receipt_handle.as_deref() else {
+            return;
+        };
+        let delayed = self
+            .effects
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.effects.step_queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(attempt.backoff_seconds())
+            .send()
+            .await;
+        if let Err(error) = delayed {
+            tracing::warn!(%error, "the retry delay was not set; the queue's default applies");
+        }
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         // A batch holds at most BatchSize (10) messages: process them concurrently.
         let results: Vec<(Option<String>, Result<StepOutcome, CrmError>)> =
-            futures::future::join_all(event.records.into_iter().map(|record| async move {
-                let result = self.process(record.body.as_deref()).await;
-                (record.message_id, result)
+            futures::future::join_all(event.records.iter().map(|record| async move {
+                (record.message_id.clone(), self.process(record).await)
             }))
             .await;
         let mut response = SqsBatchResponse::default();
@@ -73,5 +106,19 @@ mod tests {
                     serde_json::from_str(record.body.as_deref().unwrap()).expect("a step message");
             }
         }
+    }
+
+    #[test]
+    fn the_max_receive_count_is_the_step_queues() {
+        let template = include_str!("../../../template.yaml");
+        let queue = template
+            .split("\n  StepQueue:\n")
+            .nth(1)
+            .expect("StepQueue");
+        let count = queue
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("maxReceiveCount: "))
+            .expect("a redrive policy");
+        assert_eq!(count.parse::<u32>().unwrap(), STEP_MAX_RECEIVE_COUNT);
     }
 }

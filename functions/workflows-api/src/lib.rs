@@ -1,7 +1,11 @@
-//! `workflows-api`: define workflows, enroll a contact, follow a run (S7).
+//! `workflows-api`: define and edit workflows, enroll contacts, follow and control runs (S7).
 
-use api_kit::{Problem, idempotent, json_body, json_response, path_id};
-use crm_shared::workflows::{self, AwsEffects, NewWorkflow, StartRun, Workflow, WorkflowRun};
+use api_kit::{Problem, idempotent, if_match, json_body, json_response, path_id};
+use crm_shared::store::cursor::Page;
+use crm_shared::workflows::{
+    self, AwsEffects, Control, NewWorkflow, RunStatus, StartRun, Workflow, WorkflowPatch,
+    WorkflowRun,
+};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -34,11 +38,18 @@ impl api_kit::Routes for WorkflowsApi {
                 create_workflow(self, caller, req)
             })
             .await),
+            "GET /workflows" => list_workflows(self, caller).await,
             "GET /workflows/{id}" => get_workflow(self, caller, req).await,
+            "PATCH /workflows/{id}" => patch_workflow(self, caller, req).await,
             "POST /workflows/{id}/runs" => {
                 Ok(idempotent(&self.deps, caller, req, || start_run(self, caller, req)).await)
             }
+            "GET /workflows/{id}/runs" => list_runs(self, caller, req).await,
             "GET /workflow-runs/{id}" => get_run(self, caller, req).await,
+            "POST /workflow-runs/{id}/pause" => pause_run(self, caller, req).await,
+            "POST /workflow-runs/{id}/resume" => resume_run(self, caller, req).await,
+            "POST /workflow-runs/{id}/cancel" => cancel_run(self, caller, req).await,
+            "GET /contacts/{id}/runs" => contact_runs(self, caller, req).await,
             _ => Ok(api_kit::unknown_route()),
         }
     }
@@ -48,13 +59,13 @@ impl api_kit::Routes for WorkflowsApi {
     }
 }
 
-/// Define a workflow: a manual trigger and steps (wait, send email).
+/// Define a workflow: status, trigger, goal, re-enrollment policy and steps (S7.1, S7.2).
 #[utoipa::path(post, path = "/workflows", tag = "workflows", request_body = NewWorkflow,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, description = "Created", body = Workflow),
               (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Role may not manage workflows", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "A step breaks a rule", body = Problem, content_type = "application/problem+json")))]
+              (status = 422, description = "A step, the trigger or the goal breaks a rule (named)", body = Problem, content_type = "application/problem+json")))]
 async fn create_workflow(
     api: &WorkflowsApi,
     caller: &Caller,
@@ -62,8 +73,22 @@ async fn create_workflow(
 ) -> Result<Response<Body>, CrmError> {
     let input: NewWorkflow = json_body(req)?;
     let workflow = workflows::create(&api.table, caller, input).await?;
-    let etag = format!("\"{}\"", workflow.version);
-    Ok(json_response(StatusCode::CREATED, &workflow, Some(etag)))
+    let mut response = json_response(StatusCode::CREATED, &workflow, Some(workflow.etag()));
+    response.headers_mut().insert(
+        lambda_http::http::header::LOCATION,
+        format!("/workflows/{}", workflow.id)
+            .parse()
+            .expect("valid header"),
+    );
+    Ok(response)
+}
+
+/// The tenant's workflows, oldest first.
+#[utoipa::path(get, path = "/workflows", tag = "workflows",
+    responses((status = 200, description = "The workflows", body = Vec<Workflow>)))]
+async fn list_workflows(api: &WorkflowsApi, caller: &Caller) -> Result<Response<Body>, CrmError> {
+    let all = workflows::list(&api.table, caller).await?;
+    Ok(json_response(StatusCode::OK, &all, None))
 }
 
 #[utoipa::path(get, path = "/workflows/{id}", tag = "workflows", params(("id" = uuid::Uuid, Path)),
@@ -75,8 +100,41 @@ async fn get_workflow(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let workflow = workflows::get(&api.table, caller, path_id(req, "id")?).await?;
-    let etag = format!("\"{}\"", workflow.version);
-    Ok(json_response(StatusCode::OK, &workflow, Some(etag)))
+    Ok(json_response(
+        StatusCode::OK,
+        &workflow,
+        Some(workflow.etag()),
+    ))
+}
+
+/// Edit a workflow. New steps or a new goal make a new `revision`: runs in flight finish on
+/// theirs, or move to the new one at their next step with `move_runs: true`. Status changes
+/// pause (`paused`), resume (`active`) or retire (`archived`) it.
+#[utoipa::path(patch, path = "/workflows/{id}", tag = "workflows", request_body = WorkflowPatch,
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, description = "The workflow", body = Workflow),
+              (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Changed since the ETag", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A rule broken (named)", body = Problem, content_type = "application/problem+json")))]
+async fn patch_workflow(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let input: WorkflowPatch = json_body(req)?;
+    let workflow = workflows::patch(
+        &api.table,
+        caller,
+        path_id(req, "id")?,
+        input,
+        if_match(req)?,
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &workflow,
+        Some(workflow.etag()),
+    ))
 }
 
 /// Enroll a contact: starts a run whose steps the step executor carries out.
@@ -84,7 +142,7 @@ async fn get_workflow(
     params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, description = "Run started", body = WorkflowRun),
               (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "Contact already enrolled", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Contact already enrolled, or the workflow is not active", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "No such contact", body = Problem, content_type = "application/problem+json")))]
 async fn start_run(
     api: &WorkflowsApi,
@@ -104,6 +162,43 @@ async fn start_run(
     Ok(response)
 }
 
+/// A page of the workflow's runs, by status then run (S7.5).
+#[utoipa::path(get, path = "/workflows/{id}/runs", tag = "workflows",
+    params(("id" = uuid::Uuid, Path),
+           ("status" = Option<RunStatus>, Query, description = "Only runs in this status"),
+           ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of runs", body = Page<WorkflowRun>),
+              (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json")))]
+async fn list_runs(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let (limit, cursor) = api_kit::page_params(req)?;
+    let status = match api_kit::query_param(req, "status") {
+        None => None,
+        Some(raw) => Some(RunStatus::parse(raw.trim()).ok_or_else(|| {
+            CrmError::validation(
+                "status",
+                "one_of",
+                "must be active, waiting, completed, failed, cancelled or paused",
+            )
+        })?),
+    };
+    let page = workflows::runs_of_workflow(
+        &api.table,
+        caller,
+        path_id(req, "id")?,
+        status,
+        limit as usize,
+        cursor.as_deref(),
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &page, None))
+}
+
 /// A run with its status and step history (S7.5).
 #[utoipa::path(get, path = "/workflow-runs/{id}", tag = "workflows", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, description = "The run", body = WorkflowRun),
@@ -117,6 +212,87 @@ async fn get_run(
     Ok(json_response(StatusCode::OK, &run, Some(run.etag())))
 }
 
+async fn control_run(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+    control: Control,
+) -> Result<Response<Body>, CrmError> {
+    let run = workflows::control_run(
+        &api.table,
+        &api.effects,
+        caller,
+        path_id(req, "id")?,
+        control,
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, &run, Some(run.etag())))
+}
+
+/// Pause a run: it executes nothing until resumed (S7.5).
+#[utoipa::path(post, path = "/workflow-runs/{id}/pause", tag = "workflows", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The run after the action", body = WorkflowRun),
+              (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json")))]
+async fn pause_run(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    control_run(api, caller, req, Control::Pause).await
+}
+
+/// Resume a paused run at the step it stopped at; a wait keeps its wake-up time.
+#[utoipa::path(post, path = "/workflow-runs/{id}/resume", tag = "workflows", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The run after the action", body = WorkflowRun),
+              (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json")))]
+async fn resume_run(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    control_run(api, caller, req, Control::Resume).await
+}
+
+/// Cancel a run for good; its contact may enroll again where the workflow allows it.
+#[utoipa::path(post, path = "/workflow-runs/{id}/cancel", tag = "workflows", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The run after the action", body = WorkflowRun),
+              (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json")))]
+async fn cancel_run(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    control_run(api, caller, req, Control::Cancel).await
+}
+
+/// The runs of a contact the caller may see, oldest first (S7.5).
+#[utoipa::path(get, path = "/contacts/{id}/runs", tag = "workflows", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The contact's runs", body = Vec<WorkflowRun>),
+              (status = 404, description = "No such contact", body = Problem, content_type = "application/problem+json")))]
+async fn contact_runs(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let runs = workflows::runs_of_contact(&api.table, caller, path_id(req, "id")?).await?;
+    Ok(json_response(StatusCode::OK, &runs, None))
+}
+
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create_workflow, get_workflow, start_run, get_run))]
+#[openapi(paths(
+    create_workflow,
+    list_workflows,
+    get_workflow,
+    patch_workflow,
+    start_run,
+    list_runs,
+    get_run,
+    pause_run,
+    resume_run,
+    cancel_run,
+    contact_runs
+))]
 pub struct WorkflowsDoc;

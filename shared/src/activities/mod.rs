@@ -18,7 +18,7 @@ pub mod touches;
 
 pub use model::{
     Activity, ActivityAttachment, ActivityFields, ActivityPatch, ActivitySummary, ActivityType,
-    CallOutcome, Direction, NewActivity, Origin, TicketState,
+    CallOutcome, Direction, NewActivity, Origin, TicketState, parse_fields,
 };
 
 use crate::Caller;

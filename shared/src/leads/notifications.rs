@@ -70,6 +70,8 @@ pub enum NotificationKind {
     NewLead,
     /// An import of the user's ended (one per import, whatever its rows).
     ImportSummary,
+    /// A workflow's `notify` step.
+    Workflow,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

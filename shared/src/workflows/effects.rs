@@ -34,7 +34,7 @@ pub struct AwsEffects {
 
 /// Schedule names are unique per run and step, so a retried wait creates no second schedule.
 pub fn schedule_name(message: &StepMessage) -> String {
-    format!("run-{}-{}", message.run_id, message.step_index)
+    format!("run-{}-{}", message.run_id, message.seq)
 }
 
 /// EventBridge Scheduler's one-time expression: `at(yyyy-mm-ddThh:mm:ss)` (UTC, see timezone).

@@ -64,7 +64,9 @@ async fn s7_2_a_wait_becomes_a_one_time_schedule_on_the_step_queue() {
     let w = waiting_run(&stack).await;
     let waiting = stack.call("GET", &w.run_path, &w.admin, None).await;
     assert_eq!(waiting.body["status"], "waiting");
-    assert_eq!(waiting.body["current_step"], 1);
+    assert_eq!(waiting.body["seq"], 1, "one step done: the wait");
+    assert_eq!(waiting.body["done_steps"].as_array().unwrap().len(), 1);
+    assert!(waiting.body["next_step"].is_string(), "the email is next");
 
     let names = schedule_names(&stack, &w.group).await;
     assert_eq!(names.len(), 1);
