@@ -469,7 +469,8 @@ impl LocalRuntime {
         self.deliver_sqs_messages("StepQueue").await
     }
 
-    /// The background loop of `make dev`: S3 events, due schedules and every triggered queue.
+    /// The background loop of `make dev`: S3 events, due schedules, rate schedules, the table's
+    /// stream and every triggered queue.
     pub async fn run_event_loop(self: Arc<Self>, interval: std::time::Duration) {
         let queues: Vec<String> = self
             .template
@@ -483,6 +484,12 @@ impl LocalRuntime {
             }
             if let Err(e) = self.fire_due_schedules(chrono::Utc::now()).await {
                 tracing::error!(error = %e, "firing schedules failed");
+            }
+            if let Err(e) = self.fire_rate_schedules(chrono::Utc::now()).await {
+                tracing::error!(error = %e, "firing rate schedules failed");
+            }
+            if let Err(e) = self.deliver_stream_records().await {
+                tracing::error!(error = %e, "stream delivery failed");
             }
             for queue in &queues {
                 if let Err(e) = self.deliver_sqs_messages(queue).await {
