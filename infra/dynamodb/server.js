@@ -31,6 +31,10 @@ require.cache[require.resolve('leveldown')].exports = (location) => {
   store._open = (options, callback) => open({ ...options, ...LEVELDB_BUFFERS }, callback)
   return store
 }
+// Table and stream ARNs as moto's (account 123456789012), in the stack's region (the Makefile's
+// eu-central-1 unless the environment names another).
+process.env.AWS_ACCOUNT_ID = process.env.AWS_ACCOUNT_ID || '123456789012'
+process.env.AWS_REGION = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'eu-central-1'
 const db = require('dynalite/db')
 const validations = require('dynalite/validations')
 const streamsModule = require('./streams')
