@@ -316,6 +316,25 @@ fn sequence_number(record: &Value) -> &str {
     record["dynamodb"]["SequenceNumber"].as_str().unwrap_or("")
 }
 
+/// Where in `batch` the stream resumes after the function answered `response` with
+/// `ReportBatchItemFailures`: `None` when no record failed, else the earliest failed record (an
+/// identifier that names no record of the batch fails it all, as on AWS).
+fn resume_index(response: &Value, batch: &[Value]) -> Option<usize> {
+    let failures = response["batchItemFailures"].as_array()?;
+    if failures.is_empty() {
+        return None;
+    }
+    let index = failures
+        .iter()
+        .map(|f| {
+            let id = f["itemIdentifier"].as_str().unwrap_or("");
+            batch.iter().position(|r| sequence_number(r) == id)
+        })
+        .try_fold(usize::MAX, |min, i| i.map(|i| min.min(i)))
+        .unwrap_or(0);
+    Some(index)
+}
+
 /// How an invocation ended: every record done, or the position in the batch where the stream
 /// resumes (and whether the function itself failed).
 enum Outcome {
@@ -429,25 +448,12 @@ impl LocalRuntime {
         if !trigger.report_batch_item_failures {
             return Ok(Outcome::Done);
         }
-        let failures = response["batchItemFailures"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if failures.is_empty() {
-            return Ok(Outcome::Done);
-        }
-        // The earliest failure; an identifier that names no record of the batch fails it all.
-        let index = failures
-            .iter()
-            .map(|f| {
-                let id = f["itemIdentifier"].as_str().unwrap_or("");
-                batch.iter().position(|r| sequence_number(r) == id)
-            })
-            .try_fold(usize::MAX, |min, i| i.map(|i| min.min(i)))
-            .unwrap_or(0);
-        Ok(Outcome::FailedAt {
-            index,
-            function_error: false,
+        Ok(match resume_index(&response, batch) {
+            None => Outcome::Done,
+            Some(index) => Outcome::FailedAt {
+                index,
+                function_error: false,
+            },
         })
     }
 
@@ -514,5 +520,97 @@ impl LocalRuntime {
             .send()
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> Vec<Value> {
+        ["101", "102", "103"]
+            .map(|n| json!({"dynamodb": {"SequenceNumber": n}}))
+            .into()
+    }
+
+    fn failures(ids: &[Value]) -> Value {
+        json!({"batchItemFailures": ids.iter().map(|id| json!({"itemIdentifier": id})).collect::<Vec<_>>()})
+    }
+
+    #[test]
+    fn the_stream_resumes_at_the_earliest_failed_record() {
+        let batch = batch();
+        assert_eq!(
+            resume_index(&json!({"batchItemFailures": []}), &batch),
+            None
+        );
+        assert_eq!(resume_index(&json!({}), &batch), None);
+        assert_eq!(resume_index(&failures(&[json!("102")]), &batch), Some(1));
+        assert_eq!(
+            resume_index(&failures(&[json!("103"), json!("102")]), &batch),
+            Some(1)
+        );
+        // Not a record of the batch (or no identifier): the whole batch failed.
+        assert_eq!(resume_index(&failures(&[json!("999")]), &batch), Some(0));
+        assert_eq!(resume_index(&failures(&[json!(null)]), &batch), Some(0));
+        assert_eq!(
+            resume_index(&failures(&[json!("103"), json!("")]), &batch),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn records_read_from_the_stream_are_lambdas_records() {
+        use aws_sdk_dynamodbstreams::types::{OperationType, StreamRecord, StreamViewType};
+        let key = HashMap::from([("PK".to_string(), AttributeValue::S("T#a#CONTACT#1".into()))]);
+        let mut new = key.clone();
+        new.insert("n".into(), AttributeValue::N("1.5".into()));
+        new.insert("b".into(), AttributeValue::B(vec![0, 1, 2].into()));
+        new.insert(
+            "m".into(),
+            AttributeValue::M(HashMap::from([(
+                "l".to_string(),
+                AttributeValue::L(vec![AttributeValue::Bool(true), AttributeValue::Null(true)]),
+            )])),
+        );
+        new.insert("ss".into(), AttributeValue::Ss(vec!["x".into()]));
+        let record = Record::builder()
+            .event_id("e1")
+            .event_name(OperationType::Insert)
+            .event_version("1.1")
+            .event_source("aws:dynamodb")
+            .aws_region("eu-central-1")
+            .dynamodb(
+                StreamRecord::builder()
+                    .approximate_creation_date_time(aws_smithy_types_datetime(1_764_582_596))
+                    .set_keys(Some(key))
+                    .set_new_image(Some(new))
+                    .sequence_number("100000000000000000007")
+                    .size_bytes(42)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build(),
+            )
+            .build();
+        let json = lambda_record(&record, "arn:stream");
+        assert_eq!(json["eventSourceARN"], "arn:stream");
+        assert_eq!(json["dynamodb"]["NewImage"]["b"], json!({"B": "AAEC"}));
+        assert_eq!(
+            json["dynamodb"]["NewImage"]["m"],
+            json!({"M": {"l": {"L": [{"BOOL": true}, {"NULL": true}]}}})
+        );
+        let parsed: aws_lambda_events::event::dynamodb::EventRecord =
+            serde_json::from_value(json).expect("Lambda's DynamoDB record");
+        assert_eq!(parsed.event_name, "INSERT");
+        assert_eq!(
+            parsed.change.approximate_creation_date_time.timestamp(),
+            1_764_582_596
+        );
+        assert_eq!(parsed.change.size_bytes, 42);
+        assert_eq!(parsed.change.new_image.len(), 5);
+        assert!(parsed.change.old_image.is_empty());
+    }
+
+    fn aws_smithy_types_datetime(secs: i64) -> aws_sdk_dynamodbstreams::primitives::DateTime {
+        aws_sdk_dynamodbstreams::primitives::DateTime::from_secs(secs)
     }
 }

@@ -25,7 +25,11 @@ async fn s7_3_a_created_contact_reaches_the_observer_through_the_stream() {
     let admin = stack.token("acme", "alice", "admin");
     let id = contact(&stack, &admin, "ada@example.com").await;
 
-    let report = stack.runtime.deliver_streams().await.expect("stream delivery");
+    let report = stack
+        .runtime
+        .deliver_streams()
+        .await
+        .expect("stream delivery");
     assert!(!report.delivered.is_empty());
     let entities: Vec<&str> = report.delivered.iter().map(entity).collect();
     assert!(
@@ -34,7 +38,10 @@ async fn s7_3_a_created_contact_reaches_the_observer_through_the_stream() {
             .all(|e| ["contact", "deal", "activity"].contains(e)),
         "only contacts, deals and activities reach the observer: {entities:?}"
     );
-    assert!(report.filtered_out > 0, "the contact's other items are filtered out");
+    assert!(
+        report.filtered_out > 0,
+        "the contact's other items are filtered out"
+    );
     assert_eq!(report.discarded, 0);
 
     let created = report
@@ -44,7 +51,10 @@ async fn s7_3_a_created_contact_reaches_the_observer_through_the_stream() {
         .expect("the contact's INSERT");
     let pk = created["dynamodb"]["Keys"]["PK"]["S"].as_str().unwrap();
     assert!(pk.starts_with("T#acme#") && pk.ends_with(&id), "{pk}");
-    assert_eq!(created["dynamodb"]["NewImage"]["PK"], created["dynamodb"]["Keys"]["PK"]);
+    assert_eq!(
+        created["dynamodb"]["NewImage"]["PK"],
+        created["dynamodb"]["Keys"]["PK"]
+    );
     assert!(created["dynamodb"].get("OldImage").is_none());
     assert_eq!(created["eventSource"], "aws:dynamodb");
     assert_eq!(
@@ -61,7 +71,10 @@ async fn s7_3_a_created_contact_reaches_the_observer_through_the_stream() {
     let record: aws_lambda_events::event::dynamodb::EventRecord =
         serde_json::from_value(created.clone()).expect("a DynamoDB stream record");
     let change = workflow_triggers::item_change(record).expect("an item change");
-    assert_eq!(change.kind, crm_shared::workflows::observe::ChangeKind::Insert);
+    assert_eq!(
+        change.kind,
+        crm_shared::workflows::observe::ChangeKind::Insert
+    );
     assert!(change.old.is_none() && change.new.is_some());
 
     assert_eq!(stack.runtime.deliver_stream_records().await.unwrap(), 0);
@@ -96,5 +109,8 @@ async fn s7_4_the_sweep_schedule_fires_once_a_period() {
         .await
         .expect("the step executor takes events")
         .expect("a sweep");
-    assert!(answer["overdue"].is_u64() && answer["redispatched"].is_u64(), "{answer}");
+    assert!(
+        answer["overdue"].is_u64() && answer["redispatched"].is_u64(),
+        "{answer}"
+    );
 }

@@ -276,7 +276,11 @@ fn stream_triggers_and_rate_schedules_of_the_template() {
     assert!(trigger.report_batch_item_failures && trigger.bisect_batch_on_function_error);
     assert_eq!(trigger.maximum_retry_attempts, Some(10));
     assert_eq!(
-        trigger.on_failure.as_ref().and_then(referenced_id).as_deref(),
+        trigger
+            .on_failure
+            .as_ref()
+            .and_then(referenced_id)
+            .as_deref(),
         Some("WorkflowTriggersDeadLetterQueue")
     );
     assert_eq!(trigger.filter_patterns.len(), 2);
