@@ -395,7 +395,7 @@ function streamed(op, request) {
 // ----- the server ------------------------------------------------------------------------------
 
 function send(res, status, body, contentType) {
-  const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
+  const raw = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
   res.writeHead(status, {
     'content-type': contentType || 'application/x-amz-json-1.0',
     'content-length': raw.length,

@@ -13,8 +13,9 @@
 // UpdateTable enables one again.
 //
 // Memory stays bounded: each stream keeps at most MAX_RECORDS records and MAX_BYTES of record
-// JSON (LOCAL_DYNAMODB_STREAM_RECORDS, LOCAL_DYNAMODB_STREAM_BYTES); older ones are trimmed and
-// reading a trimmed position answers TrimmedDataAccessException. A deleted table's streams go.
+// JSON (200,000 and 64 MiB; LOCAL_DYNAMODB_STREAM_RECORDS, LOCAL_DYNAMODB_STREAM_BYTES); older
+// ones are trimmed and reading a trimmed position answers TrimmedDataAccessException. A deleted
+// table's streams go. Records are kept as their JSON bytes, which GetRecords answers with.
 
 'use strict'
 const crypto = require('crypto')
@@ -25,10 +26,11 @@ const ITERATOR_TYPES = ['TRIM_HORIZON', 'LATEST', 'AT_SEQUENCE_NUMBER', 'AFTER_S
 const SHARD_ID = 'shardId-00000000000000000001-00000001'
 // Sequence numbers are numeric strings of 21 digits, increasing within a stream.
 const FIRST_SEQUENCE = 10n ** 20n
+const COMMA = Buffer.from(',')
 const MAX_LIMIT = 1000
 const MAX_RESPONSE_BYTES = 1024 * 1024 // GetRecords answers at most 1 MB, as on AWS
 const MAX_RECORDS = Number(process.env.LOCAL_DYNAMODB_STREAM_RECORDS || 200000)
-const MAX_BYTES = Number(process.env.LOCAL_DYNAMODB_STREAM_BYTES || 128 * 1024 * 1024)
+const MAX_BYTES = Number(process.env.LOCAL_DYNAMODB_STREAM_BYTES || 64 * 1024 * 1024)
 
 function error(type, message) {
   return { status: 400, body: { __type: 'com.amazonaws.dynamodb.v20120810#' + type, message } }
@@ -66,7 +68,7 @@ class Stream {
     this.viewType = viewType
     this.status = 'ENABLED'
     this.created = Date.now()
-    this.records = [] // { json, size }; records[head] has index `start`
+    this.records = [] // each record's JSON (a Buffer); records[head] has index `start`
     this.head = 0
     this.start = 0
     this.bytes = 0
@@ -86,22 +88,24 @@ class Stream {
     dynamodb.SequenceNumber = sequenceOf(this.end)
     dynamodb.SizeBytes = itemSize(keys) + (dynamodb.NewImage ? itemSize(after) : 0) + (dynamodb.OldImage ? itemSize(before) : 0)
     dynamodb.StreamViewType = this.viewType
-    const json = JSON.stringify({
+    // Kept as bytes outside the JavaScript heap: exact to count, and no garbage collector
+    // headroom on top.
+    const json = Buffer.from(JSON.stringify({
       eventID: crypto.randomBytes(16).toString('hex'),
       eventName: !before ? 'INSERT' : !after ? 'REMOVE' : 'MODIFY',
       eventVersion: '1.1',
       eventSource: 'aws:dynamodb',
       awsRegion: this.region,
       dynamodb,
-    })
-    this.records.push({ json, size: json.length })
+    }))
+    this.records.push(json)
     this.bytes += json.length
     this.trim()
   }
 
   trim() {
     while (this.records.length - this.head > MAX_RECORDS || (this.bytes > MAX_BYTES && this.records.length - this.head > 1)) {
-      this.bytes -= this.records[this.head].size
+      this.bytes -= this.records[this.head].length
       this.records[this.head] = undefined
       this.head++
       this.start++
@@ -118,9 +122,9 @@ class Stream {
     let bytes = 0
     for (let i = from; i < this.end && out.length < limit; i++) {
       const record = this.records[this.head + i - this.start]
-      if (out.length > 0 && bytes + record.size > MAX_RESPONSE_BYTES) break
-      bytes += record.size
-      out.push(record.json)
+      if (out.length > 0 && bytes + record.length > MAX_RESPONSE_BYTES) break
+      bytes += record.length
+      out.push(record)
     }
     return out
   }
@@ -321,10 +325,11 @@ function create({ itemSize }) {
     const next = Math.min(position.at, stream.end) + records.length
     // A disabled stream's shard is closed: once read to its end there is no next iterator.
     const closed = stream.status !== 'ENABLED' && next >= stream.end
-    // The records are kept as JSON: the answer is put together as text.
-    const body = '{"Records":[' + records.join(',') + ']' +
-      (closed ? '' : ',"NextShardIterator":' + JSON.stringify(iterator(stream, next))) + '}'
-    return { status: 200, body }
+    // The records are kept as JSON: the answer is put together from their bytes.
+    const parts = [Buffer.from('{"Records":[')]
+    records.forEach((record, i) => parts.push(...(i ? [COMMA, record] : [record])))
+    parts.push(Buffer.from(']' + (closed ? '' : ',"NextShardIterator":' + JSON.stringify(iterator(stream, next))) + '}'))
+    return { status: 200, body: Buffer.concat(parts) }
   }
 
   const OPERATIONS = { ListStreams: listStreams, DescribeStream: describeStream, GetShardIterator: getShardIterator, GetRecords: getRecords }
