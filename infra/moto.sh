@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops the local AWS endpoint on 127.0.0.1:PORT: moto in server mode for S3, SQS,
 # SES and Scheduler, forwarding DynamoDB to the local DynamoDB (infra/dynamodb/server.js:
-# dynalite on disk with transactions) on 127.0.0.1:PORT+20000, whose data lives in
+# dynalite on disk with transactions and streams) on 127.0.0.1:PORT+20000, whose data lives in
 # .local/dynamodb-PORT and is wiped at each start. LOCAL_DYNAMODB=moto keeps DynamoDB in moto.
 # usage: infra/moto.sh start|stop|status PORT
 set -euo pipefail

@@ -19,8 +19,9 @@ and (for tests only) injectable DynamoDB faults.
 - Test-only emulation of DynamoDB faults (throttling, 500s, UnprocessedItems), armed through
   `/_faults/dynamodb`; see `DynamoDBFaults`.
 - DynamoDB elsewhere: with a third argument (the URL of `infra/dynamodb/server.js`, dynalite
-  on disk with transactions), DynamoDB requests go there, outside the lock; moto keeps every
-  other service. moto's DynamoDB holds every item in memory and scans the table per query, so
+  on disk with transactions and streams), DynamoDB requests go there, outside the lock, and so
+  do DynamoDB Streams requests (that server keeps the streams of its tables); moto keeps every
+  other service. Without it, moto's own DynamoDB and DynamoDB Streams serve both. moto's DynamoDB holds every item in memory and scans the table per query, so
   a 20,000-row import grew it to 2.7 GB and slowed it down as the table grew.
 - `/moto-api/data.json` (the tests read sent mail there) reads every tracked S3 key's `status`,
   which looks its bucket up; the parts of a multipart upload name no bucket, so once an export
@@ -333,6 +334,7 @@ def presigned_s3_rejection(environ, now: datetime.datetime | None = None):
 FAULTS_PATH = "/_faults/dynamodb"
 FAULT_KINDS = ("throttle", "server_error", "unprocessed")  # the order they fire in
 DYNAMODB_TARGET = "DynamoDB_20120810."
+DYNAMODB_STREAMS_TARGET = "DynamoDBStreams_20120810."
 DYNAMODB_ERROR = "com.amazonaws.dynamodb.v20120810#"
 
 
@@ -546,6 +548,8 @@ def main() -> None:
             if kind:
                 return answer(start_response, *faults.respond(kind, dynamodb, environ))
             return dynamodb(environ, start_response)
+        if dynamodb and target.startswith(DYNAMODB_STREAMS_TARGET):
+            return dynamodb(environ, start_response)  # the streams of the local DynamoDB's tables
         with lock:
             if path == FAULTS_PATH:
                 return answer(start_response, *faults.control(environ))

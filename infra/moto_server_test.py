@@ -895,6 +895,377 @@ class DynamoDBFaultsViaLocalDynamoDB(DynamoDBFaultCases, unittest.TestCase):
     stack = "local"
 
 
+# --- DynamoDB Streams ---------------------------------------------------------------------------
+
+
+class StreamCases:
+    """DynamoDB Streams records as on AWS; run against the local DynamoDB behind moto_server.py
+    (`StreamsViaLocalDynamoDB`, infra/dynamodb/streams.js) and moto's own streams
+    (`Streams`, what LOCAL_DYNAMODB=moto serves)."""
+
+    stack = "local"
+
+    def setUp(self) -> None:
+        self.ddb = client("dynamodb", STACKS[self.stack].url)
+        self.streams = client("dynamodbstreams", STACKS[self.stack].url)
+        self.table = f"streams-{uuid.uuid4().hex[:8]}"
+        self.arn = self.make_table(self.table, "NEW_AND_OLD_IMAGES")
+
+    def make_table(self, name: str, view_type: str | None) -> str | None:
+        spec = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": view_type}}
+        created = self.ddb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            **(spec if view_type else {}),
+        )["TableDescription"]
+        self.addCleanup(self.drop_table, name)
+        return created.get("LatestStreamArn")
+
+    def drop_table(self, name: str) -> None:
+        try:
+            self.ddb.delete_table(TableName=name)
+        except ClientError:
+            pass  # deleted by the test
+
+    def iterator(self, kind: str = "TRIM_HORIZON", arn: str | None = None, **sequence) -> str:
+        arn = arn or self.arn
+        shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        return self.streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType=kind, **sequence
+        )["ShardIterator"]
+
+    def records(self, kind: str = "TRIM_HORIZON", arn: str | None = None, **sequence) -> list:
+        """Every record from an iterator of `kind`, read to the end."""
+        out, it = [], self.iterator(kind, arn, **sequence)
+        while it:
+            page = self.streams.get_records(ShardIterator=it)
+            out += page["Records"]
+            if not page["Records"]:
+                break
+            it = page.get("NextShardIterator")
+        return out
+
+    @staticmethod
+    def change(record: dict) -> tuple:
+        """(eventName, Keys, OldImage or None, NewImage or None)."""
+        d = record["dynamodb"]
+        return record["eventName"], d["Keys"], d.get("OldImage"), d.get("NewImage")
+
+    def key(self, pk: str) -> dict:
+        return {"pk": S(pk), "sk": S("1")}
+
+    def test_the_table_describes_its_stream(self) -> None:
+        table = self.ddb.describe_table(TableName=self.table)["Table"]
+        self.assertEqual(
+            table["StreamSpecification"],
+            {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        self.assertEqual(table["LatestStreamArn"], self.arn)
+        self.assertTrue(self.arn.startswith(table["TableArn"] + "/stream/"))
+        self.assertEqual(self.arn.split("/stream/")[1], table["LatestStreamLabel"])
+        listed = self.streams.list_streams(TableName=self.table)["Streams"]
+        self.assertEqual([s["StreamArn"] for s in listed], [self.arn])
+        described = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]
+        self.assertEqual(described["StreamStatus"], "ENABLED")
+        self.assertEqual(described["StreamViewType"], "NEW_AND_OLD_IMAGES")
+        self.assertEqual(described["TableName"], self.table)
+        self.assertEqual(len(described["Shards"]), 1)
+
+    def test_put_update_delete_record_exact_images(self) -> None:
+        a = {**self.key("a"), "v": S("one"), "n": {"N": "1"}, "l": {"L": [S("x")]}}
+        self.ddb.put_item(TableName=self.table, Item=a)
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=self.key("a"),
+            UpdateExpression="SET v = :v, l[1] = :y ADD n :one REMOVE gone",
+            ExpressionAttributeValues={":v": S("two"), ":y": {"N": "2"}, ":one": {"N": "1"}},
+        )
+        a2 = {**a, "v": S("two"), "n": {"N": "2"}, "l": {"L": [S("x"), {"N": "2"}]}}
+        b = {**self.key("b"), "v": S("b")}
+        self.ddb.put_item(TableName=self.table, Item=b)
+        b2 = {**self.key("b"), "w": S("replaced")}
+        self.ddb.put_item(TableName=self.table, Item=b2)  # a put over an item: MODIFY
+        self.ddb.delete_item(TableName=self.table, Key=self.key("a"))
+        records = self.records()
+        self.assertEqual(
+            [self.change(r) for r in records],
+            [
+                ("INSERT", self.key("a"), None, a),
+                ("MODIFY", self.key("a"), a, a2),
+                ("INSERT", self.key("b"), None, b),
+                ("MODIFY", self.key("b"), b, b2),
+                ("REMOVE", self.key("a"), a2, None),
+            ],
+        )
+        sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        self.assertEqual(sequence, sorted(set(sequence)))  # increasing numeric strings
+        first = records[0]
+        self.assertEqual(first["eventSource"], "aws:dynamodb")
+        self.assertRegex(first["eventVersion"], r"^1\.[0-9]+$")  # 1.1 locally, 1.0 in moto
+        self.assertTrue(first["eventID"] and first["awsRegion"])
+        self.assertEqual(len({r["eventID"] for r in records}), len(records))
+        self.assertEqual(first["dynamodb"]["StreamViewType"], "NEW_AND_OLD_IMAGES")
+        self.assertGreater(first["dynamodb"]["SizeBytes"], 0)
+        self.assertIsInstance(first["dynamodb"]["ApproximateCreationDateTime"], datetime.datetime)
+
+    def test_writes_that_change_nothing_record_nothing(self) -> None:
+        a = {**self.key("a"), "v": S("one")}
+        self.ddb.put_item(TableName=self.table, Item=a)
+        with self.assertRaises(ClientError):  # a failed condition
+            self.ddb.put_item(
+                TableName=self.table, Item=a, ConditionExpression="attribute_not_exists(pk)"
+            )
+        with self.assertRaises(ClientError):
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=self.key("a"),
+                UpdateExpression="SET v = :v",
+                ConditionExpression="v = :other",
+                ExpressionAttributeValues={":v": S("two"), ":other": S("other")},
+            )
+        self.ddb.delete_item(TableName=self.table, Key=self.key("missing"))  # nothing to delete
+        self.assertEqual([self.change(r) for r in self.records()], [("INSERT", self.key("a"), None, a)])
+
+    def test_batch_writes_and_transactions_record_each_item(self) -> None:
+        a, b = {**self.key("a"), "v": S("a")}, {**self.key("b"), "v": S("b")}
+        self.ddb.put_item(TableName=self.table, Item=a)
+        self.ddb.batch_write_item(
+            RequestItems={
+                self.table: [
+                    {"PutRequest": {"Item": b}},
+                    {"DeleteRequest": {"Key": self.key("a")}},
+                ]
+            }
+        )
+        c = {**self.key("c"), "v": S("c")}
+        self.ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table, "Item": c}},
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self.key("b"),
+                        "UpdateExpression": "SET w = :w",
+                        "ExpressionAttributeValues": {":w": S("w")},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": self.key("a"),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+        with self.assertRaises(ClientError):  # cancelled: records nothing
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": self.table, "Key": self.key("c")}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": self.key("b"),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        self.assertEqual(
+            [self.change(r) for r in self.records()],
+            [
+                ("INSERT", self.key("a"), None, a),
+                ("INSERT", self.key("b"), None, b),
+                ("REMOVE", self.key("a"), a, None),
+                ("INSERT", self.key("c"), None, c),
+                ("MODIFY", self.key("b"), b, {**b, "w": S("w")}),
+            ],
+        )
+
+    def test_iterator_types(self) -> None:
+        for name in "abcde":
+            self.ddb.put_item(TableName=self.table, Item={**self.key(name), "v": S(name)})
+        records = self.records()
+        names = lambda rs: [r["dynamodb"]["Keys"]["pk"]["S"] for r in rs]  # noqa: E731
+        self.assertEqual(names(records), list("abcde"))
+        third = records[2]["dynamodb"]["SequenceNumber"]
+        self.assertEqual(names(self.records("AT_SEQUENCE_NUMBER", SequenceNumber=third)), list("cde"))
+        self.assertEqual(names(self.records("AFTER_SEQUENCE_NUMBER", SequenceNumber=third)), list("de"))
+        latest = self.iterator("LATEST")
+        self.assertEqual(self.streams.get_records(ShardIterator=latest)["Records"], [])
+        self.ddb.put_item(TableName=self.table, Item={**self.key("f"), "v": S("f")})
+        page = self.streams.get_records(ShardIterator=latest)
+        self.assertEqual(names(page["Records"]), ["f"])
+        # Limit, and the next iterator goes on where the page ended.
+        page = self.streams.get_records(ShardIterator=self.iterator(), Limit=2)
+        self.assertEqual(names(page["Records"]), ["a", "b"])
+        page = self.streams.get_records(ShardIterator=page["NextShardIterator"], Limit=10)
+        self.assertEqual(names(page["Records"]), list("cdef"))
+        page = self.streams.get_records(ShardIterator=page["NextShardIterator"])
+        self.assertEqual(page["Records"], [])
+        self.assertIn("NextShardIterator", page)  # an open shard always has one
+
+
+class Streams(StreamCases, unittest.TestCase):
+    stack = "moto"
+
+
+class StreamsViaLocalDynamoDB(StreamCases, unittest.TestCase):
+    stack = "local"
+
+    def test_view_types_carry_their_images(self) -> None:
+        images = {}
+        for view_type in ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE"):
+            table = f"{self.table}-{view_type.lower().replace('_', '-')}"
+            arn = self.make_table(table, view_type)
+            self.ddb.put_item(TableName=table, Item={**self.key("a"), "v": S("1")})
+            self.ddb.put_item(TableName=table, Item={**self.key("a"), "v": S("2")})
+            records = self.records(arn=arn)
+            images[view_type] = [
+                (r["eventName"], sorted(k for k in r["dynamodb"] if k.endswith("Image")))
+                for r in records
+            ]
+            self.assertEqual({r["dynamodb"]["StreamViewType"] for r in records}, {view_type})
+        self.assertEqual(
+            images,
+            {
+                "KEYS_ONLY": [("INSERT", []), ("MODIFY", [])],
+                "NEW_IMAGE": [("INSERT", ["NewImage"]), ("MODIFY", ["NewImage"])],
+                "OLD_IMAGE": [("INSERT", []), ("MODIFY", ["OldImage"])],
+            },
+        )
+
+    def test_update_table_enables_and_disables_the_stream(self) -> None:
+        table = f"{self.table}-later"
+        self.assertIsNone(self.make_table(table, None))
+        self.assertNotIn("LatestStreamArn", self.ddb.describe_table(TableName=table)["Table"])
+        self.ddb.put_item(TableName=table, Item={**self.key("before"), "v": S("x")})
+        updated = self.ddb.update_table(
+            TableName=table,
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]
+        arn = updated["LatestStreamArn"]
+        with self.assertRaises(ClientError) as caught:  # one enabled stream at a time
+            self.ddb.update_table(
+                TableName=table,
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+            )
+        self.assertEqual(caught.exception.response["Error"]["Code"], "ValidationException")
+        self.ddb.put_item(TableName=table, Item={**self.key("during"), "v": S("x")})
+        self.ddb.update_table(TableName=table, StreamSpecification={"StreamEnabled": False})
+        self.ddb.put_item(TableName=table, Item={**self.key("after"), "v": S("x")})
+        self.assertNotIn("StreamSpecification", self.ddb.describe_table(TableName=table)["Table"])
+        described = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]
+        self.assertEqual(described["StreamStatus"], "DISABLED")
+        records = self.records(arn=arn)
+        self.assertEqual([r["dynamodb"]["Keys"]["pk"]["S"] for r in records], ["during"])
+
+    def test_deleting_the_table_drops_its_stream(self) -> None:
+        table = f"{self.table}-gone"
+        arn = self.make_table(table, "KEYS_ONLY")
+        self.ddb.put_item(TableName=table, Item=self.key("a"))
+        it = self.iterator(arn=arn)
+        self.ddb.delete_table(TableName=table)
+        self.assertEqual(self.streams.list_streams(TableName=table)["Streams"], [])
+        with self.assertRaises(ClientError) as caught:
+            self.streams.get_records(ShardIterator=it)
+        self.assertEqual(caught.exception.response["Error"]["Code"], "ResourceNotFoundException")
+
+    def test_concurrent_updates_of_one_item_record_in_order(self) -> None:
+        self.ddb.put_item(TableName=self.table, Item={**self.key("n"), "n": {"N": "0"}})
+        threads, increments = 6, 20
+
+        def work(worker: int) -> None:
+            ddb = client("dynamodb", STACKS["local"].url)
+            for i in range(increments):
+                if i % 2:
+                    ddb.update_item(
+                        TableName=self.table,
+                        Key=self.key("n"),
+                        UpdateExpression="ADD n :one SET w = :w",
+                        ExpressionAttributeValues={":one": {"N": "1"}, ":w": S(f"{worker}")},
+                    )
+                else:  # a batch beside the updates: the item and one of its own
+                    ddb.batch_write_item(
+                        RequestItems={
+                            self.table: [
+                                {"PutRequest": {"Item": {**self.key(f"w{worker}-{i}")}}},
+                            ]
+                        }
+                    )
+                    ddb.update_item(
+                        TableName=self.table,
+                        Key=self.key("n"),
+                        UpdateExpression="ADD n :one",
+                        ExpressionAttributeValues={":one": {"N": "1"}},
+                    )
+
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, range(threads)))
+        changes = [r for r in self.records() if r["dynamodb"]["Keys"] == self.key("n")]
+        counts = [
+            (int(r["dynamodb"]["OldImage"]["n"]["N"]), int(r["dynamodb"]["NewImage"]["n"]["N"]))
+            for r in changes[1:]
+        ]
+        self.assertEqual(counts, [(i, i + 1) for i in range(threads * increments)])
+
+
+class StreamRetention(unittest.TestCase):
+    """A stream keeps at most LOCAL_DYNAMODB_STREAM_RECORDS records: a local DynamoDB of its own
+    with 5, straight (no moto_server.py in front)."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        for port in range(PORTS.stop + LOCAL_DYNAMODB_OFFSET, PORTS.stop + LOCAL_DYNAMODB_OFFSET + 10):
+            if not _free(port):
+                continue
+            data = tempfile.mkdtemp(prefix="moto_server_test-streams-")
+            unittest.addModuleCleanup(shutil.rmtree, data, ignore_errors=True)
+            with mock.patch.dict(os.environ, LOCAL_DYNAMODB_STREAM_RECORDS="5"):
+                node = _spawn(
+                    "local dynamodb (5 stream records)",
+                    ["node", str(LOCAL_DYNAMODB), str(port), data],
+                    f"http://127.0.0.1:{port}/",
+                    "local dynamodb",
+                )
+            if node is not None:
+                cls.url = f"http://127.0.0.1:{port}"
+                return
+        raise RuntimeError("no port for the local DynamoDB with 5 stream records")
+
+    def test_old_records_are_trimmed(self) -> None:
+        cases = StreamsViaLocalDynamoDB("test_iterator_types")
+        cases.ddb = client("dynamodb", self.url)
+        cases.streams = client("dynamodbstreams", self.url)
+        cases.table = f"retention-{uuid.uuid4().hex[:8]}"
+        cases.arn = cases.make_table(cases.table, "KEYS_ONLY")
+        cases.ddb.put_item(TableName=cases.table, Item=cases.key("0"))
+        first = cases.records()[0]["dynamodb"]["SequenceNumber"]
+        stale = cases.iterator()
+        for name in "12345678":
+            cases.ddb.put_item(TableName=cases.table, Item=cases.key(name))
+        kept = [r["dynamodb"]["Keys"]["pk"]["S"] for r in cases.records()]
+        self.assertEqual(kept, list("45678"))
+        for attempt in (
+            lambda: cases.streams.get_records(ShardIterator=stale),
+            lambda: cases.iterator("AT_SEQUENCE_NUMBER", SequenceNumber=first),
+        ):
+            with self.assertRaises(ClientError) as caught:
+                attempt()
+            self.assertEqual(
+                caught.exception.response["Error"]["Code"], "TrimmedDataAccessException"
+            )
+        cases.doCleanups()
+
+
 # --- What only the local DynamoDB (infra/dynamodb/server.js behind moto_server.py) shows --------
 
 

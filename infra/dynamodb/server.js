@@ -10,6 +10,12 @@
 // applied; a write that fails midway puts back the items written before it. Cancellation
 // reasons have AWS's shape.
 //
+// DynamoDB Streams, which dynalite lacks too: tables created or updated with a
+// StreamSpecification get a stream (streams.js) fed with the exact images of every item a
+// PutItem, UpdateItem, DeleteItem, BatchWriteItem or TransactWriteItems changes. A plain write
+// to such a table reads the item before and after under a lock of the item, so that its record
+// follows the item's previous ones; a transaction runs alone and records after it commits.
+//
 // usage: node server.js PORT DATA_DIR     (listens on 127.0.0.1 only)
 
 'use strict'
@@ -25,8 +31,13 @@ require.cache[require.resolve('leveldown')].exports = (location) => {
   store._open = (options, callback) => open({ ...options, ...LEVELDB_BUFFERS }, callback)
   return store
 }
+// Table and stream ARNs as moto's (account 123456789012), in the stack's region (the Makefile's
+// eu-central-1 unless the environment names another).
+process.env.AWS_ACCOUNT_ID = process.env.AWS_ACCOUNT_ID || '123456789012'
+process.env.AWS_REGION = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'eu-central-1'
 const db = require('dynalite/db')
 const validations = require('dynalite/validations')
+const streamsModule = require('./streams')
 
 const port = Number(process.argv[2] || 5056)
 const path = process.argv[3] || '.local/dynamodb'
@@ -37,6 +48,7 @@ const OPERATIONS = ['BatchGetItem', 'BatchWriteItem', 'CreateTable', 'DeleteItem
 const ACTION_OF = { Put: 'putItem', Delete: 'deleteItem', Update: 'updateItem', ConditionCheck: 'deleteItem' }
 
 const store = db.create({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path })
+const streams = streamsModule.create({ itemSize: (item) => db.itemSize(item) })
 
 // ----- plain requests together, transactions alone ---------------------------------------------
 
@@ -250,6 +262,11 @@ async function transactWrite(request) {
       throw e
     }
   }
+  // Committed: the stream records of the items it changed, in the transaction's order.
+  for (const o of ops) {
+    if (o.kind === 'ConditionCheck' || !streams.enabledFor(o.op.TableName)) continue
+    streams.record(o.op.TableName, o.key, o.before, await readItem(o.op.TableName, o.key))
+  }
   return { status: 200, body: {} }
 }
 
@@ -263,10 +280,122 @@ async function transactGet(request) {
   return { status: 200, body: { Responses: responses } }
 }
 
+// ----- streams: the tables' settings and their item writes -------------------------------------
+
+// CreateTable, with the table's stream when its StreamSpecification enables one.
+async function createTable(request) {
+  const { StreamSpecification: spec, ...rest } = request
+  const parsed = spec === undefined ? { enabled: false } : streams.parseSpecification(spec)
+  if (parsed.error) return parsed.error
+  const r = await run('CreateTable', rest)
+  if (r.status === 200 && parsed.enabled) {
+    streams.enable(r.body.TableDescription, parsed.viewType)
+    streams.describeTable(r.body.TableDescription)
+  }
+  return r
+}
+
+// UpdateTable: a StreamSpecification enables or disables the stream (alone, or with what
+// dynalite updates).
+async function updateTable(request) {
+  const { StreamSpecification: spec, ...rest } = request
+  if (spec === undefined) return describedTable(await run('UpdateTable', request), 'TableDescription')
+  const parsed = streams.parseSpecification(spec)
+  if (parsed.error) return parsed.error
+  const described = await run('DescribeTable', { TableName: request.TableName })
+  if (described.status !== 200) return described
+  const table = described.body.Table
+  if (parsed.enabled && streams.enabledFor(table.TableName)) {
+    return error(400, 'ValidationException', 'Table already has an enabled stream: ' + table.TableName)
+  }
+  if (!parsed.enabled && !streams.enabledFor(table.TableName)) {
+    return error(400, 'ValidationException', 'Table does not have a stream to disable: ' + table.TableName)
+  }
+  let r = { status: 200, body: { TableDescription: table } }
+  if (Object.keys(rest).length > 1) {
+    r = await run('UpdateTable', rest)
+    if (r.status !== 200) return r
+  }
+  if (parsed.enabled) streams.enable(table, parsed.viewType)
+  else streams.disable(table.TableName)
+  return describedTable(r, 'TableDescription')
+}
+
+function describedTable(r, field) {
+  if (r.status === 200) streams.describeTable(r.body[field])
+  return r
+}
+
+// The key of `item` in `table` and the id of its lock; undefined when the item lacks a key
+// attribute (dynalite then refuses the request).
+async function keyOfWrite(table, item) {
+  const key = await keyOf(table, item || {})
+  if (Object.values(key).some((v) => v === undefined)) return undefined
+  return { key, lock: table + '\u0000' + canonicalKey(key) }
+}
+
+function canonicalKey(key) {
+  return JSON.stringify(Object.keys(key).sort().map((name) => [name, key[name]]))
+}
+
+// PutItem, UpdateItem or DeleteItem on a table with a stream: the item before and after, under
+// the item's lock, recorded when the write succeeded.
+async function streamedWrite(op, request) {
+  const table = request.TableName
+  const target = await keyOfWrite(table, op === 'PutItem' ? request.Item : request.Key)
+  if (!target) return run(op, request)
+  return streams.withLocks([target.lock], async () => {
+    let before
+    try {
+      before = await readItem(table, target.key)
+    } catch (e) {
+      return run(op, request) // a key dynalite cannot read is one it refuses to write
+    }
+    const r = await run(op, request)
+    if (r.status === 200) streams.record(table, target.key, before, await readItem(table, target.key))
+    return r
+  })
+}
+
+// BatchWriteItem naming a table with a stream: every item of such tables read before and after,
+// under their locks; recorded in request order when the batch succeeded (dynalite applies all
+// of a batch or refuses it).
+async function streamedBatch(request) {
+  const writes = []
+  for (const [table, requests] of Object.entries(request.RequestItems || {})) {
+    if (!streams.enabledFor(table) || !Array.isArray(requests)) continue
+    for (const w of requests) {
+      const item = (w && w.PutRequest && w.PutRequest.Item) || (w && w.DeleteRequest && w.DeleteRequest.Key)
+      const target = await keyOfWrite(table, item)
+      if (!target) return run('BatchWriteItem', request)
+      writes.push({ table, ...target })
+    }
+  }
+  return streams.withLocks(writes.map((w) => w.lock), async () => {
+    try {
+      for (const w of writes) w.before = await readItem(w.table, w.key)
+    } catch (e) {
+      return run('BatchWriteItem', request)
+    }
+    const r = await run('BatchWriteItem', request)
+    if (r.status === 200) {
+      for (const w of writes) streams.record(w.table, w.key, w.before, await readItem(w.table, w.key))
+    }
+    return r
+  })
+}
+
+function streamed(op, request) {
+  if (op === 'BatchWriteItem') {
+    return Object.keys(request.RequestItems || {}).some((table) => streams.enabledFor(table))
+  }
+  return ['PutItem', 'UpdateItem', 'DeleteItem'].includes(op) && streams.enabledFor(request.TableName)
+}
+
 // ----- the server ------------------------------------------------------------------------------
 
 function send(res, status, body, contentType) {
-  const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
+  const raw = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
   res.writeHead(status, {
     'content-type': contentType || 'application/x-amz-json-1.0',
     'content-length': raw.length,
@@ -285,9 +414,19 @@ async function handle(target, text) {
   } catch (e) {
     return { status: 400, body: { __type: 'com.amazon.coral.service#SerializationException' } }
   }
+  if (target.startsWith(streamsModule.TARGET)) return streams.handle(target, request)
   const op = target.startsWith(TARGET) ? target.slice(TARGET.length) : ''
   if (op === 'DeleteTable' || op === 'CreateTable') keySchemas.delete(request.TableName)
   if (op === 'TransactWriteItems') return transactWrite(request)
+  if (op === 'CreateTable') return createTable(request)
+  if (op === 'UpdateTable') return updateTable(request)
+  if (op === 'DescribeTable') return describedTable(await run(op, request), 'Table')
+  if (op === 'DeleteTable') {
+    const r = await run(op, request)
+    if (r.status === 200) streams.dropTable(request.TableName)
+    return r
+  }
+  if (streamed(op, request)) return op === 'BatchWriteItem' ? streamedBatch(request) : streamedWrite(op, request)
   if (op === 'TransactGetItems') return transactGet(request)
   // Settings dynalite does not keep (expiry and backups are AWS's own jobs): acknowledged.
   if (op === 'UpdateTimeToLive') {

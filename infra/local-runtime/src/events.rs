@@ -469,7 +469,9 @@ impl LocalRuntime {
         self.deliver_sqs_messages("StepQueue").await
     }
 
-    /// The background loop of `make dev`: S3 events, due schedules and every triggered queue.
+    /// The background loop of `make dev`: S3 events, due schedules and every triggered queue;
+    /// beside it, on their own tasks (a long queue delivery such as an import's chunks must
+    /// not hold them up, as it does not on AWS), the table's stream and the rate schedules.
     pub async fn run_event_loop(self: Arc<Self>, interval: std::time::Duration) {
         let queues: Vec<String> = self
             .template
@@ -477,6 +479,24 @@ impl LocalRuntime {
             .into_iter()
             .map(|t| t.queue)
             .collect();
+        let streams = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = streams.deliver_stream_records().await {
+                    tracing::error!(error = %e, "stream delivery failed");
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
+        let rates = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = rates.fire_rate_schedules(chrono::Utc::now()).await {
+                    tracing::error!(error = %e, "firing rate schedules failed");
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
         loop {
             if let Err(e) = self.deliver_s3_events().await {
                 tracing::error!(error = %e, "S3 event delivery failed");

@@ -32,6 +32,23 @@ pub struct Functions {
     pub messages: messages_api::MessagesApi,
     pub mail_events: mail_events::MailEvents,
     pub inbound_mail: inbound_mail::InboundMail,
+    pub workflow_triggers: workflow_triggers::WorkflowTriggers,
+}
+
+/// Invokes an event handler as Lambda does: the payload JSON read as the handler's event type,
+/// its answer written as JSON.
+async fn invoke_json<E, H>(
+    handler: &H,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, CrmError>
+where
+    E: serde::de::DeserializeOwned,
+    H: api_kit::EventHandler<E>,
+{
+    let event: E = serde_json::from_value(payload)
+        .map_err(|e| CrmError::Internal(format!("not the function's event: {e}")))?;
+    let answer = handler.handle_event(event).await?;
+    serde_json::to_value(answer).map_err(|e| CrmError::Internal(format!("unwritable answer: {e}")))
 }
 
 impl Functions {
@@ -68,6 +85,7 @@ impl Functions {
             messages: messages_api::MessagesApi::new(deps("messages-api")?),
             mail_events: mail_events::MailEvents::new(deps("mail-events")?),
             inbound_mail: inbound_mail::InboundMail::new(deps("inbound-mail")?)?,
+            workflow_triggers: workflow_triggers::WorkflowTriggers::new(deps("workflow-triggers")?),
         })
     }
 
@@ -95,6 +113,24 @@ impl Functions {
             "import-processor" => self.import_processor.handle(event).await.map(|_| ()),
             "attachment-processor" => self.attachment_processor.handle(event).await.map(|_| ()),
             "inbound-mail" => self.inbound_mail.handle(event).await.map(|_| ()),
+            _ => return None,
+        })
+    }
+
+    /// Runs the function built from cargo binary `binary` with a JSON event, as Lambda invokes
+    /// it for a DynamoDB stream batch or a schedule's input; its JSON answer.
+    pub async fn invoke_event(
+        &self,
+        binary: &str,
+        payload: serde_json::Value,
+    ) -> Option<Result<serde_json::Value, CrmError>> {
+        use aws_lambda_events::event::dynamodb::Event;
+        use step_executor::StepExecutorEvent;
+        Some(match binary {
+            "workflow-triggers" => invoke_json::<Event, _>(&self.workflow_triggers, payload).await,
+            "step-executor" => {
+                invoke_json::<StepExecutorEvent, _>(&self.step_executor, payload).await
+            }
             _ => return None,
         })
     }

@@ -11,17 +11,24 @@
 //!   bucket and key;
 //! - `scheduler`: due one-time schedules → their SQS target, then deleted;
 //! - every queue with an SQS trigger → its function as `SqsEvent` batches, honouring
-//!   `batchItemFailures` (`events`: the three event sources).
+//!   `batchItemFailures` (`events`: the three event sources);
+//! - `streams`: the table's DynamoDB stream → the function of each `DynamoDB` event, as Lambda's
+//!   event source mapping does (filters, batches, `batchItemFailures`, retries, on-failure
+//!   destination); the local DynamoDB emulates the stream itself (infra/dynamodb/streams.js);
+//! - `rate_schedules`: the template's `rate(...)` schedules invoke their function every period.
 //!
 //! Production code never depends on this crate.
 
 pub mod authorizer;
+pub mod event_filter;
 mod events;
 pub mod functions;
 pub mod gateway;
 pub mod provision;
+pub mod rate_schedules;
 pub mod s3_notifications;
 pub mod scheduler;
+pub mod streams;
 pub mod template;
 
 use authorizer::DevAuthorizer;
@@ -81,6 +88,41 @@ pub struct LocalRuntime {
     pub functions: Arc<Functions>,
     pub authorizer: DevAuthorizer,
     pub endpoint_url: String,
+    /// Emulation: where each stream trigger reads its table's stream.
+    stream_feeds: streams::StreamFeeds,
+    /// Emulation: when each rate schedule last fired.
+    rate_clock: rate_schedules::RateClock,
+}
+
+/// `(binary, function)` of every function the template triggers (routes, S3, SQS, streams and
+/// rate schedules).
+fn triggered_functions(template: &Template) -> Vec<(String, String)> {
+    let routes = template
+        .http_routes()
+        .into_iter()
+        .map(|r| (r.binary, r.function));
+    let s3 = template
+        .s3_triggers()
+        .into_iter()
+        .map(|t| (t.binary, t.function));
+    let sqs = template
+        .sqs_triggers()
+        .into_iter()
+        .map(|t| (t.binary, t.function));
+    let streams = template
+        .dynamodb_triggers()
+        .into_iter()
+        .map(|t| (t.binary, t.function));
+    let rates = template
+        .rate_schedules()
+        .into_iter()
+        .map(|t| (t.binary, t.function));
+    routes
+        .chain(s3)
+        .chain(sqs)
+        .chain(streams)
+        .chain(rates)
+        .collect()
 }
 
 /// SDK clients for the local endpoint: explicit dummy credentials and region, so the default
@@ -129,23 +171,8 @@ impl LocalRuntime {
             &options.parameter_overrides,
         )
         .await?;
-        let binaries: HashMap<String, String> = template
-            .http_routes()
-            .into_iter()
-            .map(|r| (r.binary, r.function))
-            .chain(
-                template
-                    .s3_triggers()
-                    .into_iter()
-                    .map(|t| (t.binary, t.function)),
-            )
-            .chain(
-                template
-                    .sqs_triggers()
-                    .into_iter()
-                    .map(|t| (t.binary, t.function)),
-            )
-            .collect();
+        let binaries: HashMap<String, String> =
+            triggered_functions(&template).into_iter().collect();
         let functions = Functions::new(&aws, |binary| {
             binaries
                 .get(binary)
@@ -156,6 +183,8 @@ impl LocalRuntime {
                 })
                 .unwrap_or_default()
         })?;
+        let stream_feeds =
+            streams::StreamFeeds::start(&template, &provisioned, &options.endpoint_url).await?;
         Ok(Arc::new(Self {
             template,
             provisioned,
@@ -163,6 +192,8 @@ impl LocalRuntime {
             functions: Arc::new(functions),
             authorizer: DevAuthorizer::default(),
             endpoint_url: options.endpoint_url,
+            stream_feeds,
+            rate_clock: rate_schedules::RateClock::new(chrono::Utc::now()),
         }))
     }
 
@@ -177,23 +208,8 @@ impl LocalRuntime {
     /// The configuration and clients a function of the template is built with (for a function
     /// the tests serve besides the template's, with [`Self::serve_gateway`]).
     pub fn deps(&self, binary: &str) -> Result<crm_shared::Deps, Error> {
-        let function = self
-            .template
-            .http_routes()
+        let function = triggered_functions(&self.template)
             .into_iter()
-            .map(|r| (r.binary, r.function))
-            .chain(
-                self.template
-                    .s3_triggers()
-                    .into_iter()
-                    .map(|t| (t.binary, t.function)),
-            )
-            .chain(
-                self.template
-                    .sqs_triggers()
-                    .into_iter()
-                    .map(|t| (t.binary, t.function)),
-            )
             .find(|(b, _)| b == binary)
             .map(|(_, function)| function)
             .ok_or_else(|| format!("no function {binary} in the template"))?;

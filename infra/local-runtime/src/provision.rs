@@ -1,5 +1,5 @@
-//! Creates the local stack on moto from `template.yaml`: the DynamoDB table, SQS queues, S3
-//! bucket with its notification, schedule group and SES sender identity. What the template
+//! Creates the local stack on moto from `template.yaml`: the DynamoDB table (with its stream),
+//! SQS queues, S3 bucket with its notification, schedule group and SES sender identity. What the template
 //! declares is what gets created, so local and cloud cannot drift. Only the properties
 //! `template.yaml` uses are read.
 //!
@@ -97,7 +97,9 @@ pub async fn provision(
 
     for (id, props) in template.resources_of_type(TABLE_TYPE) {
         let name = physical_name(prefix, &id);
-        create_table(clients, &id, &name, props).await?;
+        if let Some(stream) = create_table(clients, &id, &name, props).await? {
+            r.arns.insert(format!("{id}.StreamArn"), stream);
+        }
         let arn = format!("arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}");
         r.arns.insert(id, arn);
     }
@@ -200,6 +202,14 @@ struct TableProps {
     #[serde(default)]
     global_secondary_indexes: Vec<Index>,
     time_to_live_specification: Option<Ttl>,
+    stream_specification: Option<StreamSpec>,
+}
+
+/// CloudFormation's StreamSpecification: a view type means the stream is on.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamSpec {
+    stream_view_type: String,
 }
 
 #[derive(Deserialize)]
@@ -250,8 +260,8 @@ fn key_schema(keys: &[Key]) -> Result<Vec<aws_sdk_dynamodb::types::KeySchemaElem
         .collect()
 }
 
-/// Creates only the template's table (keys and indexes; no TTL), named `name`: for benchmarks
-/// against a DynamoDB-only endpoint.
+/// Creates only the template's table (keys and indexes; no TTL, no stream), named `name`: for
+/// benchmarks against a DynamoDB-only endpoint.
 pub async fn create_table_only(
     template: &Template,
     aws: &AwsClients,
@@ -261,22 +271,25 @@ pub async fn create_table_only(
         let mut props = props.clone();
         if let Value::Mapping(m) = &mut props {
             m.remove("TimeToLiveSpecification");
+            m.remove("StreamSpecification");
         }
         create_table(aws, &id, name, props).await?;
     }
     Ok(())
 }
 
-/// Always on-demand billing (what the template declares), so no throughput settings.
+/// Always on-demand billing (what the template declares), so no throughput settings. Returns
+/// the ARN of the table's stream when the template gives it one.
 async fn create_table(
     clients: &AwsClients,
     id: &str,
     name: &str,
     props: Value,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition as Attr, BillingMode, GlobalSecondaryIndex, Projection as P,
-        ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+        ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+        TimeToLiveSpecification,
     };
     let props: TableProps = serde_yaml::from_value(props).map_err(|e| format!("{id}: {e}"))?;
     let ddb = &clients.dynamodb;
@@ -303,7 +316,16 @@ async fn create_table(
                 .build()?,
         );
     }
-    match create.send().await {
+    let stream = match &props.stream_specification {
+        Some(spec) => Some(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(spec.stream_view_type.as_str()))
+                .build()?,
+        ),
+        None => None,
+    };
+    match create.set_stream_specification(stream.clone()).send().await {
         Ok(_) => tracing::info!(table = %name, "created table"),
         // Exists already: provisioned before with the same prefix.
         Err(e)
@@ -311,6 +333,10 @@ async fn create_table(
                 .is_some_and(|s| s.is_resource_in_use_exception()) => {}
         Err(e) => return Err(aws(id, "CreateTable")(e)),
     }
+    let stream_arn = match stream {
+        Some(spec) => Some(table_stream(clients, id, name, spec).await?),
+        None => None,
+    };
     // moto's UpdateTimeToLive is idempotent.
     if let Some(ttl) = props.time_to_live_specification {
         ddb.update_time_to_live()
@@ -325,7 +351,42 @@ async fn create_table(
             .await
             .map_err(aws(id, "UpdateTimeToLive"))?;
     }
-    Ok(())
+    Ok(stream_arn)
+}
+
+/// The ARN of the table's stream; a table made before without one (a local DynamoDB restarted
+/// on its data keeps tables, not streams) gets it now.
+async fn table_stream(
+    clients: &AwsClients,
+    id: &str,
+    name: &str,
+    spec: aws_sdk_dynamodb::types::StreamSpecification,
+) -> Result<String, Error> {
+    let ddb = &clients.dynamodb;
+    let table = ddb
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(aws(id, "DescribeTable"))?
+        .table
+        .ok_or_else(|| format!("{id}: DescribeTable returned no table"))?;
+    let enabled = table
+        .stream_specification
+        .as_ref()
+        .is_some_and(|s| s.stream_enabled);
+    if let (true, Some(arn)) = (enabled, table.latest_stream_arn) {
+        return Ok(arn);
+    }
+    ddb.update_table()
+        .table_name(name)
+        .stream_specification(spec)
+        .send()
+        .await
+        .map_err(aws(id, "UpdateTable"))?
+        .table_description
+        .and_then(|t| t.latest_stream_arn)
+        .ok_or_else(|| format!("{id}: UpdateTable enabled no stream").into())
 }
 
 // ----- SQS -----------------------------------------------------------------------------------
@@ -517,5 +578,10 @@ mod tests {
             .collect();
         assert_eq!(names, crm_shared::store::INDEXES);
         assert!(props.time_to_live_specification.is_some_and(|t| t.enabled));
+        // The contact observer's feed carries both images.
+        assert_eq!(
+            props.stream_specification.map(|s| s.stream_view_type),
+            Some("NEW_AND_OLD_IMAGES".to_string())
+        );
     }
 }

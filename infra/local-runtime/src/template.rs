@@ -1,5 +1,6 @@
-//! Reading `template.yaml` (AWS SAM) for the local runtime: the HTTP routes, S3 and SQS triggers
-//! of the functions, their environment, the parameters and the resources to provision. Reading
+//! Reading `template.yaml` (AWS SAM) for the local runtime: the HTTP routes, S3, SQS and DynamoDB
+//! stream triggers of the functions, the rate schedules that invoke them, their environment, the
+//! parameters and the resources to provision. Reading
 //! the deployed template (instead of a second, local description of the stack) is what keeps
 //! local and cloud from drifting.
 //!
@@ -55,6 +56,45 @@ pub struct SqsTrigger {
     pub batch_size: i32,
     /// `FunctionResponseTypes` contains `ReportBatchItemFailures`.
     pub report_batch_item_failures: bool,
+}
+
+/// A `DynamoDB` event of a function: Lambda's event source mapping on a table's stream.
+#[derive(Debug, Clone)]
+pub struct DynamoDbTrigger {
+    pub function: String,
+    pub binary: String,
+    /// `Stream`, e.g. `!GetAtt CrmTable.StreamArn` (resolved once provisioned).
+    pub stream: Value,
+    /// `TRIM_HORIZON` or `LATEST`.
+    pub starting_position: String,
+    /// At most this many (matching) records per invocation; 100 unless set.
+    pub batch_size: usize,
+    /// `FunctionResponseTypes` contains `ReportBatchItemFailures`.
+    pub report_batch_item_failures: bool,
+    pub bisect_batch_on_function_error: bool,
+    /// `MaximumRetryAttempts`; `None`: retried until the records expire (AWS's -1).
+    pub maximum_retry_attempts: Option<u32>,
+    /// `DestinationConfig.OnFailure.Destination` (an SQS queue ARN, unresolved).
+    pub on_failure: Option<Value>,
+    /// `FilterCriteria.Filters[].Pattern`: JSON event patterns; a record matching any is
+    /// delivered (none: every record).
+    pub filter_patterns: Vec<String>,
+}
+
+/// An `AWS::Scheduler::Schedule` with a `rate(...)` expression whose target is a function of the
+/// template.
+#[derive(Debug, Clone)]
+pub struct RateSchedule {
+    /// Logical id of the schedule.
+    pub name: String,
+    /// Logical id of the target function.
+    pub function: String,
+    pub binary: String,
+    pub period: chrono::TimeDelta,
+    /// `Target.Input`: the event the function is invoked with (`{}` when absent).
+    pub input: String,
+    /// `State` is not `DISABLED`.
+    pub enabled: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +240,89 @@ impl Template {
         triggers
     }
 
+    pub fn dynamodb_triggers(&self) -> Vec<DynamoDbTrigger> {
+        let mut triggers = Vec::new();
+        for (function, binary, props) in self.function_events("DynamoDB") {
+            let Some(stream) = props.get("Stream").cloned() else {
+                tracing::warn!(function, "DynamoDB event without a stream; ignored");
+                continue;
+            };
+            let text = |key: &str| props.get(key).and_then(scalar_string);
+            let retries = props.get("MaximumRetryAttempts").and_then(Value::as_i64);
+            triggers.push(DynamoDbTrigger {
+                stream,
+                starting_position: text("StartingPosition").unwrap_or_else(|| "LATEST".into()),
+                batch_size: props
+                    .get("BatchSize")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(100) as usize,
+                report_batch_item_failures: sequence(props.get("FunctionResponseTypes"))
+                    .iter()
+                    .any(|t| t.as_str() == Some("ReportBatchItemFailures")),
+                bisect_batch_on_function_error: props
+                    .get("BisectBatchOnFunctionError")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                maximum_retry_attempts: retries.filter(|r| *r >= 0).map(|r| r as u32),
+                on_failure: props
+                    .get("DestinationConfig")
+                    .and_then(|d| d.get("OnFailure"))
+                    .and_then(|o| o.get("Destination"))
+                    .cloned(),
+                filter_patterns: sequence(
+                    props.get("FilterCriteria").and_then(|f| f.get("Filters")),
+                )
+                .iter()
+                .filter_map(|f| f.get("Pattern").and_then(scalar_string))
+                .collect(),
+                function,
+                binary,
+            });
+        }
+        triggers
+    }
+
+    /// Every `AWS::Scheduler::Schedule` whose expression is `rate(...)` and whose target is a
+    /// function of the template (`Arn: !GetAtt F.Arn`), in template order.
+    pub fn rate_schedules(&self) -> Vec<RateSchedule> {
+        let mut schedules = Vec::new();
+        for (name, props) in self.resources_of_type("AWS::Scheduler::Schedule") {
+            let Some(period) = props
+                .get("ScheduleExpression")
+                .and_then(Value::as_str)
+                .and_then(crate::scheduler::parse_rate_expression)
+            else {
+                continue;
+            };
+            let target = props.get("Target");
+            let Some(function) = target.and_then(|t| t.get("Arn")).and_then(referenced_id) else {
+                continue;
+            };
+            let Some(binary) = self.function_binary(&function) else {
+                continue;
+            };
+            schedules.push(RateSchedule {
+                input: target
+                    .and_then(|t| t.get("Input"))
+                    .and_then(scalar_string)
+                    .unwrap_or_else(|| "{}".into()),
+                enabled: props.get("State").and_then(Value::as_str) != Some("DISABLED"),
+                name,
+                function,
+                binary,
+                period,
+            });
+        }
+        schedules
+    }
+
+    /// The cargo binary of function `function` (logical id); `None` if it is not a function.
+    pub fn function_binary(&self, function: &str) -> Option<String> {
+        self.resources()
+            .find(|(id, r)| *id == function && resource_type(r) == Some(FUNCTION_TYPE))
+            .map(|(id, r)| binary_of(id, r))
+    }
+
     /// The parameters that have a `Default`, with it.
     pub fn parameter_defaults(&self) -> HashMap<String, String> {
         let Some(Value::Mapping(parameters)) = self.root.get("Parameters") else {
@@ -283,12 +406,7 @@ impl Template {
             if resource_type(resource) != Some(FUNCTION_TYPE) {
                 continue;
             }
-            let binary = resource
-                .get("Metadata")
-                .and_then(|m| m.get("BuildProperties"))
-                .and_then(|b| b.get("Binary"))
-                .and_then(scalar_string)
-                .unwrap_or_else(|| id.to_string());
+            let binary = binary_of(id, resource);
             let events = resource.get("Properties").and_then(|p| p.get("Events"));
             for event in events
                 .and_then(Value::as_mapping)
@@ -323,6 +441,16 @@ impl Template {
             .and_then(|(_, r)| default(r.get("Properties")));
         explicit.or(global)
     }
+}
+
+/// `Metadata.BuildProperties.Binary` of a function resource (its logical id when absent).
+fn binary_of(id: &str, resource: &Value) -> String {
+    resource
+        .get("Metadata")
+        .and_then(|m| m.get("BuildProperties"))
+        .and_then(|b| b.get("Binary"))
+        .and_then(scalar_string)
+        .unwrap_or_else(|| id.to_string())
 }
 
 fn resource_type(resource: &Value) -> Option<&str> {

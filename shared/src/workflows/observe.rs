@@ -103,7 +103,11 @@ impl<E: StepEffects> Observer<'_, E> {
         }
     }
 
-    async fn contact_changed(&mut self, tenant: &str, change: &ItemChange) -> Result<Observed, CrmError> {
+    async fn contact_changed(
+        &mut self,
+        tenant: &str,
+        change: &ItemChange,
+    ) -> Result<Observed, CrmError> {
         let image = |i: &Option<Item>| -> Result<Option<Contact>, CrmError> {
             i.clone().map(from_item::<Contact>).transpose()
         };
@@ -118,25 +122,51 @@ impl<E: StepEffects> Observer<'_, E> {
             }
             (ChangeKind::Insert, None, Some(contact)) => {
                 for workflow in self.active(tenant, "contact_created").await? {
-                    let Trigger::ContactCreated { criteria } = &workflow.trigger else { continue };
+                    let Trigger::ContactCreated { criteria } = &workflow.trigger else {
+                        continue;
+                    };
                     if self.holds(tenant, criteria, &contact).await? {
-                        observed.enrolled += self.enroll(tenant, &workflow, &contact, None, change, "contact_created").await?;
+                        observed.enrolled += self
+                            .enroll(tenant, &workflow, &contact, None, change, "contact_created")
+                            .await?;
                     }
                 }
                 for workflow in self.active(tenant, "criteria_matched").await? {
-                    let Trigger::CriteriaMatched { criteria } = &workflow.trigger else { continue };
+                    let Trigger::CriteriaMatched { criteria } = &workflow.trigger else {
+                        continue;
+                    };
                     if self.holds(tenant, criteria, &contact).await? {
-                        observed.enrolled += self.enroll(tenant, &workflow, &contact, None, change, "criteria_matched").await?;
+                        observed.enrolled += self
+                            .enroll(
+                                tenant,
+                                &workflow,
+                                &contact,
+                                None,
+                                change,
+                                "criteria_matched",
+                            )
+                            .await?;
                     }
                 }
             }
             (ChangeKind::Modify, Some(before), Some(contact)) => {
                 for workflow in self.active(tenant, "criteria_matched").await? {
-                    let Trigger::CriteriaMatched { criteria } = &workflow.trigger else { continue };
+                    let Trigger::CriteriaMatched { criteria } = &workflow.trigger else {
+                        continue;
+                    };
                     if !self.holds(tenant, criteria, &before).await?
                         && self.holds(tenant, criteria, &contact).await?
                     {
-                        observed.enrolled += self.enroll(tenant, &workflow, &contact, None, change, "criteria_matched").await?;
+                        observed.enrolled += self
+                            .enroll(
+                                tenant,
+                                &workflow,
+                                &contact,
+                                None,
+                                change,
+                                "criteria_matched",
+                            )
+                            .await?;
                     }
                 }
             }
@@ -145,7 +175,11 @@ impl<E: StepEffects> Observer<'_, E> {
         Ok(observed)
     }
 
-    async fn deal_changed(&mut self, tenant: &str, change: &ItemChange) -> Result<Observed, CrmError> {
+    async fn deal_changed(
+        &mut self,
+        tenant: &str,
+        change: &ItemChange,
+    ) -> Result<Observed, CrmError> {
         let old: Option<Deal> = change.old.clone().map(from_item).transpose()?;
         let Some(deal) = change.new.clone().map(from_item::<Deal>).transpose()? else {
             return Ok(Observed::default());
@@ -159,24 +193,44 @@ impl<E: StepEffects> Observer<'_, E> {
             return Ok(observed);
         };
         for workflow in self.active(tenant, "deal_stage_entered").await? {
-            let Trigger::DealStageEntered { pipeline_id, stage_id } = workflow.trigger else { continue };
+            let Trigger::DealStageEntered {
+                pipeline_id,
+                stage_id,
+            } = workflow.trigger
+            else {
+                continue;
+            };
             if pipeline_id != deal.pipeline_id || stage_id != deal.stage_id {
                 continue;
             }
-            let contact = crate::records::RecordStore::<crate::contacts::ContactKind>::new(self.table.clone())
-                .get(tenant, contact_id)
-                .await?
-                .filter(|c| c.deleted_at.is_none());
+            let contact = crate::records::RecordStore::<crate::contacts::ContactKind>::new(
+                self.table.clone(),
+            )
+            .get(tenant, contact_id)
+            .await?
+            .filter(|c| c.deleted_at.is_none());
             if let Some(contact) = contact {
                 observed.enrolled += self
-                    .enroll_at(tenant, &workflow, contact.id, Some(deal.id), deal.updated_at, change, "deal_stage_entered")
+                    .enroll_at(
+                        tenant,
+                        &workflow,
+                        contact.id,
+                        Some(deal.id),
+                        deal.updated_at,
+                        change,
+                        "deal_stage_entered",
+                    )
                     .await?;
             }
         }
         Ok(observed)
     }
 
-    async fn active(&mut self, tenant: &str, kind: &'static str) -> Result<Vec<Workflow>, CrmError> {
+    async fn active(
+        &mut self,
+        tenant: &str,
+        kind: &'static str,
+    ) -> Result<Vec<Workflow>, CrmError> {
         let key = (tenant.to_string(), kind);
         if !self.workflows.contains_key(&key) {
             let found = store::workflows_triggered_by(self.table, tenant, kind).await?;
@@ -185,7 +239,12 @@ impl<E: StepEffects> Observer<'_, E> {
         Ok(self.workflows[&key].clone())
     }
 
-    async fn holds(&mut self, tenant: &str, criteria: &super::Criteria, contact: &Contact) -> Result<bool, CrmError> {
+    async fn holds(
+        &mut self,
+        tenant: &str,
+        criteria: &super::Criteria,
+        contact: &Contact,
+    ) -> Result<bool, CrmError> {
         if criteria.is_empty() {
             return Ok(true);
         }
@@ -210,7 +269,16 @@ impl<E: StepEffects> Observer<'_, E> {
         change: &ItemChange,
         by: &str,
     ) -> Result<usize, CrmError> {
-        self.enroll_at(tenant, workflow, contact.id, deal, contact.updated_at, change, by).await
+        self.enroll_at(
+            tenant,
+            workflow,
+            contact.id,
+            deal,
+            contact.updated_at,
+            change,
+            by,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -233,13 +301,20 @@ impl<E: StepEffects> Observer<'_, E> {
             },
             run_id: crate::values::derived_id(
                 at,
-                &[b"trigger", workflow.id.as_bytes(), contact.as_bytes(), change.event_id.as_bytes()],
+                &[
+                    b"trigger",
+                    workflow.id.as_bytes(),
+                    contact.as_bytes(),
+                    change.event_id.as_bytes(),
+                ],
             ),
         };
-        Ok(match enroll::enroll(self.table, self.effects, tenant, workflow, request).await? {
-            enroll::Enrolled::Started(_) => 1,
-            _ => 0,
-        })
+        Ok(
+            match enroll::enroll(self.table, self.effects, tenant, workflow, request).await? {
+                enroll::Enrolled::Started(_) => 1,
+                _ => 0,
+            },
+        )
     }
 
     /// Cancels the contact's runs in flight (reason `contact_deleted`).

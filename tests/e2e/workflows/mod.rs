@@ -1,8 +1,11 @@
 //! Slice 3: workflow wait → EventBridge Scheduler → SQS → step executor → SES (S7.1, S7.2,
-//! S7.4), and the contact's data a workflow keeps: the export and the erasure (S1.2).
+//! S7.4), the contact observer's stream feed and the sweep's schedule (S7.3, S7.4), and the
+//! contact's data a workflow keeps: the export and the erasure (S1.2).
 
 mod privacy;
 mod runs;
+mod stream_feed;
+mod triggers;
 mod waits;
 
 use crm_e2e_tests::{Reply, Stack, json};

@@ -58,7 +58,12 @@ async fn s7_3_a_contact_created_through_the_api_enrolls_once() {
     // The same records once more, as a retried batch would bring them.
     let again: aws_lambda_events::event::dynamodb::Event =
         serde_json::from_value(json!({ "Records": report.delivered })).unwrap();
-    let response = stack.runtime.functions.workflow_triggers.handle(again).await;
+    let response = stack
+        .runtime
+        .functions
+        .workflow_triggers
+        .handle(again)
+        .await;
     assert!(response.batch_item_failures.is_empty());
     settle(&stack).await;
 
@@ -98,7 +103,12 @@ async fn s7_1_a_contact_newly_matching_criteria_enrolls_once() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     settle(&stack).await;
     let r = stack
-        .call("PATCH", &path, &admin, Some(json!({"job_title": "Admiral"})))
+        .call(
+            "PATCH",
+            &path,
+            &admin,
+            Some(json!({"job_title": "Admiral"})),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     settle(&stack).await;
@@ -140,13 +150,23 @@ async fn s7_1_a_deal_entering_a_stage_enrolls_its_contact_with_the_deal() {
     let stack = Stack::start().await;
     let admin = stack.token("acme", "alice", "admin");
     let pipeline = stack
-        .call("POST", "/pipelines", &admin, Some(json!({"name": "Sales", "stages": [
+        .call(
+            "POST",
+            "/pipelines",
+            &admin,
+            Some(json!({"name": "Sales", "stages": [
             {"name": "Lead", "probability": 10}, {"name": "Proposal", "probability": 50},
-            {"name": "Won", "kind": "won"}, {"name": "Lost", "kind": "lost"}]})))
+            {"name": "Won", "kind": "won"}, {"name": "Lost", "kind": "lost"}]})),
+        )
         .await;
     assert_eq!(pipeline.status, 201, "{:?}", pipeline.body);
     let pipeline_id = pipeline.body["id"].as_str().unwrap().to_string();
-    let stage = |i: usize| pipeline.body["stages"][i]["id"].as_str().unwrap().to_string();
+    let stage = |i: usize| {
+        pipeline.body["stages"][i]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let workflow = triggered(
         &stack,
         &admin,
@@ -156,13 +176,21 @@ async fn s7_1_a_deal_entering_a_stage_enrolls_its_contact_with_the_deal() {
     let ada = contact(&stack, &admin, "ada@example.com").await;
     let deal = stack
         .create("/deals", &admin, json!({"title": "Engines", "pipeline_id": pipeline_id,
-            "stage_id": stage(0), "contact_ids": [ada], "amount": "1000.00", "currency": "EUR"}))
+            "stage_id": stage(0), "contact_ids": [ada], "value": {"amount": "1000.00", "currency": "EUR"}}))
         .await;
     settle(&stack).await;
-    assert!(runs(&stack, &admin, &workflow).await.is_empty(), "not in the stage yet");
+    assert!(
+        runs(&stack, &admin, &workflow).await.is_empty(),
+        "not in the stage yet"
+    );
 
     let r = stack
-        .call("PATCH", &format!("/deals/{deal}"), &admin, Some(json!({"stage_id": stage(1)})))
+        .call(
+            "PATCH",
+            &format!("/deals/{deal}"),
+            &admin,
+            Some(json!({"stage_id": stage(1)})),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     settle(&stack).await;
@@ -179,17 +207,29 @@ async fn s7_5_a_trashed_contact_stops_its_runs() {
     let stack = Stack::start().await;
     let admin = stack.token("acme", "alice", "admin");
     let workflow = stack
-        .create("/workflows", &admin, json!({"name": "Slow", "steps": [
-            {"type": "wait", "days": 3}, {"type": "add_tag", "tag": "late"}]}))
+        .create(
+            "/workflows",
+            &admin,
+            json!({"name": "Slow", "steps": [
+            {"type": "wait", "days": 3}, {"type": "add_tag", "tag": "late"}]}),
+        )
         .await;
     let ada = contact(&stack, &admin, "ada@example.com").await;
     let run = super::start_run(&stack, &admin, &workflow, &ada).await;
     assert_eq!(run.status, 201);
     settle(&stack).await;
-    assert_eq!(stack.status("DELETE", &format!("/contacts/{ada}"), &admin, None).await, 204);
+    assert_eq!(
+        stack
+            .status("DELETE", &format!("/contacts/{ada}"), &admin, None)
+            .await,
+        204
+    );
     settle(&stack).await;
     let run = stack
-        .get(&format!("/workflow-runs/{}", run.body["id"].as_str().unwrap()), &admin)
+        .get(
+            &format!("/workflow-runs/{}", run.body["id"].as_str().unwrap()),
+            &admin,
+        )
         .await;
     assert_eq!(run.body["status"], "cancelled", "{:?}", run.body);
     assert_eq!(run.body["exit_reason"], "contact_deleted");

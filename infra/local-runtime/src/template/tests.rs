@@ -257,3 +257,48 @@ fn errors() {
         Err(TemplateError::Unsupported(_))
     ));
 }
+
+#[test]
+fn stream_triggers_and_rate_schedules_of_the_template() {
+    let template = Template::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .unwrap();
+    let triggers = template.dynamodb_triggers();
+    let trigger = triggers
+        .iter()
+        .find(|t| t.binary == "workflow-triggers")
+        .expect("workflow-triggers reads the table's stream");
+    assert_eq!(trigger.function, "WorkflowTriggersFunction");
+    assert_eq!(referenced_id(&trigger.stream).as_deref(), Some("CrmTable"));
+    assert_eq!(trigger.starting_position, "LATEST");
+    assert_eq!(trigger.batch_size, 100);
+    assert!(trigger.report_batch_item_failures && trigger.bisect_batch_on_function_error);
+    assert_eq!(trigger.maximum_retry_attempts, Some(10));
+    assert_eq!(
+        trigger
+            .on_failure
+            .as_ref()
+            .and_then(referenced_id)
+            .as_deref(),
+        Some("WorkflowTriggersDeadLetterQueue")
+    );
+    assert_eq!(trigger.filter_patterns.len(), 2);
+    let schedules = template.rate_schedules();
+    let sweep = schedules
+        .iter()
+        .find(|s| s.name == "StepSweepSchedule")
+        .expect("the sweep's rate schedule");
+    assert_eq!(sweep.binary, "step-executor");
+    assert_eq!(sweep.period, chrono::TimeDelta::minutes(1));
+    assert_eq!(
+        sweep.input,
+        r#"{"sweep":{"at":"<aws.scheduler.scheduled-time>"}}"#
+    );
+    assert!(sweep.enabled);
+    assert_eq!(
+        template.function_binary("StepExecutorFunction").as_deref(),
+        Some("step-executor")
+    );
+    assert_eq!(template.function_binary("CrmTable"), None);
+}
