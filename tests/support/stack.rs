@@ -70,11 +70,18 @@ pub fn audit_entry(entry: &Value) -> (Option<&str>, Option<&str>, Option<u64>) {
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_with(std::collections::HashMap::new()).await
+    }
+
+    /// A stack whose template parameters `parameters` override (as `sam deploy
+    /// --parameter-overrides` would).
+    pub async fn start_with(parameters: std::collections::HashMap<String, String>) -> Self {
         // The tail of a UUIDv7 is random; its head is the clock, shared by tests starting together.
         let id = uuid::Uuid::now_v7().simple().to_string();
         let prefix = format!("t{}", &id[id.len() - 12..]);
-        let options = Options::from_env(&prefix)
+        let mut options = Options::from_env(&prefix)
             .expect("end-to-end tests need the local stack: run `make test`");
+        options.parameter_overrides = parameters;
         let runtime = LocalRuntime::start(options)
             .await
             .expect("provisioning the local stack");

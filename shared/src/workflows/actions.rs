@@ -98,14 +98,15 @@ pub async fn apply(
             ))
             .await
         }
-        Step::UpdateField { field, value } => {
-            let (patch, custom) = field_patch(field, value)?;
-            catalog
+        Step::UpdateField { field, value } => match field_patch(field, value) {
+            Ok((patch, custom)) => catalog
                 .contacts()
                 .patch(&caller, contact.id, patch, custom.as_ref(), None)
                 .await
-                .map(|_| Applied::done(format!("{field} set")))
-        }
+                .map(|_| Applied::done(format!("{field} set"))),
+            // A field or value no longer valid is a refusal (skipped), not worth retrying.
+            Err(e) => Err(e),
+        },
         Step::AddTag { tag } | Step::RemoveTag { tag } => {
             let add = matches!(step, Step::AddTag { .. });
             let mut tags = contact.fields.tags.clone();
@@ -162,7 +163,9 @@ pub async fn apply(
     result.or_else(refused)
 }
 
-/// `field` = `value` as a contact patch: a standard field, or `cf.{key}`.
+/// `field` = `value` as a contact patch: a standard field, or `cf.{key}`. Every field of a
+/// contact patch is a merge-patch field (`null` clears it), so a field that does not read as
+/// `null` is not a contact field.
 pub fn field_patch(
     field: &str,
     value: &Value,
@@ -170,6 +173,14 @@ pub fn field_patch(
     if let Some(key) = field.strip_prefix("cf.") {
         let custom = Map::from_iter([(key.to_string(), value.clone())]);
         return Ok((ContactPatch::default(), Some(custom)));
+    }
+    let known = Value::Object(Map::from_iter([(field.to_string(), Value::Null)]));
+    if field == "custom_fields" || serde_json::from_value::<ContactPatch>(known).is_err() {
+        return Err(CrmError::validation(
+            field,
+            super::steps::UNKNOWN_FIELD,
+            format!("{field} is not a contact field (custom fields: cf.<key>)"),
+        ));
     }
     let body = Value::Object(Map::from_iter([(field.to_string(), value.clone())]));
     serde_json::from_value::<ContactPatch>(body)
@@ -378,4 +389,27 @@ async fn notify(
         notifications::deliver(catalog.table(), tenant, &user.user_id, &n).await?;
     }
     Ok(Applied::done(format!("{} notified", recipients.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s7_2_a_field_patch_knows_the_contact_fields() {
+        assert!(field_patch("job_title", &serde_json::json!("CTO")).is_ok());
+        assert!(field_patch("cf.score", &serde_json::json!(3)).is_ok());
+        for unknown in ["colour", "history", "custom_fields"] {
+            let Err(CrmError::Validation(errors)) = field_patch(unknown, &Value::Null) else {
+                panic!("{unknown} is no contact field");
+            };
+            assert_eq!(errors[0].rule, super::super::steps::UNKNOWN_FIELD);
+        }
+        let Err(CrmError::Validation(errors)) =
+            field_patch("lifecycle_status", &serde_json::json!("bogus"))
+        else {
+            panic!("a bad value");
+        };
+        assert_eq!(errors[0].rule, "invalid");
+    }
 }

@@ -14,6 +14,8 @@ pub const MAX_STEPS: usize = 50;
 pub const MAX_WAIT_MINUTES: u32 = 366 * 24 * 60;
 /// How deep if / else branches may nest.
 pub const MAX_DEPTH: usize = 5;
+/// The rule of a field `update_field` does not know (standard or custom): named `field`.
+pub const UNKNOWN_FIELD: &str = "unknown_field";
 
 /// One step: its id and what it does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -347,10 +349,12 @@ fn check_step(step: &mut Step, at: &FieldPath, catalog: &dyn StepCatalog, e: &mu
                 e.push(at.field("field"), "read_only", "kept by the system");
             } else {
                 for error in catalog.check_contact_patch(&body) {
-                    let name = if error.field.starts_with(field.as_str()) {
-                        "value"
-                    } else {
+                    let name = if error.rule == UNKNOWN_FIELD
+                        || !error.field.starts_with(field.as_str())
+                    {
                         "field"
+                    } else {
+                        "value"
                     };
                     e.push(at.field(name), error.rule.as_str(), error.message.clone());
                 }
@@ -500,7 +504,7 @@ pub fn migrate_pointer(
 ) -> Option<String> {
     let mut candidate = old.find(pointer);
     while let Some(step) = candidate {
-        if new.find(&step.id).is_some() && !done.iter().any(|d| *d == step.id) {
+        if new.find(&step.id).is_some() && !done.contains(&step.id) {
             return Some(step.id.clone());
         }
         candidate = old.next_after(&step.id);
