@@ -1,6 +1,7 @@
 //! Slice 3: workflow wait → EventBridge Scheduler → SQS → step executor → SES (S7.1, S7.2,
 //! S7.4), and the contact's data a workflow keeps: the export and the erasure (S1.2).
 
+mod bulk;
 mod privacy;
 mod runs;
 mod waits;
