@@ -358,7 +358,8 @@ async fn pause_runs(
 }
 
 /// Resume every paused run of the workflow at the step it stopped at (S7.5), in the
-/// background; a wait keeps its wake-up time. The job counts them as `resumed`.
+/// background; a wait keeps its wake-up time. The job counts them as `resumed`. Owners,
+/// admins and managers.
 #[utoipa::path(post, path = "/workflows/{id}/runs/resume", tag = "workflows",
     params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 202, description = "The job resuming the runs, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
@@ -373,7 +374,7 @@ async fn resume_runs(
 }
 
 /// Cancel every active, waiting and paused run of the workflow for good (S7.5), in the
-/// background; the job counts them as `cancelled`.
+/// background; the job counts them as `cancelled`. Owners, admins and managers.
 #[utoipa::path(post, path = "/workflows/{id}/runs/cancel", tag = "workflows",
     params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 202, description = "The job cancelling the runs, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),

@@ -533,6 +533,9 @@ async fn s1_4_every_workflow_route_is_hidden_from_another_tenant() {
     assert_eq!(before, after, "nothing changed");
 }
 
+/// A route, its body, and what a portal user, a member and a viewer get.
+type RoleRow = (&'static str, String, Option<Value>, u16, u16, u16);
+
 /// Each workflow route as a portal user (nothing exists: 404) and as a member (reads, starts
 /// and controls single runs and enrolls in bulk; does not define workflows or control all
 /// their runs: 403), as `access::Policy` says for workflows and workflow runs (S1.4, S7.5).
@@ -555,8 +558,7 @@ async fn s1_4_workflow_routes_for_portal_users_and_members() {
     let run_id = run.body["id"].as_str().unwrap().to_string();
     let w = &workflow_id;
     let new_workflow = json!({"name": "W", "steps": [{"type": "wait", "minutes": 1}]});
-    // (method, path, body, portal, member, viewer)
-    let routes: Vec<(&str, String, Option<Value>, u16, u16, u16)> = vec![
+    let routes: Vec<RoleRow> = vec![
         (
             "POST",
             "/workflows".into(),
