@@ -5,7 +5,8 @@
 //!
 //! | item | PK | SK |
 //! |---|---|---|
-//! | job | `T#{t}#JOB#{id}` | `JOB` |
+//! | job (its counts by outcome as `count:{outcome}` attributes) | `T#{t}#JOB#{id}` | `JOB` |
+//! | a paged job's checkpoint ([`Checkpoint`]) | `T#{t}#JOB#{id}` | `CHECKPOINT` |
 
 use crate::access::{Caller, Role};
 use crate::store::queue::{MessageQueue, send_json};
@@ -13,10 +14,14 @@ use crate::store::{Condition, Item, Table, WriteOp, from_item, key, to_item};
 use crate::{CrmError, FieldError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
 const JOB_SK: &str = "JOB";
+const CHECKPOINT_SK: &str = "CHECKPOINT";
+/// The attribute prefix of a job's counts by outcome.
+const COUNT_PREFIX: &str = "count:";
 
 fn job_pk(tenant: &str, id: Uuid) -> String {
     format!("T#{tenant}#JOB#{id}")
@@ -48,6 +53,30 @@ pub enum JobWork {
         filters: std::collections::BTreeMap<String, String>,
         format: ExportFormat,
     },
+    /// Enrolls the requester's visible contacts matching `filter` (the filter parameters of
+    /// `GET /contacts`) into a workflow (S7.1, the workflows module).
+    WorkflowEnrollment {
+        workflow_id: Uuid,
+        filter: std::collections::BTreeMap<String, String>,
+    },
+    /// Pauses, resumes or cancels every run of a workflow in a status the action applies to
+    /// (S7.5, the workflows module).
+    WorkflowRunsControl {
+        workflow_id: Uuid,
+        action: RunsAction,
+    },
+}
+
+/// What a bulk run control does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunsAction {
+    /// Active and waiting runs.
+    Pause,
+    /// Paused runs.
+    Resume,
+    /// Active, waiting and paused runs.
+    Cancel,
 }
 
 /// What an export holds.
@@ -86,6 +115,10 @@ pub struct Job {
     /// Records done so far (exact: counted in each record's own transaction).
     #[serde(default)]
     pub done: u64,
+    /// What happened to the records done, by outcome (bulk workflow jobs: `enrolled`,
+    /// `already_enrolled`; `paused`, `resumed`, `cancelled`, `skipped`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, u64>,
     /// Why it failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -145,6 +178,7 @@ impl Jobs {
             work,
             status: JobStatus::Queued,
             done,
+            counts: BTreeMap::new(),
             failure_reason: None,
             requested_by: caller.user_id.clone(),
             actor: None,
@@ -190,10 +224,71 @@ impl Jobs {
         let Some(item) = self.table.get(&job_pk(tenant, id), JOB_SK).await? else {
             return Ok(None);
         };
+        let counts = item
+            .iter()
+            .filter_map(|(name, value)| {
+                let outcome = name.strip_prefix(COUNT_PREFIX)?;
+                let n = match value {
+                    aws_sdk_dynamodb::types::AttributeValue::N(n) => n.parse().ok()?,
+                    _ => return None,
+                };
+                Some((outcome.to_string(), n))
+            })
+            .collect();
         let stored: StoredJob = from_item(item)?;
         let mut job = stored.job;
         job.actor = Some(stored.actor);
+        job.counts = counts;
         Ok(Some(job))
+    }
+
+    /// Where a paged job stands (`None` before its first page).
+    pub async fn checkpoint(&self, tenant: &str, id: Uuid) -> Result<Option<Checkpoint>, CrmError> {
+        self.table
+            .get_as(crate::store::Key::new(job_pk(tenant, id), CHECKPOINT_SK))
+            .await
+    }
+
+    /// Saves `next` as job `id`'s checkpoint if the stored one is still `current` (its `rev`;
+    /// `None`: there is none yet), adding `counts` (by outcome, and their sum to `done`) in the
+    /// same transaction: a page counts once, whoever saves it. `false` when another delivery
+    /// saved first.
+    pub async fn save_checkpoint(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        current: Option<&Checkpoint>,
+        next: &Checkpoint,
+        counts: &BTreeMap<String, u64>,
+    ) -> Result<bool, CrmError> {
+        let condition = match current {
+            None => Condition::NotExists,
+            Some(c) => Condition::eq("rev", crate::store::n(c.rev)),
+        };
+        let item = to_item(next, key(job_pk(tenant, id), CHECKPOINT_SK))?;
+        let mut writes = vec![WriteOp::put_if(item, condition)];
+        if !counts.is_empty() {
+            let mut add: Vec<(String, rust_decimal::Decimal)> = counts
+                .iter()
+                .map(|(outcome, n)| (format!("{COUNT_PREFIX}{outcome}"), (*n).into()))
+                .collect();
+            add.push(("done".into(), counts.values().sum::<u64>().into()));
+            let mut set = Item::new();
+            set.insert(
+                "updated_at".into(),
+                crate::store::s(Utc::now().to_rfc3339()),
+            );
+            writes.push(WriteOp::Add {
+                key: crate::store::Key::new(job_pk(tenant, id), JOB_SK),
+                add,
+                set,
+            });
+        }
+        match self.table.transact(writes).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_at(0) => Ok(false),
+            Err(e) => Err(e.into_error("job checkpoint")),
+        }
     }
 
     /// Job `id` for `caller`: its requester, owners and admins see it; for others (and in
@@ -268,6 +363,24 @@ impl Jobs {
             .await
             .map_err(|e| e.into_error("job"))
     }
+}
+
+/// Where a job that works page by page stands: each page's items are fixed before any is
+/// touched, so a redelivered message works on the same items and the page counts once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Bumped by every save; a save is conditional on the one it replaces.
+    pub rev: u64,
+    /// Where the page after the current one is read from (a list cursor), when the work
+    /// reads on from a position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// The items of the page being worked on; none between pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<Vec<Uuid>>,
+    /// No page comes after the current one.
+    #[serde(default)]
+    pub last: bool,
 }
 
 /// The job id a stage removal always gets: one job per stage.

@@ -1,4 +1,5 @@
-//! `job-worker`: consumes the job queue (stage removals, exports). Each message names one job; the worker reads the job,
+//! `job-worker`: consumes the job queue (stage removals, exports, bulk workflow enrollments
+//! and run controls). Each message names one job; the worker reads the job,
 //! does one bounded batch of its work and either sends the message on or finishes the job. A
 //! message whose job is gone or finished does nothing, so redelivery is harmless; a failing
 //! message is reported as a batch item failure and lands in the DLQ after maxReceiveCount.
@@ -7,6 +8,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use crm_shared::deals::stage_removal::{self, MOVES_PER_MESSAGE, StageRemovals};
 use crm_shared::deals::{Deals, Pipelines};
 use crm_shared::jobs::{JobMessage, JobStatus, JobWork, Jobs};
+use crm_shared::workflows::bulk;
 use crm_shared::{CrmError, Deps};
 
 pub struct JobWorker {
@@ -15,8 +17,13 @@ pub struct JobWorker {
     pipelines: Pipelines,
     jobs: Jobs,
     export_files: crm_shared::exports::S3ExportFiles,
+    effects: crm_shared::workflows::AwsEffects,
     /// Deals one message moves (a parameter so that tests can prove the hand-on).
     pub moves_per_message: usize,
+    /// Contacts or runs a bulk workflow job fixes per page, and works on per message
+    /// (parameters so that tests can prove the paging and the hand-on).
+    pub bulk_page: usize,
+    pub bulk_per_message: usize,
 }
 
 impl JobWorker {
@@ -27,8 +34,11 @@ impl JobWorker {
             pipelines: catalog.pipelines(),
             jobs: deps.jobs(),
             export_files: deps.export_files(),
+            effects: deps.step_effects(),
             catalog,
             moves_per_message: MOVES_PER_MESSAGE,
+            bulk_page: bulk::PAGE,
+            bulk_per_message: bulk::ITEMS_PER_MESSAGE,
         }
     }
 
@@ -61,6 +71,16 @@ impl JobWorker {
                     &job,
                 )
                 .await
+            }
+            JobWork::WorkflowEnrollment { .. } | JobWork::WorkflowRunsControl { .. } => {
+                let with = bulk::BulkWork {
+                    catalog: &self.catalog,
+                    jobs: &self.jobs,
+                    effects: &self.effects,
+                    page: self.bulk_page,
+                    budget: self.bulk_per_message,
+                };
+                bulk::run_bulk(&with, &message, &job).await
             }
         }
     }

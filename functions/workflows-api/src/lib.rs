@@ -1,10 +1,11 @@
 //! `workflows-api`: define and edit workflows, enroll contacts, follow and control runs (S7).
 
 use api_kit::{Problem, idempotent, if_match, json_body, json_response, path_id};
+use crm_shared::jobs::{Job, Jobs};
 use crm_shared::store::cursor::Page;
 use crm_shared::workflows::{
-    self, AwsEffects, Control, NewWorkflow, RunStatus, StartRun, Workflow, WorkflowPatch,
-    WorkflowRun,
+    self, AwsEffects, BulkEnrollment, Control, NewWorkflow, RunStatus, StartRun, Workflow,
+    WorkflowPatch, WorkflowRun, bulk,
 };
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
@@ -14,6 +15,7 @@ pub struct WorkflowsApi {
     deps: Deps,
     table: crm_shared::store::Table,
     effects: AwsEffects,
+    jobs: Jobs,
 }
 
 impl WorkflowsApi {
@@ -21,6 +23,7 @@ impl WorkflowsApi {
         Self {
             table: deps.table(),
             effects: deps.step_effects(),
+            jobs: deps.jobs(),
             deps,
         }
     }
@@ -45,6 +48,18 @@ impl api_kit::Routes for WorkflowsApi {
                 Ok(idempotent(&self.deps, caller, req, || start_run(self, caller, req)).await)
             }
             "GET /workflows/{id}/runs" => list_runs(self, caller, req).await,
+            "POST /workflows/{id}/enrollments" => {
+                Ok(idempotent(&self.deps, caller, req, || bulk_enroll(self, caller, req)).await)
+            }
+            "POST /workflows/{id}/runs/pause" => {
+                Ok(idempotent(&self.deps, caller, req, || pause_runs(self, caller, req)).await)
+            }
+            "POST /workflows/{id}/runs/resume" => {
+                Ok(idempotent(&self.deps, caller, req, || resume_runs(self, caller, req)).await)
+            }
+            "POST /workflows/{id}/runs/cancel" => {
+                Ok(idempotent(&self.deps, caller, req, || cancel_runs(self, caller, req)).await)
+            }
             "GET /workflow-runs/{id}" => get_run(self, caller, req).await,
             "POST /workflow-runs/{id}/pause" => pause_run(self, caller, req).await,
             "POST /workflow-runs/{id}/resume" => resume_run(self, caller, req).await,
@@ -281,6 +296,98 @@ async fn contact_runs(
     Ok(json_response(StatusCode::OK, &runs, None))
 }
 
+/// A job's `202`: the job, and where to follow it.
+fn job_accepted(job: &Job) -> Response<Body> {
+    let mut response = json_response(StatusCode::ACCEPTED, job, None);
+    if let Ok(location) = format!("/jobs/{}", job.id).parse() {
+        response
+            .headers_mut()
+            .insert(lambda_http::http::header::LOCATION, location);
+    }
+    response
+}
+
+/// Enroll every contact the caller may see that matches a list filter (S7.1), in the
+/// background: the job (`GET /jobs/{id}`) counts them as `enrolled` and `already_enrolled`
+/// (in the workflow before, or, with re-enrollment, in a run of it). A contact is never
+/// enrolled twice, however often the job's work is repeated. Only an active workflow enrolls.
+#[utoipa::path(post, path = "/workflows/{id}/enrollments", tag = "workflows", request_body = BulkEnrollment,
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 202, description = "The job enrolling the contacts, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
+              (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Role may not enroll contacts", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The workflow is not active", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "A filter parameter is not a condition on contacts (named `filter.{parameter}`)", body = Problem, content_type = "application/problem+json")))]
+async fn bulk_enroll(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    let workflow_id = path_id(req, "id")?;
+    let input: BulkEnrollment = json_body(req)?;
+    let job = bulk::start_enrollment(&api.table, &api.jobs, caller, workflow_id, input).await?;
+    Ok(job_accepted(&job))
+}
+
+async fn control_runs(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+    control: Control,
+) -> Result<Response<Body>, CrmError> {
+    let workflow_id = path_id(req, "id")?;
+    let job = bulk::start_control(&api.table, &api.jobs, caller, workflow_id, control).await?;
+    Ok(job_accepted(&job))
+}
+
+/// Pause every active and waiting run of the workflow (S7.5), in the background: the job
+/// (`GET /jobs/{id}`) counts them as `paused` (or `skipped`: ended meanwhile). A paused run
+/// executes nothing, its wake-ups included, until resumed. Owners, admins and managers.
+#[utoipa::path(post, path = "/workflows/{id}/runs/pause", tag = "workflows",
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 202, description = "The job pausing the runs, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
+              (status = 403, description = "Role may not manage workflows", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json")))]
+async fn pause_runs(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    control_runs(api, caller, req, Control::Pause).await
+}
+
+/// Resume every paused run of the workflow at the step it stopped at (S7.5), in the
+/// background; a wait keeps its wake-up time. The job counts them as `resumed`. Owners,
+/// admins and managers.
+#[utoipa::path(post, path = "/workflows/{id}/runs/resume", tag = "workflows",
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 202, description = "The job resuming the runs, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
+              (status = 403, description = "Role may not manage workflows", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json")))]
+async fn resume_runs(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    control_runs(api, caller, req, Control::Resume).await
+}
+
+/// Cancel every active, waiting and paused run of the workflow for good (S7.5), in the
+/// background; the job counts them as `cancelled`. Owners, admins and managers.
+#[utoipa::path(post, path = "/workflows/{id}/runs/cancel", tag = "workflows",
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 202, description = "The job cancelling the runs, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
+              (status = 403, description = "Role may not manage workflows", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json")))]
+async fn cancel_runs(
+    api: &WorkflowsApi,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, CrmError> {
+    control_runs(api, caller, req, Control::Cancel).await
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     create_workflow,
@@ -293,6 +400,10 @@ async fn contact_runs(
     pause_run,
     resume_run,
     cancel_run,
-    contact_runs
+    contact_runs,
+    bulk_enroll,
+    pause_runs,
+    resume_runs,
+    cancel_runs
 ))]
 pub struct WorkflowsDoc;

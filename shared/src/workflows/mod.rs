@@ -4,6 +4,7 @@
 //! message on the same queue; the contact observer (DynamoDB Streams) fires the triggers.
 
 mod actions;
+pub mod bulk;
 mod checks;
 pub mod criteria;
 mod definition;
@@ -17,6 +18,7 @@ pub mod store;
 pub mod sweep;
 pub mod waits;
 
+pub use bulk::BulkEnrollment;
 pub use criteria::Criteria;
 pub use definition::{Goal, NewWorkflow, Trigger, Workflow, WorkflowPatch, WorkflowStatus};
 pub use effects::{AwsEffects, StepEffects, at_expression, schedule_name};

@@ -5,6 +5,7 @@
 //! through the local runtime: real schedules fired, real step messages delivered, the sent
 //! mail read back from the local SES.
 
+mod bulk;
 mod contact_gone;
 mod control;
 mod exactly_once;
