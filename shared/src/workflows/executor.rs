@@ -463,6 +463,13 @@ impl<E: StepEffects> Execution<'_, E> {
         outcome: StepOutcome,
     ) -> Result<StepOutcome, CrmError> {
         let now = crate::values::now();
+        if let Some(reason) = reason {
+            // Why the run ended before its last step, where it stood.
+            let step = self.run.next_step.clone().unwrap_or_default();
+            self.run
+                .history
+                .push(record(&step, "exit", now, reason, None));
+        }
         self.run.status = status;
         self.run.exit_reason = reason.map(str::to_string);
         self.run.finished_at = Some(now);

@@ -16,6 +16,7 @@ mod runs;
 mod step_changes;
 mod steps;
 mod stream_feed;
+mod sweep;
 mod triggers;
 mod validation;
 mod wait_kinds;

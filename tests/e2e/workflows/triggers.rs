@@ -234,3 +234,100 @@ async fn s7_5_a_trashed_contact_stops_its_runs() {
     assert_eq!(run.body["status"], "cancelled", "{:?}", run.body);
     assert_eq!(run.body["exit_reason"], "contact_deleted");
 }
+
+/// A lead from a public web form and a lead from inbound mail enroll into a "contact
+/// created" workflow once each, though the form was sent twice and the mail's S3 event
+/// delivered twice (S7.3).
+#[tokio::test]
+async fn s7_3_leads_from_a_web_form_and_from_inbound_mail_enroll_once() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    stack
+        .put_user(&admin, "alice", json!({"role": "admin"}))
+        .await;
+    let workflow = triggered(&stack, &admin, json!({"type": "contact_created"})).await;
+
+    let r = stack
+        .call(
+            "PUT",
+            "/lead-sources",
+            &admin,
+            Some(json!({"sources": [
+            {"key": "web", "label": "Website", "kind": "web_form"}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = stack
+        .call(
+            "POST",
+            "/web-forms",
+            &admin,
+            Some(json!({"name": "Contact us", "lead_source": "web"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let key = r.body["form_key"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let sent = stack
+            .send(
+                stack
+                    .request("POST", &format!("/forms/{key}/submissions"), None)
+                    .json(&json!({"name": "Ada Lovelace", "email": "ada@example.com"})),
+            )
+            .await;
+        assert_eq!(sent.status, 202, "{:?}", sent.body);
+    }
+
+    let r = stack
+        .call(
+            "PATCH",
+            "/settings",
+            &admin,
+            Some(json!({"inbound_auto_lead": true})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    stack
+        .runtime
+        .aws
+        .s3
+        .put_object()
+        .bucket(stack.runtime.provisioned.resolved.refs["InboxBucket"].clone())
+        .key("inbound/grace-1")
+        .body(
+            include_bytes!("../../fixtures/mail/unknown-sender.eml")
+                .to_vec()
+                .into(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for delivery in stack.runtime.receive_s3_events().await.unwrap() {
+        for _ in 0..2 {
+            stack
+                .runtime
+                .functions
+                .inbound_mail
+                .handle(delivery.event.clone())
+                .await
+                .unwrap();
+        }
+        stack.runtime.ack_s3_event(&delivery.receipt).await.unwrap();
+    }
+    settle(&stack).await;
+
+    let all = runs(&stack, &admin, &workflow).await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    let mut entered = Vec::new();
+    for run in &all {
+        let c = stack
+            .get(
+                &format!("/contacts/{}", run["contact_id"].as_str().unwrap()),
+                &admin,
+            )
+            .await;
+        entered.push(c.body["entry"]["path"].as_str().unwrap().to_string());
+    }
+    entered.sort();
+    assert_eq!(entered, ["inbound_email", "web_form"]);
+}
