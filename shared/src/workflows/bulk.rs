@@ -131,11 +131,7 @@ pub async fn start_enrollment(
     workflow_id: Uuid,
     input: BulkEnrollment,
 ) -> Result<Job, CrmError> {
-    Policy::check(caller, Action::Read, Subject::WorkflowRuns)?;
-    let workflow = store::get_workflow(table, &caller.tenant_id, workflow_id)
-        .await?
-        .ok_or(CrmError::NotFound)?;
-    Policy::check(caller, Action::Write, Subject::WorkflowRuns)?;
+    let workflow = super::enrolling_into(table, caller, workflow_id).await?;
     check_filter(table, caller, &input.filter).await?;
     if !workflow.enrolls() {
         return Err(super::not_enrolling(&workflow));

@@ -160,17 +160,8 @@ impl<E: StepEffects> Execution<'_, E> {
             }
         };
         let program = Program::new(&steps);
-        let mut contact = match self.live_contact().await? {
-            Some(c) => c,
-            None => {
-                return self
-                    .finish(
-                        RunStatus::Cancelled,
-                        Some("contact_deleted"),
-                        StepOutcome::Cancelled,
-                    )
-                    .await;
-            }
+        let Some(mut contact) = self.live_contact().await? else {
+            return self.contact_gone().await;
         };
         for _ in 0..STEPS_PER_MESSAGE {
             if let Some(goal) = &goal {
@@ -309,18 +300,10 @@ impl<E: StepEffects> Execution<'_, E> {
                         action,
                         Step::UpdateField { .. } | Step::AddTag { .. } | Step::RemoveTag { .. }
                     ) {
-                        contact = match self.live_contact().await? {
-                            Some(c) => c,
-                            None => {
-                                return self
-                                    .finish(
-                                        RunStatus::Cancelled,
-                                        Some("contact_deleted"),
-                                        StepOutcome::Cancelled,
-                                    )
-                                    .await;
-                            }
+                        let Some(now_contact) = self.live_contact().await? else {
+                            return self.contact_gone().await;
                         };
+                        contact = now_contact;
                     }
                 }
             }
@@ -373,6 +356,16 @@ impl<E: StepEffects> Execution<'_, E> {
             .await?
             .filter(|c| c.deleted_at.is_none()),
         )
+    }
+
+    /// Stops the run whose contact is deleted or erased.
+    async fn contact_gone(&mut self) -> Result<StepOutcome, CrmError> {
+        self.finish(
+            RunStatus::Cancelled,
+            Some("contact_deleted"),
+            StepOutcome::Cancelled,
+        )
+        .await
     }
 
     async fn definitions(&mut self) -> Result<&[FieldDefinition], CrmError> {

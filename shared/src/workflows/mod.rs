@@ -116,6 +116,21 @@ fn not_enrolling(workflow: &Workflow) -> CrmError {
     }
 }
 
+/// The workflow a caller enrolls contacts into: 404 when they may not see runs, 403 when
+/// they may not start them.
+pub(crate) async fn enrolling_into(
+    table: &Table,
+    caller: &Caller,
+    workflow_id: Uuid,
+) -> Result<Workflow, CrmError> {
+    Policy::check(caller, Action::Read, Subject::WorkflowRuns)?;
+    let workflow = store::get_workflow(table, &caller.tenant_id, workflow_id)
+        .await?
+        .ok_or(CrmError::NotFound)?;
+    Policy::check(caller, Action::Write, Subject::WorkflowRuns)?;
+    Ok(workflow)
+}
+
 /// `POST /workflows/{id}/runs`: manual enrollment of one contact the caller may see (S7.1).
 pub async fn start_run(
     table: &Table,
@@ -124,11 +139,7 @@ pub async fn start_run(
     workflow_id: Uuid,
     input: StartRun,
 ) -> Result<WorkflowRun, CrmError> {
-    Policy::check(caller, Action::Read, Subject::WorkflowRuns)?;
-    let workflow = store::get_workflow(table, &caller.tenant_id, workflow_id)
-        .await?
-        .ok_or(CrmError::NotFound)?;
-    Policy::check(caller, Action::Write, Subject::WorkflowRuns)?;
+    let workflow = enrolling_into(table, caller, workflow_id).await?;
     let contacts = crate::catalog::Catalog::new(table.clone()).contacts();
     if contacts.find(caller, input.contact_id).await?.is_none() {
         return Err(CrmError::validation(
