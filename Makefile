@@ -9,7 +9,7 @@ VENV := .venv/bin
 LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: bench bench-import import-dev dup dev test token lint layers build openapi bootstrap fmt moto-stop
+.PHONY: bench bench-import bench-workflows import-dev dup dev test token lint layers build openapi bootstrap fmt moto-stop
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -52,6 +52,19 @@ bench-import: bootstrap
 	  CARGO_TARGET_DIR=target/bench-release cargo bench -p crm-e2e-tests --bench import_rows || status=$$?; \
 	  infra/moto.sh stop $(BENCH_IMPORT_PORT); exit $$status
 	@$(MAKE) --no-print-directory import-dev BENCH_IMPORT_ROWS=$(BENCH_IMPORT_ROWS)
+
+## Workflow benchmark (S7.4): BENCH_WF_CONTACTS (10,000) contacts enrolled at once into [send
+## email, wait 1 minute, add tag] on the local stack (moto + the local DynamoDB), the step
+## executor's core run by BENCH_WF_WORKERS (4) instances of 10 messages; prints enrollments/s,
+## steps/s, schedules created per second, the most writes per second to one partition key (base
+## and index) and due → effect. An optimised build (target/bench-release); about 15 minutes.
+BENCH_WF_PORT ?= 5064
+bench-workflows: bootstrap
+	@infra/moto.sh start $(BENCH_WF_PORT)
+	@status=0; $(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(BENCH_WF_PORT) \
+	  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$$(($(BENCH_WF_PORT) + 20000)) \
+	  CARGO_TARGET_DIR=target/bench-release cargo bench -p crm-e2e-tests --bench workflows || status=$$?; \
+	  infra/moto.sh stop $(BENCH_WF_PORT); exit $$status
 
 ## BENCH_IMPORT_ROWS rows imported through the make dev stack, as a client uploads them (CI runs
 ## 2,000): rows/s, and peak memory and CPU of each local process.
