@@ -63,6 +63,26 @@ pub enum CrmError {
     IdempotencyMismatch,
     #[error("a request with this idempotency key is still in progress")]
     IdempotencyInProgress,
+    /// A per-tenant quota or rate is used up; retry after the given seconds (429 with
+    /// `Retry-After`).
+    #[error("too many requests: {detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
+    /// A dependency is temporarily unavailable (throttled after retries); nothing was changed,
+    /// retry after the given seconds (503 with `Retry-After`).
+    #[error("unavailable: {detail}")]
+    Unavailable {
+        detail: String,
+        retry_after_secs: u64,
+    },
+    /// The request body exceeds the size the endpoint accepts (413).
+    #[error("payload too large: {detail}")]
+    PayloadTooLarge { detail: String },
+    /// The body is in a media type the endpoint does not accept (415).
+    #[error("unsupported media type: {detail}")]
+    UnsupportedMediaType { detail: String },
     #[error("internal error: {0}")]
     Internal(String),
 }

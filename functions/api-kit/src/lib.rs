@@ -29,6 +29,9 @@ pub struct Problem {
     /// For a refused custom field change: how many records hold values it would break.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affected_records: Option<u64>,
+    /// Seconds to wait before retrying (429, 503): sent as the `Retry-After` header.
+    #[serde(skip)]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Problem {
@@ -45,6 +48,7 @@ impl Problem {
             detail: detail.into(),
             errors,
             affected_records: None,
+            retry_after_secs: None,
         }
     }
 
@@ -54,11 +58,13 @@ impl Problem {
 
     pub fn into_response(self) -> Response<Body> {
         let body = serde_json::to_string(&self).unwrap_or_default();
-        Response::builder()
+        let mut builder = Response::builder()
             .status(self.status)
-            .header(header::CONTENT_TYPE, PROBLEM_JSON)
-            .body(Body::Text(body))
-            .expect("valid response")
+            .header(header::CONTENT_TYPE, PROBLEM_JSON);
+        if let Some(secs) = self.retry_after_secs {
+            builder = builder.header(header::RETRY_AFTER, secs.to_string());
+        }
+        builder.body(Body::Text(body)).expect("valid response")
     }
 }
 
@@ -126,6 +132,46 @@ impl From<CrmError> for Problem {
                 "idempotency-in-progress",
                 "a request with this Idempotency-Key is still being processed; retry shortly",
                 vec![],
+            ),
+            CrmError::TooManyRequests {
+                detail,
+                retry_after_secs,
+            } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-requests",
+                    detail,
+                    vec![],
+                )
+            },
+            CrmError::Unavailable {
+                detail,
+                retry_after_secs,
+            } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    detail,
+                    vec![],
+                )
+            },
+            CrmError::PayloadTooLarge { detail } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                detail,
+                vec![],
+            ),
+            CrmError::UnsupportedMediaType { detail } => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                detail,
+                vec![FieldError::new(
+                    "Content-Type",
+                    "media_type",
+                    "must be application/json",
+                )],
             ),
             CrmError::Internal(detail) => {
                 // The detail may name resources; it goes to the log, not to the caller.
