@@ -9,7 +9,7 @@ VENV := .venv/bin
 LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: bench bench-import bench-workflows import-dev dup dev test token lint layers build openapi bootstrap fmt moto-stop
+.PHONY: bench bench-import bench-workflows import-dev dup dev test token lint layers build sam-build openapi bootstrap fmt moto-stop
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -106,6 +106,14 @@ LAMBDA_BINARIES = $(shell sed -n 's/^ *Binary: *//p' template.yaml)
 build: bootstrap
 	PATH=$(CURDIR)/$(VENV):$$PATH cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
 	  $(foreach b,$(LAMBDA_BINARIES),--bin $(b))
+
+## Package every function for `sam deploy` into .aws-sam/build (what `sam build` does; the
+## template's functions use infra/deploy/Makefile): one `make build`, each function's
+## target/lambda/<binary>/bootstrap copied; then check every artifact holds an executable
+## bootstrap. LAMBDA_BUILD=reuse takes bootstraps already in target/lambda without running cargo.
+sam-build: bootstrap
+	SAM_CLI_TELEMETRY=0 ARCH=$(ARCH) $(VENV)/sam build --parameter-overrides Architecture=$(ARCH)
+	ARCH=$(ARCH) infra/deploy/check-artifacts.sh .aws-sam/build
 
 ## Regenerate the committed OpenAPI document.
 openapi:
