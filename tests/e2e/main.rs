@@ -18,5 +18,6 @@ mod messages;
 mod platform;
 mod search;
 mod settings;
+mod template;
 mod visibility;
 mod workflows;
