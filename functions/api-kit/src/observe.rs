@@ -115,7 +115,8 @@ where
     let response = REQUEST
         .scope(
             scope.clone(),
-            counted(counters.clone(), traced(trace, handle(req))),
+            // Boxed: the handler's future nests deep; a box keeps the wrappers' types shallow.
+            counted(counters.clone(), traced(trace, Box::pin(handle(req)))),
         )
         .await;
     let tenant = scope.tenant.lock().ok().and_then(|t| t.clone());
@@ -239,7 +240,7 @@ where
     let counters = Counters::default();
     // serde's message can quote the payload; only its category is kept.
     let result = match serde_json::from_value::<E>(payload) {
-        Ok(event) => counted(counters.clone(), traced(trace, handle(event))).await,
+        Ok(event) => counted(counters.clone(), traced(trace, Box::pin(handle(event)))).await,
         Err(e) => Err(CrmError::Internal(format!(
             "not the function's event ({:?} error)",
             e.classify()
