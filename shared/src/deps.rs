@@ -22,7 +22,7 @@ impl AwsClients {
             .force_path_style(force_path_style)
             .build();
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            dynamodb: crate::telemetry::xray::traced_dynamodb(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sqs: aws_sdk_sqs::Client::new(sdk),
             sesv2: aws_sdk_sesv2::Client::new(sdk),

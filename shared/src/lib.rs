@@ -27,6 +27,7 @@ pub mod privacy;
 pub mod records;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod values;
 pub mod workflows;
 

@@ -2,6 +2,8 @@
 //! body parsing, problem+json errors, ETag / If-Match, Idempotency-Key. The handlers stay thin:
 //! parse with this, call the domain core, answer with this.
 
+pub mod metrics;
+pub mod observe;
 pub mod records;
 
 use crm_shared::idempotency::{self, Begin, StoredResponse};
@@ -175,7 +177,7 @@ impl From<CrmError> for Problem {
             ),
             CrmError::Internal(detail) => {
                 // The detail may name resources; it goes to the log, not to the caller.
-                tracing::error!(%detail, "internal error");
+                tracing::error!(detail = %crm_shared::telemetry::Redacted(&detail), "internal error");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -224,6 +226,7 @@ pub fn caller(req: &Request) -> Result<Caller, Problem> {
 /// and 403 for a deactivated user.
 pub async fn authenticate(deps: &Deps, req: &Request) -> Result<Caller, Response<Body>> {
     let token = caller(req).map_err(Problem::into_response)?;
+    observe::set_tenant(&token.tenant_id);
     crm_shared::directory::Directory::new(deps.table())
         .effective_caller(token)
         .await
@@ -428,7 +431,7 @@ where
     let response = run().await.unwrap_or_else(error_response);
     if response.status().is_server_error() {
         if let Err(e) = idempotency::abort(&table, &caller.tenant_id, &idem_key).await {
-            tracing::error!(error = %e, "could not release an idempotency key");
+            tracing::error!(error = %crm_shared::telemetry::Redacted(&e), "could not release an idempotency key");
         }
         return response;
     }
@@ -453,7 +456,7 @@ where
     if let Err(e) =
         idempotency::complete(&table, &caller.tenant_id, &idem_key, &fingerprint, &stored).await
     {
-        tracing::error!(error = %e, "could not store an idempotent response");
+        tracing::error!(error = %crm_shared::telemetry::Redacted(&e), "could not store an idempotent response");
     }
     response
 }
@@ -474,12 +477,9 @@ fn replayed(stored: StoredResponse) -> Response<Body> {
 
 /// JSON logs for CloudWatch; level from `RUST_LOG`.
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_current_span(false)
-        .without_time()
-        .try_init();
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::from_default_env();
+    let _ = observe::json_logs(filter, std::io::stdout).try_init();
 }
 
 /// A function's HTTP handler: one per API function, called by the Lambda runtime in AWS and by
@@ -505,12 +505,16 @@ pub trait Routes: Send + Sync + 'static {
 
 impl<R: Routes> HttpHandler for R {
     async fn handle(&self, req: Request) -> Response<Body> {
-        let caller = match authenticate(self.deps(), &req).await {
-            Ok(caller) => caller,
-            Err(response) => return response,
-        };
-        let route = route_key(&req);
-        (self.route(&route, &caller, &req).await).unwrap_or_else(error_response)
+        // Logged here when the local gateway calls it; in Lambda `run_lambda` already does.
+        observe::http(req, |req| async move {
+            let caller = match authenticate(self.deps(), &req).await {
+                Ok(caller) => caller,
+                Err(response) => return response,
+            };
+            let route = route_key(&req);
+            (self.route(&route, &caller, &req).await).unwrap_or_else(error_response)
+        })
+        .await
     }
 }
 
@@ -522,7 +526,10 @@ pub async fn run_lambda<H: HttpHandler>(
     let handler = std::sync::Arc::new(build(Deps::from_env().await?));
     lambda_http::run(lambda_http::service_fn(move |req| {
         let handler = handler.clone();
-        async move { Ok::<_, std::convert::Infallible>(handler.handle(req).await) }
+        async move {
+            let response = observe::http(req, |req| handler.handle(req)).await;
+            Ok::<_, std::convert::Infallible>(response)
+        }
     }))
     .await
 }
@@ -549,13 +556,14 @@ where
     init_tracing();
     let handler = std::sync::Arc::new(build(Deps::from_env().await?)?);
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
-        move |event: lambda_http::LambdaEvent<E>| {
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| {
             let handler = handler.clone();
             async move {
-                handler
-                    .handle_event(event.payload)
-                    .await
-                    .map_err(lambda_http::Error::from)
+                observe::event(&event.context, event.payload, |e: E| {
+                    handler.handle_event(e)
+                })
+                .await
+                .map_err(lambda_http::Error::from)
             }
         },
     ))

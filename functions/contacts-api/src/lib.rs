@@ -9,6 +9,7 @@ use crm_shared::contacts::{Contact, ContactPatch, ContactSummary, Contacts, NewC
 use crm_shared::links::{self, ClientLink, LinkInput};
 use crm_shared::pagination::Page;
 use crm_shared::privacy::ContactExport;
+use crm_shared::telemetry::metrics::{self, Counter};
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -92,6 +93,7 @@ async fn create_contact(
         .leads
         .create_contact(caller, input, custom.as_ref(), entry, None)
         .await?;
+    metrics::count(Counter::ContactsCreated, 1);
     let mut response =
         records::record_response(&api.contacts, caller, StatusCode::CREATED, &contact).await?;
     let location = format!("/contacts/{}", contact.id);

@@ -5,8 +5,11 @@
 
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crm_shared::imports::{self, ChunkMessage, ChunkOutcome, ChunkSettings, ProcessOutcome};
+use crm_shared::imports::{
+    self, ChunkMessage, ChunkOutcome, ChunkSettings, ImportStatus, ProcessOutcome,
+};
 use crm_shared::store::queue::SqsQueue;
+use crm_shared::telemetry::metrics::{self, Counter};
 use crm_shared::{CrmError, Deps};
 use serde::Deserialize;
 
@@ -82,6 +85,9 @@ impl ImportProcessor {
                 imports::process_upload(&self.catalog, &self.uploads, &self.queue, &bucket, &key)
                     .await?;
             tracing::info!(%bucket, %key, ?outcome, "import object processed");
+            if outcome == ProcessOutcome::Processed(ImportStatus::Failed) {
+                metrics::count(Counter::ImportFailures, 1);
+            }
             outcomes.push(outcome);
         }
         Ok(outcomes)
@@ -99,6 +105,9 @@ impl ImportProcessor {
         )
         .await?;
         tracing::info!(import = %message.import_id, chunk = message.chunk, ?outcome, "import chunk");
+        if outcome == ChunkOutcome::Advanced(ImportStatus::Failed) {
+            metrics::count(Counter::ImportFailures, 1);
+        }
         Ok(outcome)
     }
 
@@ -108,7 +117,7 @@ impl ImportProcessor {
         let mut response = SqsBatchResponse::default();
         for record in event.records {
             if let Err(error) = self.chunk(record.body.as_deref()).await {
-                tracing::error!(message_id = ?record.message_id, %error, "import chunk failed; it will be retried");
+                tracing::error!(message_id = ?record.message_id, error = %crm_shared::telemetry::Redacted(&error), "import chunk failed; it will be retried");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = record.message_id.unwrap_or_default();
                 response.batch_item_failures.push(failure);

@@ -51,7 +51,7 @@ impl InboundMail {
             match self.inbox.on_object(&key, &[]).await {
                 Ok(done) => outcomes.extend(done),
                 Err(e) => {
-                    tracing::error!(%key, error = %e, "inbound message not processed; retried");
+                    tracing::error!(%key, error = %crm_shared::telemetry::Redacted(&e), "inbound message not processed; retried");
                     fault = Some(e);
                 }
             }

@@ -90,7 +90,7 @@ impl JobWorker {
         // Batch size 1 in the template: a job's batch is long; one at a time.
         for record in event.records {
             if let Err(error) = self.process(record.body.as_deref()).await {
-                tracing::error!(message_id = ?record.message_id, %error, "job message failed; it will be retried");
+                tracing::error!(message_id = ?record.message_id, error = %crm_shared::telemetry::Redacted(&error), "job message failed; it will be retried");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = record.message_id.unwrap_or_default();
                 response.batch_item_failures.push(failure);

@@ -25,7 +25,7 @@ impl MailEvents {
             match crm_shared::email::events::handle(&self.table, body).await {
                 Ok(added) => tracing::info!(added, "mail event handled"),
                 Err(error) => {
-                    tracing::error!(message_id = ?record.message_id, %error, "mail event failed; it will be retried");
+                    tracing::error!(message_id = ?record.message_id, error = %crm_shared::telemetry::Redacted(&error), "mail event failed; it will be retried");
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = record.message_id.unwrap_or_default();
                     response.batch_item_failures.push(failure);

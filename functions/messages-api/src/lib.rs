@@ -291,7 +291,7 @@ fn page_error(e: CrmError) -> Response<Body> {
             ),
         ),
         other => {
-            tracing::error!(error = %other, "unsubscribe failed");
+            tracing::error!(error = %crm_shared::telemetry::Redacted(&other), "unsubscribe failed");
             html(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 page("Something went wrong", "<p>Please try again later.</p>"),

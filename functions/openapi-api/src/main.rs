@@ -6,7 +6,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_http::service_fn(move |req| {
         let handler = handler.clone();
         async move {
-            Ok::<_, std::convert::Infallible>(api_kit::HttpHandler::handle(&*handler, req).await)
+            let response =
+                api_kit::observe::http(req, |req| api_kit::HttpHandler::handle(&*handler, req))
+                    .await;
+            Ok::<_, std::convert::Infallible>(response)
         }
     }))
     .await

@@ -7,6 +7,8 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use crm_shared::catalog::Catalog;
+use crm_shared::telemetry::Redacted;
+use crm_shared::telemetry::metrics::Counter;
 use crm_shared::workflows::sweep::SweepReport;
 use crm_shared::workflows::{Attempt, AwsEffects, StepMessage, StepOutcome, execute_step_message};
 use crm_shared::{CrmError, Deps};
@@ -93,7 +95,7 @@ impl StepExecutor {
             .send()
             .await;
         if let Err(error) = delayed {
-            tracing::warn!(%error, "the retry delay was not set; the queue's default applies");
+            tracing::warn!(error = %Redacted(&error), "the retry delay was not set; the queue's default applies");
         }
     }
 
@@ -103,7 +105,7 @@ impl StepExecutor {
             crm_shared::workflows::sweep::sweep(self.catalog.table(), &self.effects, now).await;
         match &report {
             Ok(report) => tracing::info!(?report, "sweep done"),
-            Err(error) => tracing::error!(%error, "sweep failed"),
+            Err(error) => tracing::error!(error = %Redacted(error), "sweep failed"),
         }
         report
     }
@@ -120,7 +122,8 @@ impl StepExecutor {
             match result {
                 Ok(outcome) => tracing::info!(?message_id, ?outcome, "step message done"),
                 Err(error) => {
-                    tracing::error!(?message_id, %error, "step message failed; it will be retried");
+                    crm_shared::telemetry::metrics::count(Counter::StepFailures, 1);
+                    tracing::error!(?message_id, error = %Redacted(&error), "step message failed; it will be retried");
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = message_id.unwrap_or_default();
                     response.batch_item_failures.push(failure);

@@ -37,7 +37,7 @@ impl WorkflowTriggers {
                 }
                 Err(error) => {
                     // Observed up to here; this record and those after it come back.
-                    tracing::error!(?sequence_number, %error, "unreadable stream record");
+                    tracing::error!(?sequence_number, error = %crm_shared::telemetry::Redacted(&error), "unreadable stream record");
                     unreadable = Some(sequence_number);
                     break;
                 }
@@ -48,7 +48,7 @@ impl WorkflowTriggers {
             results.iter().zip(&changes).zip(&sequence_numbers)
         {
             if let Err(error) = result {
-                tracing::error!(?sequence_number, event_id = change.event_id, %error, "observing a change failed; it and the changes after it will be retried");
+                tracing::error!(?sequence_number, event_id = change.event_id, error = %crm_shared::telemetry::Redacted(&error), "observing a change failed; it and the changes after it will be retried");
                 break;
             }
         }

@@ -111,6 +111,7 @@ impl Mailer for SesMailer {
             .send()
             .await
             .map_err(|e| sdk_error("SendEmail", e))?;
+        crate::telemetry::metrics::count(crate::telemetry::metrics::Counter::EmailsSent, 1);
         Ok(out.message_id.unwrap_or_default())
     }
 }
@@ -456,7 +457,7 @@ async fn send(
     let activity_id = match activity {
         Ok(a) => Some(a.id),
         Err(error) => {
-            tracing::error!(%error, ses_message_id, "the sent email's activity was not logged");
+            tracing::error!(error = %crate::telemetry::Redacted(&error), ses_message_id, "the sent email's activity was not logged");
             None
         }
     };

@@ -35,6 +35,7 @@ use crate::custom_fields::FieldDefinition;
 use crate::records::Kind;
 use crate::store::queue::{MessageQueue, send_json};
 use crate::store::{Item, key, s, to_item};
+use crate::telemetry::metrics::{self, Counter};
 use crate::values::Timestamp;
 use crate::{Caller, CrmError};
 use serde::{Deserialize, Serialize};
@@ -369,6 +370,7 @@ pub async fn run_chunk(
         )
         .await?;
     }
+    let (imported, refused) = (tally.created + tally.updated, tally.failed);
     let status = advance(
         table,
         queue,
@@ -386,6 +388,11 @@ pub async fn run_chunk(
         errors_file,
     )
     .await?;
+    if status.is_some() {
+        // This delivery's rows (a redelivery that finds the chunk done counts nothing).
+        metrics::count(Counter::ImportRowsImported, imported);
+        metrics::count(Counter::ImportRowsFailed, refused);
+    }
     Ok(status.map_or(ChunkOutcome::Stale, ChunkOutcome::Advanced))
 }
 

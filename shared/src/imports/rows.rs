@@ -377,7 +377,12 @@ impl RowWriter<'_> {
             Ok(_) => Ok(()),
             // The contact landed; a note the activities refuse is left out.
             Err(CrmError::Validation(errors)) => {
-                tracing::warn!(row = line, ?errors, "an imported note was refused");
+                // Fields and rules only: a message may quote the cell.
+                let fields: Vec<(&str, &str)> = errors
+                    .iter()
+                    .map(|e| (e.field.as_str(), e.rule.as_str()))
+                    .collect();
+                tracing::warn!(row = line, ?fields, "an imported note was refused");
                 Ok(())
             }
             Err(e) => Err(e),

@@ -49,7 +49,7 @@ pub trait Uploads: Send + Sync {
 
 fn unreadable<E: std::fmt::Debug>(what: &'static str) -> impl FnOnce(E) -> ReadFailure {
     move |e| {
-        tracing::error!(error = ?e, "{what} failed");
+        tracing::error!(error = %crate::telemetry::Redacted(&format!("{e:?}")), "{what} failed");
         ReadFailure("the uploaded file could not be read".into())
     }
 }

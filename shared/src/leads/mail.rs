@@ -47,6 +47,7 @@ impl Mailer for SesMailer {
                 .send()
                 .await
                 .map_err(|e| CrmError::Internal(format!("SES SendEmail: {e}")))?;
+            crate::telemetry::metrics::count(crate::telemetry::metrics::Counter::EmailsSent, 1);
             Ok(())
         })
     }

@@ -256,7 +256,7 @@ async fn log_sent(
     )
     .await;
     if let Err(error) = logged {
-        tracing::error!(%error, run = %run.id, "the workflow mail's activity was not logged");
+        tracing::error!(error = %crate::telemetry::Redacted(&error), run = %run.id, "the workflow mail's activity was not logged");
     }
 }
 

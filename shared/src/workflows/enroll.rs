@@ -70,7 +70,7 @@ pub async fn enroll(
     }
     if let Err(error) = effects.enqueue_step(&run.message(tenant)).await {
         // The run is due now: the sweep dispatches it within its period.
-        tracing::error!(%error, run = %run.id, "the first step message was not sent; the sweep will");
+        tracing::error!(error = %crate::telemetry::Redacted(&error), run = %run.id, "the first step message was not sent; the sweep will");
     }
     Ok(Enrolled::Started(Box::new(run)))
 }

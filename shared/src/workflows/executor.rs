@@ -21,6 +21,7 @@ use crate::catalog::Catalog;
 use crate::contacts::Contact;
 use crate::custom_fields::definition::Entity;
 use crate::custom_fields::definition::FieldDefinition;
+use crate::telemetry::metrics::{self, Counter};
 use crate::{CrmError, Timestamp};
 
 /// Steps one invocation runs back to back before it hands the rest to a new message.
@@ -228,6 +229,7 @@ impl<E: StepEffects> Execution<'_, E> {
                     ));
                     self.run.next_step = branch.map(|s| s.id.clone());
                     self.run.seq = seq + 1;
+                    metrics::count(Counter::WorkflowStepsRun, 1);
                     if !self.checkpoint().await? {
                         return Ok(StepOutcome::Stale);
                     }
@@ -345,6 +347,7 @@ impl<E: StepEffects> Execution<'_, E> {
         self.run.next_step = program.next_after(&step.id).map(|s| s.id.clone());
         self.run.seq += 1;
         self.run.last_error = None;
+        metrics::count(Counter::WorkflowStepsRun, 1);
     }
 
     async fn live_contact(&self) -> Result<Option<Contact>, CrmError> {
