@@ -67,7 +67,7 @@ mod tests {
     use super::*;
 
     fn lambda_env(extra: &[(&str, &str)]) -> Option<SdkConfig> {
-        let mut env: Vec<(String, String)> = [
+        let env: Vec<(String, String)> = [
             ("AWS_LAMBDA_FUNCTION_NAME", "contacts-api"),
             ("AWS_REGION", "eu-central-1"),
             ("AWS_ACCESS_KEY_ID", "AKID"),
