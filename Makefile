@@ -9,7 +9,7 @@ VENV := .venv/bin
 LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: bench bench-import bench-workflows import-dev dup dev test token lint layers build sam-build openapi bootstrap fmt moto-stop
+.PHONY: coldstart bench bench-import bench-workflows import-dev dup dev test token lint layers build sam-build openapi bootstrap fmt moto-stop
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -114,6 +114,18 @@ build: bootstrap
 sam-build: bootstrap
 	SAM_CLI_TELEMETRY=0 ARCH=$(ARCH) $(VENV)/sam build --parameter-overrides Architecture=$(ARCH)
 	ARCH=$(ARCH) infra/deploy/check-artifacts.sh .aws-sam/build
+
+## Cold start (issue 14 item 7): release builds of the functions (COLDSTART_BINS, default all) and
+## of a hello-world lambda_http function, then each `bootstrap` spawned COLDSTART_K times
+## round-robin against a Runtime API stub: median / p90 time to the first `next`, × the hello
+## world's in the same run, binary size. COLDSTART_TARGET: the cargo target dir to build in.
+COLDSTART_K ?= 15
+COLDSTART_BINS ?= $(LAMBDA_BINARIES)
+COLDSTART_TARGET ?= $(or $(CARGO_TARGET_DIR),target)
+coldstart:
+	CARGO_TARGET_DIR=$(COLDSTART_TARGET) cargo build --release --bin coldstart-hello $(foreach b,$(COLDSTART_BINS),--bin $(b))
+	python3 infra/coldstart/coldstart.py -k $(COLDSTART_K) --hello $(COLDSTART_TARGET)/release/coldstart-hello \
+	  $(foreach b,$(COLDSTART_BINS),$(b)=$(COLDSTART_TARGET)/release/$(b))
 
 ## Regenerate the committed OpenAPI document.
 openapi:

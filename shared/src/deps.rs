@@ -5,34 +5,79 @@
 use crate::{Config, CrmError};
 use std::sync::Arc;
 
+pub mod sdk_env;
+
+/// A client built the first time it is used (a function builds only the clients it uses).
+pub type Lazy<T> = std::sync::LazyLock<T, Box<dyn FnOnce() -> T + Send>>;
+
+/// `Lazy::new` for a closure.
+pub fn lazy<T>(build: impl FnOnce() -> T + Send + 'static) -> Lazy<T> {
+    Lazy::new(Box::new(build))
+}
+
+/// The SDK clients, each built on first use from one shared `SdkConfig` (a field derefs to its
+/// client: `aws.dynamodb.query()`). Cheap to clone (one `Arc`); clones share the built clients.
 #[derive(Clone, Debug)]
-pub struct AwsClients {
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub sesv2: aws_sdk_sesv2::Client,
-    pub scheduler: aws_sdk_scheduler::Client,
+pub struct AwsClients(Arc<Clients>);
+
+#[derive(Debug)]
+pub struct Clients {
+    pub dynamodb: Lazy<aws_sdk_dynamodb::Client>,
+    pub s3: Lazy<aws_sdk_s3::Client>,
+    pub sqs: Lazy<aws_sdk_sqs::Client>,
+    pub sesv2: Lazy<aws_sdk_sesv2::Client>,
+    pub scheduler: Lazy<aws_sdk_scheduler::Client>,
+}
+
+impl std::ops::Deref for AwsClients {
+    type Target = Clients;
+    fn deref(&self) -> &Clients {
+        &self.0
+    }
+}
+
+impl From<Clients> for AwsClients {
+    fn from(clients: Clients) -> Self {
+        Self(Arc::new(clients))
+    }
+}
+
+impl Clients {
+    /// Every client, none built yet.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        // Path-style addressing works with AWS and with every S3-compatible endpoint.
+        let force_path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+        let (d, s, q, e, c) = (
+            sdk.clone(),
+            sdk.clone(),
+            sdk.clone(),
+            sdk.clone(),
+            sdk.clone(),
+        );
+        Self {
+            dynamodb: lazy(move || crate::telemetry::xray::traced_dynamodb(&d)),
+            s3: lazy(move || {
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&s)
+                        .force_path_style(force_path_style)
+                        .build(),
+                )
+            }),
+            sqs: lazy(move || aws_sdk_sqs::Client::new(&q)),
+            sesv2: lazy(move || aws_sdk_sesv2::Client::new(&e)),
+            scheduler: lazy(move || aws_sdk_scheduler::Client::new(&c)),
+        }
+    }
 }
 
 impl AwsClients {
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
-        // Path-style addressing works with AWS and with every S3-compatible endpoint.
-        let force_path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(force_path_style)
-            .build();
-        Self {
-            dynamodb: crate::telemetry::xray::traced_dynamodb(sdk),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            sesv2: aws_sdk_sesv2::Client::new(sdk),
-            scheduler: aws_sdk_scheduler::Client::new(sdk),
-        }
+        Clients::from_sdk_config(sdk).into()
     }
 
+    /// The Lambda cold-start path (see [`sdk_env`]).
     pub async fn from_env() -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&sdk)
+        Self::from_sdk_config(&sdk_env::sdk_config().await)
     }
 }
 
@@ -58,16 +103,17 @@ impl Deps {
         Self(Arc::new(DepsInner { config, aws }))
     }
 
-    /// The Lambda cold-start path: configuration from the environment, default credential chain.
+    /// The Lambda cold-start path: configuration from the environment, clients built on first
+    /// use.
     pub async fn from_env() -> Result<Self, CrmError> {
-        Ok(Self::new(Config::from_env()?, AwsClients::from_env().await))
+        Ok(Self::new(Config::from_env(), AwsClients::from_env().await))
     }
 
     /// The table, through the storage port.
     pub fn table(&self) -> crate::store::Table {
         crate::store::Table::new(crate::store::dynamo::DynamoItemStore::new(
             self.aws.dynamodb.clone(),
-            self.config.table_name.clone(),
+            self.config.table_name().to_string(),
         ))
     }
 
@@ -86,7 +132,7 @@ impl Deps {
     pub fn export_files(&self) -> crate::exports::S3ExportFiles {
         crate::exports::S3ExportFiles {
             client: self.aws.s3.clone(),
-            bucket: self.config.imports_bucket.clone(),
+            bucket: self.config.imports_bucket().to_string(),
         }
     }
 
@@ -145,7 +191,7 @@ impl Deps {
     pub fn leads(&self) -> crate::leads::Leads {
         let mailer = crate::leads::mail::SesMailer {
             sesv2: self.aws.sesv2.clone(),
-            sender: self.config.ses_sender.clone(),
+            sender: self.config.ses_sender().to_string(),
         };
         crate::leads::Leads::new(self.catalog(), Some(Arc::new(mailer)))
     }
@@ -154,7 +200,7 @@ impl Deps {
     pub fn uploads(&self) -> crate::imports::S3Uploads {
         crate::imports::S3Uploads {
             client: self.aws.s3.clone(),
-            bucket: self.config.imports_bucket.clone(),
+            bucket: self.config.imports_bucket().to_string(),
         }
     }
 
@@ -165,10 +211,10 @@ impl Deps {
             scheduler: self.aws.scheduler.clone(),
             mailer: self.mailer(),
             mail: self.mail_settings(),
-            step_queue_url: self.config.step_queue_url.clone(),
-            step_queue_arn: self.config.step_queue_arn.clone(),
-            scheduler_role_arn: self.config.scheduler_role_arn.clone(),
-            schedule_group: self.config.schedule_group.clone(),
+            step_queue_url: self.config.step_queue_url().to_string(),
+            step_queue_arn: self.config.step_queue_arn().to_string(),
+            scheduler_role_arn: self.config.scheduler_role_arn().to_string(),
+            schedule_group: self.config.schedule_group().to_string(),
         }
     }
 
@@ -176,7 +222,7 @@ impl Deps {
     pub fn mailer(&self) -> crate::email::SesMailer {
         crate::email::SesMailer {
             sesv2: self.aws.sesv2.clone(),
-            sender: self.config.ses_sender.clone(),
+            sender: self.config.ses_sender().to_string(),
             configuration_set: self.config.ses_configuration_set.clone(),
         }
     }
@@ -184,7 +230,7 @@ impl Deps {
     /// The sender, the unsubscribe signer (when the function has the secret) and the API URL.
     pub fn mail_settings(&self) -> crate::email::MailSettings {
         crate::email::MailSettings {
-            sender: self.config.ses_sender.clone(),
+            sender: self.config.ses_sender().to_string(),
             unsubscribe: self
                 .config
                 .unsubscribe_secret

@@ -425,7 +425,7 @@ async fn main() {
     );
     let (meter, timings) = (WriteMeter::default(), Timings::default());
     let table = Table::new(CountingStore {
-        inner: DynamoItemStore::new(client, deps.config.table_name.clone()),
+        inner: DynamoItemStore::new(client, deps.config.table_name().to_string()),
         meter: meter.clone(),
         timings: timings.clone(),
     });

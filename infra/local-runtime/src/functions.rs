@@ -61,7 +61,7 @@ impl Functions {
         let deps = |binary: &str| -> Result<Deps, CrmError> {
             let env = environment(binary);
             Ok(Deps::new(
-                Config::from_lookup(|k| env.get(k).cloned())?,
+                Config::from_lookup(|k| env.get(k).cloned()),
                 aws.clone(),
             ))
         };

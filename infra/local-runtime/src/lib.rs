@@ -140,22 +140,27 @@ pub async fn local_clients(endpoint_url: &str, region: &str) -> AwsClients {
         ))
         .load()
         .await;
-    let mut aws = AwsClients::from_sdk_config(&sdk);
+    let mut aws = crm_shared::deps::Clients::from_sdk_config(&sdk);
     // `make dev` sends DynamoDB straight to the local DynamoDB (one hop less than through
     // moto, which forwards it there); the tests go through moto for its fault injection.
     if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
-        aws.dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .endpoint_url(url)
-                .build(),
-        );
+        let sdk = sdk.clone();
+        aws.dynamodb = crm_shared::deps::lazy(move || {
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .endpoint_url(url)
+                    .build(),
+            )
+        });
     }
-    aws.s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    aws
+    aws.s3 = crm_shared::deps::lazy(move || {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        )
+    });
+    aws.into()
 }
 
 impl LocalRuntime {
@@ -217,7 +222,7 @@ impl LocalRuntime {
             .template
             .function_environment(&function, &self.provisioned.resolved)?;
         Ok(crm_shared::Deps::new(
-            crm_shared::Config::from_lookup(|k| env.get(k).cloned())?,
+            crm_shared::Config::from_lookup(|k| env.get(k).cloned()),
             self.aws.clone(),
         ))
     }
