@@ -18,15 +18,18 @@ impl AwsClients {
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
         // Path-style addressing works with AWS and with every S3-compatible endpoint.
         let force_path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+        let s3_config = crate::aws_policy::s3(sdk)
             .force_path_style(force_path_style)
             .build();
+        // Retries and timeouts per client: `aws_policy`.
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(crate::aws_policy::dynamodb(sdk).build()),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            sesv2: aws_sdk_sesv2::Client::new(sdk),
-            scheduler: aws_sdk_scheduler::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::from_conf(crate::aws_policy::sqs(sdk).build()),
+            sesv2: aws_sdk_sesv2::Client::from_conf(crate::aws_policy::sesv2(sdk).build()),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                crate::aws_policy::scheduler(sdk).build(),
+            ),
         }
     }
 

@@ -145,13 +145,13 @@ pub async fn local_clients(endpoint_url: &str, region: &str) -> AwsClients {
     // moto, which forwards it there); the tests go through moto for its fault injection.
     if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
         aws.dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
+            crm_shared::aws_policy::dynamodb(&sdk)
                 .endpoint_url(url)
                 .build(),
         );
     }
     aws.s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
+        crm_shared::aws_policy::s3(&sdk)
             .force_path_style(true)
             .build(),
     );
