@@ -370,8 +370,9 @@ class Faults:
     its next n BatchWriteItem calls apply the first half of their items and return the rest as
     UnprocessedItems, then its next n requests wait `delay_ms` before they are served as usual
     (so a client's attempt timeout fires first while the request still lands later, as on a
-    slow service). DynamoDB rules also take "table" (a name the request addresses). `GET`
-    shows the rules, their remaining counts and the faults fired; `DELETE` disarms them all,
+    slow service; a rule's `held` counts its delayed requests not yet served). DynamoDB rules
+    also take "table" (a name the request addresses). `GET` shows the rules, their remaining
+    counts and the faults fired; `DELETE` disarms them all,
     `DELETE ?match=X` (or `?table=X`) only those armed with that match or table;
     `POST /moto-api/reset` disarms every service's."""
 
@@ -698,10 +699,21 @@ def main() -> None:
         """(kind, rule) of the fault armed for this request, after any delay it gets."""
         with lock:
             taken = faults[service].take(environ, operation)
+            if taken and taken[0] == "delay":
+                taken[1]["held"] = taken[1].get("held", 0) + 1
         if taken and taken[0] == "delay":
             time.sleep(taken[1]["delay_ms"] / 1000)  # outside the lock: it holds up no other
+            environ["faults.held"] = taken[1]
             return None
         return taken
+
+    def released(environ, response):
+        """`response`, once a delayed request is served: its rule's `held` counts it no more."""
+        rule = environ.get("faults.held")
+        if rule is not None:
+            with lock:
+                rule["held"] -= 1
+        return response
 
     def dynamodb_call(backend, environ, start_response, operation: str):
         """A DynamoDB request to `backend`, with its injected fault and, for a transaction,
@@ -733,7 +745,7 @@ def main() -> None:
         if dynamodb and target.startswith(DYNAMODB_TARGET):
             # The DynamoDB endpoint serialises its own requests; moto's lock is not needed.
             operation = target[len(DYNAMODB_TARGET) :]
-            return dynamodb_call(dynamodb, environ, start_response, operation)
+            return released(environ, dynamodb_call(dynamodb, environ, start_response, operation))
         if dynamodb and target.startswith(DYNAMODB_STREAMS_TARGET):
             return dynamodb(environ, start_response)  # the streams of the local DynamoDB's tables
         if path.startswith(FAULTS_PREFIX):
@@ -754,7 +766,7 @@ def main() -> None:
                     return list(app(environ, start_response))
 
             operation = target[len(DYNAMODB_TARGET) :]
-            return dynamodb_call(locked, environ, start_response, operation)
+            return released(environ, dynamodb_call(locked, environ, start_response, operation))
         service = _service_of(environ)
         if service in SERVICE_ERRORS:
             taken = fault_for(service, environ, _operation_of(service, environ))
@@ -762,7 +774,8 @@ def main() -> None:
                 return answer(start_response, *faults[service].respond(taken[0], app, environ))
         with lock:
             # Materialise the body inside the lock: moto builds whole responses anyway.
-            return list(app(environ, start_response))
+            response = list(app(environ, start_response))
+        return released(environ, response)
 
     run_simple(host, port, serialised, threaded=True, request_handler=MotoRequestHandler)
 

@@ -893,10 +893,11 @@ class DynamoDBFaultCases:
         )
         with self.assertRaises(ReadTimeoutError):
             impatient.put_item(TableName=self.table, Item={"pk": S("late")})
+        self.assertEqual(self.state()["rules"][0]["held"], 1, "still held")
         # Served after its delay, as a slow service would: the write lands after the timeout.
         deadline = time.monotonic() + TIMEOUT
-        while "late" not in self.keys() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        while self.state()["rules"][0]["held"] and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.assertEqual(self.keys(), ["late"])
         self.assertEqual(self.state()["fired"]["delay"], 1)
         self.assertEqual(self.put("prompt"), "")  # fired once

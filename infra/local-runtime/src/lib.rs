@@ -158,11 +158,59 @@ pub async fn local_clients(endpoint_url: &str, region: &str) -> AwsClients {
     aws
 }
 
+/// The clients with a retry quota of the stack's own. The SDK's retry quota (a token bucket
+/// per service, `aws_policy`) is process-wide; on AWS each Lambda instance has its own, but
+/// here every stack of a test run shares one process, so a test that injects many faults
+/// would spend the quota of the others' retries.
+fn own_retry_quota(mut aws: AwsClients, prefix: &str) -> AwsClients {
+    use aws_sdk_dynamodb::config::retry::RetryPartition;
+    let partition = |service: &str| RetryPartition::new(format!("{service}-{prefix}"));
+    aws.dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws.dynamodb
+            .config()
+            .to_builder()
+            .retry_partition(partition("dynamodb"))
+            .build(),
+    );
+    aws.s3 = aws_sdk_s3::Client::from_conf(
+        aws.s3
+            .config()
+            .to_builder()
+            .retry_partition(partition("s3"))
+            .build(),
+    );
+    aws.sqs = aws_sdk_sqs::Client::from_conf(
+        aws.sqs
+            .config()
+            .to_builder()
+            .retry_partition(partition("sqs"))
+            .build(),
+    );
+    aws.sesv2 = aws_sdk_sesv2::Client::from_conf(
+        aws.sesv2
+            .config()
+            .to_builder()
+            .retry_partition(partition("sesv2"))
+            .build(),
+    );
+    aws.scheduler = aws_sdk_scheduler::Client::from_conf(
+        aws.scheduler
+            .config()
+            .to_builder()
+            .retry_partition(partition("scheduler"))
+            .build(),
+    );
+    aws
+}
+
 impl LocalRuntime {
     /// Provisions the stack from the template and builds every function's handler.
     pub async fn start(options: Options) -> Result<Arc<Self>, Error> {
         let template = Template::load(&options.template)?;
-        let aws = local_clients(&options.endpoint_url, &options.region).await;
+        let aws = own_retry_quota(
+            local_clients(&options.endpoint_url, &options.region).await,
+            &options.prefix,
+        );
         let provisioned = provision::provision(
             &template,
             &aws,
