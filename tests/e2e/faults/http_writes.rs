@@ -50,7 +50,7 @@ async fn i14_5_throttling_the_sdk_absorbs_leaves_one_record_per_write() {
         let id = created.body["id"].as_str().unwrap().to_string();
         assert_eq!(
             stack.ids(path, &admin).await,
-            [id.clone()],
+            std::slice::from_ref(&id),
             "{path}: one record"
         );
 
