@@ -37,7 +37,7 @@ LAYERS = [
     ["contacts", "clients", "deals", "activities", "outreach"],
     ["catalog"],
     ["leads", "links", "imports", "exports", "email", "inbox", "workflows", "privacy"],
-    ["config", "deps"],
+    ["config", "aws_policy", "deps"],
 ]
 ORDER = [m for layer in LAYERS for m in layer]
 RANK = {m: i for i, m in enumerate(ORDER)}

@@ -16,8 +16,10 @@ and (for tests only) injectable DynamoDB faults.
   is not UTF-8, does not put it back; the request then waited for bytes already read, holding
   the lock until the client gave up (a presigned PUT sent with urllib's default Content-Type).
   The body is now always put back.
-- Test-only emulation of DynamoDB faults (throttling, 500s, UnprocessedItems), armed through
-  `/_faults/dynamodb`; see `DynamoDBFaults`.
+- Test-only emulation of faults: throttling, 500s, UnprocessedItems and delays (so that SDK
+  timeouts fire) for DynamoDB, SQS, SES, Scheduler and S3, armed through `/_faults/{service}`;
+  see `Faults`. TransactWriteItems keeps its ClientRequestToken for 10 minutes as AWS does
+  (`TransactionTokens`), so a retried transaction that already landed is not applied twice.
 - DynamoDB elsewhere: with a third argument (the URL of `infra/dynamodb/server.js`, dynalite
   on disk with transactions and streams), DynamoDB requests go there, outside the lock, and so
   do DynamoDB Streams requests (that server keeps the streams of its tables); moto keeps every
@@ -42,6 +44,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import zlib
 import urllib.error
 import urllib.request
@@ -329,10 +332,11 @@ def presigned_s3_rejection(environ, now: datetime.datetime | None = None):
     )
 
 
-# --- Test-only emulation: DynamoDB faults -------------------------------------------------------
+# --- Test-only emulation: faults ----------------------------------------------------------------
 
-FAULTS_PATH = "/_faults/dynamodb"
-FAULT_KINDS = ("throttle", "server_error", "unprocessed")  # the order they fire in
+FAULTS_PREFIX = "/_faults/"
+FAULTS_PATH = FAULTS_PREFIX + "dynamodb"
+FAULT_KINDS = ("throttle", "server_error", "unprocessed", "delay")  # the order they fire in
 DYNAMODB_TARGET = "DynamoDB_20120810."
 DYNAMODB_STREAMS_TARGET = "DynamoDBStreams_20120810."
 DYNAMODB_ERROR = "com.amazonaws.dynamodb.v20120810#"
@@ -347,26 +351,43 @@ def _json_response(status: str, payload) -> tuple[str, list, bytes]:
     return status, headers, body
 
 
-class DynamoDBFaults:
-    """Test-only emulation of DynamoDB's transient failures, so that clients' retries can be
-    exercised against moto. Not a model of AWS's throttling: faults fire only when armed.
+def _request_text(environ) -> str:
+    """Path, query and body of a buffered request as text, for a rule's `match`."""
+    body = environ["wsgi.input"].getvalue().decode("latin-1")
+    return f"{environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}\n{body}"
 
-    `POST /_faults/dynamodb` with {"table": name or null (any), "operations": [...] (absent:
-    any), "throttle": n, "server_error": n, "unprocessed": n} arms one rule: its next n
-    matching requests answer ProvisionedThroughputExceededException (400), then the next n
-    InternalServerError (500), then its next n BatchWriteItem calls apply the first half of
-    their items (in request order) and return the rest as UnprocessedItems. `GET` shows the
-    rules, their remaining counts and the faults fired; `DELETE` and `POST /moto-api/reset`
-    disarm them all. Requests are matched by X-Amz-Target and by the tables named in the body
-    (TableName, RequestItems, TransactItems)."""
 
-    def __init__(self) -> None:
+class Faults:
+    """Test-only emulation of a service's transient failures, so that clients' retries and the
+    flows above them can be exercised against moto. Not a model of AWS's throttling: faults
+    fire only when armed, and only on requests a rule matches.
+
+    `POST /_faults/{service}` with {"operations": [...] (absent: any), "match": text or null
+    (a substring of the request's path, query or body: a table, queue, bucket or schedule
+    group name, a key, an address), "throttle": n, "server_error": n, "unprocessed": n,
+    "delay": n, "delay_ms": ms} arms one rule: its next n matching requests answer the
+    service's throttling error, then the next n its internal server error, then (DynamoDB)
+    its next n BatchWriteItem calls apply the first half of their items and return the rest as
+    UnprocessedItems, then its next n requests wait `delay_ms` before they are served as usual
+    (so a client's attempt timeout fires first while the request still lands later, as on a
+    slow service; a rule's `held` counts its delayed requests not yet served). DynamoDB rules
+    also take "table" (a name the request addresses). `GET` shows the rules, their remaining
+    counts and the faults fired; `DELETE` disarms them all,
+    `DELETE ?match=X` (or `?table=X`) only those armed with that match or table;
+    `POST /moto-api/reset` disarms every service's."""
+
+    def __init__(self, service: str = "dynamodb") -> None:
+        self.service = service
         self.rules: list[dict] = []
 
     def control(self, environ):
         method = environ["REQUEST_METHOD"]
         if method == "DELETE":
-            self.rules.clear()
+            only = dict(_query_pairs(environ.get("QUERY_STRING", "")))
+            scope = only.get("match") or only.get("table")
+            self.rules[:] = [
+                r for r in self.rules if scope and scope not in (r["match"], r.get("table"))
+            ]
         elif method == "POST":
             try:
                 rule = self._parse_rule(json.loads(environ["wsgi.input"].read() or b"{}"))
@@ -378,55 +399,75 @@ class DynamoDBFaults:
         fired = {kind: sum(rule["fired"][kind] for rule in self.rules) for kind in FAULT_KINDS}
         return _json_response("200 OK", {"rules": self.rules, "fired": fired})
 
-    @staticmethod
-    def _parse_rule(spec) -> dict:
+    def _parse_rule(self, spec) -> dict:
         if not isinstance(spec, dict):
             raise ValueError("a JSON object is expected")
-        unknown = set(spec) - {"table", "operations", *FAULT_KINDS}
+        known = {"operations", "match", "delay_ms", *FAULT_KINDS}
+        if self.service == "dynamodb":
+            known.add("table")
+        unknown = set(spec) - known
         if unknown:
             raise ValueError(f"unknown fields: {sorted(unknown)}")
-        table, operations = spec.get("table"), spec.get("operations")
-        if table is not None and not isinstance(table, str):
-            raise ValueError("table: a name or null")
+        table, operations, match = spec.get("table"), spec.get("operations"), spec.get("match")
+        for name, value in (("table", table), ("match", match)):
+            if value is not None and not (isinstance(value, str) and value):
+                raise ValueError(f"{name}: a non-empty string or null")
         if operations is not None and not (
             isinstance(operations, list) and all(isinstance(o, str) for o in operations)
         ):
             raise ValueError("operations: a list of operation names")
-        rule = {"table": table, "operations": operations}
-        for kind in FAULT_KINDS:
+        rule = {"operations": operations, "match": match}
+        if self.service == "dynamodb":
+            rule["table"] = table
+        for kind in (*FAULT_KINDS, "delay_ms"):
             n = spec.get(kind, 0)
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                 raise ValueError(f"{kind}: a count >= 0")
             rule[kind] = n
+        if rule["unprocessed"] and self.service != "dynamodb":
+            raise ValueError("unprocessed: DynamoDB's BatchWriteItem only")
+        if rule["delay"] and not rule["delay_ms"]:
+            raise ValueError("delay: needs delay_ms > 0")
         rule["fired"] = {kind: 0 for kind in FAULT_KINDS}
         return rule
 
-    def take(self, environ, operation: str) -> str | None:
-        """The fault this request gets, if any, counted as fired."""
+    def take(self, environ, operation: str) -> tuple[str, dict] | None:
+        """The fault this request gets and its rule, if any, counted as fired."""
         if not any(rule[kind] for rule in self.rules for kind in FAULT_KINDS):
             return None
-        try:
-            body = json.loads(environ["wsgi.input"].getvalue() or b"{}")
-            tables = {body.get("TableName")} | set(body.get("RequestItems") or {})
-            for entry in body.get("TransactItems") or []:
-                tables |= {op.get("TableName") for op in entry.values()}
-        except (ValueError, AttributeError, TypeError):
-            return None  # malformed: moto answers it
-        batch_write = operation == "BatchWriteItem" and isinstance(body.get("RequestItems"), dict)
+        tables: set = set()
+        batch_write = False
+        if self.service == "dynamodb":
+            try:
+                body = json.loads(environ["wsgi.input"].getvalue() or b"{}")
+                tables = {body.get("TableName")} | set(body.get("RequestItems") or {})
+                for entry in body.get("TransactItems") or []:
+                    tables |= {op.get("TableName") for op in entry.values()}
+            except (ValueError, AttributeError, TypeError):
+                return None  # malformed: moto answers it
+            batch_write = operation == "BatchWriteItem" and isinstance(
+                body.get("RequestItems"), dict
+            )
+        text = None
         for rule in self.rules:
-            if rule["table"] is not None and rule["table"] not in tables:
+            if rule.get("table") is not None and rule["table"] not in tables:
                 continue
             if rule["operations"] is not None and operation not in rule["operations"]:
                 continue
+            if rule["match"] is not None:
+                text = _request_text(environ) if text is None else text
+                if rule["match"] not in text:
+                    continue
             for kind in FAULT_KINDS:
                 if rule[kind] and (kind != "unprocessed" or batch_write):
                     rule[kind] -= 1
                     rule["fired"][kind] += 1
-                    return kind
+                    return kind, rule
         return None
 
-    @staticmethod
-    def respond(kind: str, app, environ):
+    def respond(self, kind: str, app, environ):
+        if self.service != "dynamodb":
+            return _service_error(self.service, kind)
         if kind == "throttle":
             return _json_response(
                 "400 Bad Request",
@@ -467,6 +508,128 @@ class DynamoDBFaults:
         response = json.loads(raw)
         response["UnprocessedItems"] = by_table(rest)
         return _json_response(status, response)
+
+
+DynamoDBFaults = Faults  # the DynamoDB rules' class, by its earlier name
+
+# (status, error code) per service and kind, as each service's protocol answers them: SQS
+# (AWS JSON 1.0), SES v2 and Scheduler (REST-JSON, the code in x-amzn-ErrorType), S3 (XML).
+SERVICE_ERRORS = {
+    "sqs": {
+        "throttle": ("400 Bad Request", "ThrottlingException"),
+        "server_error": ("500 Internal Server Error", "InternalError"),
+    },
+    "ses": {
+        "throttle": ("429 Too Many Requests", "TooManyRequestsException"),
+        "server_error": ("500 Internal Server Error", "InternalFailure"),
+    },
+    "scheduler": {
+        "throttle": ("429 Too Many Requests", "ThrottlingException"),
+        "server_error": ("500 Internal Server Error", "InternalServerException"),
+    },
+    "s3": {
+        "throttle": ("503 Slow Down", "SlowDown"),
+        "server_error": ("500 Internal Server Error", "InternalError"),
+    },
+}
+SERVICE_MESSAGES = {"throttle": "Rate exceeded", "server_error": "Internal failure (injected)"}
+
+
+def _service_error(service: str, kind: str):
+    status, code = SERVICE_ERRORS[service][kind]
+    message = SERVICE_MESSAGES[kind]
+    if service == "s3":
+        return _s3_error(status, code, message)
+    body = {"__type": code, "message": message}
+    if service == "sqs":
+        status_line, headers, raw = _json_response(status, body)
+        return status_line, headers + [("x-amzn-query-error", f"{code};Sender")], raw
+    raw = json.dumps(body).encode()
+    return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)], raw
+
+
+def _service_of(environ) -> str | None:
+    """The service a request is signed for (its SigV4 credential scope; SES v2 signs as `ses`)."""
+    credential = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" in credential:
+        credential = credential.split("Credential=", 1)[1].split(",", 1)[0]
+    else:
+        credential = dict(_query_pairs(environ.get("QUERY_STRING", ""))).get("X-Amz-Credential", "")
+    scope = credential.split("/")
+    return scope[3] if len(scope) == 5 else None
+
+
+def _operation_of(service: str, environ) -> str:
+    """The API operation a request calls: its X-Amz-Target's, or read off the REST route."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+    query = dict(_query_pairs(environ.get("QUERY_STRING", "")))
+    if service == "ses" and path.startswith("/v2/email/outbound-emails"):
+        return "SendEmail"
+    if service == "scheduler" and path.startswith("/schedules/"):
+        verbs = {"POST": "Create", "GET": "Get", "PUT": "Update", "DELETE": "Delete"}
+        return verbs.get(method, method) + "Schedule"
+    if service == "s3":
+        if "uploads" in query:
+            return "CreateMultipartUpload"
+        if "uploadId" in query:
+            return {"PUT": "UploadPart", "POST": "CompleteMultipartUpload"}.get(
+                method, "AbortMultipartUpload" if method == "DELETE" else "ListParts"
+            )
+        verbs = {"PUT": "Put", "GET": "Get", "HEAD": "Head", "DELETE": "Delete"}
+        return verbs.get(method, method) + "Object"
+    return query.get("Action") or f"{method} {path}"
+
+
+# --- TransactWriteItems: ClientRequestToken ---------------------------------------------------
+
+
+class TransactionTokens:
+    """TransactWriteItems is idempotent on AWS for 10 minutes per ClientRequestToken (the SDK
+    sets one per call and keeps it across its retries): a repeat of a transaction that
+    succeeded succeeds again without writing; the same token with other items is refused
+    (IdempotentParameterMismatchException). Neither moto nor dynalite keep tokens, so a retry
+    after an attempt timed out while its transaction still landed (a `delay` fault) would fail
+    its own conditions there; here it answers as AWS does."""
+
+    WINDOW_SECONDS = 600
+
+    def __init__(self) -> None:
+        self.done: dict[str, tuple[str, float]] = {}  # token -> (fingerprint, when)
+
+    @staticmethod
+    def _read(environ) -> tuple[str | None, str]:
+        try:
+            body = json.loads(environ["wsgi.input"].getvalue() or b"{}")
+        except ValueError:
+            return None, ""
+        token = body.pop("ClientRequestToken", None) if isinstance(body, dict) else None
+        return token, hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+    def replay(self, environ):
+        """The answer to a transaction whose token already succeeded, or None."""
+        token, fingerprint = self._read(environ)
+        now = time.monotonic()
+        self.done = {t: v for t, v in self.done.items() if now - v[1] < self.WINDOW_SECONDS}
+        if token is None or token not in self.done:
+            return None
+        if self.done[token][0] != fingerprint:
+            return _json_response(
+                "400 Bad Request",
+                {
+                    "__type": DYNAMODB_ERROR + "IdempotentParameterMismatchException",
+                    "message": "The request uses the same client token as a previous, but "
+                    "non-identical request.",
+                },
+            )
+        return _json_response("200 OK", {})
+
+    def record(self, environ, status: str) -> None:
+        token, fingerprint = self._read(environ)
+        if token is not None and status.startswith("200"):
+            self.done[token] = (fingerprint, time.monotonic())
 
 
 def _call(app, environ) -> tuple[str, list, bytes]:
@@ -524,12 +687,50 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
-    faults = DynamoDBFaults()
+    faults = {"dynamodb": Faults("dynamodb"), **{name: Faults(name) for name in SERVICE_ERRORS}}
+    tokens = TransactionTokens()
 
     def answer(start_response, status, headers, body):
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         start_response(status, headers + [("Content-Length", str(len(body)))])
         return [body]
+
+    def fault_for(service: str, environ, operation: str):
+        """(kind, rule) of the fault armed for this request, after any delay it gets."""
+        with lock:
+            taken = faults[service].take(environ, operation)
+            if taken and taken[0] == "delay":
+                taken[1]["held"] = taken[1].get("held", 0) + 1
+        if taken and taken[0] == "delay":
+            time.sleep(taken[1]["delay_ms"] / 1000)  # outside the lock: it holds up no other
+            environ["faults.held"] = taken[1]
+            return None
+        return taken
+
+    def released(environ, response):
+        """`response`, once a delayed request is served: its rule's `held` counts it no more."""
+        rule = environ.get("faults.held")
+        if rule is not None:
+            with lock:
+                rule["held"] -= 1
+        return response
+
+    def dynamodb_call(backend, environ, start_response, operation: str):
+        """A DynamoDB request to `backend`, with its injected fault and, for a transaction,
+        its client token kept."""
+        taken = fault_for("dynamodb", environ, operation)
+        if taken:
+            return answer(start_response, *faults["dynamodb"].respond(taken[0], backend, environ))
+        if operation != "TransactWriteItems":
+            return list(backend(environ, start_response))
+        with lock:
+            replayed = tokens.replay(environ)
+        if replayed:
+            return answer(start_response, *replayed)
+        status, headers, body = _call(backend, environ)
+        with lock:
+            tokens.record(environ, status)
+        return answer(start_response, status, headers, body)
 
     def serialised(environ, start_response):
         # Before the body is read: S3 refuses at once. Werkzeug's server then drains the body
@@ -543,24 +744,38 @@ def main() -> None:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if dynamodb and target.startswith(DYNAMODB_TARGET):
             # The DynamoDB endpoint serialises its own requests; moto's lock is not needed.
-            with lock:
-                kind = faults.take(environ, target[len(DYNAMODB_TARGET) :])
-            if kind:
-                return answer(start_response, *faults.respond(kind, dynamodb, environ))
-            return dynamodb(environ, start_response)
+            operation = target[len(DYNAMODB_TARGET) :]
+            return released(environ, dynamodb_call(dynamodb, environ, start_response, operation))
         if dynamodb and target.startswith(DYNAMODB_STREAMS_TARGET):
             return dynamodb(environ, start_response)  # the streams of the local DynamoDB's tables
+        if path.startswith(FAULTS_PREFIX):
+            service = path[len(FAULTS_PREFIX) :]
+            if service not in faults:
+                message = f"no faults for {service!r}: one of {sorted(faults)}"
+                return answer(start_response, *_json_response("404 Not Found", {"message": message}))
+            with lock:
+                return answer(start_response, *faults[service].control(environ))
+        if path == "/moto-api/reset" and method == "POST":
+            with lock:
+                for service in faults.values():
+                    service.rules.clear()
+        if target.startswith(DYNAMODB_TARGET):
+            # moto's own DynamoDB: the fault (and any delay) outside the lock, moto inside it.
+            def locked(environ, start_response):
+                with lock:
+                    return list(app(environ, start_response))
+
+            operation = target[len(DYNAMODB_TARGET) :]
+            return released(environ, dynamodb_call(locked, environ, start_response, operation))
+        service = _service_of(environ)
+        if service in SERVICE_ERRORS:
+            taken = fault_for(service, environ, _operation_of(service, environ))
+            if taken:
+                return answer(start_response, *faults[service].respond(taken[0], app, environ))
         with lock:
-            if path == FAULTS_PATH:
-                return answer(start_response, *faults.control(environ))
-            if path == "/moto-api/reset" and method == "POST":
-                faults.rules.clear()
-            if target.startswith(DYNAMODB_TARGET):
-                kind = faults.take(environ, target[len(DYNAMODB_TARGET) :])
-                if kind:
-                    return answer(start_response, *faults.respond(kind, app, environ))
             # Materialise the body inside the lock: moto builds whole responses anyway.
-            return list(app(environ, start_response))
+            response = list(app(environ, start_response))
+        return released(environ, response)
 
     run_simple(host, port, serialised, threaded=True, request_handler=MotoRequestHandler)
 

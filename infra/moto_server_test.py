@@ -36,7 +36,7 @@ import requests
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 PORTS = range(5070, 5080)
 LOCAL_DYNAMODB_OFFSET = 20000  # as infra/moto.sh: the local DynamoDB listens on PORT+20000
@@ -811,7 +811,9 @@ class DynamoDBFaultCases:
         self.assertEqual(codes, expected)
         self.assertEqual(self.keys(), ["c"])
         state = self.state()
-        self.assertEqual(state["fired"], {"throttle": 2, "server_error": 0, "unprocessed": 0})
+        self.assertEqual(
+            state["fired"], {"throttle": 2, "server_error": 0, "unprocessed": 0, "delay": 0}
+        )
         self.assertEqual(state["rules"][0]["throttle"], 0)
 
     def test_throttling_answers_as_dynamodb_does(self) -> None:
@@ -872,7 +874,7 @@ class DynamoDBFaultCases:
     def test_clearing_disarms(self) -> None:
         self.arm(throttle=5)
         self.http.delete(self.faults, timeout=TIMEOUT).raise_for_status()
-        fired = {"throttle": 0, "server_error": 0, "unprocessed": 0}
+        fired = {"throttle": 0, "server_error": 0, "unprocessed": 0, "delay": 0}
         self.assertEqual(self.state(), {"rules": [], "fired": fired})
         self.assertEqual(self.put("a"), "")
         self.arm(throttle=5)
@@ -880,8 +882,72 @@ class DynamoDBFaultCases:
         self.http.post(f"{self.url}/moto-api/reset", timeout=TIMEOUT).raise_for_status()
         self.assertEqual(self.state()["rules"], [])
 
+    def test_a_delayed_request_times_the_client_out_and_still_lands(self) -> None:
+        self.arm(table=self.table, operations=["PutItem"], delay=1, delay_ms=1500)
+        impatient = boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=REGION,
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=0.3),
+            **CREDS,
+        )
+        with self.assertRaises(ReadTimeoutError):
+            impatient.put_item(TableName=self.table, Item={"pk": S("late")})
+        self.assertEqual(self.state()["rules"][0]["held"], 1, "still held")
+        # Served after its delay, as a slow service would: the write lands after the timeout.
+        deadline = time.monotonic() + TIMEOUT
+        while self.state()["rules"][0]["held"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.keys(), ["late"])
+        self.assertEqual(self.state()["fired"]["delay"], 1)
+        self.assertEqual(self.put("prompt"), "")  # fired once
+
+    def test_a_transaction_repeated_with_its_token_applies_once(self) -> None:
+        def transact(pk: str, token: str) -> str:
+            try:
+                self.ddb.transact_write_items(
+                    ClientRequestToken=token,
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": {"pk": S(pk)},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        }
+                    ],
+                )
+                return ""
+            except ClientError as e:
+                return e.response["Error"]["Code"]
+
+        token = uuid.uuid4().hex
+        self.assertEqual(transact("once", token), "")
+        # The SDK's retry of an attempt that timed out while it landed: success, nothing new.
+        self.assertEqual(transact("once", token), "")
+        self.assertEqual(self.keys(), ["once"])
+        self.assertEqual(transact("other", token), "IdempotentParameterMismatchException")
+        # Without the token the same write is a new transaction: its condition fails.
+        self.assertEqual(transact("once", uuid.uuid4().hex), "TransactionCanceledException")
+        self.assertEqual(self.keys(), ["once"])
+
+    def test_match_scopes_a_rule_and_delete_by_match_keeps_the_others(self) -> None:
+        self.arm(table=self.table, match='"hit-', server_error=1)
+        self.arm(match="never-in-any-request", throttle=1)
+        self.assertEqual(self.put("miss"), "")
+        self.assertEqual(self.put("hit-1"), "InternalServerError")
+        self.assertEqual(self.put("hit-2"), "")
+        response = self.http.delete(
+            self.faults, params={"match": "never-in-any-request"}, timeout=TIMEOUT
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual([r["match"] for r in self.state()["rules"]], ['"hit-'])
+        self.http.delete(self.faults, params={"table": self.table}, timeout=TIMEOUT)
+        self.assertEqual(self.state()["rules"], [])
+
     def test_bad_rules_are_refused(self) -> None:
-        for rule in ({"throttle": -1}, {"throtle": 1}, {"operations": "PutItem"}, [1]):
+        bad = ({"delay": 1}, {"match": ""}, {"table": 3}, {"delay_ms": -1})
+        for rule in bad + ({"throttle": -1}, {"throtle": 1}, {"operations": "PutItem"}, [1]):
             response = self.http.post(self.faults, json=rule, timeout=TIMEOUT)
             self.assertEqual(response.status_code, 400, rule)
         self.assertEqual(self.state()["rules"], [])
@@ -893,6 +959,136 @@ class DynamoDBFaults(DynamoDBFaultCases, unittest.TestCase):
 
 class DynamoDBFaultsViaLocalDynamoDB(DynamoDBFaultCases, unittest.TestCase):
     stack = "local"
+
+
+# --- Faults of the other services ----------------------------------------------------------------
+
+
+class ServiceFaults(unittest.TestCase):
+    """`/_faults/{sqs,ses,scheduler,s3}`: each service's throttling and server errors as its
+    protocol answers them (what the SDKs classify as throttling or transient), and delays."""
+
+    def setUp(self) -> None:
+        self.http = _http()
+        self.tag = uuid.uuid4().hex[:8]
+        for service in ("sqs", "ses", "scheduler", "s3"):
+            self.addCleanup(
+                self.http.delete, f"{url}/_faults/{service}", params={"match": self.tag}
+            )
+
+    def arm(self, service: str, **rule) -> None:
+        response = self.http.post(
+            f"{url}/_faults/{service}", json={"match": self.tag, **rule}, timeout=TIMEOUT
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+
+    def fired(self, service: str) -> dict:
+        rules = self.http.get(f"{url}/_faults/{service}", timeout=TIMEOUT).json()["rules"]
+        mine = [r["fired"] for r in rules if r["match"] == self.tag]
+        return {k: sum(f[k] for f in mine) for k in ("throttle", "server_error", "delay")}
+
+    @staticmethod
+    def code(call) -> tuple[int, str]:
+        try:
+            call()
+            return 200, ""
+        except ClientError as e:
+            return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"]
+
+    def test_sqs_send_message(self) -> None:
+        sqs = client("sqs")
+        queue = sqs.create_queue(QueueName=f"faults-{self.tag}")["QueueUrl"]
+        other = sqs.create_queue(QueueName=f"other-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        self.arm("sqs", operations=["SendMessage"], throttle=1, server_error=1)
+        send = lambda q: self.code(lambda: sqs.send_message(QueueUrl=q, MessageBody="m"))  # noqa: E731
+        self.assertEqual(send(other), (200, ""))  # another queue: not matched
+        sqs.get_queue_attributes(QueueUrl=queue)  # another operation
+        self.assertEqual(
+            [send(queue) for _ in range(3)],
+            [(400, "ThrottlingException"), (500, "InternalError"), (200, "")],
+        )
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+        self.assertEqual(len(received.get("Messages", [])), 1, "only the last one was sent")
+        self.assertEqual(self.fired("sqs"), {"throttle": 1, "server_error": 1, "delay": 0})
+
+    def test_ses_send_email(self) -> None:
+        ses = client("sesv2")
+        ses.create_email_identity(EmailIdentity="sender@example.com")
+        to = f"{self.tag}@example.com"
+
+        def send():
+            return self.code(
+                lambda: ses.send_email(
+                    FromEmailAddress="sender@example.com",
+                    Destination={"ToAddresses": [to]},
+                    Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}},
+                )
+            )
+
+        self.arm("ses", operations=["SendEmail"], throttle=1, server_error=1)
+        self.assertEqual(
+            [send() for _ in range(3)],
+            [(429, "TooManyRequestsException"), (500, "InternalFailure"), (200, "")],
+        )
+        sent = self.http.get(f"{url}/moto-api/data.json", timeout=TIMEOUT).json()["ses"]
+        mine = [m for m in sent["Message"] if to in json.dumps(m["destinations"])]
+        self.assertEqual(len(mine), 1, "the refused sends sent nothing")
+
+    def test_scheduler_create_schedule(self) -> None:
+        scheduler = client("scheduler")
+        group = f"g-{self.tag}"
+        scheduler.create_schedule_group(Name=group)
+
+        def create(name: str):
+            return self.code(
+                lambda: scheduler.create_schedule(
+                    Name=name,
+                    GroupName=group,
+                    ScheduleExpression="at(2030-01-01T00:00:00)",
+                    FlexibleTimeWindow={"Mode": "OFF"},
+                    Target={"Arn": "arn:aws:sqs:eu-central-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"},
+                )
+            )
+
+        self.arm("scheduler", operations=["CreateSchedule"], throttle=1, server_error=1)
+        self.assertEqual(
+            [create(n) for n in ("a", "b", "c")],
+            [(429, "ThrottlingException"), (500, "InternalServerException"), (200, "")],
+        )
+        names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
+        self.assertEqual(names, ["c"])
+
+    def test_s3_put_object_and_a_delay(self) -> None:
+        s3 = client("s3")
+        bucket = f"faults-{self.tag}"
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        put = lambda key: self.code(lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"x"))  # noqa: E731
+        self.arm("s3", operations=["PutObject"], throttle=1, server_error=1)
+        self.assertEqual(
+            [put(k) for k in ("a", "b", "c")],
+            [(503, "SlowDown"), (500, "InternalError"), (200, "")],
+        )
+        self.arm("s3", operations=["GetObject"], delay=1, delay_ms=1200)
+        impatient = boto3.client(
+            "s3",
+            endpoint_url=url,
+            region_name=REGION,
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=0.3),
+            **CREDS,
+        )
+        with self.assertRaises(ReadTimeoutError):
+            impatient.get_object(Bucket=bucket, Key="c")
+        self.assertEqual(s3.get_object(Bucket=bucket, Key="c")["Body"].read(), b"x")
+        self.assertEqual(self.fired("s3"), {"throttle": 1, "server_error": 1, "delay": 1})
+
+    def test_bad_rules_and_unknown_services_are_refused(self) -> None:
+        for rule in ({"unprocessed": 1}, {"table": "t"}, {"server_error": "1"}):
+            response = self.http.post(f"{url}/_faults/sqs", json=rule, timeout=TIMEOUT)
+            self.assertEqual(response.status_code, 400, rule)
+        response = self.http.post(f"{url}/_faults/lambda", json={}, timeout=TIMEOUT)
+        self.assertEqual(response.status_code, 404)
 
 
 # --- DynamoDB Streams ---------------------------------------------------------------------------

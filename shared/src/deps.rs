@@ -43,31 +43,86 @@ impl From<Clients> for AwsClients {
 }
 
 impl Clients {
-    /// Every client, none built yet.
+    /// Every client, none built yet, each with its retries and timeouts (`aws_policy`).
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
-        // Path-style addressing works with AWS and with every S3-compatible endpoint.
-        let force_path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+        Self::with_retry_quota(sdk, None)
+    }
+
+    /// As [`Clients::from_sdk_config`]; `quota` names a retry quota of these clients' own. The
+    /// SDK's retry quota is a token bucket per process and service, which on AWS every Lambda
+    /// instance has to itself; several stacks in one process (the tests) each name their own.
+    pub fn with_retry_quota(sdk: &aws_config::SdkConfig, quota: Option<&str>) -> Self {
         let (d, s, q, e, c) = (
-            sdk.clone(),
-            sdk.clone(),
-            sdk.clone(),
-            sdk.clone(),
-            sdk.clone(),
+            (sdk.clone(), quota.map(str::to_string)),
+            (sdk.clone(), quota.map(str::to_string)),
+            (sdk.clone(), partition("sqs", quota)),
+            (sdk.clone(), partition("sesv2", quota)),
+            (sdk.clone(), partition("scheduler", quota)),
         );
         Self {
-            dynamodb: lazy(move || crate::telemetry::xray::traced_dynamodb(&d)),
-            s3: lazy(move || {
-                aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(&s)
-                        .force_path_style(force_path_style)
-                        .build(),
-                )
+            dynamodb: lazy(move || {
+                aws_sdk_dynamodb::Client::from_conf(dynamodb_config(&d.0, d.1.as_deref()).build())
             }),
-            sqs: lazy(move || aws_sdk_sqs::Client::new(&q)),
-            sesv2: lazy(move || aws_sdk_sesv2::Client::new(&e)),
-            scheduler: lazy(move || aws_sdk_scheduler::Client::new(&c)),
+            s3: lazy(move || {
+                aws_sdk_s3::Client::from_conf(s3_config(&s.0, s.1.as_deref()).build())
+            }),
+            sqs: lazy(move || {
+                let mut b = crate::aws_policy::sqs(&q.0);
+                if let Some(p) = q.1 {
+                    b = b.retry_partition(p);
+                }
+                aws_sdk_sqs::Client::from_conf(b.build())
+            }),
+            sesv2: lazy(move || {
+                let mut b = crate::aws_policy::sesv2(&e.0);
+                if let Some(p) = e.1 {
+                    b = b.retry_partition(p);
+                }
+                aws_sdk_sesv2::Client::from_conf(b.build())
+            }),
+            scheduler: lazy(move || {
+                let mut b = crate::aws_policy::scheduler(&c.0);
+                if let Some(p) = c.1 {
+                    b = b.retry_partition(p);
+                }
+                aws_sdk_scheduler::Client::from_conf(b.build())
+            }),
         }
     }
+}
+
+/// A retry quota of its own for `service` when `quota` names one.
+fn partition(
+    service: &str,
+    quota: Option<&str>,
+) -> Option<aws_sdk_dynamodb::config::retry::RetryPartition> {
+    quota.map(|q| aws_sdk_dynamodb::config::retry::RetryPartition::new(format!("{service}-{q}")))
+}
+
+/// The DynamoDB client's configuration: retries and timeouts (`aws_policy`), X-Ray subsegments
+/// per call (`telemetry::xray`), and the retry quota `quota` names.
+pub fn dynamodb_config(
+    sdk: &aws_config::SdkConfig,
+    quota: Option<&str>,
+) -> aws_sdk_dynamodb::config::Builder {
+    let mut b =
+        crate::aws_policy::dynamodb(sdk).interceptor(crate::telemetry::xray::DynamoDbSubsegments);
+    if let Some(p) = partition("dynamodb", quota) {
+        b = b.retry_partition(p);
+    }
+    b
+}
+
+/// The S3 client's configuration: retries and timeouts (`aws_policy`), path-style addressing
+/// when `S3_FORCE_PATH_STYLE=true` (it works with AWS and with every S3-compatible endpoint), and
+/// the retry quota `quota` names.
+pub fn s3_config(sdk: &aws_config::SdkConfig, quota: Option<&str>) -> aws_sdk_s3::config::Builder {
+    let force_path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+    let mut b = crate::aws_policy::s3(sdk).force_path_style(force_path_style);
+    if let Some(p) = partition("s3", quota) {
+        b = b.retry_partition(p);
+    }
+    b
 }
 
 impl AwsClients {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod activities;
 pub mod audit;
+pub mod aws_policy;
 pub mod catalog;
 pub mod clients;
 pub mod config;

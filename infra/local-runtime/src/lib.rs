@@ -128,6 +128,18 @@ fn triggered_functions(template: &Template) -> Vec<(String, String)> {
 /// SDK clients for the local endpoint: explicit dummy credentials and region, so the default
 /// chain never probes the instance metadata service.
 pub async fn local_clients(endpoint_url: &str, region: &str) -> AwsClients {
+    local_clients_with_retry_quota(endpoint_url, region, None).await
+}
+
+/// As [`local_clients`], with a retry quota of their own named `quota`. The SDK's retry quota (a
+/// token bucket per service, `aws_policy`) is process-wide; on AWS each Lambda instance has its
+/// own, but here every stack of a test run shares one process, so a test that injects many
+/// faults would spend the quota of the others' retries.
+pub async fn local_clients_with_retry_quota(
+    endpoint_url: &str,
+    region: &str,
+    quota: Option<&str>,
+) -> AwsClients {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint_url)
         .region(aws_config::Region::new(region.to_string()))
@@ -140,22 +152,23 @@ pub async fn local_clients(endpoint_url: &str, region: &str) -> AwsClients {
         ))
         .load()
         .await;
-    let mut aws = crm_shared::deps::Clients::from_sdk_config(&sdk);
+    let mut aws = crm_shared::deps::Clients::with_retry_quota(&sdk, quota);
     // `make dev` sends DynamoDB straight to the local DynamoDB (one hop less than through
     // moto, which forwards it there); the tests go through moto for its fault injection.
     if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
-        let sdk = sdk.clone();
+        let (sdk, quota) = (sdk.clone(), quota.map(str::to_string));
         aws.dynamodb = crm_shared::deps::lazy(move || {
             aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                crm_shared::deps::dynamodb_config(&sdk, quota.as_deref())
                     .endpoint_url(url)
                     .build(),
             )
         });
     }
+    let quota = quota.map(str::to_string);
     aws.s3 = crm_shared::deps::lazy(move || {
         aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
+            crm_shared::deps::s3_config(&sdk, quota.as_deref())
                 .force_path_style(true)
                 .build(),
         )
@@ -167,7 +180,12 @@ impl LocalRuntime {
     /// Provisions the stack from the template and builds every function's handler.
     pub async fn start(options: Options) -> Result<Arc<Self>, Error> {
         let template = Template::load(&options.template)?;
-        let aws = local_clients(&options.endpoint_url, &options.region).await;
+        let aws = local_clients_with_retry_quota(
+            &options.endpoint_url,
+            &options.region,
+            Some(&options.prefix),
+        )
+        .await;
         let provisioned = provision::provision(
             &template,
             &aws,

@@ -170,7 +170,7 @@ impl DynamoItemStore {
             .consistent_read(q.consistent && q.index.is_none())
             .send()
             .await
-            .map_err(|e| sdk_error("Query", e))?;
+            .map_err(|e| dynamo_error("Query", e))?;
         Ok(QueryPage {
             scanned: out.scanned_count().max(0) as usize,
             items: out.items.unwrap_or_default(),
@@ -259,7 +259,7 @@ where
     match result {
         Ok(_) => Ok(()),
         Err(e) if is_condition_failed(&e) => Err(WriteError::ConditionFailed),
-        Err(e) => Err(WriteError::Other(sdk_error(op, e))),
+        Err(e) => Err(WriteError::Other(dynamo_error(op, e))),
     }
 }
 
@@ -274,7 +274,7 @@ impl ItemStore for DynamoItemStore {
                 .consistent_read(consistent)
                 .send()
                 .await
-                .map_err(|e| sdk_error("GetItem", e))?;
+                .map_err(|e| dynamo_error("GetItem", e))?;
             Ok(out.item)
         })
     }
@@ -316,7 +316,7 @@ impl ItemStore for DynamoItemStore {
                         .request_items(&self.table, req)
                         .send()
                         .await
-                        .map_err(|e| sdk_error("BatchGetItem", e))?;
+                        .map_err(|e| dynamo_error("BatchGetItem", e))?;
                     found.extend(
                         out.responses
                             .and_then(|mut r| r.remove(&self.table))
@@ -405,14 +405,25 @@ impl ItemStore for DynamoItemStore {
                     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
                     match e.as_service_error() {
                         Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                            Err(TransactError::Cancelled(
-                                c.cancellation_reasons()
+                            let codes: Vec<Option<String>> = c
+                                .cancellation_reasons()
+                                .iter()
+                                .map(|r| r.code().filter(|c| *c != "None").map(str::to_string))
+                                .collect();
+                            // Cancelled for throttling alone: nothing was written; retry later.
+                            let throttled = codes.iter().flatten().any(|c| c == "ThrottlingError")
+                                && codes
                                     .iter()
-                                    .map(|r| r.code().filter(|c| *c != "None").map(str::to_string))
-                                    .collect(),
-                            ))
+                                    .flatten()
+                                    .all(|c| c != "ConditionalCheckFailed");
+                            if throttled {
+                                return Err(TransactError::Other(unavailable(
+                                    "TransactWriteItems cancelled: throttled",
+                                )));
+                            }
+                            Err(TransactError::Cancelled(codes))
                         }
-                        _ => Err(TransactError::Other(sdk_error("TransactWriteItems", e))),
+                        _ => Err(TransactError::Other(dynamo_error("TransactWriteItems", e))),
                     }
                 }
             }
@@ -492,6 +503,44 @@ impl DynamoItemStore {
             requests.len()
         )))
     }
+}
+
+/// What the caller is told when DynamoDB still throttles once the SDK's retries
+/// (`aws_policy::DYNAMODB`) are spent: nothing was written, try again in a second.
+fn unavailable(detail: impl Into<String>) -> CrmError {
+    CrmError::Unavailable {
+        detail: detail.into(),
+        retry_after_secs: RETRY_AFTER_SECS,
+    }
+}
+
+/// `Retry-After` for a throttled request: DynamoDB's capacity adapts within seconds.
+const RETRY_AFTER_SECS: u64 = 1;
+
+/// An SDK error of a DynamoDB call: throttling that outlasted the SDK's retries is
+/// [`CrmError::Unavailable`] (503 with Retry-After; a throttled request wrote nothing), any
+/// other failure (500s, timeouts: their writes may or may not have landed) is internal.
+fn dynamo_error<E, R>(op: &str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> CrmError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let throttled = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| {
+            matches!(
+                c,
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+            )
+        });
+    if throttled {
+        tracing::warn!(operation = op, "DynamoDB throttled after the SDK's retries");
+        return unavailable(format!("{op}: throttled; retry shortly"));
+    }
+    sdk_error(op, e)
 }
 
 /// A throttled request (the SDK's own retries already spent): worth another try later.
