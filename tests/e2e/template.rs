@@ -40,9 +40,12 @@ fn alarms(t: &Value) -> Vec<(String, &Value)> {
     of_type(t, "AWS::CloudWatch::Alarm")
 }
 
+/// `(namespace, metric name, dimensions as (name, value))`.
+type Watched = (String, String, Vec<(String, Value)>);
+
 /// Every metric an alarm watches (its own, or each `MetricStat` of its metric math):
 /// `(namespace, metric name, dimensions)`.
-fn watched(alarm: &Value) -> Vec<(String, String, Vec<(String, Value)>)> {
+fn watched(alarm: &Value) -> Vec<Watched> {
     let props = &alarm["Properties"];
     let dims = |m: &Value| {
         m["Dimensions"]
