@@ -17,9 +17,13 @@ bootstrap:
 ## Run the CRM locally: moto on 127.0.0.1:$(MOTO_PORT), the API on http://127.0.0.1:$(DEV_PORT).
 ## DynamoDB goes straight to the local DynamoDB moto.sh starts on MOTO_PORT+20000 (unless LOCAL_DYNAMODB=moto).
 DEV_DYNAMODB = $(if $(filter moto,$(LOCAL_DYNAMODB)),,AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(shell echo $$(($(MOTO_PORT) + 20000))))
+## ALLOWED_ORIGINS=http://127.0.0.1:8080,http://localhost:5173 overrides the template's
+## AllowedOrigins parameter: the page origins CORS lets call the API.
+ALLOWED_ORIGINS ?=
 dev: bootstrap
 	@infra/moto.sh start $(MOTO_PORT)
-	$(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) $(DEV_DYNAMODB) cargo run -q -p crm-local -- dev --port $(DEV_PORT)
+	$(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) $(DEV_DYNAMODB) cargo run -q -p crm-local -- dev --port $(DEV_PORT) \
+	  $(if $(ALLOWED_ORIGINS),--allowed-origins '$(ALLOWED_ORIGINS)')
 
 ## Run every test: unit, property and end-to-end (against a moto started for the run).
 test: bootstrap
