@@ -6,7 +6,6 @@ use crate::authorizer::DevAuthorizer;
 use crate::cors::Cors;
 use crate::functions::Functions;
 use crate::template::HttpRoute;
-use axum::body::Bytes;
 use base64::Engine as _;
 use lambda_http::Body;
 use serde_json::{Map, Value, json};
@@ -172,8 +171,7 @@ impl Gateway {
         } else {
             None
         };
-        let event = build_event(route, &parts, &body, params, claims);
-        let request = match lambda_http::request::from_str(&event.to_string()) {
+        let request = match lambda_request(route, &parts, &body, params, claims) {
             Ok(r) => r,
             Err(e) => return gateway_error(500, &format!("event did not parse: {e}")),
         };
@@ -187,11 +185,25 @@ impl Gateway {
     }
 }
 
+/// The Lambda request API Gateway hands a function for a request (`parts`, `body`) matched to
+/// `route` with path parameters `params` and the authorizer's `claims` (benchmarks call a
+/// handler with it directly).
+pub fn lambda_request(
+    route: &HttpRoute,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    params: HashMap<String, String>,
+    claims: Option<HashMap<String, String>>,
+) -> Result<lambda_http::Request, String> {
+    let event = build_event(route, parts, body, params, claims);
+    lambda_http::request::from_str(&event.to_string()).map_err(|e| e.to_string())
+}
+
 /// The API Gateway HTTP API payload format 2.0.
 fn build_event(
     route: &HttpRoute,
     parts: &axum::http::request::Parts,
-    body: &Bytes,
+    body: &[u8],
     params: HashMap<String, String>,
     claims: Option<HashMap<String, String>>,
 ) -> Value {
