@@ -9,7 +9,7 @@ VENV := .venv/bin
 LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: coldstart bench bench-import bench-workflows import-dev dup dev test token lint layers build sam-build openapi bootstrap fmt moto-stop
+.PHONY: coldstart bench bench-import bench-workflows bench-handlers load import-dev dup dev test token lint layers build sam-build openapi bootstrap fmt moto-stop
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -17,9 +17,13 @@ bootstrap:
 ## Run the CRM locally: moto on 127.0.0.1:$(MOTO_PORT), the API on http://127.0.0.1:$(DEV_PORT).
 ## DynamoDB goes straight to the local DynamoDB moto.sh starts on MOTO_PORT+20000 (unless LOCAL_DYNAMODB=moto).
 DEV_DYNAMODB = $(if $(filter moto,$(LOCAL_DYNAMODB)),,AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(shell echo $$(($(MOTO_PORT) + 20000))))
+## ALLOWED_ORIGINS=http://127.0.0.1:8080,http://localhost:5173 overrides the template's
+## AllowedOrigins parameter: the page origins CORS lets call the API.
+ALLOWED_ORIGINS ?=
 dev: bootstrap
 	@infra/moto.sh start $(MOTO_PORT)
-	$(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) $(DEV_DYNAMODB) cargo run -q -p crm-local -- dev --port $(DEV_PORT)
+	$(LOCAL_AWS) AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) $(DEV_DYNAMODB) cargo run -q -p crm-local -- dev --port $(DEV_PORT) \
+	  $(if $(ALLOWED_ORIGINS),--allowed-origins '$(ALLOWED_ORIGINS)')
 
 ## Run every test: unit, property and end-to-end (against a moto started for the run).
 test: bootstrap
@@ -65,6 +69,22 @@ bench-workflows: bootstrap
 	  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$$(($(BENCH_WF_PORT) + 20000)) \
 	  CARGO_TARGET_DIR=target/bench-release cargo bench -p crm-e2e-tests --bench workflows || status=$$?; \
 	  infra/moto.sh stop $(BENCH_WF_PORT); exit $$status
+
+## Load (issue 14 item 6): the make dev stack started on its own ports (moto on LOAD_MOTO_PORT,
+## the API on LOAD_PORT, loopback only), LOAD_SEED (200) contacts seeded, then the pinned
+## autocannon (infra/load) on create, get, list and search at 1, 16 and 64 clients, each run
+## bounded (10 requests a client, at least 100; at most LOAD_MAX_SECONDS, 30): p50 / p99 and
+## errors as a table. Then the handler's own CPU per request (bench-handlers).
+LOAD_MOTO_PORT ?= 5066
+LOAD_PORT ?= 3066
+load: bootstrap
+	@LOAD_MOTO_PORT=$(LOAD_MOTO_PORT) LOAD_PORT=$(LOAD_PORT) infra/load/run.sh
+	@$(MAKE) --no-print-directory bench-handlers
+
+## CPU per request of the contacts handler called directly over the in-memory table (no
+## emulator, no network): create, get, list, search. An optimised build (target/bench-release).
+bench-handlers:
+	@CARGO_TARGET_DIR=target/bench-release cargo bench -p crm-e2e-tests --bench handler_cpu
 
 ## BENCH_IMPORT_ROWS rows imported through the make dev stack, as a client uploads them (CI runs
 ## 2,000): rows/s, and peak memory and CPU of each local process.

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 venv=.venv
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum infra/requirements.txt | cut -d' ' -f1)
+# System packages are not installed here (root, apt); say what a test will miss.
+command -v chromium >/dev/null || [ -n "${CHROMIUM:-}" ] ||
+  echo "bootstrap: note: the browser CORS test needs headless Chromium: apt-get install -y chromium" >&2
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

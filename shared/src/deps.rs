@@ -144,6 +144,8 @@ pub struct Deps(Arc<DepsInner>);
 pub struct DepsInner {
     pub config: Config,
     pub aws: AwsClients,
+    /// A table in place of the configured DynamoDB one ([`Deps::with_table`]).
+    table: Option<crate::store::Table>,
 }
 
 impl std::ops::Deref for Deps {
@@ -155,7 +157,22 @@ impl std::ops::Deref for Deps {
 
 impl Deps {
     pub fn new(config: Config, aws: AwsClients) -> Self {
-        Self(Arc::new(DepsInner { config, aws }))
+        Self(Arc::new(DepsInner {
+            config,
+            aws,
+            table: None,
+        }))
+    }
+
+    /// Dependencies whose table is `table` (e.g. [`crate::store::Table::in_memory`]: a
+    /// handler's own cost measured without DynamoDB or an emulator in the path); the AWS clients
+    /// serve everything else.
+    pub fn with_table(config: Config, aws: AwsClients, table: crate::store::Table) -> Self {
+        Self(Arc::new(DepsInner {
+            config,
+            aws,
+            table: Some(table),
+        }))
     }
 
     /// The Lambda cold-start path: configuration from the environment, clients built on first
@@ -166,6 +183,9 @@ impl Deps {
 
     /// The table, through the storage port.
     pub fn table(&self) -> crate::store::Table {
+        if let Some(table) = &self.table {
+            return table.clone();
+        }
         crate::store::Table::new(crate::store::dynamo::DynamoItemStore::new(
             self.aws.dynamodb.clone(),
             self.config.table_name().to_string(),

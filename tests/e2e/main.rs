@@ -3,6 +3,7 @@
 //! a behaviour of the CRM, named by its spec items.
 
 mod activities;
+mod browser_cors;
 mod clients;
 mod contacts;
 mod custom_fields;

@@ -3,9 +3,9 @@
 //! function's handler through lambda_http's own event deserialiser.
 
 use crate::authorizer::DevAuthorizer;
+use crate::cors::Cors;
 use crate::functions::Functions;
 use crate::template::HttpRoute;
-use axum::body::Bytes;
 use base64::Engine as _;
 use lambda_http::Body;
 use serde_json::{Map, Value, json};
@@ -18,6 +18,8 @@ pub struct Gateway {
     functions: Arc<Functions>,
     /// Handlers of functions that are not in the template (tests' own record kinds), by binary.
     extra: HashMap<String, Arc<dyn DynHttpHandler>>,
+    /// The HTTP API's `CorsConfiguration` (none: CORS not configured, no CORS headers).
+    cors: Option<Cors>,
 }
 
 /// An HTTP handler behind a pointer: the gateway serves functions it does not know by type.
@@ -85,7 +87,14 @@ impl Gateway {
             authorizer,
             functions,
             extra: HashMap::new(),
+            cors: None,
         }
+    }
+
+    /// Applies `cors` (the template's, see [`crate::cors`]) to every request.
+    pub fn with_cors(mut self, cors: Option<Cors>) -> Self {
+        self.cors = cors;
+        self
     }
 
     /// Also serves `routes` with `handler` (as the function `binary` of the routes).
@@ -108,6 +117,31 @@ impl Gateway {
     }
 
     async fn handle(&self, req: axum::extract::Request) -> axum::response::Response {
+        let Some(cors) = &self.cors else {
+            return self.route(req).await;
+        };
+        let request_headers = req.headers().clone();
+        if Cors::is_preflight(req.method(), &request_headers)
+            && !self.has_options_route(req.uri().path())
+        {
+            let (parts, ()) = cors.preflight(&request_headers).into_parts();
+            return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+        }
+        let mut response = self.route(req).await;
+        cors.apply(&request_headers, response.headers_mut());
+        response
+    }
+
+    /// A route of the template takes `OPTIONS` on `path` (then it, not the gateway, answers
+    /// preflights there, as in API Gateway).
+    fn has_options_route(&self, path: &str) -> bool {
+        self.routes
+            .iter()
+            .filter(|r| r.method == "OPTIONS" || r.method == "ANY")
+            .any(|r| match_path(&r.path, path).is_some())
+    }
+
+    async fn route(&self, req: axum::extract::Request) -> axum::response::Response {
         let (parts, body) = req.into_parts();
         let Ok(body) = axum::body::to_bytes(body, 10 * 1024 * 1024).await else {
             return gateway_error(413, "Request Entity Too Large");
@@ -137,8 +171,7 @@ impl Gateway {
         } else {
             None
         };
-        let event = build_event(route, &parts, &body, params, claims);
-        let request = match lambda_http::request::from_str(&event.to_string()) {
+        let request = match lambda_request(route, &parts, &body, params, claims) {
             Ok(r) => r,
             Err(e) => return gateway_error(500, &format!("event did not parse: {e}")),
         };
@@ -152,11 +185,25 @@ impl Gateway {
     }
 }
 
+/// The Lambda request API Gateway hands a function for a request (`parts`, `body`) matched to
+/// `route` with path parameters `params` and the authorizer's `claims` (benchmarks call a
+/// handler with it directly).
+pub fn lambda_request(
+    route: &HttpRoute,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    params: HashMap<String, String>,
+    claims: Option<HashMap<String, String>>,
+) -> Result<lambda_http::Request, String> {
+    let event = build_event(route, parts, body, params, claims);
+    lambda_http::request::from_str(&event.to_string()).map_err(|e| e.to_string())
+}
+
 /// The API Gateway HTTP API payload format 2.0.
 fn build_event(
     route: &HttpRoute,
     parts: &axum::http::request::Parts,
-    body: &Bytes,
+    body: &[u8],
     params: HashMap<String, String>,
     claims: Option<HashMap<String, String>>,
 ) -> Value {

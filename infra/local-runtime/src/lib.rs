@@ -7,6 +7,7 @@
 //! - `provision`: creates the table, bucket, queues, schedule group and SES identity from
 //!   `template.yaml` (so local and cloud cannot drift);
 //! - `gateway` + `authorizer`: the HTTP API with its JWT authorizer, routes from the template;
+//! - `cors`: the HTTP API's `CorsConfiguration` (parameters resolved), applied by the gateway;
 //! - `s3_notifications`: S3 ObjectCreated → `S3Event` → the function whose trigger names the
 //!   bucket and key;
 //! - `scheduler`: due one-time schedules → their SQS target, then deleted;
@@ -20,6 +21,7 @@
 //! Production code never depends on this crate.
 
 pub mod authorizer;
+pub mod cors;
 pub mod event_filter;
 mod events;
 pub mod functions;
@@ -251,11 +253,15 @@ impl LocalRuntime {
         addr: SocketAddr,
         extend: impl FnOnce(gateway::Gateway) -> gateway::Gateway,
     ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
-        let gateway = Arc::new(extend(gateway::Gateway::new(
-            self.template.http_routes(),
-            self.authorizer.clone(),
-            self.functions.clone(),
-        )));
+        let cors = cors::Cors::from_template(&self.template, &self.provisioned.resolved)?;
+        let gateway = Arc::new(extend(
+            gateway::Gateway::new(
+                self.template.http_routes(),
+                self.authorizer.clone(),
+                self.functions.clone(),
+            )
+            .with_cors(cors),
+        ));
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let handle = tokio::spawn(async move {

@@ -1,6 +1,8 @@
 //! `crm-local`: run the CRM locally against moto (see the README's Quick start).
 //!
-//! - `crm-local dev [--port 3000] [--prefix crm-dev]`: provision, serve the API, deliver events.
+//! - `crm-local dev [--port 3000] [--prefix crm-dev] [--allowed-origins O1,O2]`: provision, serve
+//!   the API (CORS for the page origins given, else the template's `AllowedOrigins` default),
+//!   deliver events.
 //! - `crm-local token --tenant T --user U --role R [--ttl-seconds N]`: print a dev token.
 //! - `crm-local openapi`: print the OpenAPI document.
 
@@ -33,7 +35,13 @@ async fn main() -> Result<(), crm_local::Error> {
             tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
             let port: u16 = flags.get("port").map(|p| p.parse()).transpose()?.unwrap_or(3000);
             let prefix = flags.get("prefix").cloned().unwrap_or_else(|| "crm-dev".into());
-            let runtime = LocalRuntime::start(Options::from_env(&prefix)?).await?;
+            let mut options = Options::from_env(&prefix)?;
+            // The page origins CORS allows (the template's AllowedOrigins parameter, as
+            // `sam deploy --parameter-overrides` sets it per stage).
+            if let Some(origins) = flags.get("allowed-origins") {
+                options.parameter_overrides.insert("AllowedOrigins".into(), origins.clone());
+            }
+            let runtime = LocalRuntime::start(options).await?;
             let (addr, server) = runtime.serve(([127, 0, 0, 1], port).into()).await?;
             tokio::spawn(runtime.clone().run_event_loop(std::time::Duration::from_millis(500)));
             println!("CRM API on http://{addr}  (OpenAPI: http://{addr}/openapi.json)");
@@ -52,6 +60,6 @@ async fn main() -> Result<(), crm_local::Error> {
             println!("{}", openapi_api::document_json());
             Ok(())
         }
-        _ => Err("usage: crm-local dev [--port N] [--prefix P] | token --tenant T --user U --role R [--ttl-seconds N] | openapi".into()),
+        _ => Err("usage: crm-local dev [--port N] [--prefix P] [--allowed-origins O1,O2] | token --tenant T --user U --role R [--ttl-seconds N] | openapi".into()),
     }
 }

@@ -323,6 +323,21 @@ impl Template {
             .map(|(id, r)| binary_of(id, r))
     }
 
+    /// The `CorsConfiguration` of the HTTP API (the first `AWS::Serverless::HttpApi` that has
+    /// one, else `Globals.HttpApi`'s), unresolved; `None` when CORS is not configured.
+    pub fn http_api_cors(&self) -> Option<Value> {
+        self.resources_of_type(HTTP_API_TYPE)
+            .into_iter()
+            .find_map(|(_, props)| props.get("CorsConfiguration").cloned())
+            .or_else(|| {
+                self.root
+                    .get("Globals")?
+                    .get("HttpApi")?
+                    .get("CorsConfiguration")
+                    .cloned()
+            })
+    }
+
     /// The parameters that have a `Default`, with it.
     pub fn parameter_defaults(&self) -> HashMap<String, String> {
         let Some(Value::Mapping(parameters)) = self.root.get("Parameters") else {
