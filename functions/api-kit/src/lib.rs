@@ -2,6 +2,7 @@
 //! body parsing, problem+json errors, ETag / If-Match, Idempotency-Key. The handlers stay thin:
 //! parse with this, call the domain core, answer with this.
 
+pub mod limits;
 pub mod records;
 
 use crm_shared::idempotency::{self, Begin, StoredResponse};
@@ -299,6 +300,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Crm
             )],
         });
     }
+    limits::check_body(req)?;
     serde_json::from_slice(body_bytes(req)).map_err(body_error)
 }
 
@@ -522,7 +524,7 @@ pub async fn run_lambda<H: HttpHandler>(
     let handler = std::sync::Arc::new(build(Deps::from_env().await?));
     lambda_http::run(lambda_http::service_fn(move |req| {
         let handler = handler.clone();
-        async move { Ok::<_, std::convert::Infallible>(handler.handle(req).await) }
+        async move { Ok::<_, std::convert::Infallible>(limits::serve(&*handler, req).await) }
     }))
     .await
 }
