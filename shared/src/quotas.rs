@@ -9,8 +9,8 @@
 //! twice. One partition per tenant, action and window: a tenant's own traffic on that action
 //! is the only load on it (access-patterns: no hot key shared by tenants).
 
-use crate::store::{Condition, Table, WriteError, key, n};
 use crate::CrmError;
+use crate::store::{Condition, Table, WriteError, key, n};
 use chrono::{DateTime, Utc};
 
 /// A bounded action and its window.

@@ -144,8 +144,17 @@ mod tests {
         };
         assert!(auth.verify(Some(&claims(json!({})))).is_ok());
         assert!(auth.verify(Some(&claims(json!({"nbf": now - 5})))).is_ok());
-        assert!(auth.verify(Some(&claims(json!({"nbf": now + 300})))).is_err());
-        assert!(auth.verify(Some(&claims(json!({"iss": "https://evil"})))).is_err());
-        assert!(auth.verify(Some(&claims(json!({"aud": "other-app"})))).is_err());
+        assert!(
+            auth.verify(Some(&claims(json!({"nbf": now + 300}))))
+                .is_err()
+        );
+        assert!(
+            auth.verify(Some(&claims(json!({"iss": "https://evil"}))))
+                .is_err()
+        );
+        assert!(
+            auth.verify(Some(&claims(json!({"aud": "other-app"}))))
+                .is_err()
+        );
     }
 }
