@@ -15,6 +15,7 @@ mod inbox;
 mod kinds;
 mod leads;
 mod messages;
+mod owasp;
 mod platform;
 mod search;
 mod settings;
