@@ -31,7 +31,7 @@ LAYERS = [
     ["values", "telemetry"],
     ["errors"],
     ["access", "store"],
-    ["directory", "custom_fields", "idempotency", "jobs"],
+    ["directory", "custom_fields", "idempotency", "jobs", "quotas"],
     ["audit", "settings", "lead_sources"],
     ["records"],
     ["contacts", "clients", "deals", "activities", "outreach"],

@@ -25,6 +25,7 @@ pub mod leads;
 pub mod links;
 pub mod outreach;
 pub mod privacy;
+pub mod quotas;
 pub mod records;
 pub mod settings;
 pub mod store;

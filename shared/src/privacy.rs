@@ -87,13 +87,17 @@ pub async fn export_contact(
     // Same visibility as reading the contact.
     let contact = contacts.get(caller, id).await?;
     let tenant = &caller.tenant_id;
+    // The audit trail as the history route shows it to this caller: changes of custom fields
+    // they may not see are left out (issue 14 item 3, API3).
     let mut history = Vec::new();
-    let mut start = None;
+    let mut cursor: Option<String> = None;
     loop {
-        let (page, last) = contacts.store.history(tenant, id, PAGE, start).await?;
-        history.extend(page);
-        match last {
-            Some(k) => start = Some(k),
+        let page = contacts
+            .history(caller, id, PAGE, cursor.as_deref())
+            .await?;
+        history.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }

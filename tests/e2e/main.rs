@@ -18,6 +18,7 @@ mod kinds;
 mod leads;
 mod messages;
 mod operations;
+mod owasp;
 mod platform;
 mod search;
 mod settings;

@@ -2,6 +2,7 @@
 //! body parsing, problem+json errors, ETag / If-Match, Idempotency-Key. The handlers stay thin:
 //! parse with this, call the domain core, answer with this.
 
+pub mod limits;
 pub mod metrics;
 pub mod observe;
 pub mod records;
@@ -302,6 +303,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Crm
             )],
         });
     }
+    limits::check_body(req)?;
     serde_json::from_slice(body_bytes(req)).map_err(body_error)
 }
 
@@ -527,7 +529,7 @@ pub async fn run_lambda<H: HttpHandler>(
     lambda_http::run(lambda_http::service_fn(move |req| {
         let handler = handler.clone();
         async move {
-            let response = observe::http(req, |req| handler.handle(req)).await;
+            let response = observe::http(req, |req| limits::serve(&*handler, req)).await;
             Ok::<_, std::convert::Infallible>(response)
         }
     }))

@@ -35,7 +35,7 @@ impl DevAuthorizer {
     /// A token for a tenant, user and role, valid for `ttl_seconds` (negative: already expired).
     pub fn mint(&self, tenant: &str, user: &str, role: &str, ttl_seconds: i64) -> String {
         let now = chrono::Utc::now().timestamp();
-        let claims = json!({
+        self.sign(&json!({
             "sub": user,
             "tenant_id": tenant,
             "role": role,
@@ -43,17 +43,22 @@ impl DevAuthorizer {
             "aud": DEV_AUDIENCE,
             "iat": now,
             "exp": now + ttl_seconds,
-        });
+        }))
+    }
+
+    /// A token with exactly these claims, HS256-signed with this authorizer's secret (tests
+    /// craft wrong issuers, audiences, `nbf` or missing claims with it).
+    pub fn sign(&self, claims: &Value) -> String {
         encode(
             &Header::new(Algorithm::HS256),
-            &claims,
+            claims,
             &EncodingKey::from_secret(self.secret.as_bytes()).expect("HMAC key"),
         )
         .expect("HS256 signing")
     }
 
     /// Checks `Authorization: Bearer <jwt>` like the HTTP API JWT authorizer: signature, `exp`,
-    /// issuer and audience. Returns the claims as API Gateway passes them (all strings).
+    /// `nbf` (when present, as API Gateway checks it), issuer and audience. Returns the claims as API Gateway passes them (all strings).
     pub fn verify(&self, authorization: Option<&str>) -> Result<HashMap<String, String>, String> {
         let token = authorization
             .and_then(|h| {
@@ -68,6 +73,7 @@ impl DevAuthorizer {
         validation.set_issuer(&[DEV_ISSUER]);
         validation.set_audience(&[DEV_AUDIENCE]);
         validation.leeway = 0;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data = decode::<HashMap<String, Value>>(
             token,
@@ -122,5 +128,33 @@ mod tests {
             b64.encode(br#"{"alg":"none","typ":"JWT"}"#)
         );
         assert!(auth.verify(Some(&format!("Bearer {none}"))).is_err());
+    }
+
+    #[test]
+    fn not_yet_valid_wrong_issuer_and_wrong_audience_are_refused() {
+        let auth = DevAuthorizer::with_secret("s");
+        let now = chrono::Utc::now().timestamp();
+        let claims = |extra: Value| {
+            let mut c = json!({"sub": "u1", "tenant_id": "t1", "role": "admin",
+                "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "iat": now, "exp": now + 600});
+            for (k, v) in extra.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            format!("Bearer {}", auth.sign(&c))
+        };
+        assert!(auth.verify(Some(&claims(json!({})))).is_ok());
+        assert!(auth.verify(Some(&claims(json!({"nbf": now - 5})))).is_ok());
+        assert!(
+            auth.verify(Some(&claims(json!({"nbf": now + 300}))))
+                .is_err()
+        );
+        assert!(
+            auth.verify(Some(&claims(json!({"iss": "https://evil"}))))
+                .is_err()
+        );
+        assert!(
+            auth.verify(Some(&claims(json!({"aud": "other-app"}))))
+                .is_err()
+        );
     }
 }

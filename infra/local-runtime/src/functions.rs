@@ -1,6 +1,5 @@
 //! The shipped handlers, each built with the environment the template gives its function.
 
-use api_kit::HttpHandler;
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use contacts_api::ContactsApi;
@@ -91,18 +90,19 @@ impl Functions {
 
     /// Runs the HTTP handler of the function built from cargo binary `binary`.
     pub async fn invoke_http(&self, binary: &str, req: Request) -> Option<Response<Body>> {
+        use api_kit::limits::serve;
         Some(match binary {
-            "contacts-api" => self.contacts.handle(req).await,
-            "clients-api" => self.clients.handle(req).await,
-            "deals-api" => self.deals.handle(req).await,
-            "leads-api" => self.leads.handle(req).await,
-            "activities-api" => self.activities.handle(req).await,
-            "imports-api" => self.imports.handle(req).await,
-            "workflows-api" => self.workflows.handle(req).await,
-            "tenant-api" => self.tenant.handle(req).await,
-            "custom-fields-api" => self.custom_fields.handle(req).await,
-            "openapi-api" => self.openapi.handle(req).await,
-            "messages-api" => self.messages.handle(req).await,
+            "contacts-api" => serve(&self.contacts, req).await,
+            "clients-api" => serve(&self.clients, req).await,
+            "deals-api" => serve(&self.deals, req).await,
+            "leads-api" => serve(&self.leads, req).await,
+            "activities-api" => serve(&self.activities, req).await,
+            "imports-api" => serve(&self.imports, req).await,
+            "workflows-api" => serve(&self.workflows, req).await,
+            "tenant-api" => serve(&self.tenant, req).await,
+            "custom-fields-api" => serve(&self.custom_fields, req).await,
+            "openapi-api" => serve(&self.openapi, req).await,
+            "messages-api" => serve(&self.messages, req).await,
             _ => return None,
         })
     }

@@ -435,6 +435,10 @@ async fn send(
         input.bulk,
     )
     .await?;
+    // Bounded per tenant (issue 14 item 3): 429 with Retry-After, nothing sent.
+    crate::quotas::EMAILS
+        .consume(table, &caller.tenant_id, crate::values::now())
+        .await?;
     let ses_message_id = mailer.send_raw(&outbound).await?;
     let sent_at = crate::values::now();
     // The outbound email activity (it keeps the contact's last contact and the deal's last

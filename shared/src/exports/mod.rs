@@ -223,6 +223,10 @@ pub async fn start(
         ),
         e => e,
     })?;
+    // Bounded per tenant (issue 14 item 3): 429 with Retry-After, no job.
+    crate::quotas::EXPORTS
+        .consume(catalog.table(), &caller.tenant_id, crate::values::now())
+        .await?;
     let id = crate::values::new_id();
     let work = JobWork::Export {
         entity: input.entity,

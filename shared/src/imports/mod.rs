@@ -525,6 +525,10 @@ pub async fn start(
         ));
     };
     let now = crate::values::now();
+    // Bounded per tenant (issue 14 item 3): 429 with Retry-After, no import.
+    crate::quotas::IMPORTS
+        .consume(table, &caller.tenant_id, now)
+        .await?;
     let import = Import {
         id: crate::values::new_id(),
         file_name,
