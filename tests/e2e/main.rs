@@ -8,6 +8,7 @@ mod contacts;
 mod custom_fields;
 mod deals;
 mod exports;
+mod http_semantics;
 mod import_clients;
 mod import_runs;
 mod imports;

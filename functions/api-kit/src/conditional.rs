@@ -2,7 +2,7 @@
 //!
 //! `If-Match` is either `*` or a list of entity tags. The API's ETags are strong tags carrying a
 //! record's version (`"3"`). The header is evaluated with the strong comparison function:
-//! - absent → no precondition (If-Match stays optional);
+//! - absent (or an empty value) → no precondition (If-Match stays optional);
 //! - `*` → matches any existing record (a missing one still answers 404);
 //! - a list → matches when one of its strong tags is the record's ETag. A well-formed tag this
 //!   API never issued (`"stale-0"`, a weak `W/"3"`) matches nothing: 412, not 400;
@@ -161,6 +161,10 @@ pub fn if_match_header(
         joined.push(',');
         joined.push_str(more.to_str().map_err(|_| bad_header())?);
     }
+    // An empty field value carries no tag: no precondition, as without the header.
+    if joined.trim_matches([' ', '\t', ',']).is_empty() {
+        return Ok(None);
+    }
     parse_if_match(&joined).map(Some)
 }
 
@@ -215,7 +219,16 @@ mod tests {
             parse_if_match("\"\"").unwrap(),
             IfMatch::Tags(vec![tag(false, "")])
         );
-        for bad in ["", "3", "\"3", "abc", "\"1\" \"2\"", "*, \"1\"", "w/\"1\"", ","] {
+        for bad in [
+            "",
+            "3",
+            "\"3",
+            "abc",
+            "\"1\" \"2\"",
+            "*, \"1\"",
+            "w/\"1\"",
+            ",",
+        ] {
             assert!(parse_if_match(bad).is_err(), "{bad:?} must be refused");
         }
     }
@@ -227,7 +240,10 @@ mod tests {
         assert_eq!(m.expected_version(None), Some(NO_VERSION));
         let weak = parse_if_match("W/\"4\"").unwrap();
         assert!(!weak.matches(4));
-        assert_eq!(parse_if_match("\"007\"").unwrap().versions(), Vec::<u64>::new());
+        assert_eq!(
+            parse_if_match("\"007\"").unwrap().versions(),
+            Vec::<u64>::new()
+        );
     }
 
     #[test]
@@ -245,7 +261,12 @@ mod tests {
         assert!(require_json(Some("application/json")).is_ok());
         assert!(require_json(Some("Application/JSON; charset=utf-8")).is_ok());
         assert!(require_json(Some("application/merge-patch+json")).is_ok());
-        for bad in [None, Some(""), Some("text/plain"), Some("application/jsonx")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("text/plain"),
+            Some("application/jsonx"),
+        ] {
             assert!(matches!(
                 require_json(bad),
                 Err(CrmError::UnsupportedMediaType { .. })

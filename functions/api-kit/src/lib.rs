@@ -3,6 +3,8 @@
 //! parse with this, call the domain core, answer with this.
 
 pub mod conditional;
+pub mod json_numbers;
+pub mod query_checks;
 pub mod records;
 
 use crm_shared::idempotency::{self, Begin, StoredResponse};
@@ -290,7 +292,10 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Crm
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
     )?;
-    serde_json::from_slice(body_bytes(req)).map_err(body_error)
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body_bytes(req)).map_err(body_error)?;
+    json_numbers::integral_floats_as_integers(&mut value);
+    serde_json::from_value(value).map_err(body_error)
 }
 
 /// A body that does not deserialise: 400 naming the unknown or missing field when serde says
@@ -485,6 +490,10 @@ impl<R: Routes> HttpHandler for R {
             Ok(caller) => caller,
             Err(response) => return response,
         };
+        let params = req.query_string_parameters();
+        if let Err(e) = query_checks::refuse_empty_values(params.iter()) {
+            return error_response(e);
+        }
         let route = route_key(&req);
         (self.route(&route, &caller, &req).await).unwrap_or_else(error_response)
     }

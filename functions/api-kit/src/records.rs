@@ -6,8 +6,8 @@
 //! (documented) handlers, or serves them all with [`dispatch`].
 
 use crate::{
-    error_response, idempotent, json_body, json_body_with_custom_fields, json_response,
-    no_content, page_params, path_id, path_param, query_params, route_key,
+    error_response, idempotent, json_body, json_body_with_custom_fields, json_response, no_content,
+    page_params, path_id, path_param, query_params, route_key,
 };
 use crm_shared::access::visibility::{ShareInput, parse_principal};
 use crm_shared::records::{Kind, Record, RecordQuery, Records};

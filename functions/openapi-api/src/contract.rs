@@ -19,6 +19,9 @@
 
 use serde_json::{Map, Value, json};
 
+/// `*` or a comma-separated list of entity tags (RFC 9110 §8.8.3, §13.1.1).
+const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$"#;
+
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 fn problem(description: &str) -> Value {
@@ -26,6 +29,23 @@ fn problem(description: &str) -> Value {
         "description": description,
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     })
+}
+
+/// 401 comes from API Gateway's JWT authorizer (`{"message": "Unauthorized"}`, as
+/// `application/json`) before a handler runs, or from a handler as problem+json.
+fn unauthorized() -> Value {
+    gateway_or_problem(
+        "No valid bearer token: the gateway's `{\"message\": \"Unauthorized\"}`, or a problem when the token lacks a claim",
+    )
+}
+
+/// An answer API Gateway itself may give (`application/json`, `{"message": ...}`) as well as a
+/// function (problem+json).
+fn gateway_or_problem(description: &str) -> Value {
+    let mut r = problem(description);
+    r["content"]["application/json"] =
+        json!({"schema": {"$ref": "#/components/schemas/GatewayMessage"}});
+    r
 }
 
 fn retry_after(description: &str) -> Value {
@@ -41,18 +61,68 @@ fn retry_after(description: &str) -> Value {
 /// The common responses, by status, as components.
 fn common_responses() -> Vec<(&'static str, &'static str, Value)> {
     vec![
-        ("400", "BadRequest", problem("Malformed request: a parameter, cursor (one that cannot be used: malformed, another tenant's or another query's), header or body the API cannot read; the field is named")),
-        ("401", "Unauthorized", problem("No valid bearer token")),
-        ("403", "Forbidden", problem("The caller's role or status does not allow this")),
-        ("404", "NotFound", problem("No such record visible to the caller")),
-        ("409", "Conflict", problem("The request conflicts with the record's state, or a request with this Idempotency-Key is still in progress")),
-        ("412", "PreconditionFailed", problem("If-Match names no current entity tag of the record")),
-        ("413", "PayloadTooLarge", problem("The body is larger than the API accepts")),
-        ("415", "UnsupportedMediaType", problem("The body is not sent as application/json")),
-        ("422", "UnprocessableContent", problem("A value breaks a rule; the field and rule are named")),
-        ("429", "TooManyRequests", retry_after("Too many requests; retry after Retry-After seconds")),
-        ("500", "InternalError", problem("An internal error; nothing was changed")),
-        ("503", "ServiceUnavailable", retry_after("Temporarily unavailable; retry after Retry-After seconds")),
+        (
+            "400",
+            "BadRequest",
+            problem(
+                "Malformed request: a parameter, cursor (one that cannot be used: malformed, another tenant's or another query's), header or body the API cannot read; the field is named",
+            ),
+        ),
+        ("401", "Unauthorized", unauthorized()),
+        (
+            "403",
+            "Forbidden",
+            problem("The caller's role or status does not allow this"),
+        ),
+        (
+            "404",
+            "NotFound",
+            problem("No such record visible to the caller"),
+        ),
+        (
+            "409",
+            "Conflict",
+            problem(
+                "The request conflicts with the record's state, or a request with this Idempotency-Key is still in progress",
+            ),
+        ),
+        (
+            "412",
+            "PreconditionFailed",
+            problem("If-Match names no current entity tag of the record"),
+        ),
+        (
+            "413",
+            "PayloadTooLarge",
+            gateway_or_problem(
+                "The body is larger than the API accepts (the gateway's own answer, or a problem)",
+            ),
+        ),
+        (
+            "415",
+            "UnsupportedMediaType",
+            problem("The body is not sent as application/json"),
+        ),
+        (
+            "422",
+            "UnprocessableContent",
+            problem("A value breaks a rule; the field and rule are named"),
+        ),
+        (
+            "429",
+            "TooManyRequests",
+            retry_after("Too many requests; retry after Retry-After seconds"),
+        ),
+        (
+            "500",
+            "InternalError",
+            problem("An internal error; nothing was changed"),
+        ),
+        (
+            "503",
+            "ServiceUnavailable",
+            retry_after("Temporarily unavailable; retry after Retry-After seconds"),
+        ),
     ]
 }
 
@@ -72,6 +142,12 @@ pub fn complete(doc: &mut Value) {
             responses[name] = body;
         }
     }
+    doc["components"]["schemas"]["GatewayMessage"] = json!({
+        "type": "object",
+        "description": "An answer of API Gateway itself (its JWT authorizer), before any function runs.",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}}
+    });
     flatten_read_models(doc);
     let paths: Vec<String> = doc["paths"]
         .as_object()
@@ -110,7 +186,9 @@ fn complete_operation(path: &str, method: &str, op: &mut Value, names: &Map<Stri
         })
         .unwrap_or_default();
     let has_query = params.iter().any(|(at, _)| at == "query");
-    let if_match = params.iter().any(|(_, n)| n.eq_ignore_ascii_case("if-match"));
+    let if_match = params
+        .iter()
+        .any(|(_, n)| n.eq_ignore_ascii_case("if-match"));
     let idempotency = params
         .iter()
         .any(|(_, n)| n.eq_ignore_ascii_case("idempotency-key"));
@@ -174,15 +252,28 @@ fn constrain_parameter(p: &mut Value) {
         }
         ("query", "cursor") => {
             p["schema"] = json!({"type": "string", "minLength": 1});
-            p["description"] = json!("`next_cursor` of the previous page of the same list and query; opaque. A cursor that cannot be used (malformed, another tenant's, another list's or query's) is 400.");
+            p["description"] = json!(
+                "`next_cursor` of the previous page of the same list and query; opaque. A cursor that cannot be used (malformed, another tenant's, another list's or query's) is 400."
+            );
         }
         ("header", n) if n.eq_ignore_ascii_case("if-match") => {
-            p["schema"] = json!({"type": "string", "minLength": 1});
-            p["description"] = json!("`*` or a list of the record's entity tags (its `ETag`, e.g. `\"3\"`); a tag that does not match is 412, a value that is no entity-tag list 400. Optional: without it the write is unconditional.");
+            p["schema"] = json!({"type": "string", "pattern": IF_MATCH_PATTERN});
+            p["description"] = json!(
+                "`*` or a list of the record's entity tags (its `ETag`, e.g. `\"3\"`); a tag that does not match is 412, a value that is no entity-tag list 400. Optional: without it the write is unconditional."
+            );
         }
         ("header", n) if n.eq_ignore_ascii_case("idempotency-key") => {
-            p["schema"] = json!({"type": "string", "minLength": 1, "maxLength": 255});
-            p["description"] = json!("Replays the first response of the same request with this key (24 hours).");
+            p["schema"] = json!({"type": "string", "pattern": "^[!-~]{1,255}$"});
+            p["description"] =
+                json!("Replays the first response of the same request with this key (24 hours).");
+        }
+        ("query", _) => {
+            // A query parameter sent without a value is refused (api_kit::query_checks).
+            if let Some(s) = p["schema"].as_object_mut() {
+                if s.get("type") == Some(&json!("string")) && !s.contains_key("enum") {
+                    s.entry("minLength").or_insert(json!(1));
+                }
+            }
         }
         ("path", _) => {
             // A path segment is never empty.
@@ -301,10 +392,9 @@ fn add_links(doc: &mut Value, paths: &[String]) {
         else {
             continue;
         };
-        let returns_id = schema_has_id(doc, &created);
-        if !returns_id {
+        let Some(id_pointer) = id_pointer(doc, &created) else {
             continue;
-        }
+        };
         let status = if doc["paths"][collection]["post"]["responses"]
             .get("201")
             .is_some()
@@ -333,7 +423,7 @@ fn add_links(doc: &mut Value, paths: &[String]) {
                     id.to_string(),
                     json!({
                         "operationId": id,
-                        "parameters": {"path.id": "$response.body#/id"},
+                        "parameters": {"path.id": format!("$response.body#{id_pointer}")},
                         "description": format!("{} {path} on the record this created", method.to_uppercase())
                     }),
                 );
@@ -345,18 +435,37 @@ fn add_links(doc: &mut Value, paths: &[String]) {
     }
 }
 
-/// Whether a response's JSON body is an object with an `id` property.
-fn schema_has_id(doc: &Value, response: &Value) -> bool {
-    let mut schema = response["content"]["application/json"]["schema"].clone();
+fn resolve(doc: &Value, schema: &Value) -> Value {
+    let mut schema = schema.clone();
     for _ in 0..4 {
-        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-            let name = r.trim_start_matches("#/components/schemas/");
-            schema = doc["components"]["schemas"][name].clone();
-            continue;
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let name = r.trim_start_matches("#/components/schemas/");
+                schema = doc["components"]["schemas"][name].clone();
+            }
+            None => break,
         }
-        break;
     }
-    schema["properties"].get("id").is_some()
+    schema
+}
+
+/// Where a response's JSON body holds the created record's id: `/id`, or `/{p}/id` when the
+/// record is wrapped (`POST /imports` answers `{"import": {...}, "upload": {...}}`).
+fn id_pointer(doc: &Value, response: &Value) -> Option<String> {
+    let schema = resolve(doc, &response["content"]["application/json"]["schema"]);
+    let props = schema["properties"].as_object()?;
+    if props.contains_key("id") {
+        return Some("/id".into());
+    }
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    props
+        .iter()
+        .filter(|(name, _)| required.contains(&name.as_str()))
+        .find(|(_, s)| resolve(doc, s)["properties"].get("id").is_some())
+        .map(|(name, _)| format!("/{name}/id"))
 }
 
 #[cfg(test)]
@@ -413,7 +522,10 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(
-            (limit["schema"]["minimum"].clone(), limit["schema"]["maximum"].clone()),
+            (
+                limit["schema"]["minimum"].clone(),
+                limit["schema"]["maximum"].clone()
+            ),
             (json!(1), json!(200))
         );
     }
