@@ -24,7 +24,7 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1
   AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$((MOTO_PORT + 20000))"
 
 cargo build -q -p crm-local
-# A copy: a target directory shared with other checkouts may be rebuilt while this runs.
+# A copy, so that a rebuild while this runs cannot swap it.
 cp "$CRM_LOCAL" "$REPORT_DIR/crm-local"
 CRM_LOCAL="$REPORT_DIR/crm-local"
 infra/moto.sh start "$MOTO_PORT"
