@@ -9,7 +9,7 @@ VENV := .venv/bin
 LOCAL_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-central-1 \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: coldstart bench bench-import bench-workflows bench-handlers load import-dev dup dev test token lint layers build sam-build openapi bootstrap fmt moto-stop
+.PHONY: contract fuzz coldstart bench bench-import bench-workflows bench-handlers load import-dev dup dev test token lint layers build sam-build openapi bootstrap fmt moto-stop
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -146,6 +146,18 @@ coldstart:
 	CARGO_TARGET_DIR=$(COLDSTART_TARGET) cargo build --release --bin coldstart-hello $(foreach b,$(COLDSTART_BINS),--bin $(b))
 	python3 infra/coldstart/coldstart.py -k $(COLDSTART_K) --hello $(COLDSTART_TARGET)/release/coldstart-hello \
 	  $(foreach b,$(COLDSTART_BINS),$(b)=$(COLDSTART_TARGET)/release/$(b))
+
+## Contract test (issue 14 item 1): schemathesis against the make dev stack on its own ports
+## (CONTRACT_MOTO_PORT 5068, CONTRACT_DEV_PORT 3068), all checks, the stateful phase,
+## CONTRACT_EXAMPLES examples per operation with a fixed seed; fails on any failure.
+## `make fuzz`: the longer run, FUZZ_EXAMPLES (500) per operation with a random seed.
+CONTRACT_EXAMPLES ?= 50
+CONTRACT_SEED ?= 14
+FUZZ_EXAMPLES ?= 500
+contract: bootstrap
+	@CONTRACT_SEED=$(CONTRACT_SEED) infra/contract/run.sh $(CONTRACT_EXAMPLES)
+fuzz: bootstrap
+	@CONTRACT_SEED= infra/contract/run.sh $(FUZZ_EXAMPLES)
 
 ## Regenerate the committed OpenAPI document.
 openapi:

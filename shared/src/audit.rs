@@ -55,9 +55,9 @@ pub enum AuditAction {
 #[schema(as = audit::FieldChange)]
 pub struct FieldChange {
     pub field: String,
-    #[schema(value_type = Option<Object>)]
+    /// Any JSON value (a string, a number, an object, …).
     pub old: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    /// Any JSON value (a string, a number, an object, …).
     pub new: Option<Value>,
 }
 

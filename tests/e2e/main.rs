@@ -10,6 +10,7 @@ mod custom_fields;
 mod deals;
 mod exports;
 mod faults;
+mod http_semantics;
 mod import_clients;
 mod import_runs;
 mod imports;

@@ -189,7 +189,7 @@ pub async fn cross_tenant_probe(stack: &Stack, kind: &KindUnderTest) {
     let r = stack.call("GET", &stolen, &foreign, None).await;
     assert_eq!(
         (r.status, r.problem_field().1),
-        (422, "valid_cursor".into())
+        (400, "valid_cursor".into())
     );
 }
 

@@ -2,9 +2,12 @@
 //! body parsing, problem+json errors, ETag / If-Match, Idempotency-Key. The handlers stay thin:
 //! parse with this, call the domain core, answer with this.
 
+pub mod conditional;
+pub mod json_numbers;
 pub mod limits;
 pub mod metrics;
 pub mod observe;
+pub mod query_checks;
 pub mod records;
 
 use crm_shared::idempotency::{self, Begin, StoredResponse};
@@ -288,23 +291,16 @@ pub fn json_body_with_custom_fields<T: serde::de::DeserializeOwned>(
 }
 
 pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, CrmError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with("application/json") {
-        return Err(CrmError::BadRequest {
-            detail: "send the body as application/json".into(),
-            errors: vec![FieldError::new(
-                "Content-Type",
-                "media_type",
-                "must be application/json",
-            )],
-        });
-    }
+    conditional::require_json(
+        req.headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )?;
     limits::check_body(req)?;
-    serde_json::from_slice(body_bytes(req)).map_err(body_error)
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body_bytes(req)).map_err(body_error)?;
+    json_numbers::integral_floats_as_integers(&mut value);
+    serde_json::from_value(value).map_err(body_error)
 }
 
 /// A body that does not deserialise: 400 naming the unknown or missing field when serde says
@@ -357,27 +353,12 @@ pub fn page_params(req: &Request) -> Result<(i32, Option<String>), CrmError> {
     Ok((limit, query_param(req, "cursor")))
 }
 
-/// `If-Match: "3"` → `Some(3)`; absent or `*` → `None`.
+/// The expected version of a conditional write ([`conditional`]): absent or `*` → `None`
+/// (`*` asks only that the record exists); `"3"` → `Some(3)`; a list of tags none of which
+/// this API issued → a version no record has (412 once the record is found); a value that is
+/// not an entity-tag list → 400.
 pub fn if_match(req: &Request) -> Result<Option<u64>, CrmError> {
-    let Some(raw) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let raw = raw.to_str().unwrap_or("").trim();
-    if raw == "*" {
-        return Ok(None);
-    }
-    raw.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<u64>()
-        .map(Some)
-        .map_err(|_| CrmError::BadRequest {
-            detail: "If-Match must be an ETag this API returned".into(),
-            errors: vec![FieldError::new(
-                "If-Match",
-                "etag",
-                "must be an ETag such as \"3\"",
-            )],
-        })
+    Ok(conditional::if_match_header(req.headers())?.and_then(|m| m.expected_version(None)))
 }
 
 pub fn json_response<T: Serialize>(
@@ -513,6 +494,10 @@ impl<R: Routes> HttpHandler for R {
                 Ok(caller) => caller,
                 Err(response) => return response,
             };
+            let params = req.query_string_parameters();
+            if let Err(e) = query_checks::refuse_empty_values(params.iter()) {
+                return error_response(e);
+            }
             let route = route_key(&req);
             (self.route(&route, &caller, &req).await).unwrap_or_else(error_response)
         })
@@ -602,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    fn if_match_accepts_strong_and_weak_etags() {
+    fn if_match_takes_strong_etags_and_refuses_only_malformed_values() {
         let with = |v: &str| {
             let mut req = Request::default();
             req.headers_mut()
@@ -610,9 +595,56 @@ mod tests {
             if_match(&req)
         };
         assert_eq!(with("\"3\"").unwrap(), Some(3));
-        assert_eq!(with("W/\"4\"").unwrap(), Some(4));
+        assert_eq!(with("W/\"4\"").unwrap(), Some(conditional::NO_VERSION));
+        assert_eq!(with("\"stale-0\"").unwrap(), Some(conditional::NO_VERSION));
         assert_eq!(with("*").unwrap(), None);
-        assert!(with("\"abc\"").is_err());
+        assert!(with("abc").is_err());
         assert_eq!(if_match(&Request::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_json_body_of_another_media_type_is_415() {
+        let mut req = Request::new(Body::Text("{}".into()));
+        req.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let e = json_body::<serde_json::Value>(&req).unwrap_err();
+        assert_eq!(Problem::from(e).status, 415);
+    }
+
+    #[test]
+    fn every_429_and_503_carries_retry_after() {
+        for (e, status) in [
+            (
+                CrmError::TooManyRequests {
+                    detail: "slow down".into(),
+                    retry_after_secs: 7,
+                },
+                429,
+            ),
+            (
+                CrmError::Unavailable {
+                    detail: "busy".into(),
+                    retry_after_secs: 3,
+                },
+                503,
+            ),
+        ] {
+            let secs = match &e {
+                CrmError::TooManyRequests {
+                    retry_after_secs, ..
+                }
+                | CrmError::Unavailable {
+                    retry_after_secs, ..
+                } => *retry_after_secs,
+                _ => unreachable!(),
+            };
+            let response = error_response(e);
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(
+                response.headers()[header::RETRY_AFTER].to_str().unwrap(),
+                secs.to_string()
+            );
+            assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        }
     }
 }

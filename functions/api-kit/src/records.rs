@@ -6,8 +6,8 @@
 //! (documented) handlers, or serves them all with [`dispatch`].
 
 use crate::{
-    error_response, idempotent, if_match, json_body, json_body_with_custom_fields, json_response,
-    no_content, page_params, path_id, path_param, query_params, route_key,
+    error_response, idempotent, json_body, json_body_with_custom_fields, json_response, no_content,
+    page_params, path_id, path_param, query_params, route_key,
 };
 use crm_shared::access::visibility::{ShareInput, parse_principal};
 use crm_shared::records::{Kind, Record, RecordQuery, Records};
@@ -61,7 +61,7 @@ pub async fn patch<K: Kind>(
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
     let id = path_id(req, "id")?;
-    let expected = if_match(req)?;
+    let expected = expected_version(records, caller, req, id).await?;
     let (patch, custom) = json_body_with_custom_fields::<K::Patch>(req)?;
     let record = records
         .patch(caller, id, patch, custom.as_ref(), expected)
@@ -74,10 +74,28 @@ pub async fn delete<K: Kind>(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, CrmError> {
-    records
-        .delete(caller, path_id(req, "id")?, if_match(req)?)
-        .await?;
+    let id = path_id(req, "id")?;
+    let expected = expected_version(records, caller, req, id).await?;
+    records.delete(caller, id, expected).await?;
     Ok(no_content())
+}
+
+/// The version a conditional write expects: an `If-Match` list naming several versions is
+/// resolved against the record's current version (the write itself is still conditional on
+/// the version it read, so a change in between answers 412).
+async fn expected_version<K: Kind>(
+    records: &Records<K>,
+    caller: &Caller,
+    req: &Request,
+    id: uuid::Uuid,
+) -> Result<Option<u64>, CrmError> {
+    match crate::conditional::if_match_header(req.headers())? {
+        Some(m) if m.versions().len() > 1 => {
+            let current = records.get(caller, id).await?;
+            Ok(m.expected_version(Some(current.version())))
+        }
+        m => Ok(m.and_then(|m| m.expected_version(None))),
+    }
 }
 
 pub async fn restore<K: Kind>(

@@ -112,7 +112,7 @@ async fn create_contact(
     params(("q" = Option<String>, Query, description = "Prefix search on name, email and company; case- and accent-insensitive; several words must all match"),
            ("client" = Option<uuid::Uuid>, Query), ("owner" = Option<String>, Query), ("team" = Option<uuid::Uuid>, Query),
            ("tag" = Option<String>, Query), ("lead_source" = Option<String>, Query),
-           ("status" = Option<String>, Query, description = "lead, prospect, customer or inactive"),
+           ("status" = Option<crm_shared::contacts::LifecycleStatus>, Query),
            ("created_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD; likewise the other ranges"),
            ("created_to" = Option<String>, Query), ("updated_from" = Option<String>, Query), ("updated_to" = Option<String>, Query),
            ("last_contacted_from" = Option<String>, Query), ("last_contacted_to" = Option<String>, Query),

@@ -1,5 +1,7 @@
 //! `openapi-api`: serves the OpenAPI 3.1 document, generated from the handlers' annotations.
 
+pub mod contract;
+
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use utoipa::OpenApi;
@@ -13,7 +15,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 )]
 struct BaseDoc;
 
-/// The whole API: every function's routes merged.
+/// The whole API: every function's routes merged, as the handlers annotate them (before
+/// [`contract::complete`] adds what every operation can answer).
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = BaseDoc::openapi();
     doc.merge(contacts_api::ContactsDoc::openapi());
@@ -39,10 +42,15 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The served document: [`document`] completed by [`contract::complete`].
+pub fn document_value() -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serialises");
+    contract::complete(&mut doc);
+    doc
+}
+
 pub fn document_json() -> String {
-    document()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises")
+    serde_json::to_string_pretty(&document_value()).expect("the OpenAPI document serialises")
 }
 
 /// The committed document (`make openapi`), embedded at build time. The platform test keeps it

@@ -137,6 +137,7 @@ pub struct ClientFields {
     pub currency: Option<String>,
     /// Days until an invoice is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 365)]
     pub payment_terms_days: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<PaymentMethod>,

@@ -130,13 +130,7 @@ fn parse_cursor(
     let Some(raw) = cursor else {
         return Ok((0, now, None));
     };
-    let bad = || {
-        invalid(
-            "cursor",
-            "valid_cursor",
-            "the cursor is not valid for this list",
-        )
-    };
+    let bad = crate::pagination::invalid_cursor;
     let mut parts = raw.splitn(3, '~');
     let (at, millis, inner) = (parts.next(), parts.next(), parts.next());
     let at = at.and_then(|a| a.parse().ok()).ok_or_else(bad)?;

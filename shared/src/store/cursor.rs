@@ -53,14 +53,21 @@ pub fn encode_cursor(tenant: &str, query: &str, last_key: &Item) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-pub fn decode_cursor(tenant: &str, query: &str, cursor: &str) -> Result<Item, CrmError> {
-    let invalid = || {
-        CrmError::validation(
+/// The one answer to a cursor that cannot be used — malformed, another tenant's, another
+/// list's or another query's: 400 naming `cursor`.
+pub fn invalid_cursor() -> CrmError {
+    CrmError::BadRequest {
+        detail: "the cursor is not valid for this list; start again without one".into(),
+        errors: vec![crate::FieldError::new(
             "cursor",
             "valid_cursor",
             "the cursor is not valid for this list",
-        )
-    };
+        )],
+    }
+}
+
+pub fn decode_cursor(tenant: &str, query: &str, cursor: &str) -> Result<Item, CrmError> {
+    let invalid = invalid_cursor;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| invalid())?;

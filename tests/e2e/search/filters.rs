@@ -209,7 +209,7 @@ async fn s1_3_bad_filters_are_named_and_cursors_are_bound_to_their_query() {
             &admin,
         )
         .await;
-    assert_eq!((r.status, r.problem_field().0.as_str()), (422, "cursor"));
+    assert_eq!((r.status, r.problem_field().0.as_str()), (400, "cursor"));
 }
 
 /// An erased contact leaves nothing findable (search, tags, lists, reads, history), and its

@@ -58,8 +58,9 @@ async fn s2_4_members_read_but_only_owners_and_admins_write() {
     );
 }
 
-/// A save with a stale If-Match is refused naming the header, a malformed one with 400, and
-/// the other save stands (S2.4).
+/// A save with a stale If-Match is refused naming the header, a foreign entity tag with 412
+/// too (RFC 9110 §13.1.1), a value that is no entity tag with 400, and the other save stands
+/// (S2.4).
 #[tokio::test]
 async fn s2_4_a_stale_if_match_is_refused() {
     let stack = Stack::start().await;
@@ -92,6 +93,10 @@ async fn s2_4_a_stale_if_match_is_refused() {
         patch(&stack, &alice, Some("\"nope\""), json!({}))
             .await
             .status,
+        412
+    );
+    assert_eq!(
+        patch(&stack, &alice, Some("nope"), json!({})).await.status,
         400
     );
     let now = stack.call("GET", "/settings", &alice, None).await;

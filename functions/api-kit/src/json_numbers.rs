@@ -1,0 +1,46 @@
+//! JSON has one number type: `3.0` and `3` are the same number, and a JSON Schema `integer`
+//! admits both. serde reads `3.0` as a float and refuses it for an integer field, so a body is
+//! read as a JSON value first and every integral float within the 64-bit range becomes an
+//! integer before the body's type is deserialised.
+
+use serde_json::{Number, Value};
+
+/// Rewrites integral floats (`3.0`, `-2e3`) as integers, in place, at any depth.
+pub fn integral_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.is_finite() {
+                if f >= 0.0 && f < 18_446_744_073_709_551_616.0 {
+                    *n = Number::from(f as u64);
+                } else if f < 0.0 && f >= -9_223_372_036_854_775_808.0 {
+                    *n = Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integral_floats_become_integers_and_others_stay() {
+        let mut v: Value =
+            serde_json::from_str(r#"{"a": 3.0, "b": [-2e3, 1.5], "c": {"d": 1e300}, "e": "4.0"}"#)
+                .unwrap();
+        integral_floats_as_integers(&mut v);
+        assert_eq!(
+            v,
+            json!({"a": 3, "b": [-2000, 1.5], "c": {"d": 1e300}, "e": "4.0"})
+        );
+        assert!(v["a"].is_u64() && v["b"][0].is_i64());
+        let n: u32 = serde_json::from_value(v["a"].clone()).unwrap();
+        assert_eq!(n, 3);
+    }
+}
