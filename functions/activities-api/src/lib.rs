@@ -10,6 +10,7 @@ use crm_shared::activities::timeline::{self, Subject};
 use crm_shared::activities::{self, Activities, Activity, ActivityFields, ActivitySummary};
 use crm_shared::audit::AuditEntry;
 use crm_shared::pagination::Page;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -106,8 +107,8 @@ async fn create_activity(
     params(("contact" = Option<uuid::Uuid>, Query), ("client" = Option<uuid::Uuid>, Query),
            ("deal" = Option<uuid::Uuid>, Query), ("type" = Option<crm_shared::activities::ActivityType>, Query),
            ("owner" = Option<String>, Query, min_length = 1), ("team" = Option<uuid::Uuid>, Query),
-           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
-           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::page_query::PageQuery),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of activities", body = Page<ActivitySummary>),
               (status = 400, description = "A bad parameter or cursor", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A filter breaks a rule", body = Problem, content_type = "application/problem+json")))]
@@ -186,7 +187,7 @@ async fn restore_activity(
 
 /// An activity's audit trail, newest first (S6.3).
 #[utoipa::path(get, path = "/activities/{id}/history", tag = "activities",
-    params(("id" = uuid::Uuid, Path), crm_shared::store::page_query::PageQuery),
+    params(("id" = uuid::Uuid, Path), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
               (status = 404, description = "No such activity visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn activity_history(
@@ -250,8 +251,8 @@ async fn timeline_page(
 /// (`sort=occurred_at` for oldest first), by `type` and `occurred_from/_to` (S6.2).
 #[utoipa::path(get, path = "/contacts/{id}/activities", tag = "activities",
     params(("id" = uuid::Uuid, Path), ("type" = Option<crm_shared::activities::ActivityType>, Query),
-           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
-           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::page_query::PageQuery),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of the timeline", body = Page<ActivitySummary>),
               (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn contact_timeline(
@@ -266,8 +267,8 @@ async fn contact_timeline(
 /// per page (S6.2).
 #[utoipa::path(get, path = "/clients/{id}/activities", tag = "activities",
     params(("id" = uuid::Uuid, Path), ("type" = Option<crm_shared::activities::ActivityType>, Query),
-           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
-           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::page_query::PageQuery),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of the timeline", body = Page<ActivitySummary>),
               (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn client_timeline(
@@ -281,8 +282,8 @@ async fn client_timeline(
 /// A deal's timeline, newest first (S6.2).
 #[utoipa::path(get, path = "/deals/{id}/activities", tag = "activities",
     params(("id" = uuid::Uuid, Path), ("type" = Option<crm_shared::activities::ActivityType>, Query),
-           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
-           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::page_query::PageQuery),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of the timeline", body = Page<ActivitySummary>),
               (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn deal_timeline(
@@ -295,8 +296,8 @@ async fn deal_timeline(
 
 /// The caller's open tasks, soonest due first (no due date last); `due_from/_to` (S6.1).
 #[utoipa::path(get, path = "/me/tasks", tag = "activities",
-    params(("due_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"), ("due_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
-           crm_shared::store::page_query::PageQuery),
+    params(("due_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("due_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of open tasks", body = Page<ActivitySummary>)))]
 async fn my_tasks(
     api: &ActivitiesApi,
@@ -320,7 +321,7 @@ async fn my_tasks(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_activity,
     list_activities,
     get_activity,

@@ -22,6 +22,7 @@ use crm_shared::deals::{
 use crm_shared::jobs::{Job, Jobs};
 use crm_shared::pagination::Page;
 use crm_shared::records::RecordQuery;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::values::Patch;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
@@ -148,14 +149,14 @@ async fn create_deal(
            ("client" = Option<uuid::Uuid>, Query), ("contact" = Option<uuid::Uuid>, Query),
            ("tag" = Option<String>, Query, min_length = 1), ("source" = Option<String>, Query, min_length = 1),
            ("q" = Option<String>, Query, description = "Words of the title (prefixes)", min_length = 1),
-           ("expected_close_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"), ("expected_close_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
+           ("expected_close_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("expected_close_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
            ("amount_min" = Option<String>, Query, description = "Lowest amount, in the deal's own currency", pattern = "^-?[0-9]{1,15}(\\.[0-9]{1,4})?$"),
            ("amount_max" = Option<String>, Query, description = "Highest amount, in the deal's own currency", pattern = "^-?[0-9]{1,15}(\\.[0-9]{1,4})?$"),
-           ("idle_from" = Option<String>, Query, description = "Open deals idle since this time or later", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
-           ("idle_to" = Option<String>, Query, description = "Open deals idle since this time or earlier", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
-           ("rotting" = Option<bool>, Query, description = "true: only rotting deals"),
+           ("idle_from" = Option<String>, Query, description = "Open deals idle since this time or later", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("idle_to" = Option<String>, Query, description = "Open deals idle since this time or earlier", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("rotting" = Option<String>, Query, description = "true: only rotting deals (leave it out otherwise)", pattern = "^true$"),
            ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, idle_since or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(amount|expected_close|updated_at|title|idle_since|created_at)$"),
-           crm_shared::store::page_query::PageQuery),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of deals", body = Page<Deal>),
               (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
 async fn list_deals(
@@ -276,7 +277,7 @@ async fn move_deal(
 
 /// The deal's audit trail, newest first (S6.5).
 #[utoipa::path(get, path = "/deals/{id}/history", tag = "deals",
-    params(("id" = uuid::Uuid, Path), crm_shared::store::page_query::PageQuery),
+    params(("id" = uuid::Uuid, Path), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
               (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn deal_history(
@@ -449,7 +450,7 @@ async fn deals_of(
 /// The deals a contact takes part in, that the caller may see (S4.2).
 #[utoipa::path(get, path = "/contacts/{id}/deals", tag = "deals",
     params(("id" = uuid::Uuid, Path), ("status" = Option<crm_shared::deals::DealStatus>, Query), ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, idle_since or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(amount|expected_close|updated_at|title|idle_since|created_at)$"),
-           crm_shared::store::page_query::PageQuery),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of deals", body = Page<Deal>),
               (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn contact_deals(
@@ -467,7 +468,7 @@ async fn contact_deals(
 /// The deals of a client that the caller may see (S4.2).
 #[utoipa::path(get, path = "/clients/{id}/deals", tag = "deals",
     params(("id" = uuid::Uuid, Path), ("status" = Option<crm_shared::deals::DealStatus>, Query), ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, idle_since or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(amount|expected_close|updated_at|title|idle_since|created_at)$"),
-           crm_shared::store::page_query::PageQuery),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of deals", body = Page<Deal>),
               (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn client_deals(
@@ -718,7 +719,7 @@ async fn put_lost_reasons(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_deal,
     list_deals,
     get_deal,

@@ -5,6 +5,7 @@ use crm_shared::imports::templates::{
     ImportTemplate, ImportTemplatePatch, ImportTemplates, NewImportTemplate,
 };
 use crm_shared::imports::{self, Import, ImportCreated, NewImport};
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -108,7 +109,7 @@ async fn get_import(
 
 /// The tenant's imports, newest first, cursor-paginated (S5.5).
 #[utoipa::path(get, path = "/imports", tag = "imports",
-    params(crm_shared::store::page_query::PageQuery),
+    params(crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of imports", body = crm_shared::pagination::Page<Import>),
               (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
 async fn list_imports(
@@ -352,7 +353,7 @@ async fn delete_template(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_export,
     get_export,
     create_template,

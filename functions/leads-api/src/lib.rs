@@ -14,6 +14,7 @@ use crm_shared::leads::{Leads, sources};
 use crm_shared::outreach::{NewOutreach, Outreach, OutreachKind, OutreachPatch, OutreachRecords};
 use crm_shared::pagination::Page;
 use crm_shared::records::RecordQuery;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::request::RequestContext;
@@ -137,10 +138,10 @@ async fn create_outreach(
     params(("contact" = Option<uuid::Uuid>, Query), ("owner" = Option<String>, Query, min_length = 1), ("team" = Option<uuid::Uuid>, Query),
            ("type" = Option<crm_shared::outreach::OutreachType>, Query),
            ("outcome" = Option<crm_shared::outreach::Outcome>, Query), ("direction" = Option<crm_shared::outreach::Direction>, Query),
-           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
-           ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
            ("sort" = Option<String>, Query, description = "occurred_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|updated_at|created_at)$"),
-           crm_shared::store::page_query::PageQuery),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of outreach", body = Page<Outreach>),
               (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
 async fn list_outreach(
@@ -211,7 +212,7 @@ async fn restore_outreach(
 
 /// The outreach record's audit trail, newest first.
 #[utoipa::path(get, path = "/outreach/{id}/history", tag = "outreach",
-    params(("id" = uuid::Uuid, Path), crm_shared::store::page_query::PageQuery),
+    params(("id" = uuid::Uuid, Path), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
               (status = 404, description = "No such outreach visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn outreach_history(
@@ -226,7 +227,7 @@ async fn outreach_history(
 /// the caller cannot see the contact).
 #[utoipa::path(get, path = "/contacts/{id}/outreach", tag = "outreach",
     params(("id" = uuid::Uuid, Path), ("type" = Option<crm_shared::outreach::OutreachType>, Query), ("outcome" = Option<crm_shared::outreach::Outcome>, Query),
-           ("sort" = Option<String>, Query, description = "occurred_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|updated_at|created_at)$"), crm_shared::store::page_query::PageQuery),
+           ("sort" = Option<String>, Query, description = "occurred_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of outreach", body = Page<Outreach>),
               (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn contact_outreach(
@@ -372,7 +373,7 @@ async fn submit_form(api: &LeadsApi, req: &Request) -> Result<Response<Body>, Cr
 
 /// The caller's notifications, newest first (`unread=true`: only unread ones).
 #[utoipa::path(get, path = "/me/notifications", tag = "leads",
-    params(("unread" = Option<bool>, Query), crm_shared::store::page_query::PageQuery),
+    params(("unread" = Option<bool>, Query), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of notifications", body = Page<Notification>)))]
 async fn list_notifications(
     api: &LeadsApi,
@@ -476,7 +477,7 @@ async fn put_rules(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_outreach,
     list_outreach,
     get_outreach,

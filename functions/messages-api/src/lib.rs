@@ -5,6 +5,7 @@ use api_kit::{Problem, idempotent, if_match, json_body, json_response, no_conten
 use crm_shared::email::templates::{self, EmailTemplate, EmailTemplatePatch, NewEmailTemplate};
 use crm_shared::email::{self, MailSettings, NewMessage, SentMessage, SesMailer};
 use crm_shared::pagination::Page;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -153,7 +154,7 @@ async fn send_for_deal(
 /// processed (its contacts, activity, thread, attachments) or failed with its rule and reason
 /// (`no_tenant`, `no_headers`, `no_from`, `too_large`, `empty`) (S6.4).
 #[utoipa::path(get, path = "/inbound-messages", tag = "messages",
-    params(crm_shared::store::page_query::PageQuery),
+    params(crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of inbound messages", body = Page<crm_shared::inbox::InboundMessage>),
               (status = 400, description = "A cursor that cannot be used", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Owners and admins only", body = Problem, content_type = "application/problem+json")))]
@@ -344,7 +345,7 @@ async fn unsubscribe(api: &MessagesApi, req: &Request) -> Result<Response<Body>,
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     send_to_contact,
     send_for_deal,
     list_templates,

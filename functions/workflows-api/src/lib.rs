@@ -3,6 +3,7 @@
 use api_kit::{Problem, idempotent, if_match, json_body, json_response, path_id};
 use crm_shared::jobs::{Job, Jobs};
 use crm_shared::store::cursor::Page;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::workflows::{
     self, AwsEffects, BulkEnrollment, Control, NewWorkflow, RunStatus, StartRun, Workflow,
     WorkflowPatch, WorkflowRun, bulk,
@@ -189,7 +190,7 @@ async fn start_run(
 #[utoipa::path(get, path = "/workflows/{id}/runs", tag = "workflows",
     params(("id" = uuid::Uuid, Path),
            ("status" = Option<RunStatus>, Query, description = "Only runs in this status"),
-           crm_shared::store::page_query::PageQuery),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of runs", body = Page<WorkflowRun>),
               (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json")))]
@@ -396,7 +397,7 @@ async fn cancel_runs(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_workflow,
     list_workflows,
     get_workflow,
