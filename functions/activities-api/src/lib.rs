@@ -10,6 +10,7 @@ use crm_shared::activities::timeline::{self, Subject};
 use crm_shared::activities::{self, Activities, Activity, ActivityFields, ActivitySummary};
 use crm_shared::audit::AuditEntry;
 use crm_shared::pagination::Page;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -72,8 +73,12 @@ impl api_kit::Routes for ActivitiesApi {
 /// and at most one deal, all visible to the writer. An outbound email, call or chat and any
 /// meeting sets its contacts' last contact; any activity on a deal is its last activity.
 #[utoipa::path(post, path = "/activities", tag = "activities", request_body = ActivityFields,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Created", body = Activity, headers(("ETag" = String), ("Location" = String))),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Created", body = Activity, headers(("ETag" = String), ("Location" = String)),
+                links(("GetActivity" = (operation_id = "get_activity", parameters(("id" = "$response.body#/id")))),
+                  ("PatchActivity" = (operation_id = "patch_activity", parameters(("id" = "$response.body#/id")))),
+                  ("DeleteActivity" = (operation_id = "delete_activity", parameters(("id" = "$response.body#/id")))),
+                  ("ActivityHistory" = (operation_id = "activity_history", parameters(("id" = "$response.body#/id")))))),
               (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "The role cannot change activities", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field breaks a rule (unknown, of another type, required, a link not visible)", body = Problem, content_type = "application/problem+json")))]
@@ -100,10 +105,10 @@ async fn create_activity(
 /// newest created first).
 #[utoipa::path(get, path = "/activities", tag = "activities",
     params(("contact" = Option<uuid::Uuid>, Query), ("client" = Option<uuid::Uuid>, Query),
-           ("deal" = Option<uuid::Uuid>, Query), ("type" = Option<String>, Query),
-           ("owner" = Option<String>, Query), ("team" = Option<uuid::Uuid>, Query),
-           ("occurred_from" = Option<String>, Query), ("occurred_to" = Option<String>, Query),
-           ("sort" = Option<String>, Query), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+           ("deal" = Option<uuid::Uuid>, Query), ("type" = Option<crm_shared::activities::ActivityType>, Query),
+           ("owner" = Option<String>, Query, min_length = 1), ("team" = Option<uuid::Uuid>, Query),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of activities", body = Page<ActivitySummary>),
               (status = 400, description = "A bad parameter or cursor", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A filter breaks a rule", body = Problem, content_type = "application/problem+json")))]
@@ -182,7 +187,7 @@ async fn restore_activity(
 
 /// An activity's audit trail, newest first (S6.3).
 #[utoipa::path(get, path = "/activities/{id}/history", tag = "activities",
-    params(("id" = uuid::Uuid, Path), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
               (status = 404, description = "No such activity visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn activity_history(
@@ -245,9 +250,9 @@ async fn timeline_page(
 /// A contact's timeline: the activities linked to it that the caller may see, newest first
 /// (`sort=occurred_at` for oldest first), by `type` and `occurred_from/_to` (S6.2).
 #[utoipa::path(get, path = "/contacts/{id}/activities", tag = "activities",
-    params(("id" = uuid::Uuid, Path), ("type" = Option<String>, Query),
-           ("occurred_from" = Option<String>, Query), ("occurred_to" = Option<String>, Query),
-           ("sort" = Option<String>, Query), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("type" = Option<crm_shared::activities::ActivityType>, Query),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of the timeline", body = Page<ActivitySummary>),
               (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn contact_timeline(
@@ -261,9 +266,9 @@ async fn contact_timeline(
 /// A client's timeline: its own activities and its contacts', newest first, one index read
 /// per page (S6.2).
 #[utoipa::path(get, path = "/clients/{id}/activities", tag = "activities",
-    params(("id" = uuid::Uuid, Path), ("type" = Option<String>, Query),
-           ("occurred_from" = Option<String>, Query), ("occurred_to" = Option<String>, Query),
-           ("sort" = Option<String>, Query), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("type" = Option<crm_shared::activities::ActivityType>, Query),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of the timeline", body = Page<ActivitySummary>),
               (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn client_timeline(
@@ -276,9 +281,9 @@ async fn client_timeline(
 
 /// A deal's timeline, newest first (S6.2).
 #[utoipa::path(get, path = "/deals/{id}/activities", tag = "activities",
-    params(("id" = uuid::Uuid, Path), ("type" = Option<String>, Query),
-           ("occurred_from" = Option<String>, Query), ("occurred_to" = Option<String>, Query),
-           ("sort" = Option<String>, Query), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("type" = Option<crm_shared::activities::ActivityType>, Query),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, due_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|due_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of the timeline", body = Page<ActivitySummary>),
               (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn deal_timeline(
@@ -291,8 +296,8 @@ async fn deal_timeline(
 
 /// The caller's open tasks, soonest due first (no due date last); `due_from/_to` (S6.1).
 #[utoipa::path(get, path = "/me/tasks", tag = "activities",
-    params(("due_from" = Option<String>, Query), ("due_to" = Option<String>, Query),
-           ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("due_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("due_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of open tasks", body = Page<ActivitySummary>)))]
 async fn my_tasks(
     api: &ActivitiesApi,
@@ -316,7 +321,7 @@ async fn my_tasks(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_activity,
     list_activities,
     get_activity,

@@ -22,6 +22,7 @@ use crm_shared::deals::{
 use crm_shared::jobs::{Job, Jobs};
 use crm_shared::pagination::Page;
 use crm_shared::records::RecordQuery;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::values::Patch;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
@@ -115,8 +116,14 @@ impl api_kit::Routes for DealsApi {
 /// Create a deal in a pipeline (its first stage unless `stage_id` names another); owner and
 /// team default as for contacts (S4.2).
 #[utoipa::path(post, path = "/deals", tag = "deals", request_body = NewDeal,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Created", body = Deal, headers(("ETag" = String), ("Location" = String))),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Created", body = Deal, headers(("ETag" = String), ("Location" = String)),
+                links(("GetDeal" = (operation_id = "get_deal", parameters(("id" = "$response.body#/id")))),
+                  ("PatchDeal" = (operation_id = "patch_deal", parameters(("id" = "$response.body#/id")))),
+                  ("DeleteDeal" = (operation_id = "delete_deal", parameters(("id" = "$response.body#/id")))),
+                  ("DealHistory" = (operation_id = "deal_history", parameters(("id" = "$response.body#/id")))),
+                  ("MoveDeal" = (operation_id = "move_deal", parameters(("id" = "$response.body#/id")))),
+                  ("DealAttachments" = (operation_id = "list_attachments", parameters(("id" = "$response.body#/id")))))),
               (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "The role cannot change deals", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
@@ -137,21 +144,19 @@ async fn create_deal(
 /// by stage, most idle first (with the other filters; not with `sort` or `idle_from/_to`).
 #[utoipa::path(get, path = "/deals", tag = "deals",
     params(("pipeline" = Option<uuid::Uuid>, Query), ("stage" = Option<uuid::Uuid>, Query),
-           ("status" = Option<String>, Query, description = "open, won or lost"),
-           ("owner" = Option<String>, Query), ("team" = Option<uuid::Uuid>, Query),
+           ("status" = Option<crm_shared::deals::DealStatus>, Query),
+           ("owner" = Option<String>, Query, min_length = 1), ("team" = Option<uuid::Uuid>, Query),
            ("client" = Option<uuid::Uuid>, Query), ("contact" = Option<uuid::Uuid>, Query),
-           ("tag" = Option<String>, Query), ("source" = Option<String>, Query),
-           ("q" = Option<String>, Query, description = "Words of the title (prefixes)"),
-           ("expected_close_from" = Option<String>, Query), ("expected_close_to" = Option<String>, Query),
-           ("amount_min" = Option<String>, Query, description = "Lowest amount, in the deal's own currency"),
-           ("amount_max" = Option<String>, Query, description = "Highest amount, in the deal's own currency"),
-           ("idle_from" = Option<String>, Query, description = "Open deals idle since this time or later"),
-           ("idle_to" = Option<String>, Query, description = "Open deals idle since this time or earlier"),
-           ("rotting" = Option<bool>, Query, description = "true: only rotting deals"),
-           ("cf.{key}" = Option<String>, Query, description = "A custom field filter; `cf.{key}[op]` for other operators"),
-           ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, idle_since, created_at or cf.{key}; `-` for descending"),
-           ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
-           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+           ("tag" = Option<String>, Query, min_length = 1), ("source" = Option<String>, Query, min_length = 1),
+           ("q" = Option<String>, Query, description = "Words of the title (prefixes)", min_length = 1),
+           ("expected_close_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"), ("expected_close_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("amount_min" = Option<String>, Query, description = "Lowest amount, in the deal's own currency", pattern = "^-?[0-9]{1,15}(\\.[0-9]{1,4})?$"),
+           ("amount_max" = Option<String>, Query, description = "Highest amount, in the deal's own currency", pattern = "^-?[0-9]{1,15}(\\.[0-9]{1,4})?$"),
+           ("idle_from" = Option<String>, Query, description = "Open deals idle since this time or later", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("idle_to" = Option<String>, Query, description = "Open deals idle since this time or earlier", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("rotting" = Option<String>, Query, description = "true: only rotting deals (leave it out otherwise)", pattern = "^true$"),
+           ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, idle_since or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(amount|expected_close|updated_at|title|idle_since|created_at)$"),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of deals", body = Page<Deal>),
               (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
 async fn list_deals(
@@ -224,7 +229,7 @@ async fn delete_deal(
 
 /// Take a deal out of the trash.
 #[utoipa::path(post, path = "/deals/{id}/restore", tag = "deals",
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, description = "The restored deal", body = Deal, headers(("ETag" = String))),
               (status = 404, description = "No such deal, or deleted too long ago", body = Problem, content_type = "application/problem+json")))]
 async fn restore_deal(
@@ -248,7 +253,7 @@ pub struct MoveInput {
 /// Move a deal to a stage: one stage history entry (from, to, actor, time, time in the stage
 /// it left), in the deal's own transaction; a retry with the same Idempotency-Key writes none.
 #[utoipa::path(post, path = "/deals/{id}/move", tag = "deals", request_body = MoveInput,
-    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, description = "The moved deal", body = Deal, headers(("ETag" = String))),
               (status = 404, description = "No such deal", body = Problem, content_type = "application/problem+json"),
               (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
@@ -272,7 +277,7 @@ async fn move_deal(
 
 /// The deal's audit trail, newest first (S6.5).
 #[utoipa::path(get, path = "/deals/{id}/history", tag = "deals",
-    params(("id" = uuid::Uuid, Path), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
               (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn deal_history(
@@ -317,8 +322,10 @@ impl DealsApi {
 /// bytes of an allowed type that matches `content_type`), then `confirmed`, or `rejected` with
 /// a reason and the file deleted. At most 100 attachments per deal.
 #[utoipa::path(post, path = "/deals/{id}/attachments", tag = "deals", request_body = NewAttachment,
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Pending, with where to upload", body = AttachmentUpload),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Pending, with where to upload", body = AttachmentUpload,
+                links(("GetAttachment" = (operation_id = "get_attachment", parameters(("id" = "$request.path.id"), ("attachment_id" = "$response.body#/attachment/id")))),
+                  ("DeleteAttachment" = (operation_id = "delete_attachment", parameters(("id" = "$request.path.id"), ("attachment_id" = "$response.body#/attachment/id")))))),
               (status = 403, description = "The role cannot change deals", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such deal visible to the caller", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "The deal has 100 attachments", body = Problem, content_type = "application/problem+json"),
@@ -442,8 +449,8 @@ async fn deals_of(
 
 /// The deals a contact takes part in, that the caller may see (S4.2).
 #[utoipa::path(get, path = "/contacts/{id}/deals", tag = "deals",
-    params(("id" = uuid::Uuid, Path), ("status" = Option<String>, Query), ("sort" = Option<String>, Query),
-           ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("status" = Option<crm_shared::deals::DealStatus>, Query), ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, idle_since or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(amount|expected_close|updated_at|title|idle_since|created_at)$"),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of deals", body = Page<Deal>),
               (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn contact_deals(
@@ -460,8 +467,8 @@ async fn contact_deals(
 
 /// The deals of a client that the caller may see (S4.2).
 #[utoipa::path(get, path = "/clients/{id}/deals", tag = "deals",
-    params(("id" = uuid::Uuid, Path), ("status" = Option<String>, Query), ("sort" = Option<String>, Query),
-           ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("status" = Option<crm_shared::deals::DealStatus>, Query), ("sort" = Option<String>, Query, description = "amount, expected_close, updated_at, title, idle_since or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(amount|expected_close|updated_at|title|idle_since|created_at)$"),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of deals", body = Page<Deal>),
               (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn client_deals(
@@ -500,8 +507,11 @@ async fn list_pipelines(
 /// Create a pipeline with its stages: exactly one `won` and one `lost`, at least one `open`
 /// (owners and admins).
 #[utoipa::path(post, path = "/pipelines", tag = "pipelines", request_body = NewPipeline,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Created", body = Pipeline, headers(("ETag" = String))),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Created", body = Pipeline, headers(("ETag" = String)),
+                links(("GetPipeline" = (operation_id = "get_pipeline", parameters(("id" = "$response.body#/id")))),
+                  ("PatchPipeline" = (operation_id = "patch_pipeline", parameters(("id" = "$response.body#/id")))),
+                  ("PipelineBoard" = (operation_id = "pipeline_board", parameters(("id" = "$response.body#/id")))))),
               (status = 403, description = "Only owners and admins change pipelines", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
 async fn create_pipeline(
@@ -554,7 +564,7 @@ async fn patch_pipeline(
 /// listed; a missing rate is a 422 naming it), and its first page of deal cards (`cards`,
 /// 1–200, default 20) with a cursor for `GET /deals?stage={stage_id}&cursor=…`.
 #[utoipa::path(get, path = "/pipelines/{id}/board", tag = "pipelines",
-    params(("id" = uuid::Uuid, Path), ("cards" = Option<i32>, Query, description = "Cards per stage, 1–200 (default 20)")),
+    params(("id" = uuid::Uuid, Path), ("cards" = Option<i32>, Query, description = "Cards per stage, 1–200 (default 20)", minimum = 1, maximum = 200)),
     responses((status = 200, description = "The board", body = Board),
               (status = 404, description = "No such pipeline", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A missing exchange rate, named; a bad parameter", body = Problem, content_type = "application/problem+json")))]
@@ -578,8 +588,8 @@ async fn pipeline_board(
 /// won and lost by the month they closed in, the period's won and lost totals and its lost
 /// reasons with counts — of exactly the deals the caller may see.
 #[utoipa::path(get, path = "/pipelines/{id}/forecast", tag = "pipelines",
-    params(("id" = uuid::Uuid, Path), ("from" = String, Query, description = "First month, YYYY-MM"),
-           ("to" = String, Query, description = "Last month, YYYY-MM")),
+    params(("id" = uuid::Uuid, Path), ("from" = String, Query, description = "First month, YYYY-MM", pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$"),
+           ("to" = String, Query, description = "Last month, YYYY-MM", pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")),
     responses((status = 200, description = "The forecast", body = Forecast),
               (status = 404, description = "No such pipeline", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A bad month or range; a missing exchange rate, named", body = Problem, content_type = "application/problem+json")))]
@@ -709,7 +719,7 @@ async fn put_lost_reasons(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_deal,
     list_deals,
     get_deal,

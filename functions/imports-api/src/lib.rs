@@ -5,6 +5,7 @@ use crm_shared::imports::templates::{
     ImportTemplate, ImportTemplatePatch, ImportTemplates, NewImportTemplate,
 };
 use crm_shared::imports::{self, Import, ImportCreated, NewImport};
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -71,8 +72,14 @@ impl api_kit::Routes for ImportsApi {
 /// the file starts the processing (`queued`, then `running` chunk by chunk); follow it with
 /// `GET /imports/{id}`. `mode` says what rows whose email belongs to a contact do (S5.3).
 #[utoipa::path(post, path = "/imports", tag = "imports", request_body = NewImport,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Import created; upload the file to `upload.url`", body = ImportCreated),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Import created; upload the file to `upload.url`", body = ImportCreated,
+                links(("GetImport" = (operation_id = "get_import", parameters(("id" = "$response.body#/import/id")))),
+                  ("CancelImport" = (operation_id = "cancel_import", parameters(("id" = "$response.body#/import/id")))),
+                  ("PreviewImport" = (operation_id = "preview_import", parameters(("id" = "$response.body#/import/id")))),
+                  ("StartImport" = (operation_id = "start_import", parameters(("id" = "$response.body#/import/id")))),
+                  ("ImportErrors" = (operation_id = "import_errors", parameters(("id" = "$response.body#/import/id")))),
+                  ("UndoImport" = (operation_id = "undo_import", parameters(("id" = "$response.body#/import/id")))))),
               (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
 async fn create_import(
@@ -102,8 +109,7 @@ async fn get_import(
 
 /// The tenant's imports, newest first, cursor-paginated (S5.5).
 #[utoipa::path(get, path = "/imports", tag = "imports",
-    params(("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
-           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of imports", body = crm_shared::pagination::Page<Import>),
               (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
 async fn list_imports(
@@ -220,7 +226,8 @@ async fn undo_import(
 /// (default: every standard column and every custom field the caller may see) and the list
 /// filters of `GET /contacts` / `GET /clients`. Runs as a job; follow `GET /exports/{id}`.
 #[utoipa::path(post, path = "/exports", tag = "exports", request_body = crm_shared::exports::NewExport,
-    responses((status = 202, description = "The export, queued", body = crm_shared::exports::Export),
+    responses((status = 202, description = "The export, queued", body = crm_shared::exports::Export,
+                links(("GetExport" = (operation_id = "get_export", parameters(("id" = "$response.body#/id")))))),
               (status = 403, description = "The caller may not read these records", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A column or filter breaks a rule, named", body = Problem, content_type = "application/problem+json")))]
 async fn create_export(
@@ -258,8 +265,11 @@ fn template_response(status: StatusCode, t: &ImportTemplate) -> Response<Body> {
 
 /// Save a mapping and a mode as a named import template (S5.2); name it at `POST /imports` or
 /// `POST /imports/{id}/start` as `template`. Names are unique per tenant.
-#[utoipa::path(post, path = "/import-templates", tag = "imports", request_body = NewImportTemplate,
-    responses((status = 201, description = "The template", body = ImportTemplate),
+#[utoipa::path(post, path = "/import-templates", operation_id = "create_import_template", tag = "imports", request_body = NewImportTemplate,
+    responses((status = 201, description = "The template", body = ImportTemplate,
+                links(("GetImportTemplate" = (operation_id = "get_import_template", parameters(("id" = "$response.body#/id")))),
+                  ("PatchImportTemplate" = (operation_id = "patch_import_template", parameters(("id" = "$response.body#/id")))),
+                  ("DeleteImportTemplate" = (operation_id = "delete_import_template", parameters(("id" = "$response.body#/id")))))),
               (status = 409, description = "Another template has this name", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field or a mapping target breaks a rule", body = Problem, content_type = "application/problem+json")))]
 async fn create_template(
@@ -274,20 +284,26 @@ async fn create_template(
     Ok(template_response(StatusCode::CREATED, &t))
 }
 
+/// Body of `GET /import-templates`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ImportTemplateList {
+    pub items: Vec<ImportTemplate>,
+}
+
 /// The tenant's import templates, by name.
-#[utoipa::path(get, path = "/import-templates", tag = "imports",
-    responses((status = 200, description = "The templates", body = Vec<ImportTemplate>)))]
+#[utoipa::path(get, path = "/import-templates", operation_id = "list_import_templates", tag = "imports",
+    responses((status = 200, description = "The templates", body = ImportTemplateList)))]
 async fn list_templates(api: &ImportsApi, caller: &Caller) -> Result<Response<Body>, CrmError> {
-    let all = ImportTemplates::new(&api.catalog).list(caller).await?;
+    let items = ImportTemplates::new(&api.catalog).list(caller).await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({ "items": all }),
+        &ImportTemplateList { items },
         None,
     ))
 }
 
 /// One import template.
-#[utoipa::path(get, path = "/import-templates/{id}", tag = "imports", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(get, path = "/import-templates/{id}", operation_id = "get_import_template", tag = "imports", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, description = "The template", body = ImportTemplate),
               (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json")))]
 async fn get_template(
@@ -302,7 +318,7 @@ async fn get_template(
 }
 
 /// Change an import template's name, mapping or mode (merge patch; `If-Match` optional).
-#[utoipa::path(patch, path = "/import-templates/{id}", tag = "imports", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(patch, path = "/import-templates/{id}", operation_id = "patch_import_template", tag = "imports", params(("id" = uuid::Uuid, Path)),
     request_body = ImportTemplatePatch,
     responses((status = 200, description = "The template", body = ImportTemplate),
               (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json"),
@@ -322,7 +338,7 @@ async fn patch_template(
 }
 
 /// Delete an import template (imports started with it keep their mapping).
-#[utoipa::path(delete, path = "/import-templates/{id}", tag = "imports", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(delete, path = "/import-templates/{id}", operation_id = "delete_import_template", tag = "imports", params(("id" = uuid::Uuid, Path)),
     responses((status = 204, description = "Deleted"),
               (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json")))]
 async fn delete_template(
@@ -337,7 +353,7 @@ async fn delete_template(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_export,
     get_export,
     create_template,

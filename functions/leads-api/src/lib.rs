@@ -14,6 +14,7 @@ use crm_shared::leads::{Leads, sources};
 use crm_shared::outreach::{NewOutreach, Outreach, OutreachKind, OutreachPatch, OutreachRecords};
 use crm_shared::pagination::Page;
 use crm_shared::records::RecordQuery;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::request::RequestContext;
@@ -106,8 +107,12 @@ fn versioned<T: serde::Serialize>(body: &T, version: u64) -> Response<Body> {
 /// naming it (`not_for_type`). An outbound touch sets the contact's last contact and adds to
 /// its 30 / 90-day touch counts.
 #[utoipa::path(post, path = "/outreach", tag = "outreach", request_body = NewOutreach,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Created", body = Outreach, headers(("ETag" = String), ("Location" = String))),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Created", body = Outreach, headers(("ETag" = String), ("Location" = String)),
+                links(("GetOutreach" = (operation_id = "get_outreach", parameters(("id" = "$response.body#/id")))),
+                  ("PatchOutreach" = (operation_id = "patch_outreach", parameters(("id" = "$response.body#/id")))),
+                  ("DeleteOutreach" = (operation_id = "delete_outreach", parameters(("id" = "$response.body#/id")))),
+                  ("OutreachHistory" = (operation_id = "outreach_history", parameters(("id" = "$response.body#/id")))))),
               (status = 403, description = "The role cannot change records", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field breaks a rule, or the contact is not visible", body = Problem, content_type = "application/problem+json")))]
 async fn create_outreach(
@@ -130,13 +135,13 @@ async fn create_outreach(
 /// `type`, `outcome`, `direction`, `occurred_from/_to` (the period), `created_from/_to`;
 /// sorted by `occurred_at` or `updated_at` (`-` for descending).
 #[utoipa::path(get, path = "/outreach", tag = "outreach",
-    params(("contact" = Option<uuid::Uuid>, Query), ("owner" = Option<String>, Query), ("team" = Option<uuid::Uuid>, Query),
-           ("type" = Option<String>, Query, description = "platform, email, call, social or messenger"),
-           ("outcome" = Option<String>, Query), ("direction" = Option<String>, Query, description = "outbound or inbound"),
-           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD"),
-           ("occurred_to" = Option<String>, Query),
-           ("sort" = Option<String>, Query, description = "occurred_at, updated_at or created_at; `-` for descending"),
-           ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("contact" = Option<uuid::Uuid>, Query), ("owner" = Option<String>, Query, min_length = 1), ("team" = Option<uuid::Uuid>, Query),
+           ("type" = Option<crm_shared::outreach::OutreachType>, Query),
+           ("outcome" = Option<crm_shared::outreach::Outcome>, Query), ("direction" = Option<crm_shared::outreach::Direction>, Query),
+           ("occurred_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("occurred_to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD", pattern = "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$"),
+           ("sort" = Option<String>, Query, description = "occurred_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|updated_at|created_at)$"),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of outreach", body = Page<Outreach>),
               (status = 422, description = "A bad parameter, named with its rule", body = Problem, content_type = "application/problem+json")))]
 async fn list_outreach(
@@ -207,7 +212,7 @@ async fn restore_outreach(
 
 /// The outreach record's audit trail, newest first.
 #[utoipa::path(get, path = "/outreach/{id}/history", tag = "outreach",
-    params(("id" = uuid::Uuid, Path), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of audit entries", body = Page<AuditEntry>),
               (status = 404, description = "No such outreach visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn outreach_history(
@@ -221,8 +226,8 @@ async fn outreach_history(
 /// The outreach to a contact that the caller may see, with the list's other filters (404 when
 /// the caller cannot see the contact).
 #[utoipa::path(get, path = "/contacts/{id}/outreach", tag = "outreach",
-    params(("id" = uuid::Uuid, Path), ("type" = Option<String>, Query), ("outcome" = Option<String>, Query),
-           ("sort" = Option<String>, Query), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = uuid::Uuid, Path), ("type" = Option<crm_shared::outreach::OutreachType>, Query), ("outcome" = Option<crm_shared::outreach::Outcome>, Query),
+           ("sort" = Option<String>, Query, description = "occurred_at, updated_at or created_at (`cf.{key}` for a custom field); `-` for descending", pattern = "^-?(occurred_at|updated_at|created_at)$"), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of outreach", body = Page<Outreach>),
               (status = 404, description = "No such contact visible to the caller", body = Problem, content_type = "application/problem+json")))]
 async fn contact_outreach(
@@ -294,7 +299,8 @@ async fn list_web_forms(api: &LeadsApi, caller: &Caller) -> Result<Response<Body
 /// has one), an optional owner and team for its leads, and a random `form_key` for
 /// `POST /forms/{form_key}/submissions`.
 #[utoipa::path(post, path = "/web-forms", tag = "leads", request_body = NewWebForm,
-    responses((status = 201, description = "The form", body = WebForm),
+    responses((status = 201, description = "The form", body = WebForm,
+                links(("PatchWebForm" = (operation_id = "patch_web_form", parameters(("id" = "$response.body#/id")))))),
               (status = 403, description = "Only owners and admins", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json")))]
 async fn create_web_form(
@@ -367,7 +373,7 @@ async fn submit_form(api: &LeadsApi, req: &Request) -> Result<Response<Body>, Cr
 
 /// The caller's notifications, newest first (`unread=true`: only unread ones).
 #[utoipa::path(get, path = "/me/notifications", tag = "leads",
-    params(("unread" = Option<bool>, Query), ("limit" = Option<i32>, Query), ("cursor" = Option<String>, Query)),
+    params(("unread" = Option<bool>, Query), crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of notifications", body = Page<Notification>)))]
 async fn list_notifications(
     api: &LeadsApi,
@@ -407,19 +413,22 @@ async fn read_notification(
     Ok(json_response(StatusCode::OK, &n, None))
 }
 
+/// Body of `POST /me/notifications/read-all`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MarkedRead {
+    /// How many notifications were unread and are now read.
+    pub marked: usize,
+}
+
 /// Mark every unread notification of the caller read.
 #[utoipa::path(post, path = "/me/notifications/read-all", tag = "leads",
-    responses((status = 200, description = "How many were marked")))]
+    responses((status = 200, description = "How many were marked", body = MarkedRead)))]
 async fn read_all_notifications(
     api: &LeadsApi,
     caller: &Caller,
 ) -> Result<Response<Body>, CrmError> {
     let marked = notifications::mark_all_read(api.catalog.table(), caller).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::json!({ "marked": marked }),
-        None,
-    ))
+    Ok(json_response(StatusCode::OK, &MarkedRead { marked }, None))
 }
 
 #[utoipa::path(get, path = "/me/notification-preferences", tag = "leads",
@@ -468,7 +477,7 @@ async fn put_rules(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_outreach,
     list_outreach,
     get_outreach,

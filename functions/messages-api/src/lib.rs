@@ -5,6 +5,7 @@ use api_kit::{Problem, idempotent, if_match, json_body, json_response, no_conten
 use crm_shared::email::templates::{self, EmailTemplate, EmailTemplatePatch, NewEmailTemplate};
 use crm_shared::email::{self, MailSettings, NewMessage, SentMessage, SesMailer};
 use crm_shared::pagination::Page;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::{Caller, CrmError, Deps};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -101,7 +102,7 @@ fn sent(message: &SentMessage) -> Response<Body> {
 
 /// Email a contact: from a template or a subject and body with merge fields, through SES.
 #[utoipa::path(post, path = "/contacts/{id}/messages", tag = "messages", request_body = NewMessage,
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, description = "Sent", body = SentMessage),
               (status = 404, description = "No such contact (or template) the caller may see", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "The address is suppressed (bounced or complained); nothing sent", body = Problem, content_type = "application/problem+json"),
@@ -126,7 +127,7 @@ async fn send_to_contact(
 
 /// Email a deal's primary contact (or `contact_id`, one of its contacts).
 #[utoipa::path(post, path = "/deals/{id}/messages", tag = "messages", request_body = NewMessage,
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, description = "Sent", body = SentMessage),
               (status = 404, description = "No such deal (or contact, template) the caller may see", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "The address is suppressed; nothing sent", body = Problem, content_type = "application/problem+json"),
@@ -153,7 +154,7 @@ async fn send_for_deal(
 /// processed (its contacts, activity, thread, attachments) or failed with its rule and reason
 /// (`no_tenant`, `no_headers`, `no_from`, `too_large`, `empty`) (S6.4).
 #[utoipa::path(get, path = "/inbound-messages", tag = "messages",
-    params(("limit" = Option<i32>, Query, description = "1–100, default 50"), ("cursor" = Option<String>, Query)),
+    params(crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of inbound messages", body = Page<crm_shared::inbox::InboundMessage>),
               (status = 400, description = "A cursor that cannot be used", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Owners and admins only", body = Problem, content_type = "application/problem+json")))]
@@ -180,7 +181,7 @@ async fn list_inbound(
     Ok(json_response(StatusCode::OK, &page, None))
 }
 
-#[utoipa::path(get, path = "/email-templates", tag = "messages",
+#[utoipa::path(get, path = "/email-templates", operation_id = "list_email_templates", tag = "messages",
     responses((status = 200, description = "The tenant's email templates, by name", body = TemplateList)))]
 async fn list_templates(api: &MessagesApi, caller: &Caller) -> Result<Response<Body>, CrmError> {
     let items = templates::list(api.catalog.table(), caller).await?;
@@ -188,9 +189,12 @@ async fn list_templates(api: &MessagesApi, caller: &Caller) -> Result<Response<B
 }
 
 /// Save an email template; its merge fields are checked (an unknown one is a 422 naming it).
-#[utoipa::path(post, path = "/email-templates", tag = "messages", request_body = NewEmailTemplate,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Created", body = EmailTemplate),
+#[utoipa::path(post, path = "/email-templates", operation_id = "create_email_template", tag = "messages", request_body = NewEmailTemplate,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Created", body = EmailTemplate,
+                links(("GetEmailTemplate" = (operation_id = "get_email_template", parameters(("id" = "$response.body#/id")))),
+                  ("PatchEmailTemplate" = (operation_id = "patch_email_template", parameters(("id" = "$response.body#/id")))),
+                  ("DeleteEmailTemplate" = (operation_id = "delete_email_template", parameters(("id" = "$response.body#/id")))))),
               (status = 422, description = "A rule broken (an unknown merge field named by its part)", body = Problem, content_type = "application/problem+json")))]
 async fn create_template(
     api: &MessagesApi,
@@ -202,7 +206,7 @@ async fn create_template(
     Ok(json_response(StatusCode::CREATED, &t, Some(t.etag())))
 }
 
-#[utoipa::path(get, path = "/email-templates/{id}", tag = "messages", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(get, path = "/email-templates/{id}", operation_id = "get_email_template", tag = "messages", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, description = "The template", body = EmailTemplate),
               (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json")))]
 async fn get_template(
@@ -214,7 +218,7 @@ async fn get_template(
     Ok(json_response(StatusCode::OK, &t, Some(t.etag())))
 }
 
-#[utoipa::path(patch, path = "/email-templates/{id}", tag = "messages", request_body = EmailTemplatePatch,
+#[utoipa::path(patch, path = "/email-templates/{id}", operation_id = "patch_email_template", tag = "messages", request_body = EmailTemplatePatch,
     params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, description = "Changed", body = EmailTemplate),
               (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json"),
@@ -237,7 +241,7 @@ async fn patch_template(
     Ok(json_response(StatusCode::OK, &t, Some(t.etag())))
 }
 
-#[utoipa::path(delete, path = "/email-templates/{id}", tag = "messages",
+#[utoipa::path(delete, path = "/email-templates/{id}", operation_id = "delete_email_template", tag = "messages",
     params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204, description = "Deleted"),
               (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json")))]
@@ -341,7 +345,7 @@ async fn unsubscribe(api: &MessagesApi, req: &Request) -> Result<Response<Body>,
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     send_to_contact,
     send_for_deal,
     list_templates,

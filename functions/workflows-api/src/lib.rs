@@ -3,6 +3,7 @@
 use api_kit::{Problem, idempotent, if_match, json_body, json_response, path_id};
 use crm_shared::jobs::{Job, Jobs};
 use crm_shared::store::cursor::Page;
+use crm_shared::store::openapi::LinkOperationIds;
 use crm_shared::workflows::{
     self, AwsEffects, BulkEnrollment, Control, NewWorkflow, RunStatus, StartRun, Workflow,
     WorkflowPatch, WorkflowRun, bulk,
@@ -76,8 +77,12 @@ impl api_kit::Routes for WorkflowsApi {
 
 /// Define a workflow: status, trigger, goal, re-enrollment policy and steps (S7.1, S7.2).
 #[utoipa::path(post, path = "/workflows", tag = "workflows", request_body = NewWorkflow,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Created", body = Workflow),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Created", body = Workflow,
+                links(("GetWorkflow" = (operation_id = "get_workflow", parameters(("id" = "$response.body#/id")))),
+                  ("PatchWorkflow" = (operation_id = "patch_workflow", parameters(("id" = "$response.body#/id")))),
+                  ("ListRuns" = (operation_id = "list_runs", parameters(("id" = "$response.body#/id")))),
+                  ("StartRun" = (operation_id = "start_run", parameters(("id" = "$response.body#/id")))))),
               (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Role may not manage workflows", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A step, the trigger or the goal breaks a rule (named)", body = Problem, content_type = "application/problem+json")))]
@@ -154,8 +159,12 @@ async fn patch_workflow(
 
 /// Enroll a contact: starts a run whose steps the step executor carries out.
 #[utoipa::path(post, path = "/workflows/{id}/runs", tag = "workflows", request_body = StartRun,
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Run started", body = WorkflowRun),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, description = "Run started", body = WorkflowRun,
+                links(("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
+                  ("PauseRun" = (operation_id = "pause_run", parameters(("id" = "$response.body#/id")))),
+                  ("ResumeRun" = (operation_id = "resume_run", parameters(("id" = "$response.body#/id")))),
+                  ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))))),
               (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "Contact already enrolled, or the workflow is not active", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "No such contact", body = Problem, content_type = "application/problem+json")))]
@@ -181,8 +190,7 @@ async fn start_run(
 #[utoipa::path(get, path = "/workflows/{id}/runs", tag = "workflows",
     params(("id" = uuid::Uuid, Path),
            ("status" = Option<RunStatus>, Query, description = "Only runs in this status"),
-           ("limit" = Option<i32>, Query, description = "Page size, 1–200 (default 50)"),
-           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+           crm_shared::store::openapi::PageQuery),
     responses((status = 200, description = "A page of runs", body = Page<WorkflowRun>),
               (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json")))]
@@ -312,7 +320,7 @@ fn job_accepted(job: &Job) -> Response<Body> {
 /// (in the workflow before, or, with re-enrollment, in a run of it). A contact is never
 /// enrolled twice, however often the job's work is repeated. Only an active workflow enrolls.
 #[utoipa::path(post, path = "/workflows/{id}/enrollments", tag = "workflows", request_body = BulkEnrollment,
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 202, description = "The job enrolling the contacts, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
               (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Role may not enroll contacts", body = Problem, content_type = "application/problem+json"),
@@ -345,7 +353,7 @@ async fn control_runs(
 /// (`GET /jobs/{id}`) counts them as `paused` (or `skipped`: ended meanwhile). A paused run
 /// executes nothing, its wake-ups included, until resumed. Owners, admins and managers.
 #[utoipa::path(post, path = "/workflows/{id}/runs/pause", tag = "workflows",
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 202, description = "The job pausing the runs, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
               (status = 403, description = "Role may not manage workflows", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json")))]
@@ -361,7 +369,7 @@ async fn pause_runs(
 /// background; a wait keeps its wake-up time. The job counts them as `resumed`. Owners,
 /// admins and managers.
 #[utoipa::path(post, path = "/workflows/{id}/runs/resume", tag = "workflows",
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 202, description = "The job resuming the runs, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
               (status = 403, description = "Role may not manage workflows", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json")))]
@@ -376,7 +384,7 @@ async fn resume_runs(
 /// Cancel every active, waiting and paused run of the workflow for good (S7.5), in the
 /// background; the job counts them as `cancelled`. Owners, admins and managers.
 #[utoipa::path(post, path = "/workflows/{id}/runs/cancel", tag = "workflows",
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and request replays the first answer", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 202, description = "The job cancelling the runs, queued", body = Job, headers(("Location" = String, description = "`/jobs/{id}`"))),
               (status = 403, description = "Role may not manage workflows", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json")))]
@@ -389,7 +397,7 @@ async fn cancel_runs(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
+#[openapi(modifiers(&LinkOperationIds), paths(
     create_workflow,
     list_workflows,
     get_workflow,

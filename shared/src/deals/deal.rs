@@ -132,6 +132,7 @@ impl Deal {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDeal {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub title: String,
     /// Default: the tenant's first pipeline that is not archived.
     #[serde(default)]

@@ -87,6 +87,7 @@ impl Pipeline {
 pub struct StageInput {
     #[serde(default)]
     pub id: Option<Uuid>,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     /// `open` unless given; an existing stage keeps its kind.
     #[serde(default)]
@@ -104,6 +105,7 @@ pub struct StageInput {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPipeline {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
     pub position: Option<u32>,

@@ -56,7 +56,9 @@ impl EmailTemplate {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEmailTemplate {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 998, pattern = "\\S")]
     pub subject: String,
     pub text: String,
     #[serde(default)]

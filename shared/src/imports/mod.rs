@@ -268,6 +268,7 @@ pub struct FileFormat {
 pub struct NewImport {
     /// The uploaded file's name, for the import log; its extension says what it is: `.csv`,
     /// `.tsv`, `.txt` (CSV text), `.xlsx`, `.xlsm`, `.xls`, `.ods`.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub file_name: String,
     /// The sheet of a workbook to read; without, the first sheet that holds data.
     #[serde(default)]

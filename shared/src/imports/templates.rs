@@ -41,6 +41,7 @@ pub struct ImportTemplate {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewImportTemplate {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     /// `contacts` (the default) or `clients`.
     #[serde(default)]

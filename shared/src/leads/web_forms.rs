@@ -68,6 +68,7 @@ pub struct WebForm {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebForm {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     pub lead_source: String,
     #[serde(default)]

@@ -105,6 +105,13 @@ impl RecordQuery {
                     "unknown_parameter",
                     "not a parameter of this list",
                 );
+            } else if value.trim().is_empty() {
+                // `?client=` names no client: refused, not read as "no filter".
+                e.push(
+                    name.as_str(),
+                    "non_empty",
+                    "must not be empty; leave the parameter out instead",
+                );
             }
         }
         let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());

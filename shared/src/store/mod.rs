@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod item;
 pub mod memory;
 pub mod objects;
+pub mod openapi;
 pub mod port;
 pub mod queue;
 

@@ -73,6 +73,7 @@ pub enum Goal {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWorkflow {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     /// Default `active`; `draft` to build it without enrolling anyone.
     #[serde(default)]
@@ -85,6 +86,7 @@ pub struct NewWorkflow {
     /// workflow is in flight). Default: no.
     #[serde(default)]
     pub allow_reenrollment: bool,
+    #[schema(min_items = 1)]
     pub steps: Vec<WorkflowStep>,
 }
 

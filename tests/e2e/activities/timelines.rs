@@ -205,3 +205,31 @@ async fn s6_2_a_deals_timeline_and_activity_keeps_the_deal_from_rotting() {
     assert_eq!(r.status, 422);
     assert_eq!(r.body["errors"][0]["field"], "deal_id");
 }
+
+/// An empty filter value is refused naming the parameter, not read as "no filter" (issue 14
+/// item 1), on the list, a timeline and the caller's tasks.
+#[tokio::test]
+async fn issue14_empty_activity_filters_are_refused_not_ignored() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let ada = stack
+        .create_contact(&admin, json!({"first_name": "Ada"}))
+        .await;
+    for (path, field) in [
+        ("/activities?contact=".to_string(), "contact"),
+        ("/activities?owner=".to_string(), "owner"),
+        ("/activities?occurred_from=".to_string(), "occurred_from"),
+        (
+            format!("/contacts/{ada}/activities?occurred_to="),
+            "occurred_to",
+        ),
+        ("/me/tasks?due_from=".to_string(), "due_from"),
+    ] {
+        let r = stack.get(&path, &admin).await;
+        assert_eq!(
+            (r.status, r.problem_field().0.as_str()),
+            (422, field),
+            "{path}"
+        );
+    }
+}

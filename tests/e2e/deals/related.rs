@@ -144,3 +144,32 @@ async fn s1_2_a_contacts_export_and_erasure_cover_its_deals() {
         "contact_ids"
     );
 }
+
+/// A list filter with an empty or malformed value names nothing: it is refused naming the
+/// parameter, never read as "no filter" (issue 14 item 1: the handler refuses what the
+/// OpenAPI document refuses).
+#[tokio::test]
+async fn issue14_empty_or_malformed_deal_filters_are_refused_not_ignored() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let ada = stack
+        .create_contact(&admin, json!({"first_name": "Ada"}))
+        .await;
+    for (path, field) in [
+        ("/deals?client=".to_string(), "client"),
+        ("/deals?client=not-a-uuid".to_string(), "client"),
+        ("/deals?owner=".to_string(), "owner"),
+        ("/deals?owner=%20".to_string(), "owner"),
+        ("/deals?status=".to_string(), "status"),
+        ("/deals?tag=".to_string(), "tag"),
+        (format!("/contacts/{ada}/deals?status="), "status"),
+    ] {
+        let r = stack.get(&path, &admin).await;
+        assert_eq!(
+            (r.status, r.problem_field().0.as_str()),
+            (422, field),
+            "{path}"
+        );
+    }
+    assert_eq!(stack.get("/deals?status=open", &admin).await.status, 200);
+}

@@ -221,3 +221,23 @@ async fn s8_1_outreach_of_every_type_with_its_fields_lists_and_visibility() {
         .await;
     assert_eq!(errors(&r), vec![pair("contact_id", "exists")]);
 }
+
+/// An empty outreach filter is refused naming the parameter, not read as "no filter"
+/// (issue 14 item 1).
+#[tokio::test]
+async fn issue14_empty_outreach_filters_are_refused_not_ignored() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    for (path, field) in [
+        ("/outreach?contact=", "contact"),
+        ("/outreach?owner=", "owner"),
+        ("/outreach?direction=", "direction"),
+    ] {
+        let r = stack.get(path, &admin).await;
+        assert_eq!(
+            (r.status, r.problem_field().0.as_str()),
+            (422, field),
+            "{path}"
+        );
+    }
+}
