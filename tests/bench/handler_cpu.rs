@@ -222,7 +222,7 @@ fn main() {
             ("SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/scheduler"),
             ("SES_SENDER", "crm@example.com"),
         ]);
-        let config = crm_shared::Config::from_lookup(|k| env.get(k).map(|v| v.to_string())).expect("configuration");
+        let config = crm_shared::Config::from_lookup(|k| env.get(k).map(|v| v.to_string()));
         let store = TimedStore::default();
         let store_ns = store.ns.clone();
         let deps = crm_shared::Deps::with_table(

@@ -11,9 +11,9 @@ pub fn integral_floats_as_integers(value: &mut Value) {
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64().unwrap_or(f64::NAN);
             if f.fract() == 0.0 && f.is_finite() {
-                if f >= 0.0 && f < 18_446_744_073_709_551_616.0 {
+                if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
                     *n = Number::from(f as u64);
-                } else if f < 0.0 && f >= -9_223_372_036_854_775_808.0 {
+                } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
                     *n = Number::from(f as i64);
                 }
             }

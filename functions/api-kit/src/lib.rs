@@ -198,6 +198,7 @@ pub fn error_response(e: CrmError) -> Response<Body> {
 }
 
 /// The caller, from the JWT claims API Gateway's authorizer put into the request context.
+#[allow(clippy::result_large_err)] // once per request, answered at once: boxing gains nothing
 pub fn caller(req: &Request) -> Result<Caller, Problem> {
     let RequestContext::ApiGatewayV2(ctx) = req.request_context() else {
         return Err(Problem::unauthorized(

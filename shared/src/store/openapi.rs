@@ -72,6 +72,7 @@ mod tests {
     #[test]
     fn links_name_their_target_as_operation_id() {
         use utoipa::Modify;
+        use utoipa::openapi::link::Link;
         use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
         use utoipa::openapi::{OpenApiBuilder, ResponseBuilder, ResponsesBuilder};
         let link = Link::builder()
