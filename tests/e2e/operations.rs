@@ -28,17 +28,30 @@ impl Captured {
     }
 }
 
-// One thread: the gateway and the handlers run where the test's subscriber is the default.
-#[tokio::test(flavor = "current_thread")]
-async fn every_request_logs_one_json_line_with_ids_route_status_and_latency_and_no_personal_data() {
-    let stack = Stack::start().await;
-    let token = stack.token("acme", "u1", "admin");
-    let out = Captured::default();
-    let writer = out.clone();
-    let _default =
-        tracing::subscriber::set_default(api_kit::observe::json_logs("info", move || {
+/// The e2e binary's one global subscriber, writing JSON lines into memory. Global, not a
+/// thread's default: a thread-local subscriber loses events when other test threads register
+/// the same callsites first (tracing caches each callsite's interest process-wide). Every
+/// test's lines land here; a test reads its own by its tenant.
+fn captured_logs() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let out = Captured::default();
+        let writer = out.clone();
+        tracing::subscriber::set_global_default(api_kit::observe::json_logs("info", move || {
             writer.clone()
-        }));
+        }))
+        .expect("no other global subscriber in the e2e binary");
+        out
+    })
+}
+
+#[tokio::test]
+async fn every_request_logs_one_json_line_with_ids_route_status_and_latency_and_no_personal_data() {
+    let out = captured_logs();
+    let stack = Stack::start().await;
+    // A tenant of this test's own: its lines are told from other tests' by it.
+    let tenant = format!("ops{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let token = stack.token(&tenant, "u1", "admin");
 
     let created = stack
         .call(
@@ -69,7 +82,10 @@ async fn every_request_logs_one_json_line_with_ids_route_status_and_latency_and_
         .lines()
         .map(|l| serde_json::from_str(l).expect("every log line is one JSON object"))
         .collect();
-    let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request" && l["tenant"] == tenant.as_str())
+        .collect();
     let seen: Vec<(&str, u64)> = requests
         .iter()
         .map(|l| (l["route"].as_str().unwrap(), l["status"].as_u64().unwrap()))
@@ -87,7 +103,7 @@ async fn every_request_logs_one_json_line_with_ids_route_status_and_latency_and_
     );
     for line in &requests {
         assert_eq!(line["level"], "INFO");
-        assert_eq!(line["tenant"], "acme");
+        assert_eq!(line["tenant"], tenant.as_str());
         let request_id = line["request_id"].as_str().unwrap();
         assert!(!request_id.is_empty());
         assert!(line["latency_ms"].as_f64().unwrap() >= 0.0);

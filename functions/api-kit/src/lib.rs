@@ -495,8 +495,7 @@ impl<R: Routes> HttpHandler for R {
                 Ok(caller) => caller,
                 Err(response) => return response,
             };
-            let params = req.query_string_parameters();
-            if let Err(e) = query_checks::refuse_empty_values(params.iter()) {
+            if let Err(e) = query_checks::refuse_empty_query_values(&req) {
                 return error_response(e);
             }
             let route = route_key(&req);

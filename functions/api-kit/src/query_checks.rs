@@ -25,6 +25,13 @@ pub fn refuse_empty_values<'a>(
     })
 }
 
+/// [`refuse_empty_values`] over a request's query string (every authenticated route runs it).
+pub fn refuse_empty_query_values(req: &lambda_http::Request) -> Result<(), CrmError> {
+    use lambda_http::RequestExt;
+    let params = req.query_string_parameters();
+    refuse_empty_values(params.iter())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

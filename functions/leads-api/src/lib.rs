@@ -43,6 +43,9 @@ impl LeadsApi {
             Ok(caller) => caller,
             Err(response) => return response,
         };
+        if let Err(e) = api_kit::query_checks::refuse_empty_query_values(req) {
+            return api_kit::error_response(e);
+        }
         (self.route(route, &caller, req).await).unwrap_or_else(api_kit::error_response)
     }
 

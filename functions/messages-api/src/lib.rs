@@ -46,6 +46,9 @@ impl api_kit::HttpHandler for MessagesApi {
                     Ok(caller) => caller,
                     Err(response) => return response,
                 };
+                if let Err(e) = api_kit::query_checks::refuse_empty_query_values(&req) {
+                    return api_kit::error_response(e);
+                }
                 let route = api_kit::route_key(&req);
                 self.route(&route, &caller, &req)
                     .await

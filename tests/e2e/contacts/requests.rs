@@ -171,6 +171,6 @@ async fn lists_are_cursor_paginated_and_cursors_are_bound_to_the_tenant() {
             None,
         )
         .await;
-    assert_eq!(stolen.status, 422);
+    assert_eq!(stolen.status, 400, "a cursor that cannot be used is a 400");
     assert_eq!(stolen.problem_field().0, "cursor");
 }

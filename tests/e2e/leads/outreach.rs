@@ -234,9 +234,16 @@ async fn issue14_empty_outreach_filters_are_refused_not_ignored() {
         ("/outreach?direction=", "direction"),
     ] {
         let r = stack.get(path, &admin).await;
+        // An empty value is a schema violation (400, api-kit's query checks); a malformed
+        // one breaks the filter's rule (422).
+        let expected = if path.ends_with('=') || path.ends_with("%20") {
+            400
+        } else {
+            422
+        };
         assert_eq!(
             (r.status, r.problem_field().0.as_str()),
-            (422, field),
+            (expected, field),
             "{path}"
         );
     }
