@@ -2,7 +2,7 @@
 //!
 //! `If-Match` is either `*` or a list of entity tags. The API's ETags are strong tags carrying a
 //! record's version (`"3"`). The header is evaluated with the strong comparison function:
-//! - absent (or an empty value) → no precondition (If-Match stays optional);
+//! - absent → no precondition (If-Match stays optional); an empty value → 400;
 //! - `*` → matches any existing record (a missing one still answers 404);
 //! - a list → matches when one of its strong tags is the record's ETag. A well-formed tag this
 //!   API never issued (`"stale-0"`, a weak `W/"3"`) matches nothing: 412, not 400;
@@ -161,9 +161,10 @@ pub fn if_match_header(
         joined.push(',');
         joined.push_str(more.to_str().map_err(|_| bad_header())?);
     }
-    // An empty field value carries no tag: no precondition, as without the header.
+    // An empty field value names no tag: malformed (the document's pattern refuses it too),
+    // rather than a silent "no precondition" a client did not mean.
     if joined.trim_matches([' ', '\t', ',']).is_empty() {
-        return Ok(None);
+        return Err(bad_header());
     }
     parse_if_match(&joined).map(Some)
 }

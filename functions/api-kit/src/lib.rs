@@ -300,6 +300,13 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Crm
     limits::check_body(req)?;
     let mut value: serde_json::Value =
         serde_json::from_slice(body_bytes(req)).map_err(body_error)?;
+    // Every body of the API is an object; serde would also read a struct from an array.
+    if !value.is_object() {
+        return Err(CrmError::BadRequest {
+            detail: "the body must be a JSON object".into(),
+            errors: vec![FieldError::new("body", "object", "must be a JSON object")],
+        });
+    }
     json_numbers::integral_floats_as_integers(&mut value);
     serde_json::from_value(value).map_err(body_error)
 }
@@ -599,7 +606,26 @@ mod tests {
         assert_eq!(with("\"stale-0\"").unwrap(), Some(conditional::NO_VERSION));
         assert_eq!(with("*").unwrap(), None);
         assert!(with("abc").is_err());
+        assert!(with("").is_err(), "an empty If-Match names no tag: 400");
         assert_eq!(if_match(&Request::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_json_body_must_be_an_object() {
+        for body in ["[]", "[1]", "3", "\"x\"", "null"] {
+            let mut req = Request::new(Body::Text(body.into()));
+            req.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            let e = json_body::<serde_json::Value>(&req).unwrap_err();
+            let problem = Problem::from(e);
+            assert_eq!(
+                (problem.status, problem.errors[0].rule.as_str()),
+                (400, "object"),
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub struct ClientPatch {
     #[schema(value_type = Option<String>)]
     pub currency: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<u16>)]
+    #[schema(value_type = Option<u16>, minimum = 0, maximum = 365)]
     pub payment_terms_days: Patch<u16>,
     #[serde(default)]
     #[schema(value_type = Option<PaymentMethod>)]

@@ -94,7 +94,7 @@ pub struct StageInput {
     pub kind: Option<StageKind>,
     /// Required for open stages; a won stage is 100, a lost one 0.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "40")]
+    #[schema(value_type = Option<String>, example = "40", pattern = r"^[0-9]{1,3}(\.[0-9]+)?$")]
     pub probability: Option<Exact>,
     /// Days; an existing stage keeps its period unless given (`null` clears it).
     #[serde(default)]
