@@ -2,7 +2,8 @@
 //!
 //! `If-Match` is either `*` or a list of entity tags. The API's ETags are strong tags carrying a
 //! record's version (`"3"`). The header is evaluated with the strong comparison function:
-//! - absent → no precondition (If-Match stays optional); an empty value → 400;
+//! - absent → no precondition (If-Match stays optional); an empty value, a list of no tags,
+//!   matches nothing → 412;
 //! - `*` → matches any existing record (a missing one still answers 404);
 //! - a list → matches when one of its strong tags is the record's ETag. A well-formed tag this
 //!   API never issued (`"stale-0"`, a weak `W/"3"`) matches nothing: 412, not 400;
@@ -161,10 +162,10 @@ pub fn if_match_header(
         joined.push(',');
         joined.push_str(more.to_str().map_err(|_| bad_header())?);
     }
-    // An empty field value names no tag: malformed (the document's pattern refuses it too),
-    // rather than a silent "no precondition" a client did not mean.
+    // An empty field value is an empty list (`#entity-tag` allows none, RFC 9110 §5.6.1): it
+    // matches no record, so the write is refused with 412, never done unconditionally.
     if joined.trim_matches([' ', '\t', ',']).is_empty() {
-        return Err(bad_header());
+        return Ok(Some(IfMatch::Tags(Vec::new())));
     }
     parse_if_match(&joined).map(Some)
 }

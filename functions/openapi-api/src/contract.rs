@@ -20,7 +20,8 @@
 use serde_json::{Map, Value, json};
 
 /// `*` or a comma-separated list of entity tags (RFC 9110 §8.8.3, §13.1.1).
-const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$"#;
+// Empty allowed: a list of no tags is well formed and matches nothing (412).
+const IF_MATCH_PATTERN: &str = r#"^(\*|((W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)?)$"#;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
