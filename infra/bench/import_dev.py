@@ -18,7 +18,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 MOTO_PORT = int(os.environ.get("BENCH_MOTO_PORT", "5060"))
 DEV_PORT = int(os.environ.get("BENCH_DEV_PORT", "3060"))
-CRM_LOCAL = os.environ.get("CRM_LOCAL", os.path.join(ROOT, "target/debug/crm-local"))
+# The binary `cargo build -p crm-local` just made, in CARGO_TARGET_DIR when one is set.
+CRM_LOCAL = os.environ.get(
+    "CRM_LOCAL",
+    os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "debug/crm-local"),
+)
 API = f"http://127.0.0.1:{DEV_PORT}"
 ENV = dict(
     os.environ,
