@@ -151,7 +151,7 @@ impl RecordQuery {
                     if from.is_none() && to.is_none() {
                         continue;
                     }
-                    q.ranges.push(match slot {
+                    let bounds = match slot {
                         None => KeyBounds {
                             slot: None,
                             lo: from
@@ -164,7 +164,18 @@ impl RecordQuery {
                             lo: from.map_or_else(|| "1".to_string(), time_key),
                             hi: to.map_or_else(|| "9".to_string(), |t| format!("{}~", time_key(t))),
                         },
-                    });
+                    };
+                    // Keys order as the times do: a start after the end selects nothing and
+                    // is a mistake worth naming (DynamoDB refuses such a key condition).
+                    if bounds.lo > bounds.hi {
+                        e.push(
+                            format!("{name}_from"),
+                            "range",
+                            format!("must not be after {name}_to"),
+                        );
+                        continue;
+                    }
+                    q.ranges.push(bounds);
                 }
                 RangeFilter::Values { name, slot, key } => {
                     let mut value = |k: String| get(&k).and_then(|v| e.check(k.as_str(), key(v)));
@@ -174,11 +185,20 @@ impl RecordQuery {
                         continue;
                     }
                     // Keys are `{value}#{id}`: from the lowest key of `min` to past every key of `max`.
-                    q.ranges.push(KeyBounds {
+                    let bounds = KeyBounds {
                         slot: Some(slot),
                         lo: min.unwrap_or_else(|| "!".to_string()),
                         hi: max.map_or_else(|| "~".to_string(), |m| format!("{m}#~")),
-                    });
+                    };
+                    if bounds.lo > bounds.hi {
+                        e.push(
+                            format!("{name}_min"),
+                            "range",
+                            format!("must not be more than {name}_max"),
+                        );
+                        continue;
+                    }
+                    q.ranges.push(bounds);
                 }
                 RangeFilter::BeforeOrNever { param, slot, never } => {
                     if let Some(since) = bound(param.to_string(), DayEnd::Start) {

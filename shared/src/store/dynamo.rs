@@ -126,6 +126,17 @@ where
 
 impl DynamoItemStore {
     async fn do_query(&self, q: Query) -> Result<QueryPage, CrmError> {
+        // A range whose start sorts after its end holds nothing; DynamoDB would refuse the
+        // key condition (ValidationException) rather than answer empty.
+        if let KeyRange::Between(lo, hi) = &q.range {
+            if lo > hi {
+                return Ok(QueryPage {
+                    items: Vec::new(),
+                    last_key: None,
+                    scanned: 0,
+                });
+            }
+        }
         let (pk_attr, sk_attr) = q.key_attributes();
         let mut names = HashMap::from([("#pk".to_string(), pk_attr)]);
         let mut values = HashMap::from([(":pk".to_string(), AttributeValue::S(q.pk.clone()))]);

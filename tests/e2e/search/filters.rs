@@ -156,6 +156,28 @@ async fn s1_3_lists_filter_by_last_contact_and_creation_date() {
             .await
             .is_empty()
     );
+    // A range that ends before it starts is named, not answered empty (nor a 500).
+    let reversed = stack
+        .get(
+            "/contacts?created_from=2026-02-01&created_to=2026-01-31",
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (reversed.status, reversed.problem_field()),
+        (422, ("created_from".to_string(), "range".to_string()))
+    );
+    // One day is a range: from and to the same date.
+    assert_eq!(
+        names(
+            &stack,
+            &admin,
+            &format!("?created_from={today}&created_to={today}")
+        )
+        .await
+        .len(),
+        5
+    );
 }
 
 /// Deleting takes a contact out of lists and search; restoring puts it back (S1.3, S1.2).
