@@ -37,6 +37,21 @@ async fn issue14_a_foreign_entity_tag_is_412_and_a_malformed_one_400() {
             .await;
         assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
     }
+    // Bytes outside ASCII (obs-text, which HTTP carries but no entity tag may hold) are a
+    // value that cannot be read: 400, not an empty list.
+    let r = stack
+        .send(
+            stack
+                .request("PATCH", &path, Some(&admin))
+                .header(
+                    "if-match",
+                    reqwest::header::HeaderValue::from_bytes("\"1\u{e9}\"".as_bytes()).unwrap(),
+                )
+                .json(&body),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.problem_field().0, "If-Match");
     let now = stack.get(&path, &admin).await;
     assert_eq!(
         (now.body["version"].as_u64(), now.body.get("last_name")),

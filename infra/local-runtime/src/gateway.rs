@@ -210,7 +210,9 @@ fn build_event(
     let mut headers = Map::new();
     let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
-        let value = value.to_str().unwrap_or("").to_string();
+        // Bytes as API Gateway passes them: a value with non-ASCII bytes reaches the function
+        // (which refuses what it cannot read), it is not dropped to an empty one.
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == "cookie" {
             cookies.extend(value.split("; ").map(|c| Value::String(c.to_string())));
             continue;
