@@ -5,17 +5,22 @@
 
 use serde_json::{Number, Value};
 
+/// Integers a float holds exactly (±(2^53 − 1)). A literal beyond them that serde read as a
+/// float (`-9223372036854775809`, `1e20`) is no longer the number written: it stays a float,
+/// and an integer field refuses it rather than taking a rounded neighbour.
+const EXACT_IN_FLOAT: f64 = 9_007_199_254_740_991.0;
+
 /// Rewrites integral floats (`3.0`, `-2e3`) as integers, in place, at any depth.
 pub fn integral_floats_as_integers(value: &mut Value) {
     match value {
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64().unwrap_or(f64::NAN);
-            if f.fract() == 0.0 && f.is_finite() {
-                if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
-                    *n = Number::from(f as u64);
-                } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
-                    *n = Number::from(f as i64);
-                }
+            if f.fract() == 0.0 && f.abs() <= EXACT_IN_FLOAT {
+                *n = if f >= 0.0 {
+                    Number::from(f as u64)
+                } else {
+                    Number::from(f as i64)
+                };
             }
         }
         Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
@@ -42,5 +47,15 @@ mod tests {
         assert!(v["a"].is_u64() && v["b"][0].is_i64());
         let n: u32 = serde_json::from_value(v["a"].clone()).unwrap();
         assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn literals_beyond_the_exact_range_stay_floats() {
+        let mut v: Value =
+            serde_json::from_str(r#"[-9223372036854775809, 18446744073709551616, 1e15]"#).unwrap();
+        integral_floats_as_integers(&mut v);
+        assert!(v[0].is_f64() && v[1].is_f64());
+        assert_eq!(v[2], json!(1_000_000_000_000_000_u64));
+        assert!(serde_json::from_value::<i64>(v[0].clone()).is_err());
     }
 }

@@ -205,7 +205,7 @@ fn validate_field_type(e: &mut FieldErrors, ty: &mut FieldType, old_options: &[S
         FieldType::Integer { min, max } => {
             e.range("type.min", *min, *max);
             for (field, bound) in [("type.min", *min), ("type.max", *max)] {
-                if bound.is_some_and(|b| b.abs() > INTEGER_MAX) {
+                if bound.is_some_and(|b| b.unsigned_abs() > INTEGER_MAX.unsigned_abs()) {
                     e.push(field, "max", format!("must be within ±{INTEGER_MAX}"));
                 }
             }

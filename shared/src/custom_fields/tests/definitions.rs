@@ -93,6 +93,10 @@ fn s3_1_definition_rules() {
         ["type.min range"]
     );
     assert_eq!(
+        definition_errors(with_type(json!({"kind": "integer", "min": i64::MIN}))),
+        ["type.min max"]
+    );
+    assert_eq!(
         definition_errors(with_type(
             json!({"kind": "decimal", "min": "2.5", "max": "1"})
         )),

@@ -71,6 +71,12 @@ fn s3_2_integer_range_and_shapes() {
         ["custom_fields.f type"]
     );
     assert_eq!(rules(&any, json!(u64::MAX)), ["custom_fields.f type"]);
+    // The one i64 without a positive counterpart is out of range, not an overflow.
+    assert_eq!(rules(&any, json!(i64::MIN)), ["custom_fields.f type"]);
+    assert_eq!(
+        rules(&any, json!(i64::MIN.to_string())),
+        ["custom_fields.f type"]
+    );
 }
 
 #[test]

@@ -172,7 +172,8 @@ fn integer(c: &mut Check, raw: &Value, min: Option<i64>, max: Option<i64>) -> Op
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
-    let Some(n) = n.filter(|n| n.abs() <= INTEGER_MAX) else {
+    // unsigned_abs: `i64::MIN.abs()` overflows.
+    let Some(n) = n.filter(|n| n.unsigned_abs() <= INTEGER_MAX.unsigned_abs()) else {
         c.type_error(&format!("a whole number within ±{INTEGER_MAX}"));
         return None;
     };
