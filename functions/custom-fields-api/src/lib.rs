@@ -99,7 +99,7 @@ async fn list_fields(
 /// entity, never changes), `entity`, `label`, `type` (`{"kind": "decimal", "scale": 2, "min":
 /// "0"}`, …), `help_text`, `required`, `default`, `order`, `group`, `visibility` (`{"kind":
 /// "all"}` or `{"kind": "restricted", "teams": [...], "roles": [...]}`), `archived`.
-#[utoipa::path(post, path = "/custom-fields", tag = "custom fields", request_body = Object,
+#[utoipa::path(post, path = "/custom-fields", tag = "custom fields", request_body = NewFieldDefinition,
     responses((status = 201, description = "The definition", body = Object, headers(("ETag" = String))),
               (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Only owners and admins define fields", body = Problem, content_type = "application/problem+json"),
@@ -172,7 +172,7 @@ async fn change_field(
 
 /// Create a group (section) fields are shown in, ordered within its entity; `teams` scopes it
 /// to the teams it is for (S3.4).
-#[utoipa::path(post, path = "/custom-field-groups", tag = "custom fields", request_body = Object,
+#[utoipa::path(post, path = "/custom-field-groups", tag = "custom fields", request_body = NewFieldGroup,
     responses((status = 201, description = "The group", body = Object),
               (status = 403, description = "Only owners and admins define groups", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "A group with this key exists", body = Problem, content_type = "application/problem+json"),

@@ -149,6 +149,8 @@ pub fn complete(doc: &mut Value) {
         "required": ["message"],
         "properties": {"message": {"type": "string"}}
     });
+    close_tagged_variants(doc);
+    constrain_formats(doc);
     flatten_read_models(doc);
     let paths: Vec<String> = doc["paths"]
         .as_object()
@@ -285,6 +287,115 @@ fn constrain_parameter(p: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// How the API reads a UUID: the hyphenated form (the uuid crate reads others too).
+const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// States what a format implies as plain constraints, anywhere in the document: a `uuid`
+/// string its pattern (not every tool validates the format, and an empty string is no UUID);
+/// an `int32` / `int64` integer the bounds of its Rust type where utoipa states none (a number
+/// beyond them is not that integer, and is refused).
+fn constrain_formats(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let is_type = |map: &Map<String, Value>, t: &str| match map.get("type") {
+                Some(Value::String(s)) => s == t,
+                Some(Value::Array(types)) => types.iter().any(|x| x == t),
+                _ => false,
+            };
+            let format = map
+                .get("format")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            match format.as_deref() {
+                Some("uuid") if is_type(map, "string") => {
+                    map.entry("pattern").or_insert_with(|| json!(UUID_PATTERN));
+                }
+                Some("int32") if is_type(map, "integer") => {
+                    map.entry("minimum").or_insert_with(|| json!(i32::MIN));
+                    map.entry("maximum").or_insert_with(|| json!(i32::MAX));
+                }
+                Some("int64") if is_type(map, "integer") => {
+                    map.entry("minimum").or_insert_with(|| json!(i64::MIN));
+                    map.entry("maximum").or_insert_with(|| json!(i64::MAX));
+                }
+                _ => {}
+            }
+            map.values_mut().for_each(constrain_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(constrain_formats),
+        _ => {}
+    }
+}
+
+/// serde-tagged enums whose variants refuse unknown fields (`deny_unknown_fields`). utoipa 5
+/// states that as `additionalProperties: false` for structs but not for enum variants, so the
+/// document would call bodies with stray fields valid that the API refuses with 400.
+const CLOSED_VARIANTS: [&str; 5] = ["FieldType", "FieldVisibility", "Trigger", "Goal", "Step"];
+
+/// Closes the variants of [`CLOSED_VARIANTS`]; and a struct that flattens one of them beside
+/// fields of its own (`WorkflowStep`: `id` + a `Step`, `allOf` of the two) becomes one closed
+/// variant per variant with those fields added — closing the variants alone would refuse the
+/// struct's own fields.
+fn close_tagged_variants(doc: &mut Value) {
+    let Some(schemas) = doc["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for name in CLOSED_VARIANTS {
+        let variants = schemas
+            .get_mut(name)
+            .and_then(|s| s.get_mut("oneOf"))
+            .and_then(Value::as_array_mut);
+        for variant in variants.into_iter().flatten() {
+            if variant.get("type") == Some(&json!("object")) {
+                variant["additionalProperties"] = json!(false);
+            }
+        }
+    }
+    let snapshot = schemas.clone();
+    for (name, schema) in &snapshot {
+        let Some([first, second]) = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        else {
+            continue;
+        };
+        let (reference, own) = match (first.get("$ref"), second.get("$ref")) {
+            (Some(r), None) => (r, second),
+            (None, Some(r)) => (r, first),
+            _ => continue,
+        };
+        let Some(target) = reference
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .filter(|t| CLOSED_VARIANTS.contains(t))
+        else {
+            continue;
+        };
+        let Some(variants) = snapshot[target].get("oneOf").and_then(Value::as_array) else {
+            continue;
+        };
+        let own_properties = own.get("properties").and_then(Value::as_object);
+        let merged: Vec<Value> = variants
+            .iter()
+            .map(|variant| {
+                let mut v = variant.clone();
+                let properties = v["properties"].as_object_mut().expect("an object variant");
+                for (k, p) in own_properties.into_iter().flatten() {
+                    properties.insert(k.clone(), p.clone());
+                }
+                v
+            })
+            .collect();
+        let mut out = json!({"oneOf": merged});
+        if let Some(d) = schema.get("description") {
+            out["description"] = d.clone();
+        }
+        schemas[name] = out;
     }
 }
 
@@ -529,5 +640,46 @@ mod tests {
             ),
             (json!(1), json!(200))
         );
+    }
+
+    #[test]
+    fn tagged_variants_are_closed_and_a_flattened_step_keeps_its_id() {
+        let d = doc();
+        let schemas = &d["components"]["schemas"];
+        for name in CLOSED_VARIANTS {
+            for variant in schemas[name]["oneOf"].as_array().unwrap() {
+                assert_eq!(variant["additionalProperties"], json!(false), "{name}");
+            }
+        }
+        let steps = schemas["WorkflowStep"]["oneOf"].as_array().unwrap();
+        assert_eq!(
+            steps.len(),
+            schemas["Step"]["oneOf"].as_array().unwrap().len()
+        );
+        for step in steps {
+            assert!(step["properties"]["id"].is_object() && step["properties"]["type"].is_object());
+            assert_eq!(step["additionalProperties"], json!(false));
+        }
+    }
+
+    #[test]
+    fn formats_are_stated_as_constraints() {
+        let mut v = json!({"a": {"type": "string", "format": "uuid"},
+                           "b": {"type": ["integer", "null"], "format": "int64", "minimum": 0},
+                           "c": [{"type": "integer", "format": "int32"}],
+                           "d": {"type": "string", "format": "uuid", "pattern": "^x$"}});
+        constrain_formats(&mut v);
+        assert_eq!(v["a"]["pattern"], json!(UUID_PATTERN));
+        assert_eq!(
+            (v["b"]["minimum"].clone(), v["b"]["maximum"].clone()),
+            (json!(0), json!(i64::MAX))
+        );
+        assert_eq!(
+            (v["c"][0]["minimum"].clone(), v["c"][0]["maximum"].clone()),
+            (json!(i32::MIN), json!(i32::MAX))
+        );
+        assert_eq!(v["d"]["pattern"], "^x$");
+        let re = regex::Regex::new(UUID_PATTERN).unwrap();
+        assert!(re.is_match(&uuid::Uuid::now_v7().to_string()) && !re.is_match(""));
     }
 }

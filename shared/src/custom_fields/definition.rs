@@ -62,6 +62,19 @@ impl Entity {
     }
 }
 
+/// In the API document: the built-in kinds (a kind a record engine registers is accepted too).
+impl utoipa::PartialSchema for Entity {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(["contact", "client", "deal"]))
+            .description(Some("The kind of record the field belongs to"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Entity {}
+
 impl Serialize for Entity {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.0)
@@ -78,12 +91,13 @@ impl<'de> Deserialize<'de> for Entity {
 
 /// One option of a select or multi-select field. The id is what values store, so a label can
 /// be renamed without touching any record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectOption {
     /// `^[a-z0-9][a-z0-9_-]{0,39}$`, unique within the field. Absent or empty on input: made
     /// from the label (`"In Progress"` → `in_progress`).
     #[serde(default)]
+    #[schema(pattern = r"^([a-z0-9][a-z0-9_-]{0,39})?$")]
     pub id: String,
     pub label: String,
     /// Archived options keep their stored values but cannot be newly chosen.
@@ -92,7 +106,7 @@ pub struct SelectOption {
 }
 
 /// A field's type with the rules that belong to it. JSON: `{"kind": "decimal", "scale": 2}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FieldType {
     /// One line; whitespace collapsed. `regex` must match the whole value (like HTML's
@@ -120,8 +134,10 @@ pub enum FieldType {
     /// [`MAX_DECIMAL_SCALE`]).
     Decimal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<String>, pattern = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$")]
         min: Option<Exact>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<String>, pattern = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$")]
         max: Option<Exact>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scale: Option<u32>,
@@ -133,8 +149,10 @@ pub enum FieldType {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         currencies: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<String>, pattern = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$")]
         min: Option<Exact>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<String>, pattern = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$")]
         max: Option<Exact>,
     },
     Date {
@@ -259,7 +277,7 @@ impl FieldType {
 }
 
 /// Who sees (reads and writes) a field's values. Owners and admins always do.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FieldVisibility {
     #[default]
@@ -339,9 +357,10 @@ impl FieldDefinition {
 
 /// Body of a definition create (and, with the same key and entity, of a change). Unknown
 /// fields are refused.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFieldDefinition {
+    #[schema(pattern = r"^[a-z][a-z0-9_]{0,39}$")]
     pub key: String,
     pub entity: Entity,
     pub label: String,
@@ -353,6 +372,7 @@ pub struct NewFieldDefinition {
     pub required: bool,
     /// In the plain JSON shape of a value; checked against the field's own rules.
     #[serde(default)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub default: Option<serde_json::Value>,
     /// Default: after the entity's last field.
     #[serde(default)]
@@ -387,9 +407,10 @@ impl FieldGroup {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFieldGroup {
+    #[schema(pattern = r"^[a-z][a-z0-9_]{0,39}$")]
     pub key: String,
     pub entity: Entity,
     pub label: String,
