@@ -82,9 +82,10 @@ load: bootstrap
 	@$(MAKE) --no-print-directory bench-handlers
 
 ## CPU per request of the contacts handler called directly over the in-memory table (no
-## emulator, no network): create, get, list, search. An optimised build (target/bench-release).
+## emulator, no network): create, get, list, search. An optimised build (the bench profile, in
+## target/release beside make coldstart's binaries, so the two share compiled dependencies).
 bench-handlers:
-	@CARGO_TARGET_DIR=target/bench-release cargo bench -p crm-e2e-tests --bench handler_cpu
+	@cargo bench -p crm-e2e-tests --bench handler_cpu
 
 ## BENCH_IMPORT_ROWS rows imported through the make dev stack, as a client uploads them (CI runs
 ## 2,000): rows/s, and peak memory and CPU of each local process.

@@ -28,7 +28,7 @@ usage: python3 infra/layers.py [--src shared/src]   exit 1: upward reference, cy
 import argparse, bisect, os, re, shutil, sys, tempfile
 
 LAYERS = [
-    ["values", "telemetry"],
+    ["values", "telemetry", "sdk_client"],
     ["errors"],
     ["access", "store"],
     ["directory", "custom_fields", "idempotency", "jobs", "quotas"],

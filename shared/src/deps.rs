@@ -7,13 +7,7 @@ use std::sync::Arc;
 
 pub mod sdk_env;
 
-/// A client built the first time it is used (a function builds only the clients it uses).
-pub type Lazy<T> = std::sync::LazyLock<T, Box<dyn FnOnce() -> T + Send>>;
-
-/// `Lazy::new` for a closure.
-pub fn lazy<T>(build: impl FnOnce() -> T + Send + 'static) -> Lazy<T> {
-    Lazy::new(Box::new(build))
-}
+pub use crate::sdk_client::{Lazy, SdkClient, lazy};
 
 /// The SDK clients, each built on first use from one shared `SdkConfig` (a field derefs to its
 /// client: `aws.dynamodb.query()`). Cheap to clone (one `Arc`); clones share the built clients.
@@ -22,11 +16,11 @@ pub struct AwsClients(Arc<Clients>);
 
 #[derive(Debug)]
 pub struct Clients {
-    pub dynamodb: Lazy<aws_sdk_dynamodb::Client>,
-    pub s3: Lazy<aws_sdk_s3::Client>,
-    pub sqs: Lazy<aws_sdk_sqs::Client>,
-    pub sesv2: Lazy<aws_sdk_sesv2::Client>,
-    pub scheduler: Lazy<aws_sdk_scheduler::Client>,
+    pub dynamodb: SdkClient<aws_sdk_dynamodb::Client>,
+    pub s3: SdkClient<aws_sdk_s3::Client>,
+    pub sqs: SdkClient<aws_sdk_sqs::Client>,
+    pub sesv2: SdkClient<aws_sdk_sesv2::Client>,
+    pub scheduler: SdkClient<aws_sdk_scheduler::Client>,
 }
 
 impl std::ops::Deref for AwsClients {
@@ -60,27 +54,27 @@ impl Clients {
             (sdk.clone(), partition("scheduler", quota)),
         );
         Self {
-            dynamodb: lazy(move || {
+            dynamodb: SdkClient::lazy(move || {
                 aws_sdk_dynamodb::Client::from_conf(dynamodb_config(&d.0, d.1.as_deref()).build())
             }),
-            s3: lazy(move || {
+            s3: SdkClient::lazy(move || {
                 aws_sdk_s3::Client::from_conf(s3_config(&s.0, s.1.as_deref()).build())
             }),
-            sqs: lazy(move || {
+            sqs: SdkClient::lazy(move || {
                 let mut b = crate::aws_policy::sqs(&q.0);
                 if let Some(p) = q.1 {
                     b = b.retry_partition(p);
                 }
                 aws_sdk_sqs::Client::from_conf(b.build())
             }),
-            sesv2: lazy(move || {
+            sesv2: SdkClient::lazy(move || {
                 let mut b = crate::aws_policy::sesv2(&e.0);
                 if let Some(p) = e.1 {
                     b = b.retry_partition(p);
                 }
                 aws_sdk_sesv2::Client::from_conf(b.build())
             }),
-            scheduler: lazy(move || {
+            scheduler: SdkClient::lazy(move || {
                 let mut b = crate::aws_policy::scheduler(&c.0);
                 if let Some(p) = c.1 {
                     b = b.retry_partition(p);

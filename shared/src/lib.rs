@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
 pub mod deps;
+pub mod sdk_client;
 pub mod directory;
 pub mod email;
 pub mod errors;

@@ -9,7 +9,7 @@
 //! from the claims and the tenant's user record, the use case, the item codec, the JSON answer.
 //! The in-memory store's queries scan, so list and search are upper bounds of the code's cost.
 //!
-//! `make bench-handlers` (an optimised build in target/bench-release). BENCH_HANDLER_SEED
+//! `make bench-handlers` (an optimised build: the bench profile in target/release). BENCH_HANDLER_SEED
 //! (2,000) contacts are created first (the create figures are that phase), then
 //! BENCH_HANDLER_READS (2,000) gets, lists (50 a page) and searches (20 a page).
 

@@ -146,3 +146,51 @@ impl Functions {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14 item 7: wiring a function builds no SDK client (a client's HTTP connector and
+    /// TLS roots cost milliseconds of cold start); each is built by the first request that uses
+    /// it.
+    #[test]
+    fn building_every_function_builds_no_sdk_client() {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-central-1"))
+            .build();
+        let aws = AwsClients::from_sdk_config(&sdk);
+        let environment = |_: &str| -> BTreeMap<String, String> {
+            [
+                ("TABLE_NAME", "crm"),
+                ("IMPORTS_BUCKET", "imports"),
+                ("STEP_QUEUE_URL", "https://sqs.eu-central-1.amazonaws.com/1/steps"),
+                ("STEP_QUEUE_ARN", "arn:aws:sqs:eu-central-1:1:steps"),
+                ("SCHEDULE_GROUP", "crm"),
+                ("SCHEDULER_ROLE_ARN", "arn:aws:iam::1:role/scheduler"),
+                ("SES_SENDER", "crm@example.com"),
+                ("JOB_QUEUE_URL", "https://sqs.eu-central-1.amazonaws.com/1/jobs"),
+                ("ATTACHMENTS_BUCKET", "attachments"),
+                ("IMPORT_QUEUE_URL", "https://sqs.eu-central-1.amazonaws.com/1/imports"),
+                ("SES_CONFIGURATION_SET", "crm"),
+                ("UNSUBSCRIBE_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("PUBLIC_API_URL", "https://api.example.com"),
+                ("INBOX_BUCKET", "inbox"),
+                ("INBOUND_DOMAIN", "in.example.com"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        };
+        let _functions = Functions::new(&aws, environment).expect("every function builds");
+        let built = [
+            ("dynamodb", aws.dynamodb.is_built()),
+            ("s3", aws.s3.is_built()),
+            ("sqs", aws.sqs.is_built()),
+            ("sesv2", aws.sesv2.is_built()),
+            ("scheduler", aws.scheduler.is_built()),
+        ];
+        assert!(built.iter().all(|(_, b)| !b), "{built:?}");
+    }
+}

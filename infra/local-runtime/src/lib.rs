@@ -159,7 +159,7 @@ pub async fn local_clients_with_retry_quota(
     // moto, which forwards it there); the tests go through moto for its fault injection.
     if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
         let (sdk, quota) = (sdk.clone(), quota.map(str::to_string));
-        aws.dynamodb = crm_shared::deps::lazy(move || {
+        aws.dynamodb = crm_shared::deps::SdkClient::lazy(move || {
             aws_sdk_dynamodb::Client::from_conf(
                 crm_shared::deps::dynamodb_config(&sdk, quota.as_deref())
                     .endpoint_url(url)
@@ -168,7 +168,7 @@ pub async fn local_clients_with_retry_quota(
         });
     }
     let quota = quota.map(str::to_string);
-    aws.s3 = crm_shared::deps::lazy(move || {
+    aws.s3 = crm_shared::deps::SdkClient::lazy(move || {
         aws_sdk_s3::Client::from_conf(
             crm_shared::deps::s3_config(&sdk, quota.as_deref())
                 .force_path_style(true)

@@ -562,7 +562,7 @@ fn uncount(tenant: &str, deal: Uuid) -> WriteOp {
 
 /// The attachments bucket in S3.
 pub struct S3AttachmentFiles {
-    pub client: aws_sdk_s3::Client,
+    pub client: crate::sdk_client::SdkClient<aws_sdk_s3::Client>,
     pub bucket: String,
 }
 

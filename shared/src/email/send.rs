@@ -78,7 +78,7 @@ pub trait Mailer {
 /// complaint events go from there to the `mail-events` function).
 #[derive(Debug, Clone)]
 pub struct SesMailer {
-    pub sesv2: aws_sdk_sesv2::Client,
+    pub sesv2: crate::sdk_client::SdkClient<aws_sdk_sesv2::Client>,
     pub sender: String,
     pub configuration_set: Option<String>,
 }

@@ -43,7 +43,7 @@ pub trait ExportFiles: Send + Sync {
 
 /// The imports bucket's `exports/` prefix.
 pub struct S3ExportFiles {
-    pub client: aws_sdk_s3::Client,
+    pub client: crate::sdk_client::SdkClient<aws_sdk_s3::Client>,
     pub bucket: String,
 }
 

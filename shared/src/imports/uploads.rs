@@ -56,7 +56,7 @@ fn unreadable<E: std::fmt::Debug>(what: &'static str) -> impl FnOnce(E) -> ReadF
 
 /// The imports bucket in S3.
 pub struct S3Uploads {
-    pub client: aws_sdk_s3::Client,
+    pub client: crate::sdk_client::SdkClient<aws_sdk_s3::Client>,
     pub bucket: String,
 }
 

@@ -38,7 +38,7 @@ use futures::future::BoxFuture;
 /// The inbox bucket on S3.
 #[derive(Clone, Debug)]
 pub struct S3MailObjects {
-    pub client: aws_sdk_s3::Client,
+    pub client: crate::sdk_client::SdkClient<aws_sdk_s3::Client>,
     pub bucket: String,
 }
 

@@ -15,7 +15,7 @@ pub trait Mailer: Send + Sync {
 
 /// Sends from the stack's verified sender through SES v2.
 pub struct SesMailer {
-    pub sesv2: aws_sdk_sesv2::Client,
+    pub sesv2: crate::sdk_client::SdkClient<aws_sdk_sesv2::Client>,
     pub sender: String,
 }
 

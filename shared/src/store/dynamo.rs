@@ -18,14 +18,18 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct DynamoItemStore {
-    client: aws_sdk_dynamodb::Client,
+    client: crate::sdk_client::SdkClient<aws_sdk_dynamodb::Client>,
     table: String,
 }
 
 impl DynamoItemStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+    /// `client`: a built client or a handle built on first use.
+    pub fn new(
+        client: impl Into<crate::sdk_client::SdkClient<aws_sdk_dynamodb::Client>>,
+        table: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             table: table.into(),
         }
     }

@@ -24,7 +24,7 @@ pub async fn send_json<T: Serialize>(
 
 /// A queue on SQS.
 pub struct SqsQueue {
-    pub sqs: aws_sdk_sqs::Client,
+    pub sqs: crate::sdk_client::SdkClient<aws_sdk_sqs::Client>,
     pub queue_url: String,
 }
 

@@ -22,8 +22,8 @@ pub trait StepEffects {
 
 /// SQS, EventBridge Scheduler and SES.
 pub struct AwsEffects {
-    pub sqs: aws_sdk_sqs::Client,
-    pub scheduler: aws_sdk_scheduler::Client,
+    pub sqs: crate::sdk_client::SdkClient<aws_sdk_sqs::Client>,
+    pub scheduler: crate::sdk_client::SdkClient<aws_sdk_scheduler::Client>,
     pub mailer: SesMailer,
     pub mail: MailSettings,
     pub step_queue_url: String,
