@@ -383,6 +383,26 @@ impl Stack {
         self.call("GET", path, token, None).await
     }
 
+    /// Each `(path, parameter)` GET is refused naming the parameter: 400 for an empty value
+    /// (a schema violation, api-kit's query checks: a path ending in `=` or `=%20`), 422 for a
+    /// malformed one (the filter's rule). Never read as "no filter" (issue 14 item 1).
+    pub async fn assert_filters_refused<P: AsRef<str>>(&self, token: &str, cases: &[(P, &str)]) {
+        for (path, field) in cases {
+            let path = path.as_ref();
+            let r = self.get(path, token).await;
+            let expected = if path.ends_with('=') || path.ends_with("=%20") {
+                400
+            } else {
+                422
+            };
+            assert_eq!(
+                (r.status, r.problem_field().0.as_str()),
+                (expected, *field),
+                "{path}"
+            );
+        }
+    }
+
     /// The status a request is answered with.
     pub async fn status(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> u16 {
         self.call(method, path, token, body).await.status

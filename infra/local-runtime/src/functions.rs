@@ -165,14 +165,23 @@ mod tests {
             [
                 ("TABLE_NAME", "crm"),
                 ("IMPORTS_BUCKET", "imports"),
-                ("STEP_QUEUE_URL", "https://sqs.eu-central-1.amazonaws.com/1/steps"),
+                (
+                    "STEP_QUEUE_URL",
+                    "https://sqs.eu-central-1.amazonaws.com/1/steps",
+                ),
                 ("STEP_QUEUE_ARN", "arn:aws:sqs:eu-central-1:1:steps"),
                 ("SCHEDULE_GROUP", "crm"),
                 ("SCHEDULER_ROLE_ARN", "arn:aws:iam::1:role/scheduler"),
                 ("SES_SENDER", "crm@example.com"),
-                ("JOB_QUEUE_URL", "https://sqs.eu-central-1.amazonaws.com/1/jobs"),
+                (
+                    "JOB_QUEUE_URL",
+                    "https://sqs.eu-central-1.amazonaws.com/1/jobs",
+                ),
                 ("ATTACHMENTS_BUCKET", "attachments"),
-                ("IMPORT_QUEUE_URL", "https://sqs.eu-central-1.amazonaws.com/1/imports"),
+                (
+                    "IMPORT_QUEUE_URL",
+                    "https://sqs.eu-central-1.amazonaws.com/1/imports",
+                ),
                 ("SES_CONFIGURATION_SET", "crm"),
                 ("UNSUBSCRIBE_SECRET", "0123456789abcdef0123456789abcdef"),
                 ("PUBLIC_API_URL", "https://api.example.com"),
