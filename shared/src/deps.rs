@@ -46,12 +46,22 @@ impl Clients {
     /// SDK's retry quota is a token bucket per process and service, which on AWS every Lambda
     /// instance has to itself; several stacks in one process (the tests) each name their own.
     pub fn with_retry_quota(sdk: &aws_config::SdkConfig, quota: Option<&str>) -> Self {
-        let (d, s, q, e, c) = (
+        /// A client from its `aws_policy` builder, with the retry quota `quota` names.
+        macro_rules! client {
+            ($sdk_crate:ident, $policy:path, $service:literal) => {{
+                let (sdk, partition) = (sdk.clone(), partition($service, quota));
+                SdkClient::lazy(move || {
+                    let mut b = $policy(&sdk);
+                    if let Some(p) = partition {
+                        b = b.retry_partition(p);
+                    }
+                    $sdk_crate::Client::from_conf(b.build())
+                })
+            }};
+        }
+        let (d, s) = (
             (sdk.clone(), quota.map(str::to_string)),
             (sdk.clone(), quota.map(str::to_string)),
-            (sdk.clone(), partition("sqs", quota)),
-            (sdk.clone(), partition("sesv2", quota)),
-            (sdk.clone(), partition("scheduler", quota)),
         );
         Self {
             dynamodb: SdkClient::lazy(move || {
@@ -60,27 +70,9 @@ impl Clients {
             s3: SdkClient::lazy(move || {
                 aws_sdk_s3::Client::from_conf(s3_config(&s.0, s.1.as_deref()).build())
             }),
-            sqs: SdkClient::lazy(move || {
-                let mut b = crate::aws_policy::sqs(&q.0);
-                if let Some(p) = q.1 {
-                    b = b.retry_partition(p);
-                }
-                aws_sdk_sqs::Client::from_conf(b.build())
-            }),
-            sesv2: SdkClient::lazy(move || {
-                let mut b = crate::aws_policy::sesv2(&e.0);
-                if let Some(p) = e.1 {
-                    b = b.retry_partition(p);
-                }
-                aws_sdk_sesv2::Client::from_conf(b.build())
-            }),
-            scheduler: SdkClient::lazy(move || {
-                let mut b = crate::aws_policy::scheduler(&c.0);
-                if let Some(p) = c.1 {
-                    b = b.retry_partition(p);
-                }
-                aws_sdk_scheduler::Client::from_conf(b.build())
-            }),
+            sqs: client!(aws_sdk_sqs, crate::aws_policy::sqs, "sqs"),
+            sesv2: client!(aws_sdk_sesv2, crate::aws_policy::sesv2, "sesv2"),
+            scheduler: client!(aws_sdk_scheduler, crate::aws_policy::scheduler, "scheduler"),
         }
     }
 }

@@ -110,15 +110,6 @@ fn current() -> Option<Trace> {
     TRACE.try_with(Clone::clone).ok().flatten()
 }
 
-/// A DynamoDB client whose calls are traced (see the module's comment).
-pub fn traced_dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(DynamoDbSubsegments)
-            .build(),
-    )
-}
-
 /// The interceptor: one subsegment per DynamoDB call of a sampled trace.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DynamoDbSubsegments;
