@@ -494,19 +494,33 @@ pub trait Routes: Send + Sync + 'static {
     fn deps(&self) -> &Deps;
 }
 
+/// The answer to a request behind the authorizer: the caller (401/403 as [`authenticate`]
+/// answers), the query's values checked (400 for an empty one), then `serve` for that caller
+/// with its error as problem+json.
+pub async fn serve_authenticated<F, Fut>(deps: &Deps, req: &Request, serve: F) -> Response<Body>
+where
+    F: FnOnce(Caller) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, CrmError>>,
+{
+    let caller = match authenticate(deps, req).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    if let Err(e) = query_checks::refuse_empty_query_values(req) {
+        return error_response(e);
+    }
+    serve(caller).await.unwrap_or_else(error_response)
+}
+
 impl<R: Routes> HttpHandler for R {
     async fn handle(&self, req: Request) -> Response<Body> {
         // Logged here when the local gateway calls it; in Lambda `run_lambda` already does.
         observe::http(req, |req| async move {
-            let caller = match authenticate(self.deps(), &req).await {
-                Ok(caller) => caller,
-                Err(response) => return response,
-            };
-            if let Err(e) = query_checks::refuse_empty_query_values(&req) {
-                return error_response(e);
-            }
-            let route = route_key(&req);
-            (self.route(&route, &caller, &req).await).unwrap_or_else(error_response)
+            let (req, route) = (&req, route_key(&req));
+            serve_authenticated(self.deps(), req, |caller| async move {
+                self.route(&route, &caller, req).await
+            })
+            .await
         })
         .await
     }

@@ -39,14 +39,10 @@ impl LeadsApi {
     }
 
     async fn authenticated(&self, route: &str, req: &Request) -> Response<Body> {
-        let caller = match api_kit::authenticate(&self.deps, req).await {
-            Ok(caller) => caller,
-            Err(response) => return response,
-        };
-        if let Err(e) = api_kit::query_checks::refuse_empty_query_values(req) {
-            return api_kit::error_response(e);
-        }
-        (self.route(route, &caller, req).await).unwrap_or_else(api_kit::error_response)
+        api_kit::serve_authenticated(&self.deps, req, |caller| async move {
+            self.route(route, &caller, req).await
+        })
+        .await
     }
 
     async fn route(

@@ -41,18 +41,12 @@ impl api_kit::HttpHandler for MessagesApi {
                 .await
                 .unwrap_or_else(page_error),
             "POST /unsubscribe/{token}" => unsubscribe(self, &req).await.unwrap_or_else(page_error),
-            _ => {
-                let caller = match api_kit::authenticate(&self.deps, &req).await {
-                    Ok(caller) => caller,
-                    Err(response) => return response,
-                };
-                if let Err(e) = api_kit::query_checks::refuse_empty_query_values(&req) {
-                    return api_kit::error_response(e);
-                }
-                let route = api_kit::route_key(&req);
-                self.route(&route, &caller, &req)
-                    .await
-                    .unwrap_or_else(api_kit::error_response)
+            route => {
+                let req = &req;
+                api_kit::serve_authenticated(&self.deps, req, |caller| async move {
+                    self.route(route, &caller, req).await
+                })
+                .await
             }
         }
     }
