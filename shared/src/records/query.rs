@@ -144,7 +144,9 @@ impl RecordQuery {
             let mut bound = |k: String, end: DayEnd| {
                 get(&k).and_then(|v| e.check(k.as_str(), parse_bound(v, end)))
             };
-            match *filter {
+            // The filter's key range, the parameter of its lower end, and what an inverted
+            // range breaks.
+            let (bounds, lower, inverted) = match *filter {
                 RangeFilter::Between { name, slot } => {
                     let from = bound(format!("{name}_from"), DayEnd::Start);
                     let to = bound(format!("{name}_to"), DayEnd::End);
@@ -165,17 +167,11 @@ impl RecordQuery {
                             hi: to.map_or_else(|| "9".to_string(), |t| format!("{}~", time_key(t))),
                         },
                     };
-                    // Keys order as the times do: a start after the end selects nothing and
-                    // is a mistake worth naming (DynamoDB refuses such a key condition).
-                    if bounds.lo > bounds.hi {
-                        e.push(
-                            format!("{name}_from"),
-                            "range",
-                            format!("must not be after {name}_to"),
-                        );
-                        continue;
-                    }
-                    q.ranges.push(bounds);
+                    (
+                        bounds,
+                        format!("{name}_from"),
+                        format!("must not be after {name}_to"),
+                    )
                 }
                 RangeFilter::Values { name, slot, key } => {
                     let mut value = |k: String| get(&k).and_then(|v| e.check(k.as_str(), key(v)));
@@ -190,15 +186,11 @@ impl RecordQuery {
                         lo: min.unwrap_or_else(|| "!".to_string()),
                         hi: max.map_or_else(|| "~".to_string(), |m| format!("{m}#~")),
                     };
-                    if bounds.lo > bounds.hi {
-                        e.push(
-                            format!("{name}_min"),
-                            "range",
-                            format!("must not be more than {name}_max"),
-                        );
-                        continue;
-                    }
-                    q.ranges.push(bounds);
+                    (
+                        bounds,
+                        format!("{name}_min"),
+                        format!("must not be more than {name}_max"),
+                    )
                 }
                 RangeFilter::BeforeOrNever { param, slot, never } => {
                     if let Some(since) = bound(param.to_string(), DayEnd::Start) {
@@ -208,7 +200,15 @@ impl RecordQuery {
                             hi: time_key(since),
                         });
                     }
+                    continue;
                 }
+            };
+            // Keys order as the values do: a start after the end selects nothing and is a
+            // mistake worth naming (DynamoDB refuses such a key condition).
+            if bounds.lo > bounds.hi {
+                e.push(lower, "range", inverted);
+            } else {
+                q.ranges.push(bounds);
             }
         }
         if let Some(sort) = get("sort") {
