@@ -401,64 +401,71 @@ fn close_tagged_variants(doc: &mut Value) {
 
 /// `allOf: [{$ref: Input}, {type: object, ...}]` → one object with both sets of properties
 /// and required names, open to additional properties (a read model is not closed like the
-/// input it embeds).
+/// input it embeds). Named read models and read models inline in another schema (a page's
+/// `items`: `Page<Client>`) alike.
 fn flatten_read_models(doc: &mut Value) {
     let Some(schemas) = doc["components"]["schemas"].as_object().cloned() else {
         return;
     };
-    for (name, schema) in &schemas {
-        let Some(parts) = schema.get("allOf").and_then(Value::as_array) else {
-            continue;
-        };
-        let mut properties = Map::new();
-        let mut required: Vec<Value> = Vec::new();
-        let mut flat = true;
-        for part in parts {
-            let part = match part.get("$ref").and_then(Value::as_str) {
-                Some(r) => match r
-                    .strip_prefix("#/components/schemas/")
-                    .and_then(|n| schemas.get(n))
-                {
-                    Some(target) => target,
-                    None => {
-                        flat = false;
-                        break;
-                    }
-                },
-                None => part,
-            };
-            if part.get("allOf").is_some() || part.get("oneOf").is_some() {
-                flat = false;
-                break;
-            }
-            if let Some(props) = part.get("properties").and_then(Value::as_object) {
-                for (k, v) in props {
-                    properties.insert(k.clone(), v.clone());
-                }
-            }
-            for r in part
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if !required.contains(r) {
-                    required.push(r.clone());
-                }
-            }
-        }
-        if !flat {
-            continue;
-        }
-        let mut out = json!({"type": "object", "properties": properties});
-        if !required.is_empty() {
-            out["required"] = Value::Array(required);
-        }
-        if let Some(d) = schema.get("description") {
-            out["description"] = d.clone();
-        }
-        doc["components"]["schemas"][name] = out;
+    for schema in doc["components"]["schemas"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|s| s.values_mut())
+    {
+        flatten_within(schema, &schemas);
     }
+}
+
+/// Flattens `schema` and every schema nested in it that is such an `allOf`.
+fn flatten_within(schema: &mut Value, schemas: &Map<String, Value>) {
+    if let Some(flat) = flattened(schema, schemas) {
+        *schema = flat;
+    }
+    match schema {
+        Value::Object(map) => map.values_mut().for_each(|v| flatten_within(v, schemas)),
+        Value::Array(items) => items.iter_mut().for_each(|v| flatten_within(v, schemas)),
+        _ => {}
+    }
+}
+
+/// The one object an `allOf` of plain objects (or references to them) stands for; `None` for
+/// anything else.
+fn flattened(schema: &Value, schemas: &Map<String, Value>) -> Option<Value> {
+    let parts = schema.get("allOf").and_then(Value::as_array)?;
+    let mut properties = Map::new();
+    let mut required: Vec<Value> = Vec::new();
+    for part in parts {
+        let part = match part.get("$ref").and_then(Value::as_str) {
+            Some(r) => schemas.get(r.strip_prefix("#/components/schemas/")?)?,
+            None => part,
+        };
+        if part.get("allOf").is_some() || part.get("oneOf").is_some() {
+            return None;
+        }
+        if let Some(props) = part.get("properties").and_then(Value::as_object) {
+            for (k, v) in props {
+                properties.insert(k.clone(), v.clone());
+            }
+        }
+        for r in part
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !required.contains(r) {
+                required.push(r.clone());
+            }
+        }
+    }
+    let mut out = json!({"type": "object", "properties": properties});
+    if !required.is_empty() {
+        out["required"] = Value::Array(required);
+    }
+    if let Some(d) = schema.get("description") {
+        out["description"] = d.clone();
+    }
+    Some(out)
 }
 
 /// Operation ids are unique: a repeated one (`list_templates` of email and import templates)
@@ -621,6 +628,11 @@ mod tests {
         assert!(client["properties"]["version"].is_object());
         assert!(client["properties"]["name"].is_object());
         assert!(client.get("additionalProperties").is_none());
+        // A page's items too (they were an inline allOf of the closed input model).
+        let page_item = &d["components"]["schemas"]["Page_Client"]["properties"]["items"]["items"];
+        assert!(page_item.get("allOf").is_none());
+        assert!(page_item["properties"]["version"].is_object());
+        assert!(page_item.get("additionalProperties").is_none());
         let links = &d["paths"]["/contacts"]["post"]["responses"]["201"]["links"];
         assert_eq!(
             links["get_contact"]["parameters"]["path.id"],

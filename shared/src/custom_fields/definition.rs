@@ -134,10 +134,8 @@ pub enum FieldType {
     /// [`MAX_DECIMAL_SCALE`]).
     Decimal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Option<String>, pattern = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$")]
         min: Option<Exact>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Option<String>, pattern = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$")]
         max: Option<Exact>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scale: Option<u32>,
@@ -149,10 +147,8 @@ pub enum FieldType {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         currencies: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Option<String>, pattern = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$")]
         min: Option<Exact>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Option<String>, pattern = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$")]
         max: Option<Exact>,
     },
     Date {

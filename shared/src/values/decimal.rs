@@ -103,6 +103,20 @@ impl fmt::Display for Exact {
     }
 }
 
+/// In the API document: a decimal as a string (a whole number may also come as a JSON integer),
+/// with the digits [`Exact::parse`] reads.
+impl utoipa::PartialSchema for Exact {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[+-]?[0-9]{1,15}(\.[0-9]{1,10})?$"))
+            .description(Some("An exact decimal, such as \"12.50\""))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Exact {}
+
 impl Serialize for Exact {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&self.0)
