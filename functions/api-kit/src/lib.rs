@@ -518,7 +518,17 @@ impl<R: Routes> HttpHandler for R {
         observe::http(req, |req| async move {
             let (req, route) = (&req, route_key(&req));
             serve_authenticated(self.deps(), req, |caller| async move {
-                self.route(&route, &caller, req).await
+                // Boxed as a trait object: a function with many routes (workflows-api) makes
+                // a future type so deep that the release build overflows rustc's query depth
+                // computing its layout. One allocation per request erases it.
+                let routed: std::pin::Pin<
+                    Box<
+                        dyn std::future::Future<Output = Result<Response<Body>, CrmError>>
+                            + Send
+                            + '_,
+                    >,
+                > = Box::pin(self.route(&route, &caller, req));
+                routed.await
             })
             .await
         })
