@@ -19,7 +19,8 @@ and (for tests only) injectable DynamoDB faults.
 - Test-only emulation of faults: throttling, 500s, UnprocessedItems and delays (so that SDK
   timeouts fire) for DynamoDB, SQS, SES, Scheduler and S3, armed through `/_faults/{service}`;
   see `Faults`. TransactWriteItems keeps its ClientRequestToken for 10 minutes as AWS does
-  (`TransactionTokens`), so a retried transaction that already landed is not applied twice.
+  (`TransactionTokens`), so a retried transaction that already landed is not applied twice,
+  and one retried while it still runs is told it is in progress.
 - DynamoDB elsewhere: with a third argument (the URL of `infra/dynamodb/server.js`, dynalite
   on disk with transactions and streams), DynamoDB requests go there, outside the lock, and so
   do DynamoDB Streams requests (that server keeps the streams of its tables); moto keeps every
@@ -589,15 +590,18 @@ def _operation_of(service: str, environ) -> str:
 class TransactionTokens:
     """TransactWriteItems is idempotent on AWS for 10 minutes per ClientRequestToken (the SDK
     sets one per call and keeps it across its retries): a repeat of a transaction that
-    succeeded succeeds again without writing; the same token with other items is refused
-    (IdempotentParameterMismatchException). Neither moto nor dynalite keep tokens, so a retry
-    after an attempt timed out while its transaction still landed (a `delay` fault) would fail
-    its own conditions there; here it answers as AWS does."""
+    succeeded succeeds again without writing; a repeat while the first is still under way is
+    told so (TransactionInProgressException, which the SDKs retry as throttling); the same
+    token with other items is refused (IdempotentParameterMismatchException). Neither moto nor
+    dynalite keep tokens, so a retry after an attempt timed out while its transaction still
+    ran or landed (a `delay` fault, or a slow machine) would fail its own conditions there;
+    here it answers as AWS does."""
 
     WINDOW_SECONDS = 600
 
     def __init__(self) -> None:
         self.done: dict[str, tuple[str, float]] = {}  # token -> (fingerprint, when)
+        self.running: dict[str, str] = {}  # token -> fingerprint, under way
 
     @staticmethod
     def _read(environ) -> tuple[str | None, str]:
@@ -608,27 +612,40 @@ class TransactionTokens:
         token = body.pop("ClientRequestToken", None) if isinstance(body, dict) else None
         return token, hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
-    def replay(self, environ):
-        """The answer to a transaction whose token already succeeded, or None."""
+    @staticmethod
+    def _refused(error: str, message: str):
+        return _json_response("400 Bad Request", {"__type": DYNAMODB_ERROR + error, "message": message})
+
+    def begin(self, environ):
+        """The answer to a transaction whose token is known (done or under way), or None: then
+        it is under way until `end`."""
         token, fingerprint = self._read(environ)
         now = time.monotonic()
         self.done = {t: v for t, v in self.done.items() if now - v[1] < self.WINDOW_SECONDS}
-        if token is None or token not in self.done:
+        if token is None:
             return None
-        if self.done[token][0] != fingerprint:
-            return _json_response(
-                "400 Bad Request",
-                {
-                    "__type": DYNAMODB_ERROR + "IdempotentParameterMismatchException",
-                    "message": "The request uses the same client token as a previous, but "
-                    "non-identical request.",
-                },
+        known = self.done[token][0] if token in self.done else self.running.get(token)
+        if known is not None and known != fingerprint:
+            return self._refused(
+                "IdempotentParameterMismatchException",
+                "The request uses the same client token as a previous, but non-identical request.",
             )
-        return _json_response("200 OK", {})
+        if token in self.done:
+            return _json_response("200 OK", {})
+        if token in self.running:
+            return self._refused(
+                "TransactionInProgressException",
+                "The transaction with the given request token is already in progress.",
+            )
+        self.running[token] = fingerprint
+        return None
 
-    def record(self, environ, status: str) -> None:
+    def end(self, environ, status: str) -> None:
         token, fingerprint = self._read(environ)
-        if token is not None and status.startswith("200"):
+        if token is None:
+            return
+        self.running.pop(token, None)
+        if status.startswith("200"):
             self.done[token] = (fingerprint, time.monotonic())
 
 
@@ -717,19 +734,24 @@ def main() -> None:
 
     def dynamodb_call(backend, environ, start_response, operation: str):
         """A DynamoDB request to `backend`, with its injected fault and, for a transaction,
-        its client token kept."""
+        its client token kept. A delay holds the request before it reaches the service (it
+        lands once its client gave up on it); the token is under way only while the service
+        runs the transaction."""
         taken = fault_for("dynamodb", environ, operation)
         if taken:
             return answer(start_response, *faults["dynamodb"].respond(taken[0], backend, environ))
         if operation != "TransactWriteItems":
             return list(backend(environ, start_response))
         with lock:
-            replayed = tokens.replay(environ)
-        if replayed:
-            return answer(start_response, *replayed)
-        status, headers, body = _call(backend, environ)
-        with lock:
-            tokens.record(environ, status)
+            known = tokens.begin(environ)
+        if known:
+            return answer(start_response, *known)
+        status = "500 Internal Server Error"
+        try:
+            status, headers, body = _call(backend, environ)
+        finally:
+            with lock:
+                tokens.end(environ, status)
         return answer(start_response, status, headers, body)
 
     def serialised(environ, start_response):

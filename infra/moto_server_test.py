@@ -14,6 +14,8 @@ usage: .venv/bin/python -m unittest infra/moto_server_test.py
 import concurrent.futures
 import ctypes
 import datetime
+import importlib.util
+import io
 import json
 import os
 import shutil
@@ -516,6 +518,48 @@ class TransactionCases:
         self.assertLess(max(cancelled, committed), 2.0)
 
 
+def _moto_server_module():
+    spec = importlib.util.spec_from_file_location("moto_server", MOTO_SERVER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TransactionTokenStates(unittest.TestCase):
+    """`TransactionTokens` as AWS keeps ClientRequestTokens: a repeat while the first runs is in
+    progress, after it succeeded is done without writing, after it failed runs again."""
+
+    @staticmethod
+    def request(token: str, pk: str) -> dict:
+        body = {"ClientRequestToken": token, "TransactItems": [{"Put": {"Item": {"pk": S(pk)}}}]}
+        return {"wsgi.input": io.BytesIO(json.dumps(body).encode())}
+
+    @staticmethod
+    def error(answer) -> str:
+        return json.loads(answer[2])["__type"].rsplit("#", 1)[-1] if answer else ""
+
+    def test_a_repeat_while_running_is_in_progress_and_after_success_is_done(self) -> None:
+        tokens = _moto_server_module().TransactionTokens()
+        first = self.request("t1", "a")
+        self.assertIsNone(tokens.begin(first))
+        self.assertEqual(self.error(tokens.begin(self.request("t1", "a"))), "TransactionInProgressException")
+        self.assertEqual(
+            self.error(tokens.begin(self.request("t1", "b"))), "IdempotentParameterMismatchException"
+        )
+        tokens.end(first, "200 OK")
+        self.assertEqual(tokens.begin(self.request("t1", "a"))[0], "200 OK")
+        self.assertEqual(
+            self.error(tokens.begin(self.request("t1", "b"))), "IdempotentParameterMismatchException"
+        )
+
+    def test_a_repeat_after_a_failure_runs_again(self) -> None:
+        tokens = _moto_server_module().TransactionTokens()
+        first = self.request("t2", "a")
+        self.assertIsNone(tokens.begin(first))
+        tokens.end(first, "400 Bad Request")
+        self.assertIsNone(tokens.begin(self.request("t2", "a")))
+
+
 class Transactions(TransactionCases, unittest.TestCase):
     stack = "moto"
 
@@ -902,33 +946,34 @@ class DynamoDBFaultCases:
         self.assertEqual(self.state()["fired"]["delay"], 1)
         self.assertEqual(self.put("prompt"), "")  # fired once
 
-    def test_a_transaction_repeated_with_its_token_applies_once(self) -> None:
-        def transact(pk: str, token: str) -> str:
-            try:
-                self.ddb.transact_write_items(
-                    ClientRequestToken=token,
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": {"pk": S(pk)},
-                                "ConditionExpression": "attribute_not_exists(pk)",
-                            }
+    def transact(self, pk: str, token: str, client=None) -> str:
+        """The error code of a TransactWriteItems creating `pk`, "" when it succeeds."""
+        try:
+            (client or self.ddb).transact_write_items(
+                ClientRequestToken=token,
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {"pk": S(pk)},
+                            "ConditionExpression": "attribute_not_exists(pk)",
                         }
-                    ],
-                )
-                return ""
-            except ClientError as e:
-                return e.response["Error"]["Code"]
+                    }
+                ],
+            )
+            return ""
+        except ClientError as e:
+            return e.response["Error"]["Code"]
 
+    def test_a_transaction_repeated_with_its_token_applies_once(self) -> None:
         token = uuid.uuid4().hex
-        self.assertEqual(transact("once", token), "")
+        self.assertEqual(self.transact("once", token), "")
         # The SDK's retry of an attempt that timed out while it landed: success, nothing new.
-        self.assertEqual(transact("once", token), "")
+        self.assertEqual(self.transact("once", token), "")
         self.assertEqual(self.keys(), ["once"])
-        self.assertEqual(transact("other", token), "IdempotentParameterMismatchException")
+        self.assertEqual(self.transact("other", token), "IdempotentParameterMismatchException")
         # Without the token the same write is a new transaction: its condition fails.
-        self.assertEqual(transact("once", uuid.uuid4().hex), "TransactionCanceledException")
+        self.assertEqual(self.transact("once", uuid.uuid4().hex), "TransactionCanceledException")
         self.assertEqual(self.keys(), ["once"])
 
     def test_match_scopes_a_rule_and_delete_by_match_keeps_the_others(self) -> None:

@@ -18,7 +18,8 @@
 //!   makes a few calls one after another and must answer within API Gateway's 30 s. Retries
 //!   are safe: reads are idempotent, conditional writes are checked by their callers, and
 //!   TransactWriteItems keeps one ClientRequestToken across the SDK's attempts (a retry of a
-//!   transaction that landed succeeds without applying it twice). What throttling remains
+//!   transaction that landed succeeds without applying it twice; one still under way answers
+//!   TransactionInProgressException, which the SDK retries as throttling). What throttling remains
 //!   after the 4 attempts answers 503 with Retry-After (`store::dynamo`); bulk writes
 //!   (BatchWriteItem) add their own backoff for UnprocessedItems and throttling on top.
 //! - **SQS**: 3 attempts, 100 ms up to 2 s, connect 1 s, attempt 5 s, operation 12 s. Sends
