@@ -337,7 +337,7 @@ def presigned_s3_rejection(environ, now: datetime.datetime | None = None):
 
 FAULTS_PREFIX = "/_faults/"
 FAULTS_PATH = FAULTS_PREFIX + "dynamodb"
-FAULT_KINDS = ("throttle", "server_error", "unprocessed", "delay")  # the order they fire in
+FAULT_KINDS = ("throttle", "server_error", "in_progress", "unprocessed", "delay")  # firing order
 DYNAMODB_TARGET = "DynamoDB_20120810."
 DYNAMODB_STREAMS_TARGET = "DynamoDBStreams_20120810."
 DYNAMODB_ERROR = "com.amazonaws.dynamodb.v20120810#"
@@ -365,10 +365,12 @@ class Faults:
 
     `POST /_faults/{service}` with {"operations": [...] (absent: any), "match": text or null
     (a substring of the request's path, query or body: a table, queue, bucket or schedule
-    group name, a key, an address), "throttle": n, "server_error": n, "unprocessed": n,
-    "delay": n, "delay_ms": ms} arms one rule: its next n matching requests answer the
-    service's throttling error, then the next n its internal server error, then (DynamoDB)
-    its next n BatchWriteItem calls apply the first half of their items and return the rest as
+    group name, a key, an address), "throttle": n, "server_error": n, "in_progress": n,
+    "unprocessed": n, "delay": n, "delay_ms": ms} arms one rule: its next n matching requests
+    answer the service's throttling error, then the next n its internal server error, then
+    (DynamoDB) its next n TransactWriteItems calls TransactionInProgressException (what AWS
+    answers while a transaction with the same token still runs), then its next n
+    BatchWriteItem calls apply the first half of their items and return the rest as
     UnprocessedItems, then its next n requests wait `delay_ms` before they are served as usual
     (so a client's attempt timeout fires first while the request still lands later, as on a
     slow service; a rule's `held` counts its delayed requests not yet served). DynamoDB rules
@@ -427,6 +429,8 @@ class Faults:
             rule[kind] = n
         if rule["unprocessed"] and self.service != "dynamodb":
             raise ValueError("unprocessed: DynamoDB's BatchWriteItem only")
+        if rule["in_progress"] and self.service != "dynamodb":
+            raise ValueError("in_progress: DynamoDB's TransactWriteItems only")
         if rule["delay"] and not rule["delay_ms"]:
             raise ValueError("delay: needs delay_ms > 0")
         rule["fired"] = {kind: 0 for kind in FAULT_KINDS}
@@ -449,6 +453,8 @@ class Faults:
             batch_write = operation == "BatchWriteItem" and isinstance(
                 body.get("RequestItems"), dict
             )
+        # The kinds only some operations can get.
+        applies = {"unprocessed": batch_write, "in_progress": operation == "TransactWriteItems"}
         text = None
         for rule in self.rules:
             if rule.get("table") is not None and rule["table"] not in tables:
@@ -460,7 +466,7 @@ class Faults:
                 if rule["match"] not in text:
                     continue
             for kind in FAULT_KINDS:
-                if rule[kind] and (kind != "unprocessed" or batch_write):
+                if rule[kind] and applies.get(kind, True):
                     rule[kind] -= 1
                     rule["fired"][kind] += 1
                     return kind, rule
@@ -479,6 +485,8 @@ class Faults:
                     "UpdateTable API.",
                 },
             )
+        if kind == "in_progress":
+            return TransactionTokens.in_progress()
         if kind == "server_error":
             return _json_response(
                 "500 Internal Server Error",
@@ -612,6 +620,13 @@ class TransactionTokens:
         token = body.pop("ClientRequestToken", None) if isinstance(body, dict) else None
         return token, hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
+    @classmethod
+    def in_progress(cls):
+        return cls._refused(
+            "TransactionInProgressException",
+            "The transaction with the given request token is already in progress.",
+        )
+
     @staticmethod
     def _refused(error: str, message: str):
         return _json_response("400 Bad Request", {"__type": DYNAMODB_ERROR + error, "message": message})
@@ -633,10 +648,7 @@ class TransactionTokens:
         if token in self.done:
             return _json_response("200 OK", {})
         if token in self.running:
-            return self._refused(
-                "TransactionInProgressException",
-                "The transaction with the given request token is already in progress.",
-            )
+            return self.in_progress()
         self.running[token] = fingerprint
         return None
 

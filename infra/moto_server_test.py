@@ -856,7 +856,7 @@ class DynamoDBFaultCases:
         self.assertEqual(self.keys(), ["c"])
         state = self.state()
         self.assertEqual(
-            state["fired"], {"throttle": 2, "server_error": 0, "unprocessed": 0, "delay": 0}
+            state["fired"], {"throttle": 2, "server_error": 0, "in_progress": 0, "unprocessed": 0, "delay": 0}
         )
         self.assertEqual(state["rules"][0]["throttle"], 0)
 
@@ -918,7 +918,7 @@ class DynamoDBFaultCases:
     def test_clearing_disarms(self) -> None:
         self.arm(throttle=5)
         self.http.delete(self.faults, timeout=TIMEOUT).raise_for_status()
-        fired = {"throttle": 0, "server_error": 0, "unprocessed": 0, "delay": 0}
+        fired = {"throttle": 0, "server_error": 0, "in_progress": 0, "unprocessed": 0, "delay": 0}
         self.assertEqual(self.state(), {"rules": [], "fired": fired})
         self.assertEqual(self.put("a"), "")
         self.arm(throttle=5)
@@ -964,6 +964,30 @@ class DynamoDBFaultCases:
             return ""
         except ClientError as e:
             return e.response["Error"]["Code"]
+
+    def test_in_progress_answers_transactions_only_as_aws_does(self) -> None:
+        self.arm(table=self.table, in_progress=2)
+        self.assertEqual(self.put("plain"), "")  # not a transaction: not this fault
+        one_attempt = boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=REGION,
+            config=Config(retries={"total_max_attempts": 1}),
+            **CREDS,
+        )
+        token = uuid.uuid4().hex
+        self.assertEqual(self.transact("t", token, one_attempt), "TransactionInProgressException")
+        # An SDK's standard retry mode retries it as throttling, and the second attempt lands.
+        standard = boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=REGION,
+            config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+            **CREDS,
+        )
+        self.assertEqual(self.transact("t", token, standard), "")
+        self.assertEqual(self.keys(), ["plain", "t"])
+        self.assertEqual(self.state()["fired"]["in_progress"], 2)
 
     def test_a_transaction_repeated_with_its_token_applies_once(self) -> None:
         token = uuid.uuid4().hex
@@ -1129,7 +1153,7 @@ class ServiceFaults(unittest.TestCase):
         self.assertEqual(self.fired("s3"), {"throttle": 1, "server_error": 1, "delay": 1})
 
     def test_bad_rules_and_unknown_services_are_refused(self) -> None:
-        for rule in ({"unprocessed": 1}, {"table": "t"}, {"server_error": "1"}):
+        for rule in ({"unprocessed": 1}, {"in_progress": 1}, {"table": "t"}, {"server_error": "1"}):
             response = self.http.post(f"{url}/_faults/sqs", json=rule, timeout=TIMEOUT)
             self.assertEqual(response.status_code, 400, rule)
         response = self.http.post(f"{url}/_faults/lambda", json={}, timeout=TIMEOUT)

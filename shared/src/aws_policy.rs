@@ -19,7 +19,9 @@
 //!   are safe: reads are idempotent, conditional writes are checked by their callers, and
 //!   TransactWriteItems keeps one ClientRequestToken across the SDK's attempts (a retry of a
 //!   transaction that landed succeeds without applying it twice; one still under way answers
-//!   TransactionInProgressException, which the SDK retries as throttling). What throttling remains
+//!   TransactionInProgressException, which the SDK retries as throttling, and the store sends
+//!   it again with the same token after 0.5, 1 and 2 s if the SDK's retries run out first, as
+//!   AWS advises). What throttling remains
 //!   after the 4 attempts answers 503 with Retry-After (`store::dynamo`); bulk writes
 //!   (BatchWriteItem) add their own backoff for UnprocessedItems and throttling on top.
 //! - **SQS**: 3 attempts, 100 ms up to 2 s, connect 1 s, attempt 5 s, operation 12 s. Sends

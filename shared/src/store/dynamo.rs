@@ -408,13 +408,30 @@ impl ItemStore for DynamoItemStore {
                 .map(|w| self.transact_item(w))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(TransactError::Other)?;
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
+            // One token for every send of this transaction, so that a send after one still
+            // under way (TransactionInProgressException, once the SDK's quick retries are
+            // spent) is the same transaction: it lands once, and a repeat after it landed
+            // succeeds without writing (AWS keeps the token 10 minutes).
+            let token = uuid::Uuid::now_v7().to_string();
+            let mut resends = IN_PROGRESS_WAITS.iter();
+            let result = loop {
+                let result = self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items.clone()))
+                    .client_request_token(&token)
+                    .send()
+                    .await;
+                let in_progress = result.as_ref().err().is_some_and(|e| {
+                    e.as_service_error()
+                        .is_some_and(|se| se.is_transaction_in_progress_exception())
+                });
+                match resends.next() {
+                    Some(wait) if in_progress => tokio::time::sleep(*wait).await,
+                    _ => break result,
+                }
+            };
+            match result {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -531,6 +548,15 @@ fn unavailable(detail: impl Into<String>) -> CrmError {
 
 /// `Retry-After` for a throttled request: DynamoDB's capacity adapts within seconds.
 const RETRY_AFTER_SECS: u64 = 1;
+/// The waits before a transaction is sent again while AWS still runs an earlier send of it:
+/// the SDK retries TransactionInProgressException as throttling, but its retries (50 ms up to
+/// 1 s) are spent within a second, and AWS advises retrying for more than 5 s after the first
+/// attempt. Within the operation's budget: an API request still answers within 30 s.
+const IN_PROGRESS_WAITS: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
 
 /// An SDK error of a DynamoDB call: throttling that outlasted the SDK's retries is
 /// [`CrmError::Unavailable`] (503 with Retry-After; a throttled request wrote nothing), any

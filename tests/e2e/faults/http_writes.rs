@@ -2,7 +2,8 @@
 //! record); throttling that outlasts them answers 503 with Retry-After, and 500s a 500, with
 //! nothing half-written (every item of the table read back); the client's retry with the same
 //! Idempotency-Key then gives exactly one record; an attempt that times out while its
-//! transaction still lands is retried by the SDK without a second record.
+//! transaction still lands is retried by the SDK without a second record, and a transaction
+//! AWS still runs past the SDK's retries is sent again with its token until it lands, once.
 
 use super::{Faults, added, items};
 use crm_e2e_tests::{Reply, Stack, json};
@@ -259,5 +260,37 @@ async fn i14_5_a_timed_out_attempt_that_lands_is_not_applied_twice() {
         1,
         "one audit entry"
     );
+    faults.clear(&[]).await;
+}
+
+/// AWS answers TransactionInProgressException (an earlier send of the record's transaction
+/// still runs) to all 4 of the SDK's attempts and 2 more: the store sends the transaction
+/// again with the same ClientRequestToken after a wait, so the create lands once (201), where
+/// giving up would have answered 500 while the first send might still land.
+#[tokio::test]
+async fn i14_5_a_transaction_still_in_progress_is_sent_again_with_its_token_and_lands_once() {
+    let stack = Stack::start().await;
+    let admin = stack.token("acme", "alice", "admin");
+    let faults = Faults::new(&stack);
+    faults
+        .dynamodb(json!({"operations": ["TransactWriteItems"], "in_progress": 6}))
+        .await;
+    let created = stack
+        .call(
+            "POST",
+            "/contacts",
+            &admin,
+            Some(json!({"first_name": "Ada", "email": "busy@example.com"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(faults.fired("dynamodb", None).await["in_progress"], 6);
+    assert_eq!(stack.ids("/contacts", &admin).await.len(), 1);
+    let claims = items(&stack)
+        .await
+        .into_iter()
+        .filter(|(pk, _)| pk.contains("#EMAIL#"))
+        .count();
+    assert_eq!(claims, 1);
     faults.clear(&[]).await;
 }

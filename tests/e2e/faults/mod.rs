@@ -81,7 +81,7 @@ impl Faults {
             .json()
             .await
             .unwrap();
-        let mut fired = json!({"throttle": 0, "server_error": 0, "unprocessed": 0, "delay": 0});
+        let mut fired = json!({"throttle": 0, "server_error": 0, "in_progress": 0, "unprocessed": 0, "delay": 0});
         for rule in state["rules"].as_array().into_iter().flatten() {
             if rule["table"] == scope || rule["match"] == scope {
                 add(&mut fired, &rule["fired"]);
