@@ -551,7 +551,7 @@ const RETRY_AFTER_SECS: u64 = 1;
 /// The waits before a transaction is sent again while AWS still runs an earlier send of it:
 /// the SDK retries TransactionInProgressException as throttling, but its retries (50 ms up to
 /// 1 s) are spent within a second, and AWS advises retrying for more than 5 s after the first
-/// attempt. Within the operation's budget: an API request still answers within 30 s.
+/// attempt. The waits add at most 3.5 s; an in-progress answer itself comes at once.
 const IN_PROGRESS_WAITS: [Duration; 3] = [
     Duration::from_millis(500),
     Duration::from_secs(1),
