@@ -16,11 +16,11 @@ and (for tests only) injectable DynamoDB faults.
   is not UTF-8, does not put it back; the request then waited for bytes already read, holding
   the lock until the client gave up (a presigned PUT sent with urllib's default Content-Type).
   The body is now always put back.
-- Test-only emulation of faults: throttling, 500s, UnprocessedItems and delays (so that SDK
-  timeouts fire) for DynamoDB, SQS, SES, Scheduler and S3, armed through `/_faults/{service}`;
-  see `Faults`. TransactWriteItems keeps its ClientRequestToken for 10 minutes as AWS does
-  (`TransactionTokens`), so a retried transaction that already landed is not applied twice,
-  and one retried while it still runs is told it is in progress.
+- Test-only emulation of faults: throttling, 500s, transactions in progress, UnprocessedItems
+  and delays (so that SDK timeouts fire) for DynamoDB, SQS, SES, Scheduler and S3, armed
+  through `/_faults/{service}`; see `Faults`. TransactWriteItems keeps its ClientRequestToken
+  for 10 minutes as AWS does (`TransactionTokens`), so a retried transaction that already
+  landed is not applied twice, and one retried while it still runs is told it is in progress.
 - DynamoDB elsewhere: with a third argument (the URL of `infra/dynamodb/server.js`, dynalite
   on disk with transactions and streams), DynamoDB requests go there, outside the lock, and so
   do DynamoDB Streams requests (that server keeps the streams of its tables); moto keeps every
@@ -352,6 +352,11 @@ def _json_response(status: str, payload) -> tuple[str, list, bytes]:
     return status, headers, body
 
 
+def _dynamodb_error(error: str, message: str, status: str = "400 Bad Request"):
+    """DynamoDB's answer for the error `error` (its shape on the wire: `__type` and `message`)."""
+    return _json_response(status, {"__type": DYNAMODB_ERROR + error, "message": message})
+
+
 def _request_text(environ) -> str:
     """Path, query and body of a buffered request as text, for a rule's `match`."""
     body = environ["wsgi.input"].getvalue().decode("latin-1")
@@ -476,24 +481,16 @@ class Faults:
         if self.service != "dynamodb":
             return _service_error(self.service, kind)
         if kind == "throttle":
-            return _json_response(
-                "400 Bad Request",
-                {
-                    "__type": DYNAMODB_ERROR + "ProvisionedThroughputExceededException",
-                    "message": "The level of configured provisioned throughput for the table "
-                    "was exceeded. Consider increasing your provisioning level with the "
-                    "UpdateTable API.",
-                },
+            return _dynamodb_error(
+                "ProvisionedThroughputExceededException",
+                "The level of configured provisioned throughput for the table was exceeded. "
+                "Consider increasing your provisioning level with the UpdateTable API.",
             )
         if kind == "in_progress":
             return TransactionTokens.in_progress()
         if kind == "server_error":
-            return _json_response(
-                "500 Internal Server Error",
-                {
-                    "__type": DYNAMODB_ERROR + "InternalServerError",
-                    "message": "Internal server error",
-                },
+            return _dynamodb_error(
+                "InternalServerError", "Internal server error", "500 Internal Server Error"
             )
         # unprocessed: moto applies the first half, the rest comes back unprocessed
         body = json.loads(environ["wsgi.input"].getvalue())
@@ -620,16 +617,12 @@ class TransactionTokens:
         token = body.pop("ClientRequestToken", None) if isinstance(body, dict) else None
         return token, hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
-    @classmethod
-    def in_progress(cls):
-        return cls._refused(
+    @staticmethod
+    def in_progress():
+        return _dynamodb_error(
             "TransactionInProgressException",
             "The transaction with the given request token is already in progress.",
         )
-
-    @staticmethod
-    def _refused(error: str, message: str):
-        return _json_response("400 Bad Request", {"__type": DYNAMODB_ERROR + error, "message": message})
 
     def begin(self, environ):
         """The answer to a transaction whose token is known (done or under way), or None: then
@@ -641,7 +634,7 @@ class TransactionTokens:
             return None
         known = self.done[token][0] if token in self.done else self.running.get(token)
         if known is not None and known != fingerprint:
-            return self._refused(
+            return _dynamodb_error(
                 "IdempotentParameterMismatchException",
                 "The request uses the same client token as a previous, but non-identical request.",
             )

@@ -117,6 +117,15 @@ fn add(sum: &mut Value, fired: &Value) {
     }
 }
 
+/// How many email claims (unique-email items) the stack's table holds.
+pub async fn email_claims(stack: &Stack) -> usize {
+    items(stack)
+        .await
+        .into_iter()
+        .filter(|(pk, _)| pk.contains("#EMAIL#"))
+        .count()
+}
+
 /// Every item of the stack's table, as (PK, SK): the whole state a flow could have touched.
 pub async fn items(stack: &Stack) -> BTreeSet<(String, String)> {
     let table = &stack.runtime.provisioned.resolved.refs["CrmTable"];
